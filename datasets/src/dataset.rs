@@ -1,0 +1,150 @@
+//! The node-classification dataset type.
+
+use gdistill_graph::Graph;
+use sprs::CsMat;
+
+use crate::DatasetError;
+
+/// Which part of the node split.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Split {
+    Train,
+    Val,
+    Test,
+}
+
+/// A graph with node features, labels and a train/val/test split.
+///
+/// Invariants (checked by [`NodeDataset::validate`], which every loader calls): the graph has
+/// `labels.len()` nodes, features have one row per node, every label is `< num_classes`, every
+/// feature is finite, and split indices are in range and disjoint.
+#[derive(Clone, Debug)]
+pub struct NodeDataset {
+    pub name: String,
+    pub graph: Graph,
+    /// `num_nodes x num_features`, CSR.
+    pub features: CsMat<f32>,
+    pub labels: Vec<usize>,
+    pub num_classes: usize,
+    /// One name per class; `class_0`, `class_1`, ... when the source has none.
+    pub class_names: Vec<String>,
+    pub train: Vec<usize>,
+    pub val: Vec<usize>,
+    pub test: Vec<usize>,
+}
+
+impl NodeDataset {
+    pub fn num_nodes(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn num_features(&self) -> usize {
+        self.features.cols()
+    }
+
+    pub fn split(&self, split: Split) -> &[usize] {
+        match split {
+            Split::Train => &self.train,
+            Split::Val => &self.val,
+            Split::Test => &self.test,
+        }
+    }
+
+    /// A boolean mask over nodes for one split.
+    pub fn mask(&self, split: Split) -> Vec<bool> {
+        let mut mask = vec![false; self.num_nodes()];
+        for &i in self.split(split) {
+            mask[i] = true;
+        }
+        mask
+    }
+
+    /// Features as a dense row-major `num_nodes * num_features` buffer.
+    pub fn dense_features(&self) -> Vec<f32> {
+        let f = self.num_features();
+        let mut dense = vec![0.0f32; self.num_nodes() * f];
+        for (row, vec) in self.features.outer_iterator().enumerate() {
+            for (col, &v) in vec.iter() {
+                dense[row * f + col] = v;
+            }
+        }
+        dense
+    }
+
+    /// Fraction of feature entries that are non-zero.
+    pub fn feature_density(&self) -> f64 {
+        let total = self.num_nodes() as f64 * self.num_features() as f64;
+        if total == 0.0 { 0.0 } else { self.features.nnz() as f64 / total }
+    }
+
+    /// Nodes per class.
+    pub fn class_counts(&self) -> Vec<usize> {
+        let mut counts = vec![0usize; self.num_classes];
+        for &y in &self.labels {
+            if y < self.num_classes {
+                counts[y] += 1;
+            }
+        }
+        counts
+    }
+
+    /// Scales each feature row to sum to one (rows of zeros stay zero): the GCN recipe's
+    /// preprocessing. Uses absolute values so signed features cannot divide by ~0.
+    pub fn row_normalize_features(&mut self) {
+        let mut features = self.features.clone();
+        for mut row in features.outer_iterator_mut() {
+            let sum: f32 = row.iter().map(|(_, v)| v.abs()).sum();
+            if sum > 0.0 {
+                for (_, v) in row.iter_mut() {
+                    *v /= sum;
+                }
+            }
+        }
+        self.features = features;
+    }
+
+    /// Checks the invariants above; loaders call this before handing a dataset out.
+    pub fn validate(&self) -> Result<(), DatasetError> {
+        let n = self.num_nodes();
+        let bad = |m: String| Err(DatasetError::invalid(&self.name, m));
+        if n == 0 {
+            return bad("the graph has no nodes".into());
+        }
+        if self.graph.num_nodes() != n {
+            return bad(format!("graph has {} nodes but there are {} labels", self.graph.num_nodes(), n));
+        }
+        if self.features.rows() != n {
+            return bad(format!("features have {} rows but there are {} nodes", self.features.rows(), n));
+        }
+        if self.num_classes == 0 {
+            return bad("no classes".into());
+        }
+        if self.class_names.len() != self.num_classes {
+            return bad(format!("{} class names for {} classes", self.class_names.len(), self.num_classes));
+        }
+        if let Some((i, &y)) = self.labels.iter().enumerate().find(|(_, &y)| y >= self.num_classes) {
+            return bad(format!("node {i} has label {y}, outside 0..{}", self.num_classes));
+        }
+        for (row, vec) in self.features.outer_iterator().enumerate() {
+            if let Some((col, v)) = vec.iter().find(|(_, v)| !v.is_finite()) {
+                return bad(format!("feature ({row}, {col}) is {v}: features must be finite"));
+            }
+        }
+        let mut seen = vec![None::<Split>; n];
+        for split in [Split::Train, Split::Val, Split::Test] {
+            for &i in self.split(split) {
+                if i >= n {
+                    return bad(format!("{split:?} index {i} is outside 0..{n}"));
+                }
+                if let Some(other) = seen[i] {
+                    return bad(format!("node {i} is in both the {other:?} and the {split:?} split"));
+                }
+                seen[i] = Some(split);
+            }
+        }
+        if self.train.is_empty() {
+            return bad("the training split is empty".into());
+        }
+        Ok(())
+    }
+}
