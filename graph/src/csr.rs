@@ -13,6 +13,7 @@
 //! assert_eq!(g.num_self_loops(), 0);
 //! ```
 
+use rayon::slice::ParallelSliceMut;
 use sprs::CsMat;
 
 use crate::GraphError;
@@ -65,7 +66,8 @@ impl Graph {
     ///
     /// Fails with [`GraphError::NodeOutOfRange`] when an edge names a node `>= num_nodes`.
     pub fn from_edges(num_nodes: usize, edges: &[(usize, usize)], opts: EdgeOptions) -> Result<Graph, GraphError> {
-        let mut pairs: Vec<(usize, usize)> = Vec::with_capacity(if opts.directed { edges.len() } else { 2 * edges.len() });
+        let mut pairs: Vec<(usize, usize)> =
+            Vec::with_capacity(if opts.directed { edges.len() } else { 2 * edges.len() });
         for &(i, j) in edges {
             if i >= num_nodes || j >= num_nodes {
                 return Err(GraphError::NodeOutOfRange { edge: (i, j), num_nodes });
@@ -78,7 +80,7 @@ impl Graph {
                 pairs.push((j, i));
             }
         }
-        pairs.sort_unstable();
+        pairs.par_sort_unstable();
         pairs.dedup();
         let mut indptr = vec![0usize; num_nodes + 1];
         for &(i, _) in &pairs {
@@ -99,6 +101,12 @@ impl Graph {
         }
         let adj = if adj.is_csr() { adj } else { adj.to_csr() };
         Ok(Graph { adj })
+    }
+
+    /// Wraps CSR arrays this crate has just built. Panics if they break the CSR invariants (sorted,
+    /// unique, in-range column indices): that would be a bug here, not bad input.
+    pub(crate) fn from_parts(num_nodes: usize, indptr: Vec<usize>, indices: Vec<usize>, data: Vec<f32>) -> Graph {
+        Graph { adj: CsMat::new((num_nodes, num_nodes), indptr, indices, data) }
     }
 
     /// The adjacency matrix.
@@ -129,6 +137,19 @@ impl Graph {
     pub fn neighbors(&self, node: usize) -> &[usize] {
         let range = self.adj.indptr().outer_inds_sz(node);
         &self.adj.indices()[range]
+    }
+
+    /// Weights of the entries of row `node`, aligned with [`Graph::neighbors`] (1.0 for graphs built
+    /// from edge lists).
+    ///
+    /// ```
+    /// use gdistill_graph::{EdgeOptions, Graph};
+    /// let g = Graph::from_edges(2, &[(0, 1)], EdgeOptions::undirected()).unwrap();
+    /// assert_eq!(g.neighbor_weights(0), &[1.0]);
+    /// ```
+    pub fn neighbor_weights(&self, node: usize) -> &[f32] {
+        let range = self.adj.indptr().outer_inds_sz(node);
+        &self.adj.data()[range]
     }
 
     /// Out-degree of `node`, a self-loop counted once.

@@ -2,9 +2,30 @@
 //!
 //! No tch here: this crate is plain Rust (sprs, petgraph, rayon), so the data side of gdistill
 //! builds and tests quickly.
+//!
+//! - [`Graph`]: the CSR adjacency matrix, built from edge lists ([`Graph::from_edges`]), CSR
+//!   matrices or petgraph graphs ([`Graph::from_petgraph`]);
+//! - builders: [`knn_graph`] / [`knn_graph_batched`] for point sets, [`grid_graph`] for images,
+//!   [`block_diagonal`] for batches of graphs;
+//! - transformations: [`Graph::induced_subgraph`], [`Graph::connected_components`],
+//!   [`Graph::largest_component`];
+//! - normalisation: [`gcn_normalized_adjacency`], [`symmetric_normalized_adjacency`],
+//!   [`random_walk_normalized_adjacency`].
 
+mod batch;
+mod components;
 mod csr;
 mod error;
+mod grid;
+mod knn;
+mod normalize;
+mod petgraph_convert;
+mod row_split;
+mod subgraph;
 
+pub use batch::block_diagonal;
 pub use csr::{EdgeOptions, Graph, SelfLoops};
 pub use error::GraphError;
+pub use grid::{grid_graph, Neighborhood};
+pub use knn::{knn_graph, knn_graph_batched, KnnOptions};
+pub use normalize::{gcn_normalized_adjacency, random_walk_normalized_adjacency, symmetric_normalized_adjacency};
