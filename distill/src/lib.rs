@@ -1,1 +1,20 @@
-//! placeholder
+//! gdistill-distill: losses, training loops, evaluation and checkpoints.
+//!
+//! The flow of a distillation: move a dataset onto a device ([`GraphData`]), [`train`] a teacher
+//! from labels, take its logits on every node ([`predict`]), then [`train`] a student with
+//! [`Objective::SoftTargets`]. [`compare`] runs the whole teacher-versus-students experiment.
+
+mod checkpoint;
+pub mod compare;
+mod eval;
+mod graph_data;
+mod losses;
+mod train;
+
+pub use checkpoint::{load_checkpoint, save_checkpoint, write_atomically, CheckpointError, CheckpointMeta, DatasetFingerprint};
+pub use eval::{accuracy, accuracy_tensor, inference_ms, predict};
+pub use graph_data::{FeatureLayout, GraphData};
+pub use losses::{
+    blend, cross_entropy, l2_penalty, logit_matching_loss, soft_target_loss, soft_target_loss_from_log_probs,
+};
+pub use train::{train, EpochStats, Objective, TrainConfig, TrainError, Trained};

@@ -1,1 +1,21 @@
-//! placeholder
+//! gdistill-models: node classifiers on libtorch (`tch`).
+//!
+//! Models are plain structs built from an `nn::Path`. Each takes `(features, normalised
+//! adjacency)` and returns its logits and its hidden representations ([`ModelOutput`]); none of
+//! them knows anything of training. [`ModelConfig`] rebuilds any of them (checkpoints store it).
+
+mod device;
+mod error;
+mod features;
+mod gcn;
+mod mlp;
+mod model;
+mod sparse;
+
+pub use device::parse_device;
+pub use error::ModelError;
+pub use features::{NodeFeatures, Project};
+pub use gcn::{Gcn, GcnConv};
+pub use mlp::{Dense, Mlp};
+pub use model::{Arch, ModelConfig, ModelOutput, NodeModel};
+pub use sparse::SparseMatrix;

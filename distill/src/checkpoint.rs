@@ -1,0 +1,151 @@
+//! Checkpoints as safetensors files, with the model's configuration inside.
+//!
+//! Tensors are float32, named as in the model's `VarStore` (`0.weight`, `0.bias`, ...). The
+//! header's `__metadata__` holds one key, `gdistill`, whose value is the JSON of
+//! [`CheckpointMeta`]: enough for `gdistill eval` to rebuild the model and to refuse a dataset
+//! it was not trained on. Python reads the same file with `safetensors.torch.load_file`.
+//! Files are written to a temporary name and renamed, so a crash never leaves half a checkpoint.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use gdistill_models::{ModelConfig, NodeModel};
+use safetensors::tensor::{Dtype, View};
+use safetensors::SafeTensors;
+use serde::{Deserialize, Serialize};
+use tch::{nn, Device, Kind, Tensor};
+
+const META_KEY: &str = "gdistill";
+
+/// The dataset a checkpoint was trained on, as far as a model's shapes depend on it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DatasetFingerprint {
+    pub name: String,
+    pub nodes: usize,
+    pub features: usize,
+    pub classes: usize,
+    /// Whether feature rows were scaled to sum to one before training.
+    pub row_normalized: bool,
+}
+
+/// What a checkpoint records beside the weights.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointMeta {
+    pub format_version: u32,
+    pub model: ModelConfig,
+    pub dataset: DatasetFingerprint,
+    /// Free-form record of how the model was trained (objective, settings, scores).
+    #[serde(default)]
+    pub training: serde_json::Value,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("{}: {message}", path.display())]
+    Invalid { path: PathBuf, message: String },
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+fn invalid(path: &Path, message: impl Into<String>) -> CheckpointError {
+    CheckpointError::Invalid { path: path.to_path_buf(), message: message.into() }
+}
+
+struct F32Tensor {
+    shape: Vec<usize>,
+    bytes: Vec<u8>,
+}
+
+impl View for &F32Tensor {
+    fn dtype(&self) -> Dtype {
+        Dtype::F32
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self.bytes)
+    }
+    fn data_len(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+/// Writes every variable of `vs` and `meta` to `path` atomically.
+pub fn save_checkpoint(path: &Path, vs: &nn::VarStore, meta: &CheckpointMeta) -> Result<(), CheckpointError> {
+    let mut tensors = Vec::new();
+    for (name, var) in vs.variables() {
+        let flat = var.detach().to_device(Device::Cpu).to_kind(Kind::Float).contiguous().view([-1]);
+        let values = Vec::<f32>::try_from(&flat).map_err(|e| invalid(path, e.to_string()))?;
+        let shape = var.size().iter().map(|&d| d as usize).collect();
+        tensors.push((name, F32Tensor { shape, bytes: values.iter().flat_map(|v| v.to_le_bytes()).collect() }));
+    }
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    let meta_json = serde_json::to_string(meta).map_err(|e| invalid(path, e.to_string()))?;
+    let metadata = Some(HashMap::from([(META_KEY.to_string(), meta_json)]));
+    let bytes = safetensors::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), &metadata)
+        .map_err(|e| invalid(path, format!("cannot serialise: {e}")))?;
+    write_atomically(path, &bytes)
+}
+
+/// Writes `bytes` to a temporary file beside `path`, then renames it over `path`.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
+    let io = |source| CheckpointError::Io { path: path.to_path_buf(), source };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let file_name = path.file_name().ok_or_else(|| invalid(path, "not a file path"))?;
+    let tmp = path.with_file_name(format!(".{}.tmp{}", file_name.to_string_lossy(), std::process::id()));
+    let result = std::fs::write(&tmp, bytes).and_then(|_| std::fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io)
+}
+
+/// Reads a checkpoint, rebuilds its model on `device` and loads the weights, checking that every
+/// tensor the model needs is there with the right shape and nothing else is.
+pub fn load_checkpoint(
+    path: &Path,
+    device: Device,
+) -> Result<(nn::VarStore, Box<dyn NodeModel>, CheckpointMeta), CheckpointError> {
+    let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io { path: path.to_path_buf(), source })?;
+    let (_, header) = SafeTensors::read_metadata(&bytes)
+        .map_err(|e| invalid(path, format!("not a safetensors checkpoint ({e:?})")))?;
+    let meta_json = header
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get(META_KEY))
+        .ok_or_else(|| invalid(path, "no gdistill metadata: not a checkpoint written by gdistill"))?;
+    let meta: CheckpointMeta =
+        serde_json::from_str(meta_json).map_err(|e| invalid(path, format!("bad gdistill metadata: {e}")))?;
+    let file = SafeTensors::deserialize(&bytes).map_err(|e| invalid(path, format!("corrupt tensors ({e:?})")))?;
+    let vs = nn::VarStore::new(device);
+    let model = meta.model.build(&vs.root()).map_err(|e| invalid(path, e.to_string()))?;
+    let variables = vs.variables();
+    let mut stored: Vec<String> = file.names().into_iter().cloned().collect();
+    stored.sort();
+    let mut expected: Vec<String> = variables.keys().cloned().collect();
+    expected.sort();
+    if stored != expected {
+        return Err(invalid(path, format!("holds tensors {stored:?}, but the model needs {expected:?}")));
+    }
+    for (name, var) in &variables {
+        let view = file.tensor(name).map_err(|e| invalid(path, format!("tensor {name}: {e:?}")))?;
+        let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
+        if view.dtype() != Dtype::F32 || shape != var.size() {
+            return Err(invalid(
+                path,
+                format!("tensor {name} is {:?} {:?}, the model needs F32 {:?}", view.dtype(), shape, var.size()),
+            ));
+        }
+        let values: Vec<f32> = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        if values.iter().any(|v| !v.is_finite()) {
+            return Err(invalid(path, format!("tensor {name} holds NaN or infinite values")));
+        }
+        let loaded = Tensor::from_slice(&values).view(shape.as_slice()).to_device(device);
+        tch::no_grad(|| var.shallow_clone().copy_(&loaded));
+    }
+    Ok((vs, model, meta))
+}

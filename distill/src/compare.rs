@@ -1,0 +1,228 @@
+//! The main experiment: a teacher against students trained from scratch and distilled.
+//!
+//! For each seed: train the teacher from labels; take its logits on every node; train each
+//! student from labels alone and from the teacher's soft targets. Every row reports test
+//! accuracy per seed (mean and sample standard deviation), parameters, training seconds and
+//! warm full-graph inference milliseconds.
+
+use gdistill_datasets::NodeDataset;
+use gdistill_models::{Arch, ModelConfig};
+use serde::{Deserialize, Serialize};
+use tch::Device;
+
+use crate::{accuracy, inference_ms, predict, train, EpochStats, GraphData, Objective, TrainConfig, TrainError, Trained};
+
+/// Architecture of one model in the comparison.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    pub hidden: i64,
+    pub layers: usize,
+    pub dropout: f64,
+}
+
+/// Which soft-target loss the `+kd` rows use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KdLoss {
+    /// Tempered softmax KL, `T^2`-scaled (Hinton et al. 2015).
+    SoftTargets,
+    /// MSE between logits (Bucilua et al. 2006).
+    Logits,
+}
+
+/// Every setting of a comparison; `gdistill compare` records it in its report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompareConfig {
+    pub seeds: usize,
+    pub first_seed: u64,
+    /// Scale feature rows to sum to one (the GCN recipe).
+    pub normalize_features: bool,
+    pub teacher: ModelSpec,
+    pub teacher_training: TrainConfig,
+    pub gcn_small: ModelSpec,
+    pub mlp: ModelSpec,
+    pub student_training: TrainConfig,
+    pub kd_loss: KdLoss,
+    pub temperature: f64,
+    /// Weight of the hard-label term; `1 - alpha` goes to the teacher's targets.
+    pub alpha: f64,
+}
+
+impl CompareConfig {
+    /// Defaults tuned on the validation split of the Planetoid datasets; any dataset gets them.
+    pub fn for_dataset(_name: &str) -> CompareConfig {
+        CompareConfig {
+            seeds: 10,
+            first_seed: 0,
+            normalize_features: true,
+            teacher: ModelSpec { hidden: 64, layers: 2, dropout: 0.5 },
+            teacher_training: TrainConfig::default(),
+            gcn_small: ModelSpec { hidden: 6, layers: 2, dropout: 0.5 },
+            mlp: ModelSpec { hidden: 64, layers: 2, dropout: 0.5 },
+            student_training: TrainConfig { decay_all_layers: true, ..TrainConfig::default() },
+            kd_loss: KdLoss::SoftTargets,
+            temperature: 2.0,
+            alpha: 0.1,
+        }
+    }
+}
+
+/// The dataset as the report shows it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DatasetInfo {
+    pub name: String,
+    pub nodes: usize,
+    pub edges: usize,
+    pub features: usize,
+    pub classes: usize,
+    pub train: usize,
+    pub val: usize,
+    pub test: usize,
+}
+
+/// One row of the comparison table.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CompareRow {
+    pub name: String,
+    pub params: i64,
+    pub test_acc: Vec<f64>,
+    pub mean: f64,
+    pub std: f64,
+    /// Mean training seconds per seed.
+    pub train_s: f64,
+    /// Median warm full-graph inference, milliseconds (mean over seeds).
+    pub infer_ms: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CompareReport {
+    pub dataset: DatasetInfo,
+    pub device: String,
+    pub rows: Vec<CompareRow>,
+    pub config: CompareConfig,
+}
+
+/// What the comparison is doing now, for progress display.
+#[derive(Clone, Copy, Debug)]
+pub enum Progress<'a> {
+    RunStarted { row: &'a str, seed: u64, run: usize, runs: usize },
+    Epoch { row: &'a str, stats: &'a EpochStats },
+}
+
+/// Mean and sample standard deviation (0 for fewer than two values).
+pub fn mean_std(values: &[f64]) -> (f64, f64) {
+    let n = values.len() as f64;
+    if values.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let mean = values.iter().sum::<f64>() / n;
+    let var = if values.len() < 2 { 0.0 } else { values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0) };
+    (mean, var.sqrt())
+}
+
+struct RowRuns {
+    name: &'static str,
+    params: i64,
+    acc: Vec<f64>,
+    train_s: Vec<f64>,
+    infer_ms: Vec<f64>,
+}
+
+/// Runs the comparison on `dataset` (row-normalised here when the config says so).
+pub fn compare(
+    dataset: &NodeDataset,
+    config: &CompareConfig,
+    device: Device,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<CompareReport, TrainError> {
+    if config.seeds == 0 {
+        return Err(TrainError::Mismatch("--seeds must be at least 1".into()));
+    }
+    let mut dataset = dataset.clone();
+    if config.normalize_features {
+        dataset.row_normalize_features();
+    }
+    let data = GraphData::new(&dataset, device, crate::FeatureLayout::Auto)?;
+    let model = |arch, spec: &ModelSpec| {
+        ModelConfig::new(arch, data.num_features(), spec.hidden, spec.layers, data.num_classes, spec.dropout)
+    };
+    let teacher_cfg = model(Arch::Gcn, &config.teacher);
+    let students = [("mlp", model(Arch::Mlp, &config.mlp)), ("gcn-small", model(Arch::Gcn, &config.gcn_small))];
+    let mut rows = vec![RowRuns::new("teacher", &teacher_cfg)];
+    for (name, cfg) in &students {
+        rows.push(RowRuns::new(name, cfg));
+        rows.push(RowRuns::new(if *name == "mlp" { "mlp+kd" } else { "gcn-small+kd" }, cfg));
+    }
+    let runs = rows.len() * config.seeds;
+    let mut run = 0;
+    for seed in config.first_seed..config.first_seed + config.seeds as u64 {
+        let mut fit = |row: usize, cfg: &ModelConfig, objective: &Objective, settings: &TrainConfig| {
+            let name = rows[row].name;
+            progress(Progress::RunStarted { row: name, seed, run, runs });
+            run += 1;
+            let settings = TrainConfig { seed, ..settings.clone() };
+            let trained = train(cfg, &data, objective, &settings, &mut |stats| {
+                progress(Progress::Epoch { row: name, stats })
+            })?;
+            rows[row].record(&trained, &data);
+            Ok::<Trained, TrainError>(trained)
+        };
+        let teacher = fit(0, &teacher_cfg, &Objective::Labels, &config.teacher_training)?;
+        let teacher_logits = predict(teacher.model.as_ref(), &data);
+        let kd = match config.kd_loss {
+            KdLoss::SoftTargets => Objective::SoftTargets {
+                teacher_logits,
+                temperature: config.temperature,
+                alpha: config.alpha,
+            },
+            KdLoss::Logits => Objective::LogitMatching { teacher_logits, alpha: config.alpha },
+        };
+        for (k, (_, cfg)) in students.iter().enumerate() {
+            fit(1 + 2 * k, cfg, &Objective::Labels, &config.student_training)?;
+            fit(2 + 2 * k, cfg, &kd, &config.student_training)?;
+        }
+    }
+    Ok(CompareReport {
+        dataset: DatasetInfo {
+            name: dataset.name.clone(),
+            nodes: dataset.num_nodes(),
+            edges: dataset.graph.num_undirected_edges(),
+            features: dataset.num_features(),
+            classes: dataset.num_classes,
+            train: dataset.train.len(),
+            val: dataset.val.len(),
+            test: dataset.test.len(),
+        },
+        device: format!("{device:?}"),
+        rows: rows.into_iter().map(RowRuns::finish).collect(),
+        config: config.clone(),
+    })
+}
+
+impl RowRuns {
+    fn new(name: &'static str, cfg: &ModelConfig) -> RowRuns {
+        RowRuns { name, params: cfg.num_params(), acc: vec![], train_s: vec![], infer_ms: vec![] }
+    }
+
+    fn record(&mut self, trained: &Trained, data: &GraphData) {
+        let logits = predict(trained.model.as_ref(), data);
+        self.acc.push(accuracy(&logits, &data.labels, &data.test));
+        self.train_s.push(trained.train_seconds);
+        self.infer_ms.push(inference_ms(trained.model.as_ref(), data, 2, 7));
+    }
+
+    fn finish(self) -> CompareRow {
+        let (mean, std) = mean_std(&self.acc);
+        CompareRow {
+            name: self.name.to_string(),
+            params: self.params,
+            mean,
+            std,
+            train_s: mean_std(&self.train_s).0,
+            infer_ms: mean_std(&self.infer_ms).0,
+            test_acc: self.acc,
+        }
+    }
+}

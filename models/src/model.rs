@@ -1,0 +1,110 @@
+//! What every node classifier exposes: logits, hidden features, and its configuration.
+
+use serde::{Deserialize, Serialize};
+use tch::{nn, Tensor};
+
+use crate::{Gcn, Mlp, ModelError, NodeFeatures, SparseMatrix};
+
+/// A forward pass: the logits and the hidden representation after each hidden layer
+/// (post-activation, before dropout). Structure-preserving losses and pruning read `hidden`.
+#[derive(Debug)]
+pub struct ModelOutput {
+    pub logits: Tensor,
+    pub hidden: Vec<Tensor>,
+}
+
+/// A node classifier over `(features, graph)`; it knows nothing of training.
+pub trait NodeModel {
+    /// `train` switches dropout on.
+    fn forward_t(&self, x: &NodeFeatures, adj: &SparseMatrix, train: bool) -> ModelOutput;
+    fn config(&self) -> &ModelConfig;
+    /// The weight matrices, in layer order (what pruning acts on).
+    fn weights(&self) -> Vec<&Tensor>;
+}
+
+/// Which architecture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arch {
+    /// Sparse-matrix GCN (Kipf & Welling 2017).
+    Gcn,
+    /// Graph-less MLP: reads node features only.
+    Mlp,
+}
+
+impl std::str::FromStr for Arch {
+    type Err = ModelError;
+    fn from_str(s: &str) -> Result<Arch, ModelError> {
+        match s.to_ascii_lowercase().as_str() {
+            "gcn" => Ok(Arch::Gcn),
+            "mlp" => Ok(Arch::Mlp),
+            other => Err(ModelError::Config(format!("unknown model '{other}': use gcn or mlp"))),
+        }
+    }
+}
+
+impl std::fmt::Display for Arch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Arch::Gcn => "gcn",
+            Arch::Mlp => "mlp",
+        })
+    }
+}
+
+/// Everything needed to rebuild a model; stored in checkpoints.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    pub arch: Arch,
+    pub in_features: i64,
+    /// Widths of the hidden layers; empty gives a single (linear or one-hop) layer.
+    pub hidden: Vec<i64>,
+    pub num_classes: i64,
+    pub dropout: f64,
+}
+
+impl ModelConfig {
+    /// `layers` counts weight layers, so `layers = 2, hidden = 16` is Kipf & Welling's GCN.
+    pub fn new(arch: Arch, in_features: i64, hidden: i64, layers: usize, num_classes: i64, dropout: f64) -> ModelConfig {
+        ModelConfig { arch, in_features, hidden: vec![hidden; layers.saturating_sub(1)], num_classes, dropout }
+    }
+
+    /// `(in, out)` of each weight layer.
+    pub fn layer_dims(&self) -> Vec<(i64, i64)> {
+        let mut dims = Vec::with_capacity(self.hidden.len() + 1);
+        let mut input = self.in_features;
+        for &width in self.hidden.iter().chain(std::iter::once(&self.num_classes)) {
+            dims.push((input, width));
+            input = width;
+        }
+        dims
+    }
+
+    /// Trainable parameters: weights and biases.
+    pub fn num_params(&self) -> i64 {
+        self.layer_dims().iter().map(|(i, o)| i * o + o).sum()
+    }
+
+    pub fn validate(&self) -> Result<(), ModelError> {
+        let bad = |m: String| Err(ModelError::Config(m));
+        if self.in_features <= 0 || self.num_classes <= 0 {
+            return bad(format!("in_features {} and num_classes {} must be positive", self.in_features, self.num_classes));
+        }
+        if self.hidden.iter().any(|&h| h <= 0) {
+            return bad(format!("hidden widths must be positive, got {:?}", self.hidden));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return bad(format!("dropout must be in [0, 1), got {}", self.dropout));
+        }
+        Ok(())
+    }
+
+    /// Builds the model's variables under `path` (layer `k` under `path / k`).
+    pub fn build(&self, path: &nn::Path) -> Result<Box<dyn NodeModel>, ModelError> {
+        self.validate()?;
+        Ok(match self.arch {
+            Arch::Gcn => Box::new(Gcn::new(path, self.clone())),
+            Arch::Mlp => Box::new(Mlp::new(path, self.clone())),
+        })
+    }
+}

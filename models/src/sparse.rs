@@ -1,0 +1,165 @@
+//! Constant sparse matrices on a device: normalised adjacencies and sparse input features.
+//!
+//! A [`SparseMatrix`] is held once on the device in CSR form, with its transpose's layout kept
+//! beside it, so that both `M @ D` and `M^T @ D` run on the fast CSR kernel.
+//!
+//! ```
+//! use gdistill_models::SparseMatrix;
+//! use tch::{Device, Kind, Tensor};
+//! // [[1, 0, 2], [0, 3, 0]]
+//! let m = SparseMatrix::from_csr(&[0, 2, 3], &[0, 2, 1], &[1.0, 2.0, 3.0], (2, 3), Device::Cpu).unwrap();
+//! let d = Tensor::ones([3, 1], (Kind::Float, Device::Cpu));
+//! let y = m.matmul(&d);
+//! assert_eq!(Vec::<f32>::try_from(y.view([-1])).unwrap(), vec![3.0, 3.0]);
+//! ```
+
+use tch::{Device, Kind, Tensor};
+
+use crate::ModelError;
+
+/// A constant sparse `rows x cols` matrix (CSR) on one device.
+#[derive(Debug)]
+pub struct SparseMatrix {
+    rows: i64,
+    cols: i64,
+    crow: Tensor,
+    col: Tensor,
+    values: Tensor,
+    // M^T in CSR: its row pointer, column indices, and where each of its values sits in `values`.
+    t_crow: Tensor,
+    t_col: Tensor,
+    t_perm: Tensor,
+    csr: Tensor,
+}
+
+impl SparseMatrix {
+    /// Builds from CSR arrays (row pointer of `rows + 1` entries, column indices, values).
+    pub fn from_csr(
+        indptr: &[usize],
+        indices: &[usize],
+        values: &[f32],
+        (rows, cols): (usize, usize),
+        device: Device,
+    ) -> Result<SparseMatrix, ModelError> {
+        if indptr.len() != rows + 1 || indices.len() != values.len() || indptr.last() != Some(&indices.len()) {
+            return Err(ModelError::Shape(format!(
+                "CSR arrays do not describe a {rows} x {cols} matrix (indptr {}, indices {}, values {})",
+                indptr.len(),
+                indices.len(),
+                values.len()
+            )));
+        }
+        if let Some(&bad) = indices.iter().find(|&&j| j >= cols) {
+            return Err(ModelError::Shape(format!("column index {bad} outside 0..{cols}")));
+        }
+        // Transpose by counting sort over columns: stable, so rows stay sorted within each column.
+        let mut t_indptr = vec![0usize; cols + 1];
+        for &j in indices {
+            t_indptr[j + 1] += 1;
+        }
+        for j in 0..cols {
+            t_indptr[j + 1] += t_indptr[j];
+        }
+        let mut next = t_indptr.clone();
+        let mut t_indices = vec![0i64; indices.len()];
+        let mut t_perm = vec![0i64; indices.len()];
+        for i in 0..rows {
+            for k in indptr[i]..indptr[i + 1] {
+                let slot = next[indices[k]];
+                t_indices[slot] = i as i64;
+                t_perm[slot] = k as i64;
+                next[indices[k]] += 1;
+            }
+        }
+        let long = |v: &[usize]| Tensor::from_slice(&v.iter().map(|&x| x as i64).collect::<Vec<_>>()).to(device);
+        let crow = long(indptr);
+        let col = long(indices);
+        let values = Tensor::from_slice(values).to(device);
+        let csr = csr_tensor(&crow, &col, &values, rows as i64, cols as i64);
+        Ok(SparseMatrix {
+            rows: rows as i64,
+            cols: cols as i64,
+            crow,
+            col,
+            values,
+            t_crow: long(&t_indptr),
+            t_col: Tensor::from_slice(&t_indices).to(device),
+            t_perm: Tensor::from_slice(&t_perm).to(device),
+            csr,
+        })
+    }
+
+    /// Builds from a `sprs` matrix (CSR or CSC).
+    pub fn from_sprs(m: &sprs::CsMat<f32>, device: Device) -> Result<SparseMatrix, ModelError> {
+        let csr = if m.is_csr() { m.clone() } else { m.to_csr() };
+        let indptr = csr.indptr().to_proper().to_vec();
+        SparseMatrix::from_csr(&indptr, csr.indices(), csr.data(), (csr.rows(), csr.cols()), device)
+    }
+
+    pub fn rows(&self) -> i64 {
+        self.rows
+    }
+
+    pub fn cols(&self) -> i64 {
+        self.cols
+    }
+
+    pub fn nnz(&self) -> i64 {
+        self.values.size()[0]
+    }
+
+    pub fn device(&self) -> Device {
+        self.values.device()
+    }
+
+    /// The stored values, in CSR order.
+    pub fn values(&self) -> &Tensor {
+        &self.values
+    }
+
+    /// `M @ dense`, differentiable with respect to `dense`.
+    pub fn matmul(&self, dense: &Tensor) -> Tensor {
+        self.csr.mm(dense)
+    }
+
+    /// `M^T @ dense`, on the CSR kernel (no transposition at call time).
+    pub fn matmul_transposed(&self, dense: &Tensor) -> Tensor {
+        let t_values = self.values.index_select(0, &self.t_perm);
+        csr_tensor(&self.t_crow, &self.t_col, &t_values, self.cols, self.rows).mm(dense)
+    }
+
+    /// The same sparsity pattern with other values (e.g. dropout applied to the stored entries).
+    pub fn with_values(&self, values: Tensor) -> SparseMatrix {
+        SparseMatrix {
+            rows: self.rows,
+            cols: self.cols,
+            crow: self.crow.shallow_clone(),
+            col: self.col.shallow_clone(),
+            csr: csr_tensor(&self.crow, &self.col, &values, self.rows, self.cols),
+            values,
+            t_crow: self.t_crow.shallow_clone(),
+            t_col: self.t_col.shallow_clone(),
+            t_perm: self.t_perm.shallow_clone(),
+        }
+    }
+
+    /// Dense copy (for tests and small matrices).
+    pub fn to_dense(&self) -> Tensor {
+        self.csr.to_dense(None, false)
+    }
+
+    /// Row indices of the stored entries, in CSR order (for edge-list computations).
+    pub fn row_indices(&self) -> Tensor {
+        let counts = self.crow.diff(1, 0, None::<Tensor>, None::<Tensor>);
+        Tensor::arange(self.rows, (Kind::Int64, self.device())).repeat_interleave_self_tensor(&counts, 0, None)
+    }
+
+    /// Column indices of the stored entries, in CSR order.
+    pub fn col_indices(&self) -> &Tensor {
+        &self.col
+    }
+}
+
+fn csr_tensor(crow: &Tensor, col: &Tensor, values: &Tensor, rows: i64, cols: i64) -> Tensor {
+    Tensor::sparse_csr_tensor_crow_col_value_size(crow, col, values, [rows, cols], (Kind::Float, values.device()))
+}

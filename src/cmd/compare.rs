@@ -1,0 +1,124 @@
+//! `gdistill compare`: the main job. Teacher versus students, from scratch and distilled.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use gdistill_distill::compare::{compare, CompareConfig, KdLoss, Progress};
+
+use super::distill::KdLossArg;
+use super::{write_json, DatasetArgs, DeviceArgs};
+use crate::output::{print_compare_table, run_bar};
+
+#[derive(Args)]
+pub struct CompareArgs {
+    #[command(flatten)]
+    pub dataset: DatasetArgs,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    /// Seeds to run (each trains the teacher and every student); reports give mean +- std.
+    #[arg(long)]
+    pub seeds: Option<usize>,
+    /// First seed; seeds run first_seed, first_seed + 1, ...
+    #[arg(long)]
+    pub first_seed: Option<u64>,
+    /// TOML experiment file overriding the defaults (same keys as the report's "config").
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Softmax temperature of the soft targets.
+    #[arg(long)]
+    pub temperature: Option<f64>,
+    /// Weight of the hard-label loss in the +kd rows.
+    #[arg(long)]
+    pub alpha: Option<f64>,
+    /// Teacher-matching loss of the +kd rows.
+    #[arg(long, value_enum)]
+    pub kd_loss: Option<KdLossArg>,
+    /// Hidden width of the GCN teacher.
+    #[arg(long)]
+    pub teacher_hidden: Option<i64>,
+    /// Hidden width of the small GCN student.
+    #[arg(long)]
+    pub gcn_small_hidden: Option<i64>,
+    /// Hidden width of the MLP student.
+    #[arg(long)]
+    pub mlp_hidden: Option<i64>,
+    /// Maximum epochs of every training run.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Write the report (dataset, rows, config) as JSON.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// Defaults for the dataset, then the TOML file, then flags.
+fn resolve_config(args: &CompareArgs, dataset_name: &str) -> Result<CompareConfig> {
+    let mut config = CompareConfig::for_dataset(dataset_name);
+    if let Some(path) = &args.config {
+        let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let overrides: toml::Table = text.parse().with_context(|| format!("{}: not valid TOML", path.display()))?;
+        let mut merged = toml::Table::try_from(&config)?;
+        merge(&mut merged, overrides);
+        config = toml::Value::Table(merged).try_into().with_context(|| format!("{}: bad experiment setting", path.display()))?;
+    }
+    set(&mut config.seeds, args.seeds);
+    set(&mut config.first_seed, args.first_seed);
+    set(&mut config.temperature, args.temperature);
+    set(&mut config.alpha, args.alpha);
+    set(&mut config.teacher.hidden, args.teacher_hidden);
+    set(&mut config.gcn_small.hidden, args.gcn_small_hidden);
+    set(&mut config.mlp.hidden, args.mlp_hidden);
+    if let Some(loss) = args.kd_loss {
+        config.kd_loss = match loss {
+            KdLossArg::SoftTargets => KdLoss::SoftTargets,
+            KdLossArg::Logits => KdLoss::Logits,
+        };
+    }
+    if let Some(epochs) = args.epochs {
+        config.teacher_training.epochs = epochs;
+        config.student_training.epochs = epochs;
+    }
+    anyhow::ensure!(config.seeds > 0, "seeds must be at least 1");
+    anyhow::ensure!((0.0..=1.0).contains(&config.alpha), "alpha must be in [0, 1], got {}", config.alpha);
+    anyhow::ensure!(config.temperature > 0.0, "temperature must be positive, got {}", config.temperature);
+    Ok(config)
+}
+
+fn set<T>(target: &mut T, value: Option<T>) {
+    if let Some(v) = value {
+        *target = v;
+    }
+}
+
+/// Recursively overlays `overrides` on `base` (tables merge, other values replace).
+fn merge(base: &mut toml::Table, overrides: toml::Table) {
+    for (key, value) in overrides {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+pub fn run(args: CompareArgs) -> Result<()> {
+    let device = args.device.device()?;
+    let dataset = args.dataset.load()?;
+    let config = resolve_config(&args, &dataset.name)?;
+    let bar = run_bar(5 * config.seeds);
+    let report = compare(&dataset, &config, device, &mut |event| match event {
+        Progress::RunStarted { row, seed, run, .. } => {
+            bar.set_position(run as u64);
+            bar.set_prefix(format!("{row} seed {seed}"));
+        }
+        Progress::Epoch { stats, .. } => bar.set_message(format!("epoch {} val {:.3}", stats.epoch + 1, stats.val_acc)),
+    })?;
+    bar.finish_and_clear();
+    print_compare_table(&report);
+    if let Some(path) = &args.json {
+        write_json(path, &report)?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}

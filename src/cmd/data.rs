@@ -1,0 +1,50 @@
+//! `gdistill data info`: what a dataset holds, and whether it loads at all.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+
+use super::{write_json, DatasetArgs};
+
+#[derive(Subcommand)]
+pub enum DataCommand {
+    /// Print nodes, edges, features, classes, split sizes, isolated nodes and self-loops.
+    ///
+    /// Example: gdistill data info --dataset cora --json cora.json
+    Info(InfoArgs),
+}
+
+#[derive(Args)]
+pub struct InfoArgs {
+    #[command(flatten)]
+    dataset: DatasetArgs,
+    /// Also write the figures as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+pub fn run(command: DataCommand) -> Result<()> {
+    match command {
+        DataCommand::Info(args) => info(args),
+    }
+}
+
+fn info(args: InfoArgs) -> Result<()> {
+    let dataset = args.dataset.load()?;
+    let s = dataset.summary();
+    println!("dataset          {}", s.name);
+    println!("nodes            {}", s.nodes);
+    println!("edges            {} (undirected, self-loops not counted)", s.edges);
+    println!("features         {} (density {:.4}%)", s.features, 100.0 * s.feature_density);
+    println!("classes          {}", s.classes);
+    let counts: Vec<String> = dataset.class_names.iter().zip(&s.class_counts).map(|(n, c)| format!("{n}={c}")).collect();
+    println!("class counts     {}", counts.join(" "));
+    println!("split            train {} / val {} / test {}", s.train, s.val, s.test);
+    println!("isolated nodes   {}", s.isolated_nodes);
+    println!("self-loops       {}", s.self_loops);
+    if let Some(path) = args.json {
+        write_json(&path, &s)?;
+    }
+    Ok(())
+}

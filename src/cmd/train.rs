@@ -1,0 +1,148 @@
+//! `gdistill train`: one model from labels, saved as a checkpoint.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use gdistill_distill::{
+    accuracy, predict, save_checkpoint, train, CheckpointMeta, DatasetFingerprint, FeatureLayout, GraphData, Objective,
+    TrainConfig, Trained,
+};
+use gdistill_models::{Arch, ModelConfig};
+
+use super::{DatasetArgs, DeviceArgs};
+use crate::output::epoch_bar;
+
+/// The model to build.
+#[derive(Args, Clone, Debug)]
+pub struct ModelArgs {
+    /// Architecture: gcn (sparse graph convolutions) or mlp (graph-less).
+    #[arg(long, default_value = "gcn")]
+    pub model: Arch,
+    /// Width of each hidden layer.
+    #[arg(long, default_value_t = 64)]
+    pub hidden: i64,
+    /// Number of weight layers (2 = one hidden layer).
+    #[arg(long, default_value_t = 2)]
+    pub layers: usize,
+    /// Dropout probability before every layer.
+    #[arg(long, default_value_t = 0.5)]
+    pub dropout: f64,
+}
+
+/// How to optimise.
+#[derive(Args, Clone, Debug)]
+pub struct OptimArgs {
+    #[arg(long, default_value_t = 200)]
+    pub epochs: usize,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 0.01)]
+    pub lr: f64,
+    /// L2 weight decay (on the first layer only unless --decay-all-layers).
+    #[arg(long, default_value_t = 5e-4)]
+    pub weight_decay: f64,
+    #[arg(long)]
+    pub decay_all_layers: bool,
+    /// Stop after this many epochs without better validation accuracy (0: never stop early).
+    #[arg(long, default_value_t = 100)]
+    pub patience: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Keep raw features (the GCN recipe scales each feature row to sum to one).
+    #[arg(long)]
+    pub no_normalize_features: bool,
+}
+
+impl OptimArgs {
+    pub fn config(&self) -> TrainConfig {
+        TrainConfig {
+            epochs: self.epochs,
+            lr: self.lr,
+            weight_decay: self.weight_decay,
+            decay_all_layers: self.decay_all_layers,
+            patience: (self.patience > 0).then_some(self.patience),
+            seed: self.seed,
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub dataset: DatasetArgs,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub optim: OptimArgs,
+    /// Checkpoint to write (safetensors, the model's configuration inside).
+    #[arg(long, short = 'o')]
+    pub out: Option<PathBuf>,
+}
+
+/// A dataset loaded, optionally row-normalised, and moved onto the device.
+pub struct Prepared {
+    pub data: GraphData,
+    pub fingerprint: DatasetFingerprint,
+}
+
+pub fn prepare(dataset: &DatasetArgs, device: &DeviceArgs, normalize: bool) -> Result<Prepared> {
+    let device = device.device()?;
+    let mut dataset = dataset.load()?;
+    if normalize {
+        dataset.row_normalize_features();
+    }
+    let data = GraphData::new(&dataset, device, FeatureLayout::Auto)?;
+    let fingerprint = DatasetFingerprint {
+        name: dataset.name.clone(),
+        nodes: dataset.num_nodes(),
+        features: dataset.num_features(),
+        classes: dataset.num_classes,
+        row_normalized: normalize,
+    };
+    Ok(Prepared { data, fingerprint })
+}
+
+/// Trains with a progress bar, prints validation and test accuracy.
+pub fn fit(label: &str, config: &ModelConfig, p: &Prepared, objective: &Objective, settings: &TrainConfig) -> Result<Trained> {
+    let bar = epoch_bar(label, settings.epochs);
+    let trained = train(config, &p.data, objective, settings, &mut |s| {
+        bar.set_position(s.epoch as u64 + 1);
+        bar.set_message(format!("loss {:.4} val {:.3}", s.loss, s.val_acc));
+    })?;
+    bar.finish_and_clear();
+    let test = accuracy(&predict(trained.model.as_ref(), &p.data), &p.data.labels, &p.data.test);
+    println!(
+        "{label}: {} parameters, best epoch {} of {}, val {:.4}, test {:.4}, {:.2} s",
+        config.num_params(),
+        trained.best_epoch + 1,
+        trained.epochs_run,
+        trained.best_val_acc,
+        test,
+        trained.train_seconds
+    );
+    Ok(trained)
+}
+
+pub fn model_config(args: &ModelArgs, p: &Prepared) -> ModelConfig {
+    ModelConfig::new(args.model, p.data.num_features(), args.hidden, args.layers, p.data.num_classes, args.dropout)
+}
+
+pub fn run(args: TrainArgs) -> Result<()> {
+    let p = prepare(&args.dataset, &args.device, !args.optim.no_normalize_features)?;
+    let config = model_config(&args.model, &p);
+    let settings = args.optim.config();
+    let trained = fit(&config.arch.to_string(), &config, &p, &Objective::Labels, &settings)?;
+    if let Some(out) = args.out {
+        let meta = CheckpointMeta {
+            format_version: 1,
+            model: config,
+            dataset: p.fingerprint,
+            training: serde_json::json!({"objective": "labels", "settings": settings, "best_val_acc": trained.best_val_acc}),
+        };
+        save_checkpoint(&out, &trained.vs, &meta).context("saving the checkpoint")?;
+        println!("saved {}", out.display());
+    }
+    Ok(())
+}

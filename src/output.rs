@@ -1,0 +1,38 @@
+//! Terminal output: progress bars (drawn only on a terminal) and the comparison table.
+
+use gdistill_distill::compare::CompareReport;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+fn bar(len: usize, template: &str) -> ProgressBar {
+    // indicatif hides a stderr bar when stderr is not a terminal, so logs and CI stay quiet.
+    let bar = ProgressBar::with_draw_target(Some(len as u64), ProgressDrawTarget::stderr());
+    bar.set_style(ProgressStyle::with_template(template).expect("valid template").progress_chars("=> "));
+    bar
+}
+
+/// A bar over the epochs of one training run.
+pub fn epoch_bar(label: &str, epochs: usize) -> ProgressBar {
+    let b = bar(epochs, "{prefix:>10} [{bar:30}] {pos}/{len} epochs {msg}");
+    b.set_prefix(label.to_string());
+    b
+}
+
+/// A bar over the training runs of a comparison.
+pub fn run_bar(runs: usize) -> ProgressBar {
+    bar(runs, "{prefix:>22} [{bar:30}] {pos}/{len} runs {msg} ({elapsed})")
+}
+
+pub fn print_compare_table(report: &CompareReport) {
+    let d = &report.dataset;
+    println!(
+        "{}: {} nodes, {} edges, {} features, {} classes, split {}/{}/{}; {} seeds on {}",
+        d.name, d.nodes, d.edges, d.features, d.classes, d.train, d.val, d.test, report.config.seeds, report.device
+    );
+    println!("{:<16} {:>9} {:>18} {:>10} {:>11}", "model", "params", "test acc", "train s", "infer ms");
+    for row in &report.rows {
+        println!(
+            "{:<16} {:>9} {:>9.4} +- {:.4} {:>10.2} {:>11.3}",
+            row.name, row.params, row.mean, row.std, row.train_s, row.infer_ms
+        );
+    }
+}
