@@ -1,15 +1,48 @@
 //! The node-classification dataset type.
 
 use gdistill_graph::Graph;
+use serde::Serialize;
 use sprs::CsMat;
 
 use crate::DatasetError;
 
+/// The numbers that describe a dataset: what `gdistill data info --json` writes.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DatasetSummary {
+    /// Dataset name.
+    pub name: String,
+    /// Number of nodes.
+    pub nodes: usize,
+    /// Undirected edges, self-loops not counted.
+    pub edges: usize,
+    /// Feature dimension.
+    pub features: usize,
+    /// Fraction of feature entries that are non-zero.
+    pub feature_density: f64,
+    /// Number of classes.
+    pub classes: usize,
+    /// Nodes per class, in class order.
+    pub class_counts: Vec<usize>,
+    /// Training nodes.
+    pub train: usize,
+    /// Validation nodes.
+    pub val: usize,
+    /// Test nodes.
+    pub test: usize,
+    /// Nodes with no neighbour other than themselves.
+    pub isolated_nodes: usize,
+    /// Nodes with an edge to themselves.
+    pub self_loops: usize,
+}
+
 /// Which part of the node split.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Split {
+    /// Nodes whose labels are used for training.
     Train,
+    /// Nodes for model selection / early stopping.
     Val,
+    /// Held-out nodes for the reported accuracy.
     Test,
 }
 
@@ -20,28 +53,38 @@ pub enum Split {
 /// feature is finite, and split indices are in range and disjoint.
 #[derive(Clone, Debug)]
 pub struct NodeDataset {
+    /// Short name (`cora`, the file stem, `csbm`).
     pub name: String,
+    /// Undirected graph, one node per label.
     pub graph: Graph,
     /// `num_nodes x num_features`, CSR.
     pub features: CsMat<f32>,
+    /// Class of each node, `0..num_classes`.
     pub labels: Vec<usize>,
+    /// Number of classes (some may have no node).
     pub num_classes: usize,
     /// One name per class; `class_0`, `class_1`, ... when the source has none.
     pub class_names: Vec<String>,
+    /// Training node indices.
     pub train: Vec<usize>,
+    /// Validation node indices.
     pub val: Vec<usize>,
+    /// Test node indices.
     pub test: Vec<usize>,
 }
 
 impl NodeDataset {
+    /// Number of nodes.
     pub fn num_nodes(&self) -> usize {
         self.labels.len()
     }
 
+    /// Feature dimension.
     pub fn num_features(&self) -> usize {
         self.features.cols()
     }
 
+    /// The node indices of one split.
     pub fn split(&self, split: Split) -> &[usize] {
         match split {
             Split::Train => &self.train,
@@ -74,7 +117,11 @@ impl NodeDataset {
     /// Fraction of feature entries that are non-zero.
     pub fn feature_density(&self) -> f64 {
         let total = self.num_nodes() as f64 * self.num_features() as f64;
-        if total == 0.0 { 0.0 } else { self.features.nnz() as f64 / total }
+        if total == 0.0 {
+            0.0
+        } else {
+            self.features.nnz() as f64 / total
+        }
     }
 
     /// Nodes per class.
@@ -101,6 +148,24 @@ impl NodeDataset {
             }
         }
         self.features = features;
+    }
+
+    /// The dataset's numbers (sizes, density, class counts, split sizes, isolated nodes).
+    pub fn summary(&self) -> DatasetSummary {
+        DatasetSummary {
+            name: self.name.clone(),
+            nodes: self.num_nodes(),
+            edges: self.graph.num_undirected_edges(),
+            features: self.num_features(),
+            feature_density: self.feature_density(),
+            classes: self.num_classes,
+            class_counts: self.class_counts(),
+            train: self.train.len(),
+            val: self.val.len(),
+            test: self.test.len(),
+            isolated_nodes: self.graph.isolated_nodes().len(),
+            self_loops: self.graph.num_self_loops(),
+        }
     }
 
     /// Checks the invariants above; loaders call this before handing a dataset out.

@@ -1,12 +1,35 @@
 //! gdistill-datasets: node-classification datasets as plain Rust data (no tch).
 //!
 //! A [`NodeDataset`] holds a graph, sparse features, labels and a train/val/test split.
-//! [`load`] turns a dataset spec (`cora`, `linqs:PREFIX`, `npz:PATH`, `h5:PATH`, `csbm:...`)
-//! into one, validating everything on the way in: a bad file gives a [`DatasetError`] naming the
-//! file and the problem, never a panic or a silently wrong number.
+//! [`load`] turns a dataset spec (`cora`, `linqs:PREFIX`, `npz:PATH`, `h5:PATH`, `csbm:...`;
+//! see [`spec`]) into one, validating everything on the way in: a bad file gives a
+//! [`DatasetError`] naming the file and the problem, never a panic or a silently wrong number.
+//!
+//! Modules, one per source: [`planetoid`] (Planetoid `ind.*` pickles, read by the inert
+//! [`pickle`] reader), [`linqs`] (LINQS text), [`npz`] (gnn-benchmark), [`h5graph`] (gdistill's
+//! HDF5 layout, read and write), [`csbm`] (synthetic). Shared pieces: [`array`](mod@array) (numpy arrays),
+//! [`sparse`] (checked CSR construction), [`split`] (seeded per-class splits).
 
+#![warn(missing_docs)]
+pub mod array;
+pub mod csbm;
 mod dataset;
 mod error;
+pub mod h5graph;
+pub mod linqs;
+pub mod npz;
+pub mod pickle;
+pub mod planetoid;
+pub mod sparse;
+pub mod spec;
+pub mod split;
 
-pub use dataset::{NodeDataset, Split};
+pub use csbm::{generate_csbm, CsbmParams};
+pub use dataset::{DatasetSummary, NodeDataset, Split};
 pub use error::DatasetError;
+pub use h5graph::{read_h5graph, write_h5graph, FeatureLayout};
+pub use linqs::{load_linqs, LinqsOptions, LinqsReport};
+pub use npz::load_npz;
+pub use planetoid::load_planetoid;
+pub use spec::{load, load_with_report, DatasetSpec, LoadReport};
+pub use split::{per_class_split, NodeSplit, SplitOptions};

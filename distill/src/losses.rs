@@ -13,23 +13,23 @@
 //! assert!(loss.double_value(&[]).abs() < 1e-6);
 //! ```
 
-use tch::{Kind, Reduction, Tensor};
+use tch::{Reduction, Tensor};
 
 /// Mean cross-entropy of `logits` (`[n, classes]`) against integer `labels` (`[n]`).
 pub fn cross_entropy(logits: &Tensor, labels: &Tensor) -> Tensor {
-    logits.log_softmax(-1, Kind::Float).nll_loss(labels)
+    logits.log_softmax(-1, logits.kind()).nll_loss(labels)
 }
 
 /// `T^2 * KL(softmax(teacher/T) || softmax(student/T))`, averaged over the rows.
 pub fn soft_target_loss(student_logits: &Tensor, teacher_logits: &Tensor, temperature: f64) -> Tensor {
-    let teacher_log_probs = (teacher_logits / temperature).log_softmax(-1, Kind::Float);
+    let teacher_log_probs = (teacher_logits / temperature).log_softmax(-1, teacher_logits.kind());
     soft_target_loss_from_log_probs(student_logits, &teacher_log_probs, temperature)
 }
 
 /// As [`soft_target_loss`], with the teacher's tempered log-probabilities computed once beforehand
 /// (they are constant during distillation).
 pub fn soft_target_loss_from_log_probs(student_logits: &Tensor, teacher_log_probs: &Tensor, temperature: f64) -> Tensor {
-    let student_log_probs = (student_logits / temperature).log_softmax(-1, Kind::Float);
+    let student_log_probs = (student_logits / temperature).log_softmax(-1, student_logits.kind());
     // tch's kl_div has no batchmean: sum, then divide by the number of rows.
     let rows = student_logits.size()[0].max(1) as f64;
     let kl = student_log_probs.kl_div(teacher_log_probs, Reduction::Sum, true) / rows;
@@ -54,6 +54,6 @@ pub fn l2_penalty(weights: &[&Tensor], weight_decay: f64) -> Option<Tensor> {
     if weight_decay == 0.0 || weights.is_empty() {
         return None;
     }
-    let sum = weights.iter().map(|w| w.square().sum(Kind::Float)).reduce(|a, b| a + b)?;
+    let sum = weights.iter().map(|w| w.square().sum(w.kind())).reduce(|a, b| a + b)?;
     Some(sum * (weight_decay / 2.0))
 }

@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use gdistill_models::{ModelConfig, ModelError, NodeModel};
+use gdistill_models::{record_sparse_products, ModelConfig, ModelError, NodeModel};
 use serde::{Deserialize, Serialize};
 use tch::{nn, nn::OptimizerConfig, Device, Tensor};
 
@@ -97,7 +97,7 @@ pub fn train(
     let train_labels = data.labels.index_select(0, &data.train);
     let teacher_log_probs = match objective {
         Objective::SoftTargets { teacher_logits, temperature, .. } => {
-            Some((teacher_logits / *temperature).log_softmax(-1, tch::Kind::Float))
+            Some((teacher_logits / *temperature).log_softmax(-1, teacher_logits.kind()))
         }
         _ => None,
     };
@@ -109,7 +109,7 @@ pub fn train(
 
     for epoch in 0..settings.epochs {
         epochs_run = epoch + 1;
-        let logits = model.forward_t(&data.features, &data.a_hat, true).logits;
+        let (logits, tape) = record_sparse_products(|| model.forward_t(&data.features, &data.a_hat, true).logits);
         let hard = cross_entropy(&logits.index_select(0, &data.train), &train_labels);
         let mut loss = match objective {
             Objective::Labels => hard,
@@ -126,6 +126,7 @@ pub fn train(
         }
         opt.zero_grad();
         loss.backward();
+        tape.backward();
         opt.step();
 
         let eval_logits = predict(model.as_ref(), data);

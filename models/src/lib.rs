@@ -11,6 +11,7 @@ mod gcn;
 mod mlp;
 mod model;
 mod sparse;
+mod tape;
 
 pub use device::parse_device;
 pub use error::ModelError;
@@ -19,3 +20,4 @@ pub use gcn::{Gcn, GcnConv};
 pub use mlp::{Dense, Mlp};
 pub use model::{Arch, ModelConfig, ModelOutput, NodeModel};
 pub use sparse::SparseMatrix;
+pub use tape::{record_sparse_products, SparseTape};

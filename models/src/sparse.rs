@@ -15,7 +15,7 @@
 
 use tch::{Device, Kind, Tensor};
 
-use crate::ModelError;
+use crate::{tape, ModelError};
 
 /// A constant sparse `rows x cols` matrix (CSR) on one device.
 #[derive(Debug)]
@@ -118,14 +118,30 @@ impl SparseMatrix {
     }
 
     /// `M @ dense`, differentiable with respect to `dense`.
+    ///
+    /// Inside [`record_sparse_products`] the product's backward is deferred to the tape, which
+    /// runs it on the transposed CSR kernel; elsewhere it is plain autograd.
     pub fn matmul(&self, dense: &Tensor) -> Tensor {
+        match tape::record(self, dense) {
+            Some(output) => output,
+            None => self.csr.mm(dense),
+        }
+    }
+
+    /// `M @ dense` by libtorch's CSR product, never recorded.
+    pub(crate) fn csr_product(&self, dense: &Tensor) -> Tensor {
         self.csr.mm(dense)
+    }
+
+    /// `M^T` as a CSR tensor.
+    pub(crate) fn transposed_csr(&self) -> Tensor {
+        let t_values = self.values.index_select(0, &self.t_perm);
+        csr_tensor(&self.t_crow, &self.t_col, &t_values, self.cols, self.rows)
     }
 
     /// `M^T @ dense`, on the CSR kernel (no transposition at call time).
     pub fn matmul_transposed(&self, dense: &Tensor) -> Tensor {
-        let t_values = self.values.index_select(0, &self.t_perm);
-        csr_tensor(&self.t_crow, &self.t_col, &t_values, self.cols, self.rows).mm(dense)
+        self.transposed_csr().mm(dense)
     }
 
     /// The same sparsity pattern with other values (e.g. dropout applied to the stored entries).
@@ -160,6 +176,8 @@ impl SparseMatrix {
     }
 }
 
+/// A CSR tensor from arrays this module built and checked itself (so libtorch's O(nnz)
+/// re-validation, which costs more than the product on every dropout step, is skipped).
 fn csr_tensor(crow: &Tensor, col: &Tensor, values: &Tensor, rows: i64, cols: i64) -> Tensor {
-    Tensor::sparse_csr_tensor_crow_col_value_size(crow, col, values, [rows, cols], (Kind::Float, values.device()))
+    Tensor::internal_sparse_csr_tensor_unsafe(crow, col, values, [rows, cols], (Kind::Float, values.device()))
 }

@@ -1,0 +1,153 @@
+//! gnn-benchmark `.npz` graphs (Shchur et al. 2018): a zip of `.npy` arrays.
+//!
+//! Arrays read (the `adj_matrix.` / `attr_matrix.` spelling of the same keys is accepted too):
+//! - `adj_data`, `adj_indices`, `adj_indptr`, `adj_shape`: the `n x n` adjacency in CSR form;
+//!   every stored entry is an edge (weights are ignored), the graph is made undirected and
+//!   self-loops are dropped;
+//! - `attr_data`, `attr_indices`, `attr_indptr`, `attr_shape` (CSR features) or a dense
+//!   `attr_matrix` `[n, f]`;
+//! - `labels`: `n` integers in `0..classes`;
+//! - optional `class_names`: one string per class (`classes` is its length; else `max(label) + 1`).
+//!
+//! The split is a seeded per-class split ([`crate::split`], 20 train / 30 val per class by
+//! default). [`write_npz`] writes such files (used by the tests).
+
+pub mod npy;
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::Path;
+
+use gdistill_graph::{EdgeOptions, Graph};
+use sprs::CsMat;
+
+use crate::array::NdArray;
+use crate::sparse::{csr_from_dense, csr_from_parts, Compressed};
+use crate::split::{per_class_split, SplitOptions};
+use crate::{DatasetError, NodeDataset};
+
+/// Reads every `.npy` member of an `.npz` archive, keyed by name without `.npy`.
+pub fn read_npz(path: &Path) -> Result<HashMap<String, NdArray>, DatasetError> {
+    let file = File::open(path).map_err(|e| DatasetError::io(path, e))?;
+    let mut archive =
+        zip::ZipArchive::new(file).map_err(|e| DatasetError::format(path, format!("not an npz (zip) archive: {e}")))?;
+    let mut arrays = HashMap::new();
+    for k in 0..archive.len() {
+        let mut member = archive.by_index(k).map_err(|e| DatasetError::format(path, format!("zip member {k}: {e}")))?;
+        let name = member.name().to_string();
+        let Some(key) = name.strip_suffix(".npy") else { continue };
+        let mut bytes = Vec::new();
+        member.read_to_end(&mut bytes).map_err(|e| DatasetError::format(path, format!("{name}: {e}")))?;
+        let array = npy::read_npy(&bytes).map_err(|e| DatasetError::format(path, format!("{name}: {e}")))?;
+        arrays.insert(key.to_string(), array);
+    }
+    Ok(arrays)
+}
+
+/// Writes arrays as an `.npz` archive (deflate-compressed members `<name>.npy`).
+pub fn write_npz(path: &Path, arrays: &[(&str, &NdArray)]) -> Result<(), DatasetError> {
+    let io = |e: std::io::Error| DatasetError::io(path, e);
+    let file = File::create(path).map_err(io)?;
+    let mut zip = zip::ZipWriter::new(file);
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    for (name, array) in arrays {
+        zip.start_file(format!("{name}.npy"), options).map_err(|e| DatasetError::format(path, e.to_string()))?;
+        zip.write_all(&npy::write_npy(array)).map_err(io)?;
+    }
+    zip.finish().map_err(|e| DatasetError::format(path, e.to_string()))?;
+    Ok(())
+}
+
+/// Finds `<base>_<part>` or `<base>_matrix.<part>`.
+fn member<'a>(arrays: &'a HashMap<String, NdArray>, base: &str, part: &str) -> Option<&'a NdArray> {
+    arrays.get(&format!("{base}_{part}")).or_else(|| arrays.get(&format!("{base}_matrix.{part}")))
+}
+
+/// Reads the CSR matrix stored under `base` (`adj` or `attr`), if its four parts are there.
+fn sparse_member(
+    path: &Path,
+    arrays: &HashMap<String, NdArray>,
+    base: &str,
+) -> Result<Option<CsMat<f32>>, DatasetError> {
+    let parts = ["data", "indices", "indptr", "shape"].map(|p| member(arrays, base, p));
+    let [Some(data), Some(indices), Some(indptr), Some(shape)] = parts else {
+        if parts.iter().any(Option::is_some) {
+            return Err(DatasetError::format(
+                path,
+                format!("{base}: some of {base}_data/indices/indptr/shape are missing"),
+            ));
+        }
+        return Ok(None);
+    };
+    let bad = |m: String| DatasetError::format(path, format!("{base}: {m}"));
+    let shape = shape.to_indices().map_err(|e| bad(format!("shape: {e}")))?;
+    let &[rows, cols] = shape.as_slice() else {
+        return Err(bad(format!("shape has {} entries, expected 2", shape.len())));
+    };
+    let indptr = indptr.to_indices().map_err(|e| bad(format!("indptr: {e}")))?;
+    let indices = indices.to_indices().map_err(|e| bad(format!("indices: {e}")))?;
+    let data = data.to_f32().map_err(|e| bad(format!("data: {e}")))?;
+    csr_from_parts((rows, cols), Compressed::Rows, &indptr, &indices, &data).map(Some).map_err(bad)
+}
+
+/// Loads a gnn-benchmark `.npz` graph; the dataset is named after the file stem.
+pub fn load_npz(path: &Path, split: &SplitOptions) -> Result<NodeDataset, DatasetError> {
+    let arrays = read_npz(path)?;
+    let bad = |m: String| DatasetError::format(path, m);
+    let adjacency = sparse_member(path, &arrays, "adj")?
+        .ok_or_else(|| bad("no adjacency (adj_data, adj_indices, adj_indptr, adj_shape)".into()))?;
+    let n = adjacency.rows();
+    if adjacency.cols() != n {
+        return Err(bad(format!("adjacency is {} x {}, not square", n, adjacency.cols())));
+    }
+    let features = match sparse_member(path, &arrays, "attr")? {
+        Some(f) => f,
+        None => {
+            let dense = arrays
+                .get("attr_matrix")
+                .ok_or_else(|| bad("no node attributes (attr_data... or attr_matrix)".into()))?;
+            let &[rows, cols] = dense.shape.as_slice() else {
+                return Err(bad(format!("attr_matrix has shape {:?}, expected [nodes, features]", dense.shape)));
+            };
+            let values = dense.to_f32().map_err(|e| bad(format!("attr_matrix: {e}")))?;
+            csr_from_dense(rows, cols, &values).map_err(|e| bad(format!("attr_matrix: {e}")))?
+        }
+    };
+    if features.rows() != n {
+        return Err(bad(format!("{} attribute rows for {n} nodes", features.rows())));
+    }
+    let labels_array = arrays.get("labels").ok_or_else(|| bad("no 'labels' array".into()))?;
+    if labels_array.shape.len() != 1 {
+        return Err(bad(format!("labels have shape {:?}, expected [nodes]", labels_array.shape)));
+    }
+    let labels = labels_array.to_indices().map_err(|e| bad(format!("labels: {e}")))?;
+    if labels.len() != n {
+        return Err(bad(format!("{} labels for {n} nodes", labels.len())));
+    }
+    let class_names = match arrays.get("class_names") {
+        Some(names) => names.to_strings().map_err(|e| bad(format!("class_names: {e}")))?,
+        None => (0..labels.iter().max().map_or(0, |&m| m + 1)).map(|c| format!("class_{c}")).collect(),
+    };
+    if let Some((i, &y)) = labels.iter().enumerate().find(|(_, &y)| y >= class_names.len()) {
+        return Err(bad(format!("label {y} of node {i} is outside 0..{} (the number of classes)", class_names.len())));
+    }
+    let edges: Vec<(usize, usize)> = adjacency.iter().map(|(_, (i, j))| (i, j)).collect();
+    let graph = Graph::from_edges(n, &edges, EdgeOptions::undirected()).map_err(|e| bad(e.to_string()))?;
+    let num_classes = class_names.len();
+    let s = per_class_split(&labels, num_classes, split);
+    let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "npz".into());
+    let dataset = NodeDataset {
+        name,
+        graph,
+        features,
+        labels,
+        num_classes,
+        class_names,
+        train: s.train,
+        val: s.val,
+        test: s.test,
+    };
+    dataset.validate()?;
+    Ok(dataset)
+}

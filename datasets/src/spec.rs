@@ -1,0 +1,171 @@
+//! Dataset specs: one string names a dataset and where it comes from.
+//!
+//! | spec | source |
+//! | --- | --- |
+//! | `cora`, `citeseer`, `pubmed` | Planetoid files `DATA_DIR/<name>/ind.<name>.*` ([`crate::planetoid`]) |
+//! | `linqs:PREFIX` | LINQS `PREFIX.content` + `PREFIX.cites`; unknown citations dropped and reported ([`crate::linqs`]) |
+//! | `linqs-strict:PREFIX` | the same, unknown citations are an error |
+//! | `npz:PATH` | gnn-benchmark `.npz` ([`crate::npz`]) |
+//! | `h5:PATH` | gdistill HDF5 graph ([`crate::h5graph`]) |
+//! | `csbm:key=value,...` | synthetic CSBM ([`crate::csbm`]) |
+//!
+//! A relative `PREFIX` / `PATH` is taken as given when it exists, else under `DATA_DIR`
+//! (so `linqs:cora/cora` finds `DATA_DIR/cora/cora.content`). Loaders print nothing: what they
+//! noticed comes back in a [`LoadReport`] from [`load_with_report`].
+//!
+//! ```
+//! use gdistill_datasets::{load, DatasetError};
+//! let d = load("csbm:nodes=300,classes=3,degree=4,features=5", std::path::Path::new(".")).unwrap();
+//! assert_eq!(d.num_nodes(), 300);
+//! assert!(matches!(load("mystery", std::path::Path::new(".")), Err(DatasetError::Spec { .. })));
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use crate::csbm::{generate_csbm, CsbmParams};
+use crate::linqs::{linqs_files, load_linqs, LinqsOptions, LinqsReport};
+use crate::planetoid::{load_planetoid_with_report, PlanetoidReport};
+use crate::split::SplitOptions;
+use crate::{DatasetError, NodeDataset};
+
+/// The valid spec forms, for error messages and `--help`.
+pub const SPEC_FORMS: &str = "cora | citeseer | pubmed (Planetoid files under DATA_DIR/<name>/), \
+linqs:PREFIX (PREFIX.content + PREFIX.cites), linqs-strict:PREFIX (unknown citations are errors), \
+npz:PATH (gnn-benchmark .npz), h5:PATH (gdistill HDF5 graph), \
+csbm:nodes=N,classes=C,degree=D,homophily=H,features=F,signal=S,seed=K (synthetic; every key optional)";
+
+/// A parsed dataset spec.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DatasetSpec {
+    /// A Planetoid dataset under `DATA_DIR/<name>/` (`cora`, `citeseer`, `pubmed`).
+    Planetoid(String),
+    /// LINQS text files `PREFIX.content` + `PREFIX.cites`.
+    Linqs {
+        /// Path prefix of the two files.
+        prefix: PathBuf,
+        /// Whether unknown citations are errors.
+        strict: bool,
+    },
+    /// A gnn-benchmark `.npz` file.
+    Npz(PathBuf),
+    /// A gdistill HDF5 graph file.
+    H5(PathBuf),
+    /// A synthetic CSBM graph.
+    Csbm(CsbmParams),
+}
+
+impl FromStr for DatasetSpec {
+    type Err = DatasetError;
+
+    fn from_str(spec: &str) -> Result<Self, DatasetError> {
+        let bad = |m: String| DatasetError::spec(spec, m);
+        let nonempty = |rest: &str, what: &str| {
+            if rest.trim().is_empty() {
+                Err(bad(format!("{what} is empty; valid forms: {SPEC_FORMS}")))
+            } else {
+                Ok(PathBuf::from(rest.trim()))
+            }
+        };
+        let lower = spec.trim().to_ascii_lowercase();
+        if matches!(lower.as_str(), "cora" | "citeseer" | "pubmed") {
+            return Ok(DatasetSpec::Planetoid(lower));
+        }
+        let Some((kind, rest)) = spec.trim().split_once(':') else {
+            return Err(bad(format!("unknown dataset; valid forms: {SPEC_FORMS}")));
+        };
+        match kind.to_ascii_lowercase().as_str() {
+            "linqs" => Ok(DatasetSpec::Linqs { prefix: nonempty(rest, "PREFIX")?, strict: false }),
+            "linqs-strict" => Ok(DatasetSpec::Linqs { prefix: nonempty(rest, "PREFIX")?, strict: true }),
+            "npz" => Ok(DatasetSpec::Npz(nonempty(rest, "PATH")?)),
+            "h5" | "hdf5" => Ok(DatasetSpec::H5(nonempty(rest, "PATH")?)),
+            "csbm" => rest.parse().map(DatasetSpec::Csbm).map_err(bad),
+            _ => Err(bad(format!("unknown dataset kind '{kind}'; valid forms: {SPEC_FORMS}"))),
+        }
+    }
+}
+
+/// What the loader noticed beyond the dataset, for the caller to show (loaders print nothing).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LoadReport {
+    /// One line per notable thing, ready to print.
+    pub notes: Vec<String>,
+    /// The LINQS loader's counts, for `linqs:` specs.
+    pub linqs: Option<LinqsReport>,
+    /// The Planetoid loader's findings, for Planetoid specs.
+    pub planetoid: Option<PlanetoidReport>,
+}
+
+/// `path` as given when `probe(path)` exists, else under `data_dir` when that exists there.
+fn resolve(path: &Path, data_dir: &Path, probe: impl Fn(&Path) -> PathBuf) -> PathBuf {
+    if probe(path).exists() || path.is_absolute() {
+        return path.to_path_buf();
+    }
+    let under = data_dir.join(path);
+    if probe(&under).exists() {
+        under
+    } else {
+        path.to_path_buf()
+    }
+}
+
+impl DatasetSpec {
+    /// Loads the dataset, with what the loader noticed.
+    pub fn load_with_report(&self, data_dir: &Path) -> Result<(NodeDataset, LoadReport), DatasetError> {
+        let mut report = LoadReport::default();
+        let dataset = match self {
+            DatasetSpec::Planetoid(name) => {
+                let (dataset, found) = load_planetoid_with_report(&data_dir.join(name), name)?;
+                if !found.nodes_without_data.is_empty() {
+                    report.notes.push(format!(
+                        "{name}: {} nodes in the test-index range have no features or labels (zero rows, class 0, in no split)",
+                        found.nodes_without_data.len()
+                    ));
+                }
+                report.planetoid = Some(found);
+                dataset
+            }
+            DatasetSpec::Linqs { prefix, strict } => {
+                let prefix = resolve(prefix, data_dir, |p| linqs_files(p).0);
+                let opts = LinqsOptions { strict: *strict, split: SplitOptions::default() };
+                let (dataset, found) = load_linqs(&prefix, &opts)?;
+                if found.unknown_citations > 0 {
+                    let first = &found.examples[0];
+                    report.notes.push(format!(
+                        "{}: {} of {} citations name papers absent from {} and were left out (first: line {}, '{}' cited by '{}')",
+                        linqs_files(&prefix).1.display(),
+                        found.unknown_citations,
+                        found.citations,
+                        linqs_files(&prefix).0.display(),
+                        first.line,
+                        first.cited,
+                        first.citing
+                    ));
+                }
+                report.linqs = Some(found);
+                dataset
+            }
+            DatasetSpec::Npz(path) => {
+                crate::npz::load_npz(&resolve(path, data_dir, Path::to_path_buf), &SplitOptions::default())?
+            }
+            DatasetSpec::H5(path) => crate::h5graph::read_h5graph(&resolve(path, data_dir, Path::to_path_buf))?,
+            DatasetSpec::Csbm(params) => generate_csbm(params)?,
+        };
+        Ok((dataset, report))
+    }
+
+    /// Loads the dataset.
+    pub fn load(&self, data_dir: &Path) -> Result<NodeDataset, DatasetError> {
+        self.load_with_report(data_dir).map(|(dataset, _)| dataset)
+    }
+}
+
+/// Parses `spec` and loads the dataset (Planetoid files under `data_dir`).
+pub fn load(spec: &str, data_dir: &Path) -> Result<NodeDataset, DatasetError> {
+    spec.parse::<DatasetSpec>()?.load(data_dir)
+}
+
+/// [`load`], also returning what the loader noticed (unknown LINQS citations, ...).
+pub fn load_with_report(spec: &str, data_dir: &Path) -> Result<(NodeDataset, LoadReport), DatasetError> {
+    spec.parse::<DatasetSpec>()?.load_with_report(data_dir)
+}

@@ -1,0 +1,90 @@
+//! Fast gradients of sparse products, by deferring their backward to a tape.
+//!
+//! libtorch differentiates `M @ D` (M sparse CSR, constant) by computing `M^T @ G` with `M^T` as
+//! a CSC view, a path about ten times slower than the forward product on the CPU; on Cora it
+//! dominated a training epoch. Inside [`record_sparse_products`], each such product instead
+//! returns a fresh leaf tensor and is recorded; after `loss.backward()` has filled the leaves'
+//! gradients, [`SparseTape::backward`] walks the records last-first, computes `M^T @ G` on the
+//! CSR kernel with the transpose's layout prepared once, and continues autograd from each
+//! product's input. Gradients are the same as plain autograd's (a test checks it).
+//!
+//! ```
+//! use gdistill_models::{record_sparse_products, SparseMatrix};
+//! use tch::{Device, Kind, Tensor};
+//! let m = SparseMatrix::from_csr(&[0, 2, 3], &[0, 2, 1], &[1.0, 2.0, 3.0], (2, 3), Device::Cpu).unwrap();
+//! let w = Tensor::ones([3, 1], (Kind::Float, Device::Cpu)).set_requires_grad(true);
+//! let (loss, tape) = record_sparse_products(|| m.matmul(&w).sum(Kind::Float));
+//! loss.backward();
+//! tape.backward();
+//! // d(sum(M w))/dw = M^T 1 = column sums of M
+//! assert_eq!(Vec::<f32>::try_from(w.grad().view([-1])).unwrap(), vec![1.0, 3.0, 2.0]);
+//! ```
+
+use std::cell::RefCell;
+
+use tch::{Kind, Tensor};
+
+use crate::SparseMatrix;
+
+struct Record {
+    input: Tensor,
+    output: Tensor,
+    transposed: Tensor,
+}
+
+thread_local! {
+    static ACTIVE: RefCell<Option<Vec<Record>>> = const { RefCell::new(None) };
+}
+
+/// The deferred backward passes of the sparse products of one forward pass.
+#[must_use = "call backward() after loss.backward(), or the gradients stop at the sparse products"]
+pub struct SparseTape {
+    records: Vec<Record>,
+}
+
+/// Runs `forward` with its sparse products recorded on a tape (see the module documentation).
+pub fn record_sparse_products<T>(forward: impl FnOnce() -> T) -> (T, SparseTape) {
+    let outer = ACTIVE.with(|a| a.borrow_mut().replace(Vec::new()));
+    let result = forward();
+    let records = ACTIVE.with(|a| std::mem::replace(&mut *a.borrow_mut(), outer)).unwrap_or_default();
+    (result, SparseTape { records })
+}
+
+/// Records `m @ dense` when a tape is active and `dense` needs a gradient.
+pub(crate) fn record(m: &SparseMatrix, dense: &Tensor) -> Option<Tensor> {
+    if !dense.requires_grad() {
+        return None;
+    }
+    ACTIVE.with(|a| {
+        let mut active = a.borrow_mut();
+        let records = active.as_mut()?;
+        let output = tch::no_grad(|| m.csr_product(dense)).set_requires_grad(true);
+        records.push(Record { input: dense.shallow_clone(), output: output.shallow_clone(), transposed: m.transposed_csr() });
+        Some(output)
+    })
+}
+
+impl SparseTape {
+    /// Completes the backward pass; call it once, after `loss.backward()`.
+    pub fn backward(self) {
+        for record in self.records.into_iter().rev() {
+            let grad = record.output.grad();
+            if !grad.defined() {
+                continue; // the product did not reach the loss
+            }
+            let input_grad = tch::no_grad(|| record.transposed.mm(&grad));
+            // <input, input_grad> has gradient input_grad with respect to input: autograd takes
+            // it from here into whatever produced the input (weights, earlier layers, ...).
+            (&record.input * input_grad).sum(Kind::Float).backward();
+        }
+    }
+
+    /// Number of recorded products.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+}
