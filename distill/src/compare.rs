@@ -43,7 +43,13 @@ pub struct CompareConfig {
     pub teacher_training: TrainConfig,
     pub gcn_small: ModelSpec,
     pub mlp: ModelSpec,
+    /// Training of the students from labels alone.
     pub student_training: TrainConfig,
+    /// Training of the distilled students. No weight decay by default: the teacher's targets on
+    /// every node regularise, and decay on row-normalised inputs kept small students from
+    /// fitting them (validation accuracy dropped by up to 0.1 on Cora). Matching a teacher on
+    /// every node converges more slowly than fitting 140 labels, hence more epochs.
+    pub distill_training: TrainConfig,
     pub kd_loss: KdLoss,
     pub temperature: f64,
     /// Weight of the hard-label term; `1 - alpha` goes to the teacher's targets.
@@ -62,9 +68,10 @@ impl CompareConfig {
             gcn_small: ModelSpec { hidden: 6, layers: 2, dropout: 0.5 },
             mlp: ModelSpec { hidden: 64, layers: 2, dropout: 0.5 },
             student_training: TrainConfig { decay_all_layers: true, ..TrainConfig::default() },
+            distill_training: TrainConfig { weight_decay: 0.0, epochs: 400, ..TrainConfig::default() },
             kd_loss: KdLoss::SoftTargets,
             temperature: 2.0,
-            alpha: 0.1,
+            alpha: 0.0,
         }
     }
 }
@@ -181,7 +188,7 @@ pub fn compare(
         };
         for (k, (_, cfg)) in students.iter().enumerate() {
             fit(1 + 2 * k, cfg, &Objective::Labels, &config.student_training)?;
-            fit(2 + 2 * k, cfg, &kd, &config.student_training)?;
+            fit(2 + 2 * k, cfg, &kd, &config.distill_training)?;
         }
     }
     Ok(CompareReport {

@@ -2,7 +2,7 @@
 
 use tch::Tensor;
 
-use crate::SparseMatrix;
+use crate::{dropout, SparseMatrix};
 
 /// Node features, `num_nodes x num_features`, on one device.
 #[derive(Debug)]
@@ -51,8 +51,8 @@ impl NodeFeatures {
     /// (as in Kipf & Welling's sparse dropout), so the input stays sparse.
     pub fn dropout(&self, p: f64, train: bool) -> NodeFeatures {
         match self {
-            NodeFeatures::Dense(x) => NodeFeatures::Dense(x.dropout(p, train)),
-            NodeFeatures::Sparse(x) if train && p > 0.0 => NodeFeatures::Sparse(x.with_values(x.values().dropout(p, true))),
+            NodeFeatures::Dense(x) => NodeFeatures::Dense(dropout(x, p, train)),
+            NodeFeatures::Sparse(x) if train && p > 0.0 => NodeFeatures::Sparse(x.with_values(dropout(x.values(), p, true))),
             NodeFeatures::Sparse(x) => NodeFeatures::Sparse(x.with_values(x.values().shallow_clone())),
         }
     }

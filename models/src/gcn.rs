@@ -18,7 +18,7 @@
 
 use tch::{nn, Tensor};
 
-use crate::{ModelConfig, ModelOutput, NodeFeatures, NodeModel, Project, SparseMatrix};
+use crate::{dropout, ModelConfig, ModelOutput, NodeFeatures, NodeModel, Project, SparseMatrix};
 
 /// One graph convolution: `A_hat @ (X @ W) + b`, `W: [in, out]`.
 #[derive(Debug)]
@@ -69,7 +69,7 @@ impl NodeModel for Gcn {
         let mut hidden = Vec::with_capacity(rest.len());
         for layer in rest {
             let z = h.relu();
-            h = layer.forward(&z.dropout(p, train), a_hat);
+            h = layer.forward(&dropout(&z, p, train), a_hat);
             hidden.push(z);
         }
         ModelOutput { logits: h, hidden }

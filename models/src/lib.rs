@@ -5,6 +5,7 @@
 //! them knows anything of training. [`ModelConfig`] rebuilds any of them (checkpoints store it).
 
 mod device;
+mod dropout;
 mod error;
 mod features;
 mod gcn;
@@ -14,6 +15,7 @@ mod sparse;
 mod tape;
 
 pub use device::parse_device;
+pub use dropout::dropout;
 pub use error::ModelError;
 pub use features::{NodeFeatures, Project};
 pub use gcn::{Gcn, GcnConv};

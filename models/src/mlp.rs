@@ -19,7 +19,7 @@
 use tch::{nn, Tensor};
 
 use crate::gcn::glorot;
-use crate::{ModelConfig, ModelOutput, NodeFeatures, NodeModel, Project, SparseMatrix};
+use crate::{dropout, ModelConfig, ModelOutput, NodeFeatures, NodeModel, Project, SparseMatrix};
 
 /// A fully connected layer `X @ W + b` over sparse or dense input.
 #[derive(Debug)]
@@ -63,7 +63,7 @@ impl NodeModel for Mlp {
         let mut hidden = Vec::with_capacity(rest.len());
         for layer in rest {
             let z = h.relu();
-            h = layer.forward(&z.dropout(p, train));
+            h = layer.forward(&dropout(&z, p, train));
             hidden.push(z);
         }
         ModelOutput { logits: h, hidden }
