@@ -1,5 +1,6 @@
 //! The gdistill HDF5 graph layout: write then read gives back every field; bad files fail cleanly.
 
+#[path = "../../tests/support/data.rs"]
 mod common;
 
 use std::path::{Path, PathBuf};

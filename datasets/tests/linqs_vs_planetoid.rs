@@ -9,6 +9,7 @@
 //! are matched in any order. Then every edge and every label (compared through the class names)
 //! must agree: the test fails if the two loaders disagree on a single edge or class.
 
+#[path = "../../tests/support/data.rs"]
 mod common;
 
 use std::collections::{BTreeSet, HashMap};

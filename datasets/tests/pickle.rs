@@ -1,5 +1,6 @@
 //! The inert pickle reader: known values decode exactly; corrupt input errors, never panics.
 
+#[path = "../../tests/support/data.rs"]
 mod common;
 
 use gdistill_datasets::array::ArrayData;

@@ -1,5 +1,6 @@
 //! The Planetoid loader on the real Cora, Citeseer and (incomplete) Pubmed files.
 
+#[path = "../../tests/support/data.rs"]
 mod common;
 
 use gdistill_datasets::{load, load_with_report, DatasetError};

@@ -1,0 +1,151 @@
+//! The `gdistill` binary end to end: figures on real data, and one clear error (never a panic)
+//! for each kind of bad input.
+
+#[path = "support/data.rs"]
+mod data;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn gdistill(args: &[&str], data_dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gdistill"))
+        .args(args)
+        .env("GDISTILL_DATA_DIR", data_dir)
+        .output()
+        .expect("the gdistill binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Asserts a clean failure: non-zero exit, one `error:` line mentioning every `needle`, no panic.
+fn assert_fails_with(o: &Output, needles: &[&str]) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "expected failure, got success; stdout: {}", stdout(o));
+    assert_eq!(o.status.code(), Some(1), "exit code; stderr: {err}");
+    assert!(!err.contains("panicked"), "panicked: {err}");
+    let line = err.lines().find(|l| l.starts_with("error:")).unwrap_or_else(|| panic!("no error line in: {err}"));
+    for needle in needles {
+        assert!(line.contains(needle), "error line lacks '{needle}': {line}");
+    }
+}
+
+fn field(json: &serde_json::Value, key: &str) -> i64 {
+    json[key].as_i64().unwrap_or_else(|| panic!("{key} missing in {json}"))
+}
+
+#[test]
+fn data_info_reports_cora_and_citeseer_as_pytorch_geometric_does() {
+    let Some(cora) = data::data_dir("cora") else { return };
+    let root = cora.parent().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    for (name, nodes, edges, features, classes, train, isolated) in
+        [("cora", 2708, 5278, 1433, 7, 140, 0), ("citeseer", 3327, 4552, 3703, 6, 120, 48)]
+    {
+        let json_path = out.path().join(format!("{name}.json"));
+        let o = gdistill(&["data", "info", "--dataset", name, "--json", json_path.to_str().unwrap()], root);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(stdout(&o).contains(&format!("nodes            {nodes}")), "{}", stdout(&o));
+        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+        assert_eq!(json["name"], name);
+        assert_eq!(
+            [field(&json, "nodes"), field(&json, "edges"), field(&json, "features"), field(&json, "classes")],
+            [nodes, edges, features, classes]
+        );
+        assert_eq!([field(&json, "train"), field(&json, "val"), field(&json, "test")], [train, 500, 1000]);
+        assert_eq!(field(&json, "isolated_nodes"), isolated);
+        assert_eq!(field(&json, "self_loops"), 0);
+    }
+}
+
+#[test]
+fn missing_and_malformed_datasets_fail_cleanly() {
+    let Some(cora) = data::data_dir("cora") else { return };
+    let root = cora.parent().unwrap();
+    // pubmed here lacks ind.pubmed.allx: the error names it.
+    assert_fails_with(&gdistill(&["data", "info", "--dataset", "pubmed"], root), &["ind.pubmed.allx"]);
+    assert_fails_with(&gdistill(&["data", "info", "--dataset", "imagenet"], root), &["imagenet"]);
+    let empty = tempfile::tempdir().unwrap();
+    assert_fails_with(&gdistill(&["data", "info", "--dataset", "cora"], empty.path()), &["ind.cora.x", "not found"]);
+    let garbage = empty.path().join("graph.h5");
+    std::fs::write(&garbage, b"not an hdf5 file at all").unwrap();
+    let spec = format!("h5:{}", garbage.display());
+    assert_fails_with(&gdistill(&["data", "info", "--dataset", &spec], root), &["graph.h5"]);
+}
+
+#[test]
+fn train_eval_distill_round_trip_and_refuse_mismatches() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path();
+    let ckpt = dir.path().join("teacher.safetensors");
+    let ckpt = ckpt.to_str().unwrap();
+    let spec = "csbm:nodes=400,classes=4,degree=8,features=16,signal=2,seed=1";
+    let o = gdistill(&["train", "--dataset", spec, "--epochs", "60", "--hidden", "16", "--out", ckpt], data_dir);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout(&o).contains("saved"), "{}", stdout(&o));
+
+    let report = dir.path().join("eval.json");
+    let o = gdistill(&["eval", "--dataset", spec, "--checkpoint", ckpt, "--json", report.to_str().unwrap()], data_dir);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let test_acc = json["test_acc"].as_f64().unwrap();
+    assert!(test_acc > 0.5 && test_acc <= 1.0, "a separable CSBM is learnt: {test_acc}");
+
+    let student = dir.path().join("student.safetensors");
+    let o = gdistill(
+        &["distill", "--dataset", spec, "--teacher", ckpt, "--model", "mlp", "--epochs", "60", "--out", student.to_str().unwrap()],
+        data_dir,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(student.exists());
+
+    // The same checkpoint against another dataset, a corrupt checkpoint, CUDA where there is none.
+    let other = "csbm:nodes=400,classes=3,degree=8,features=16,seed=1";
+    assert_fails_with(&gdistill(&["eval", "--dataset", other, "--checkpoint", ckpt], data_dir), &["teacher.safetensors", "trained on"]);
+    assert_fails_with(&gdistill(&["distill", "--dataset", other, "--teacher", ckpt], data_dir), &["trained on"]);
+    let corrupt = dir.path().join("corrupt.safetensors");
+    std::fs::write(&corrupt, &std::fs::read(ckpt).unwrap()[..100]).unwrap();
+    assert_fails_with(&gdistill(&["eval", "--dataset", spec, "--checkpoint", corrupt.to_str().unwrap()], data_dir), &["corrupt.safetensors"]);
+    if !tch::Cuda::is_available() {
+        assert_fails_with(&gdistill(&["train", "--dataset", spec, "--device", "cuda"], data_dir), &["CUDA"]);
+    }
+    assert_fails_with(&gdistill(&["train", "--dataset", spec, "--device", "tpu"], data_dir), &["tpu"]);
+    assert_fails_with(&gdistill(&["distill", "--dataset", spec, "--teacher", ckpt, "--alpha", "2"], data_dir), &["alpha"]);
+}
+
+#[test]
+fn compare_writes_the_json_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let json_path = dir.path().join("compare.json");
+    let config = dir.path().join("experiment.toml");
+    std::fs::write(&config, "temperature = 3.0\n[teacher]\nhidden = 32\n").unwrap();
+    let spec = "csbm:nodes=300,classes=3,degree=8,features=16,signal=2,seed=2";
+    let args = ["compare", "--dataset", spec, "--seeds", "2", "--epochs", "40", "--config", config.to_str().unwrap(), "--json", json_path.to_str().unwrap()];
+    let o = gdistill(&args, dir.path());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+    for key in ["name", "nodes", "edges", "features", "classes", "train", "val", "test"] {
+        assert!(!json["dataset"][key].is_null(), "dataset.{key} missing");
+    }
+    let rows = json["rows"].as_array().unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["teacher", "mlp", "mlp+kd", "gcn-small", "gcn-small+kd"]);
+    for row in rows {
+        let accs: Vec<f64> = row["test_acc"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert_eq!(accs.len(), 2);
+        assert!(accs.iter().all(|a| (0.0..=1.0).contains(a)));
+        let mean = row["mean"].as_f64().unwrap();
+        assert!((mean - (accs[0] + accs[1]) / 2.0).abs() < 1e-12);
+        assert!(row["std"].as_f64().unwrap() >= 0.0 && row["params"].as_i64().unwrap() > 0);
+        assert!(row["train_s"].as_f64().unwrap() > 0.0 && row["infer_ms"].as_f64().unwrap() > 0.0);
+    }
+    // The report records the settings actually used: file and flags over defaults.
+    assert_eq!(json["config"]["temperature"], 3.0);
+    assert_eq!(json["config"]["teacher"]["hidden"], 32);
+    assert_eq!(json["config"]["teacher_training"]["epochs"], 40);
+    assert_eq!(rows[0]["params"], 16 * 32 + 32 + 32 * 3 + 3);
+
+    std::fs::write(&config, "temprature = 3.0\n").unwrap();
+    assert_fails_with(&gdistill(&args, dir.path()), &["experiment.toml"]);
+}
