@@ -19,4 +19,4 @@ demo: build
 	./target/release/gdistill compare --dataset cora --seeds 10 --json target/compare-cora.json
 
 bench: build
-	./target/release/gdistill bench --json target/bench.json
+	./target/release/gdistill bench --dataset cora --json target/bench-cora.json

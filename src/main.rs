@@ -40,6 +40,8 @@ enum Command {
     Eval(cmd::eval::EvalArgs),
     /// The main job: teacher versus students, from scratch and distilled, over several seeds.
     Compare(cmd::compare::CompareArgs),
+    /// Time training epochs and inference, and report peak memory.
+    Bench(cmd::bench::BenchArgs),
 }
 
 fn main() {
@@ -50,6 +52,7 @@ fn main() {
         Command::Distill(a) => cmd::distill::run(a),
         Command::Eval(a) => cmd::eval::run(a),
         Command::Compare(a) => cmd::compare::run(a),
+        Command::Bench(a) => cmd::bench::run(a),
     };
     if let Err(err) = result {
         eprintln!("error: {err:#}");

@@ -35,6 +35,29 @@ pub struct DatasetSummary {
     pub self_loops: usize,
 }
 
+/// How node features are stored: in an HDF5 file, or on a device for training.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FeatureLayout {
+    /// A dense `[N, F]` array.
+    Dense,
+    /// Compressed sparse rows.
+    Sparse,
+    /// Sparse when at most a quarter of the entries are non-zero, else dense.
+    #[default]
+    Auto,
+}
+
+impl FeatureLayout {
+    /// Whether `dataset`'s features are to be stored sparse under this layout.
+    pub fn is_sparse_for(self, dataset: &NodeDataset) -> bool {
+        match self {
+            FeatureLayout::Dense => false,
+            FeatureLayout::Sparse => true,
+            FeatureLayout::Auto => dataset.feature_density() <= 0.25,
+        }
+    }
+}
+
 /// Which part of the node split.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Split {

@@ -25,9 +25,9 @@ pub mod spec;
 pub mod split;
 
 pub use csbm::{generate_csbm, CsbmParams};
-pub use dataset::{DatasetSummary, NodeDataset, Split};
+pub use dataset::{FeatureLayout, DatasetSummary, NodeDataset, Split};
 pub use error::DatasetError;
-pub use h5graph::{read_h5graph, write_h5graph, FeatureLayout};
+pub use h5graph::{read_h5graph, write_h5graph};
 pub use linqs::{load_linqs, LinqsOptions, LinqsReport};
 pub use npz::load_npz;
 pub use planetoid::load_planetoid;

@@ -1,18 +1,9 @@
 //! A node-classification dataset moved onto a device once, ready for training.
 
-use gdistill_datasets::NodeDataset;
+use gdistill_datasets::{FeatureLayout, NodeDataset};
 use gdistill_graph::gcn_normalized_adjacency;
 use gdistill_models::{ModelError, NodeFeatures, SparseMatrix};
 use tch::{Device, Tensor};
-
-/// How features are held on the device.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FeatureLayout {
-    /// Sparse when at most a quarter of the entries are non-zero, else dense.
-    Auto,
-    Sparse,
-    Dense,
-}
 
 /// Everything a training loop reads, on one device: features, `A_hat`, labels and split indices.
 /// Built once; nothing is copied between host and device afterwards.
@@ -32,12 +23,7 @@ pub struct GraphData {
 
 impl GraphData {
     pub fn new(dataset: &NodeDataset, device: Device, layout: FeatureLayout) -> Result<GraphData, ModelError> {
-        let sparse = match layout {
-            FeatureLayout::Sparse => true,
-            FeatureLayout::Dense => false,
-            FeatureLayout::Auto => dataset.feature_density() <= 0.25,
-        };
-        let features = if sparse {
+        let features = if layout.is_sparse_for(dataset) {
             NodeFeatures::Sparse(SparseMatrix::from_sprs(&dataset.features, device)?)
         } else {
             let dense = Tensor::from_slice(&dataset.dense_features())

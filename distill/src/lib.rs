@@ -4,6 +4,7 @@
 //! from labels, take its logits on every node ([`predict`]), then [`train`] a student with
 //! [`Objective::SoftTargets`]. [`compare`] runs the whole teacher-versus-students experiment.
 
+pub mod bench;
 mod checkpoint;
 pub mod compare;
 mod eval;
@@ -13,7 +14,8 @@ mod train;
 
 pub use checkpoint::{load_checkpoint, save_checkpoint, write_atomically, CheckpointError, CheckpointMeta, DatasetFingerprint};
 pub use eval::{accuracy, accuracy_tensor, inference_ms, predict};
-pub use graph_data::{FeatureLayout, GraphData};
+pub use gdistill_datasets::FeatureLayout;
+pub use graph_data::GraphData;
 pub use losses::{
     blend, cross_entropy, l2_penalty, logit_matching_loss, soft_target_loss, soft_target_loss_from_log_probs,
 };

@@ -65,6 +65,10 @@ pub struct EpochStats {
     pub loss: f64,
     pub val_acc: f64,
     pub best_val_acc: f64,
+    /// Wall time of the optimisation step (forward, backward, update).
+    pub step_seconds: f64,
+    /// Wall time of the evaluation that followed it (full-graph forward, validation figures).
+    pub eval_seconds: f64,
 }
 
 /// A trained model and how it got there.
@@ -109,6 +113,7 @@ pub fn train(
 
     for epoch in 0..settings.epochs {
         epochs_run = epoch + 1;
+        let step_start = Instant::now();
         let (logits, tape) = record_sparse_products(|| model.forward_t(&data.features, &data.a_hat, true).logits);
         let hard = cross_entropy(&logits.index_select(0, &data.train), &train_labels);
         let mut loss = match objective {
@@ -128,13 +133,19 @@ pub fn train(
         loss.backward();
         tape.backward();
         opt.step();
+        if let Device::Cuda(index) = data.device {
+            tch::Cuda::synchronize(index as i64); // so that step_seconds is the step, not its launch
+        }
+        let step_seconds = step_start.elapsed().as_secs_f64();
 
+        let eval_start = Instant::now();
         let eval_logits = predict(model.as_ref(), data);
         let val_loss = tch::no_grad(|| cross_entropy(&eval_logits.index_select(0, &data.val), &data.labels.index_select(0, &data.val)));
         let figures = Tensor::stack(&[loss.detach(), accuracy_tensor(&eval_logits, &data.labels, &data.val), val_loss], 0)
             .to_device(Device::Cpu);
         let figures: Vec<f64> = Vec::<f32>::try_from(figures).map_err(ModelError::from)?.into_iter().map(f64::from).collect();
         let (loss_value, val_acc, val_loss) = (figures[0], figures[1], figures[2]);
+        let eval_seconds = eval_start.elapsed().as_secs_f64();
         if !loss_value.is_finite() {
             return Err(TrainError::NonFiniteLoss { epoch, value: loss_value, lr: settings.lr });
         }
@@ -142,7 +153,7 @@ pub fn train(
             (best_epoch, best_acc, best_loss) = (epoch, val_acc, val_loss);
             best_weights = snapshot(&variables);
         }
-        on_epoch(&EpochStats { epoch, loss: loss_value, val_acc, best_val_acc: best_acc });
+        on_epoch(&EpochStats { epoch, loss: loss_value, val_acc, best_val_acc: best_acc, step_seconds, eval_seconds });
         if settings.patience.is_some_and(|p| epoch - best_epoch >= p) {
             break;
         }

@@ -28,7 +28,7 @@
 
 mod write;
 
-pub use write::{write_h5graph, FeatureLayout};
+pub use write::write_h5graph;
 
 use std::path::Path;
 

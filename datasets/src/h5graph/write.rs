@@ -6,19 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use hdf5::types::VarLenUnicode;
 
 use super::{H5GRAPH_FORMAT, H5GRAPH_VERSION};
-use crate::{DatasetError, NodeDataset};
-
-/// How the writer stores node features.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum FeatureLayout {
-    /// `features` float32 `[N, F]`.
-    Dense,
-    /// `features_csr/{data,indices,indptr,shape}`.
-    Sparse,
-    /// Sparse when at most a third of the entries are non-zero, else dense.
-    #[default]
-    Auto,
-}
+use crate::{DatasetError, FeatureLayout, NodeDataset};
 
 fn temp_path(path: &Path) -> PathBuf {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -49,11 +37,7 @@ fn write_all(path: &Path, tmp: &Path, dataset: &NodeDataset, layout: FeatureLayo
     edge_index.extend(edges.iter().map(|&(_, j)| j as i64));
     file.new_dataset::<i64>().shape([2, edges.len()]).create("edge_index")?.write_raw(&edge_index)?;
 
-    let sparse = match layout {
-        FeatureLayout::Dense => false,
-        FeatureLayout::Sparse => true,
-        FeatureLayout::Auto => dataset.feature_density() <= 1.0 / 3.0,
-    };
+    let sparse = layout.is_sparse_for(dataset);
     let features = &dataset.features;
     if sparse {
         let csr = if features.is_csr() { features.clone() } else { features.to_csr() };
