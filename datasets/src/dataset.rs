@@ -158,6 +158,12 @@ impl NodeDataset {
         counts
     }
 
+    /// Whether every feature is non-negative (counts, binary bag-of-words): the features the GCN
+    /// recipe's row normalisation is meant for.
+    pub fn has_nonnegative_features(&self) -> bool {
+        self.features.data().iter().all(|&v| v >= 0.0)
+    }
+
     /// Scales each feature row to sum to one (rows of zeros stay zero): the GCN recipe's
     /// preprocessing. Uses absolute values so signed features cannot divide by ~0.
     pub fn row_normalize_features(&mut self) {

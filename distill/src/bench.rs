@@ -58,7 +58,9 @@ pub fn peak_rss_mib() -> Option<f64> {
 /// Times the teacher (GCN, 64 hidden), the small GCN (6 hidden) and the MLP (64 hidden).
 pub fn bench(dataset: &NodeDataset, device: Device, epochs: usize, warmup: usize) -> Result<BenchReport, TrainError> {
     let mut dataset = dataset.clone();
-    dataset.row_normalize_features();
+    if dataset.has_nonnegative_features() {
+        dataset.row_normalize_features();
+    }
     let data = GraphData::new(&dataset, device, FeatureLayout::Auto)?;
     let (f, c) = (data.num_features(), data.num_classes);
     let models = [

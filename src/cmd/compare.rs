@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use gdistill_datasets::NodeDataset;
 use gdistill_distill::compare::{compare, CompareConfig, KdLoss, Progress};
 
 use super::distill::KdLossArg;
@@ -52,8 +53,8 @@ pub struct CompareArgs {
 }
 
 /// Defaults for the dataset, then the TOML file, then flags.
-fn resolve_config(args: &CompareArgs, dataset_name: &str) -> Result<CompareConfig> {
-    let mut config = CompareConfig::for_dataset(dataset_name);
+fn resolve_config(args: &CompareArgs, dataset: &NodeDataset) -> Result<CompareConfig> {
+    let mut config = CompareConfig::for_dataset(dataset);
     if let Some(path) = &args.config {
         let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
         let overrides: toml::Table = text.parse().with_context(|| format!("{}: not valid TOML", path.display()))?;
@@ -105,7 +106,7 @@ fn merge(base: &mut toml::Table, overrides: toml::Table) {
 pub fn run(args: CompareArgs) -> Result<()> {
     let device = args.device.device()?;
     let dataset = args.dataset.load()?;
-    let config = resolve_config(&args, &dataset.name)?;
+    let config = resolve_config(&args, &dataset)?;
     let bar = run_bar(5 * config.seeds);
     let report = compare(&dataset, &config, device, &mut |event| match event {
         Progress::RunStarted { row, seed, run, .. } => {

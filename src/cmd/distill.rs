@@ -48,7 +48,7 @@ pub struct DistillArgs {
 pub fn run(args: DistillArgs) -> Result<()> {
     anyhow::ensure!((0.0..=1.0).contains(&args.alpha), "--alpha must be in [0, 1], got {}", args.alpha);
     anyhow::ensure!(args.temperature > 0.0, "--temperature must be positive, got {}", args.temperature);
-    let p = prepare(&args.dataset, &args.device, !args.optim.no_normalize_features)?;
+    let p = prepare(&args.dataset, &args.device, args.optim.normalize())?;
     let (_vs, teacher, teacher_meta) = load_checkpoint(&args.teacher, p.data.device)?;
     check_fingerprint(&args.teacher, &teacher_meta.dataset, &p.fingerprint)?;
     let teacher_logits = predict(teacher.as_ref(), &p.data);

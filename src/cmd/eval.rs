@@ -46,7 +46,7 @@ pub fn check_fingerprint(path: &Path, trained_on: &DatasetFingerprint, here: &Da
 pub fn run(args: EvalArgs) -> Result<()> {
     let device = args.device.device()?;
     let (_vs, model, meta) = load_checkpoint(&args.checkpoint, device)?;
-    let p = prepare(&args.dataset, &args.device, meta.dataset.row_normalized)?;
+    let p = prepare(&args.dataset, &args.device, Some(meta.dataset.row_normalized))?;
     check_fingerprint(&args.checkpoint, &meta.dataset, &p.fingerprint)?;
     let logits = predict(model.as_ref(), &p.data);
     let d = &p.data;

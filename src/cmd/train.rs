@@ -48,12 +48,22 @@ pub struct OptimArgs {
     pub patience: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Keep raw features (the GCN recipe scales each feature row to sum to one).
+    /// Keep raw features. By default, non-negative features (bag-of-words counts) are scaled to
+    /// sum to one per row, as in the GCN recipe; signed features are always kept raw.
     #[arg(long)]
     pub no_normalize_features: bool,
 }
 
 impl OptimArgs {
+    /// `Some(false)` when asked to keep raw features, else `None` (decide by their signs).
+    pub fn normalize(&self) -> Option<bool> {
+        if self.no_normalize_features {
+            Some(false)
+        } else {
+            None
+        }
+    }
+
     pub fn config(&self) -> TrainConfig {
         TrainConfig {
             epochs: self.epochs,
@@ -87,9 +97,11 @@ pub struct Prepared {
     pub fingerprint: DatasetFingerprint,
 }
 
-pub fn prepare(dataset: &DatasetArgs, device: &DeviceArgs, normalize: bool) -> Result<Prepared> {
+/// `normalize: None` decides by the features' signs (see `OptimArgs::no_normalize_features`).
+pub fn prepare(dataset: &DatasetArgs, device: &DeviceArgs, normalize: Option<bool>) -> Result<Prepared> {
     let device = device.device()?;
     let mut dataset = dataset.load()?;
+    let normalize = normalize.unwrap_or_else(|| dataset.has_nonnegative_features());
     if normalize {
         dataset.row_normalize_features();
     }
@@ -130,7 +142,7 @@ pub fn model_config(args: &ModelArgs, p: &Prepared) -> ModelConfig {
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {
-    let p = prepare(&args.dataset, &args.device, !args.optim.no_normalize_features)?;
+    let p = prepare(&args.dataset, &args.device, args.optim.normalize())?;
     let config = model_config(&args.model, &p);
     let settings = args.optim.config();
     let trained = fit(&config.arch.to_string(), &config, &p, &Objective::Labels, &settings)?;
