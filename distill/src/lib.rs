@@ -10,6 +10,7 @@ pub mod compare;
 mod eval;
 mod graph_data;
 mod losses;
+pub mod lsp;
 mod train;
 
 pub use checkpoint::{load_checkpoint, save_checkpoint, write_atomically, CheckpointError, CheckpointMeta, DatasetFingerprint};
