@@ -28,11 +28,11 @@ fn main() -> anyhow::Result<()> {
 
     // 1. The teacher: Kipf & Welling's GCN at 64 hidden units, trained on the 140 labelled nodes.
     let teacher_config = ModelConfig::new(Arch::Gcn, features, 64, 2, classes, 0.5);
-    let teacher = train(&teacher_config, &data, &Objective::Labels, &TrainConfig::default(), &mut |_| {})?;
+    let teacher = train(&teacher_config, &data, &Objective::labels(), &TrainConfig::default(), &mut |_| {})?;
     println!("teacher    GCN-64  {:>6} params  test {:.3}", teacher_config.num_params(), test_accuracy(teacher.model.as_ref()));
 
     // 2. Its soft targets on every node, labelled or not: the transfer set.
-    let soft_targets = |teacher_logits| Objective::SoftTargets { teacher_logits, temperature: 2.0, alpha: 0.0 };
+    let soft_targets = |teacher_logits| Objective::soft_targets(teacher_logits, 2.0, 0.0);
     let distill_settings = TrainConfig { weight_decay: 0.0, epochs: 400, ..TrainConfig::default() };
     let student_settings = TrainConfig { decay_all_layers: true, ..TrainConfig::default() };
 
@@ -41,7 +41,7 @@ fn main() -> anyhow::Result<()> {
         ("mlp       MLP-64 ", ModelConfig::new(Arch::Mlp, features, 64, 2, classes, 0.5)),
         ("gcn-small GCN-6  ", ModelConfig::new(Arch::Gcn, features, 6, 2, classes, 0.5)),
     ] {
-        let scratch = train(&config, &data, &Objective::Labels, &student_settings, &mut |_| {})?;
+        let scratch = train(&config, &data, &Objective::labels(), &student_settings, &mut |_| {})?;
         let objective = soft_targets(predict(teacher.model.as_ref(), &data));
         let distilled = train(&config, &data, &objective, &distill_settings, &mut |_| {})?;
         println!(

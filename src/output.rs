@@ -28,11 +28,12 @@ pub fn print_compare_table(report: &CompareReport) {
         "{}: {} nodes, {} edges, {} features, {} classes, split {}/{}/{}; {} seeds on {}",
         d.name, d.nodes, d.edges, d.features, d.classes, d.train, d.val, d.test, report.config.seeds, report.device
     );
-    println!("{:<16} {:>9} {:>18} {:>10} {:>11}", "model", "params", "test acc", "train s", "infer ms");
+    let width = report.rows.iter().map(|r| r.name.len()).max().unwrap_or(5).max(16);
+    println!("{:<width$} {:>9} {:>18} {:>8} {:>10} {:>11}", "model", "params", "test acc", "val acc", "train s", "infer ms");
     for row in &report.rows {
         println!(
-            "{:<16} {:>9} {:>9.4} +- {:.4} {:>10.2} {:>11.3}",
-            row.name, row.params, row.mean, row.std, row.train_s, row.infer_ms
+            "{:<width$} {:>9} {:>9.4} +- {:.4} {:>8.4} {:>10.2} {:>11.3}",
+            row.name, row.params, row.mean, row.std, row.val_mean, row.train_s, row.infer_ms
         );
     }
 }

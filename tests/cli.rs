@@ -130,13 +130,17 @@ fn compare_writes_the_json_contract() {
     }
     let rows = json["rows"].as_array().unwrap();
     let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["teacher", "mlp", "mlp+kd", "gcn-small", "gcn-small+kd"]);
+    assert_eq!(
+        names,
+        ["teacher", "mlp", "mlp+kd", "mlp+kd+lsp", "gcn-small", "gcn-small+kd", "gcn-small+lsp", "gcn-small+kd+lsp"]
+    );
     for row in rows {
         let accs: Vec<f64> = row["test_acc"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
         assert_eq!(accs.len(), 2);
         assert!(accs.iter().all(|a| (0.0..=1.0).contains(a)));
         let mean = row["mean"].as_f64().unwrap();
         assert!((mean - (accs[0] + accs[1]) / 2.0).abs() < 1e-12);
+        assert_eq!(row["val_acc"].as_array().unwrap().len(), 2);
         assert!(row["std"].as_f64().unwrap() >= 0.0 && row["params"].as_i64().unwrap() > 0);
         assert!(row["train_s"].as_f64().unwrap() > 0.0 && row["infer_ms"].as_f64().unwrap() > 0.0);
     }

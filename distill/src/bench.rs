@@ -9,7 +9,8 @@ use gdistill_models::{Arch, ModelConfig};
 use serde::Serialize;
 use tch::Device;
 
-use crate::{inference_ms, train, FeatureLayout, GraphData, Objective, TrainConfig, TrainError};
+use crate::lsp::{EdgeList, KlDirection, LspKernel};
+use crate::{inference_ms, train, FeatureLayout, GraphData, LspTerm, Objective, TrainConfig, TrainError, Trained};
 
 #[derive(Clone, Debug, Serialize)]
 pub struct BenchRow {
@@ -55,7 +56,9 @@ pub fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-/// Times the teacher (GCN, 64 hidden), the small GCN (6 hidden) and the MLP (64 hidden).
+/// Times the teacher (GCN, 64 hidden), the small GCN (6 hidden) and the MLP (64 hidden) from
+/// labels, then the small GCN distilled with soft targets and with soft targets plus LSP (linear
+/// kernel), so that the cost of the LSP term shows as a ratio of step times.
 pub fn bench(dataset: &NodeDataset, device: Device, epochs: usize, warmup: usize) -> Result<BenchReport, TrainError> {
     let mut dataset = dataset.clone();
     if dataset.has_nonnegative_features() {
@@ -63,16 +66,14 @@ pub fn bench(dataset: &NodeDataset, device: Device, epochs: usize, warmup: usize
     }
     let data = GraphData::new(&dataset, device, FeatureLayout::Auto)?;
     let (f, c) = (data.num_features(), data.num_classes);
-    let models = [
-        ("teacher", ModelConfig::new(Arch::Gcn, f, 64, 2, c, 0.5)),
-        ("gcn-small", ModelConfig::new(Arch::Gcn, f, 6, 2, c, 0.5)),
-        ("mlp", ModelConfig::new(Arch::Mlp, f, 64, 2, c, 0.5)),
-    ];
+    let teacher = ModelConfig::new(Arch::Gcn, f, 64, 2, c, 0.5);
+    let small = ModelConfig::new(Arch::Gcn, f, 6, 2, c, 0.5);
+    let mlp = ModelConfig::new(Arch::Mlp, f, 64, 2, c, 0.5);
     let settings = TrainConfig { epochs: epochs + warmup, patience: None, ..TrainConfig::default() };
     let mut rows = Vec::new();
-    for (name, config) in models {
+    let mut run = |name: &str, config: &ModelConfig, objective: &Objective| -> Result<Trained, TrainError> {
         let (mut steps, mut evals) = (Vec::new(), Vec::new());
-        let trained = train(&config, &data, &Objective::Labels, &settings, &mut |s| {
+        let trained = train(config, &data, objective, &settings, &mut |s| {
             if s.epoch >= warmup {
                 steps.push(s.step_seconds * 1e3);
                 evals.push(s.eval_seconds * 1e3);
@@ -87,7 +88,24 @@ pub fn bench(dataset: &NodeDataset, device: Device, epochs: usize, warmup: usize
             infer_ms: inference_ms(trained.model.as_ref(), &data, 3, 21),
             train_s: trained.train_seconds,
         });
-    }
+        Ok(trained)
+    };
+    let trained_teacher = run("teacher", &teacher, &Objective::labels())?;
+    run("gcn-small", &small, &Objective::labels())?;
+    run("mlp", &mlp, &Objective::labels())?;
+    let out = tch::no_grad(|| trained_teacher.model.forward_t(&data.features, &data.a_hat, false));
+    let kd = || Objective::soft_targets(out.logits.shallow_clone(), 2.0, 0.0);
+    run("gcn-small+kd", &small, &kd())?;
+    let lsp = LspTerm {
+        teacher_hidden: out.hidden[0].shallow_clone(),
+        student_layer: -1,
+        edges: EdgeList::from_graph(&dataset.graph, false, device),
+        kernel: LspKernel::Linear,
+        direction: KlDirection::TeacherToStudent,
+        weight: 1.0,
+        until_epoch: None,
+    };
+    run("gcn-small+kd+lsp", &small, &kd().with_lsp(lsp))?;
     Ok(BenchReport {
         dataset: dataset.name.clone(),
         nodes: dataset.num_nodes(),

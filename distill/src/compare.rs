@@ -6,11 +6,15 @@
 //! warm full-graph inference milliseconds.
 
 use gdistill_datasets::NodeDataset;
-use gdistill_models::{Arch, ModelConfig};
+use gdistill_models::{Arch, ModelConfig, ModelOutput};
 use serde::{Deserialize, Serialize};
 use tch::Device;
 
-use crate::{accuracy, inference_ms, predict, train, EpochStats, GraphData, Objective, TrainConfig, TrainError, Trained};
+use crate::lsp::{EdgeList, KlDirection, LspKernel};
+use crate::{
+    accuracy, checked_hidden_index, inference_ms, predict, train, EpochStats, GraphData, LspTerm, Objective, TrainConfig,
+    TrainError, Trained,
+};
 
 /// Architecture of one model in the comparison.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -54,6 +58,28 @@ pub struct CompareConfig {
     pub temperature: f64,
     /// Weight of the hard-label term; `1 - alpha` goes to the teacher's targets.
     pub alpha: f64,
+    pub lsp: LspConfig,
+}
+
+/// Local structure preservation in the comparison (Yang et al. 2020).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LspConfig {
+    /// Add the rows `mlp+kd+lsp`, `gcn-small+lsp` and `gcn-small+kd+lsp`.
+    pub rows: bool,
+    pub kernel: LspKernel,
+    /// `beta`, the weight of the LSP term.
+    pub weight: f64,
+    pub direction: KlDirection,
+    /// Whether a node counts as its own neighbour.
+    pub self_loops: bool,
+    /// Which hidden layer of the teacher and of the student (negative: from the last).
+    pub teacher_layer: i64,
+    pub student_layer: i64,
+    /// Drop the LSP term from this epoch on (the authors' code: 30); absent: never.
+    pub until_epoch: Option<usize>,
+    /// Extra rows `gcn-small+lsp[K]` and `gcn-small+kd+lsp[K]` for each kernel K (an ablation).
+    pub ablation_kernels: Vec<LspKernel>,
 }
 
 impl CompareConfig {
@@ -74,6 +100,17 @@ impl CompareConfig {
             kd_loss: KdLoss::SoftTargets,
             temperature: 2.0,
             alpha: 0.0,
+            lsp: LspConfig {
+                rows: true,
+                kernel: LspKernel::Linear,
+                weight: 1.0,
+                direction: KlDirection::TeacherToStudent,
+                self_loops: false,
+                teacher_layer: -1,
+                student_layer: -1,
+                until_epoch: None,
+                ablation_kernels: Vec::new(),
+            },
         }
     }
 }
@@ -99,6 +136,9 @@ pub struct CompareRow {
     pub test_acc: Vec<f64>,
     pub mean: f64,
     pub std: f64,
+    /// Validation accuracy per seed (model selection should read these, not the test figures).
+    pub val_acc: Vec<f64>,
+    pub val_mean: f64,
     /// Mean training seconds per seed.
     pub train_s: f64,
     /// Median warm full-graph inference, milliseconds (mean over seeds).
@@ -132,9 +172,10 @@ pub fn mean_std(values: &[f64]) -> (f64, f64) {
 }
 
 struct RowRuns {
-    name: &'static str,
+    name: String,
     params: i64,
     acc: Vec<f64>,
+    val_acc: Vec<f64>,
     train_s: Vec<f64>,
     infer_ms: Vec<f64>,
 }
@@ -158,39 +199,39 @@ pub fn compare(
         ModelConfig::new(arch, data.num_features(), spec.hidden, spec.layers, data.num_classes, spec.dropout)
     };
     let teacher_cfg = model(Arch::Gcn, &config.teacher);
-    let students = [("mlp", model(Arch::Mlp, &config.mlp)), ("gcn-small", model(Arch::Gcn, &config.gcn_small))];
-    let mut rows = vec![RowRuns::new("teacher", &teacher_cfg)];
-    for (name, cfg) in &students {
-        rows.push(RowRuns::new(name, cfg));
-        rows.push(RowRuns::new(if *name == "mlp" { "mlp+kd" } else { "gcn-small+kd" }, cfg));
-    }
+    let student_cfg = |s: Student| match s {
+        Student::Mlp => model(Arch::Mlp, &config.mlp),
+        Student::GcnSmall => model(Arch::Gcn, &config.gcn_small),
+    };
+    let plans = row_plans(config);
+    let mut rows: Vec<RowRuns> = plans
+        .iter()
+        .map(|p| RowRuns::new(p.name.clone(), &p.student.map_or_else(|| teacher_cfg.clone(), student_cfg)))
+        .collect();
+    let lsp_edges = EdgeList::from_graph(&dataset.graph, config.lsp.self_loops, device);
     let runs = rows.len() * config.seeds;
     let mut run = 0;
     for seed in config.first_seed..config.first_seed + config.seeds as u64 {
-        let mut fit = |row: usize, cfg: &ModelConfig, objective: &Objective, settings: &TrainConfig| {
-            let name = rows[row].name;
-            progress(Progress::RunStarted { row: name, seed, run, runs });
+        let mut teacher_out = None;
+        for (row, plan) in rows.iter_mut().zip(&plans) {
+            progress(Progress::RunStarted { row: &plan.name, seed, run, runs });
             run += 1;
+            let (cfg, objective, settings) = match (plan.student, &teacher_out) {
+                (None, _) => (teacher_cfg.clone(), Objective::labels(), &config.teacher_training),
+                (Some(student), Some(teacher)) => {
+                    let (objective, settings) = plan.objective(teacher, config, &lsp_edges)?;
+                    (student_cfg(student), objective, settings)
+                }
+                (Some(_), None) => unreachable!("the teacher row comes first"),
+            };
             let settings = TrainConfig { seed, ..settings.clone() };
-            let trained = train(cfg, &data, objective, &settings, &mut |stats| {
-                progress(Progress::Epoch { row: name, stats })
+            let trained = train(&cfg, &data, &objective, &settings, &mut |stats| {
+                progress(Progress::Epoch { row: &plan.name, stats })
             })?;
-            rows[row].record(&trained, &data);
-            Ok::<Trained, TrainError>(trained)
-        };
-        let teacher = fit(0, &teacher_cfg, &Objective::Labels, &config.teacher_training)?;
-        let teacher_logits = predict(teacher.model.as_ref(), &data);
-        let kd = match config.kd_loss {
-            KdLoss::SoftTargets => Objective::SoftTargets {
-                teacher_logits,
-                temperature: config.temperature,
-                alpha: config.alpha,
-            },
-            KdLoss::Logits => Objective::LogitMatching { teacher_logits, alpha: config.alpha },
-        };
-        for (k, (_, cfg)) in students.iter().enumerate() {
-            fit(1 + 2 * k, cfg, &Objective::Labels, &config.student_training)?;
-            fit(2 + 2 * k, cfg, &kd, &config.distill_training)?;
+            row.record(&trained, &data);
+            if plan.student.is_none() {
+                teacher_out = Some(tch::no_grad(|| trained.model.forward_t(&data.features, &data.a_hat, false)));
+            }
         }
     }
     Ok(CompareReport {
@@ -210,14 +251,86 @@ pub fn compare(
     })
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Student {
+    Mlp,
+    GcnSmall,
+}
+
+/// One row: which model (`None`: the teacher), distilled or not, with LSP or not.
+struct RowPlan {
+    name: String,
+    student: Option<Student>,
+    kd: bool,
+    lsp: Option<LspKernel>,
+}
+
+/// The rows in report order; LSP rows when `config.lsp.rows`, plus one pair per ablation kernel.
+fn row_plans(config: &CompareConfig) -> Vec<RowPlan> {
+    let plan = |name: &str, student, kd, lsp| RowPlan { name: name.to_string(), student, kd, lsp };
+    let (mlp, small, lsp) = (Some(Student::Mlp), Some(Student::GcnSmall), Some(config.lsp.kernel));
+    let mut plans = vec![plan("teacher", None, false, None), plan("mlp", mlp, false, None), plan("mlp+kd", mlp, true, None)];
+    if config.lsp.rows {
+        plans.push(plan("mlp+kd+lsp", mlp, true, lsp));
+    }
+    plans.push(plan("gcn-small", small, false, None));
+    plans.push(plan("gcn-small+kd", small, true, None));
+    if config.lsp.rows {
+        plans.push(plan("gcn-small+lsp", small, false, lsp));
+        plans.push(plan("gcn-small+kd+lsp", small, true, lsp));
+    }
+    for &kernel in &config.lsp.ablation_kernels {
+        plans.push(plan(&format!("gcn-small+lsp[{kernel}]"), small, false, Some(kernel)));
+        plans.push(plan(&format!("gcn-small+kd+lsp[{kernel}]"), small, true, Some(kernel)));
+    }
+    plans
+}
+
+impl RowPlan {
+    /// The student's objective and training settings, given the teacher's outputs.
+    fn objective<'c>(
+        &self,
+        teacher: &ModelOutput,
+        config: &'c CompareConfig,
+        edges: &EdgeList,
+    ) -> Result<(Objective, &'c TrainConfig), TrainError> {
+        let (objective, settings) = if self.kd {
+            let logits = teacher.logits.shallow_clone();
+            let objective = match config.kd_loss {
+                KdLoss::SoftTargets => Objective::soft_targets(logits, config.temperature, config.alpha),
+                KdLoss::Logits => Objective::logit_matching(logits, config.alpha),
+            };
+            (objective, &config.distill_training)
+        } else {
+            (Objective::labels(), &config.student_training)
+        };
+        let Some(kernel) = self.lsp else { return Ok((objective, settings)) };
+        let l = &config.lsp;
+        let layer = checked_hidden_index(l.teacher_layer, teacher.hidden.len()).ok_or_else(|| {
+            TrainError::Mismatch(format!("LSP teacher layer {} does not exist ({} hidden)", l.teacher_layer, teacher.hidden.len()))
+        })?;
+        let term = LspTerm {
+            teacher_hidden: teacher.hidden[layer].shallow_clone(),
+            student_layer: l.student_layer,
+            edges: edges.shallow_clone(),
+            kernel,
+            direction: l.direction,
+            weight: l.weight,
+            until_epoch: l.until_epoch,
+        };
+        Ok((objective.with_lsp(term), settings))
+    }
+}
+
 impl RowRuns {
-    fn new(name: &'static str, cfg: &ModelConfig) -> RowRuns {
-        RowRuns { name, params: cfg.num_params(), acc: vec![], train_s: vec![], infer_ms: vec![] }
+    fn new(name: String, cfg: &ModelConfig) -> RowRuns {
+        RowRuns { name, params: cfg.num_params(), acc: vec![], val_acc: vec![], train_s: vec![], infer_ms: vec![] }
     }
 
     fn record(&mut self, trained: &Trained, data: &GraphData) {
         let logits = predict(trained.model.as_ref(), data);
         self.acc.push(accuracy(&logits, &data.labels, &data.test));
+        self.val_acc.push(accuracy(&logits, &data.labels, &data.val));
         self.train_s.push(trained.train_seconds);
         self.infer_ms.push(inference_ms(trained.model.as_ref(), data, 2, 7));
     }
@@ -225,10 +338,12 @@ impl RowRuns {
     fn finish(self) -> CompareRow {
         let (mean, std) = mean_std(&self.acc);
         CompareRow {
-            name: self.name.to_string(),
+            name: self.name,
             params: self.params,
             mean,
             std,
+            val_mean: mean_std(&self.val_acc).0,
+            val_acc: self.val_acc,
             train_s: mean_std(&self.train_s).0,
             infer_ms: mean_std(&self.infer_ms).0,
             test_acc: self.acc,

@@ -2,7 +2,7 @@
 //!
 //! The flow of a distillation: move a dataset onto a device ([`GraphData`]), [`train`] a teacher
 //! from labels, take its logits on every node ([`predict`]), then [`train`] a student with
-//! [`Objective::SoftTargets`]. [`compare`] runs the whole teacher-versus-students experiment.
+//! [`Objective::soft_targets`]. [`compare`] runs the whole teacher-versus-students experiment.
 
 pub mod bench;
 mod checkpoint;
@@ -20,4 +20,4 @@ pub use graph_data::GraphData;
 pub use losses::{
     blend, cross_entropy, l2_penalty, logit_matching_loss, soft_target_loss, soft_target_loss_from_log_probs,
 };
-pub use train::{train, EpochStats, Objective, TrainConfig, TrainError, Trained};
+pub use train::{checked_hidden_index, train, EpochStats, LspTerm, Objective, TeacherTarget, TrainConfig, TrainError, Trained};

@@ -129,6 +129,16 @@ impl EdgeList {
         self.centre.size()[0]
     }
 
+    /// Another handle on the same tensors (no copy).
+    pub fn shallow_clone(&self) -> EdgeList {
+        EdgeList {
+            centre: self.centre.shallow_clone(),
+            neighbour: self.neighbour.shallow_clone(),
+            num_nodes: self.num_nodes,
+            num_centres: self.num_centres,
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -162,20 +172,50 @@ pub fn segment_log_softmax(scores: &Tensor, centre: &Tensor, num_nodes: i64) -> 
     shifted - sums.index_select(0, centre).log()
 }
 
+/// `log LS_ij` for every edge: the log of node `i`'s local structure at neighbour `j`.
+pub fn log_local_structure(z: &Tensor, edges: &EdgeList, kernel: LspKernel) -> Tensor {
+    segment_log_softmax(&edge_similarity(z, edges, kernel), &edges.centre, edges.num_nodes)
+}
+
+/// A teacher's local structure on a set of edges, with what the loss needs of it precomputed.
+#[derive(Debug)]
+pub struct TeacherStructure {
+    /// `log LS_ij^teacher` per edge.
+    pub log_ls: Tensor,
+    /// `LS_ij^teacher` per edge.
+    pub ls: Tensor,
+    /// `sum_ij LS log LS`, the constant half of `KL(LS^teacher || LS^student)`.
+    pub neg_entropy: Tensor,
+}
+
+impl TeacherStructure {
+    pub fn new(teacher: &Tensor, edges: &EdgeList, kernel: LspKernel) -> TeacherStructure {
+        tch::no_grad(|| {
+            let log_ls = log_local_structure(teacher, edges, kernel);
+            let ls = log_ls.exp();
+            let neg_entropy = (&ls * &log_ls).sum(ls.kind());
+            TeacherStructure { log_ls, ls, neg_entropy }
+        })
+    }
+}
+
 /// The LSP loss: mean over nodes with at least one edge of `KL` between the teacher's and the
 /// student's local structures (direction as given). `teacher` is treated as a constant.
 pub fn lsp_loss(student: &Tensor, teacher: &Tensor, edges: &EdgeList, kernel: LspKernel, direction: KlDirection) -> Tensor {
-    let n = edges.num_nodes;
+    lsp_loss_to(student, &TeacherStructure::new(teacher, edges, kernel), edges, kernel, direction)
+}
+
+/// [`lsp_loss`] against a teacher structure computed once beforehand (it is constant while a
+/// student trains, and the teacher is usually the wider of the two).
+pub fn lsp_loss_to(student: &Tensor, teacher: &TeacherStructure, edges: &EdgeList, kernel: LspKernel, direction: KlDirection) -> Tensor {
     if edges.is_empty() {
         return Tensor::zeros([], (student.kind(), student.device()));
     }
-    let log_s = segment_log_softmax(&edge_similarity(student, edges, kernel), &edges.centre, n);
-    let log_t = segment_log_softmax(&edge_similarity(&teacher.detach(), edges, kernel), &edges.centre, n);
-    let (log_p, log_q) = match direction {
-        KlDirection::TeacherToStudent => (log_t, log_s),
-        KlDirection::StudentToTeacher => (log_s, log_t),
+    let log_s = log_local_structure(student, edges, kernel);
+    let kl = match direction {
+        KlDirection::TeacherToStudent => &teacher.neg_entropy - (&teacher.ls * log_s).sum(student.kind()),
+        KlDirection::StudentToTeacher => (log_s.exp() * (&log_s - &teacher.log_ls)).sum(student.kind()),
     };
-    let per_edge = log_p.exp() * (&log_p - log_q);
     // Nodes without neighbours have no local structure: they are left out of the mean.
-    per_edge.sum(per_edge.kind()) / edges.num_centres as f64
+    kl / edges.num_centres as f64
 }

@@ -6,11 +6,12 @@
 
 use std::time::Instant;
 
-use gdistill_models::{record_sparse_products, ModelConfig, ModelError, NodeModel};
+use gdistill_models::{record_sparse_products, ModelConfig, ModelError, ModelOutput, NodeModel};
 use serde::{Deserialize, Serialize};
 use tch::{nn, nn::OptimizerConfig, Device, Tensor};
 
 use crate::losses::{blend, cross_entropy, l2_penalty, logit_matching_loss, soft_target_loss_from_log_probs};
+use crate::lsp::{lsp_loss_to, EdgeList, KlDirection, LspKernel, TeacherStructure};
 use crate::{accuracy_tensor, predict, GraphData};
 
 /// Optimisation settings.
@@ -32,16 +33,125 @@ impl Default for TrainConfig {
     }
 }
 
-/// What the model is trained to fit.
+/// What the model is trained to fit:
+/// `alpha * CE(train labels) + (1 - alpha) * teacher term + lsp.weight * LSP`.
+/// Without a teacher term the label loss has weight 1.
 #[derive(Debug)]
-pub enum Objective {
+pub struct Objective {
+    pub alpha: f64,
+    pub teacher: Option<TeacherTarget>,
+    pub lsp: Option<LspTerm>,
+}
+
+/// How a student is matched to its teacher's logits, on every node (the transfer set).
+#[derive(Debug)]
+pub enum TeacherTarget {
+    /// `T^2 * KL(q_T(teacher) || q_T(student))`.
+    SoftTargets { teacher_logits: Tensor, temperature: f64 },
+    /// `MSE(student logits, teacher logits)`.
+    LogitMatching { teacher_logits: Tensor },
+}
+
+impl TeacherTarget {
+    fn logits(&self) -> &Tensor {
+        match self {
+            TeacherTarget::SoftTargets { teacher_logits, .. } | TeacherTarget::LogitMatching { teacher_logits } => {
+                teacher_logits
+            }
+        }
+    }
+}
+
+/// Local structure preservation against the teacher's hidden features (see [`crate::lsp`]).
+#[derive(Debug)]
+pub struct LspTerm {
+    /// The teacher's hidden features at the matched layer, one row per node.
+    pub teacher_hidden: Tensor,
+    /// Which of the student's hidden layers is matched; negative counts from the last.
+    pub student_layer: i64,
+    pub edges: EdgeList,
+    pub kernel: LspKernel,
+    pub direction: KlDirection,
+    pub weight: f64,
+    /// The term is dropped from this epoch on (the authors' code stops it after 30 epochs).
+    pub until_epoch: Option<usize>,
+}
+
+impl Objective {
     /// Cross-entropy on the training nodes' labels.
-    Labels,
-    /// `alpha * CE(train labels) + (1 - alpha) * T^2 * KL(q_T(teacher) || q_T(student))`, the KL
-    /// over every node (the transfer set).
-    SoftTargets { teacher_logits: Tensor, temperature: f64, alpha: f64 },
-    /// `alpha * CE(train labels) + (1 - alpha) * MSE(student logits, teacher logits)` over every node.
-    LogitMatching { teacher_logits: Tensor, alpha: f64 },
+    pub fn labels() -> Objective {
+        Objective { alpha: 1.0, teacher: None, lsp: None }
+    }
+
+    /// `alpha * CE + (1 - alpha) * T^2 * KL(q_T(teacher) || q_T(student))` (Hinton et al. 2015).
+    pub fn soft_targets(teacher_logits: Tensor, temperature: f64, alpha: f64) -> Objective {
+        Objective { alpha, teacher: Some(TeacherTarget::SoftTargets { teacher_logits, temperature }), lsp: None }
+    }
+
+    /// `alpha * CE + (1 - alpha) * MSE(logits)` (Bucilua et al. 2006).
+    pub fn logit_matching(teacher_logits: Tensor, alpha: f64) -> Objective {
+        Objective { alpha, teacher: Some(TeacherTarget::LogitMatching { teacher_logits }), lsp: None }
+    }
+
+    /// Adds local structure preservation.
+    pub fn with_lsp(self, lsp: LspTerm) -> Objective {
+        Objective { lsp: Some(lsp), ..self }
+    }
+
+    /// The loss at `epoch` given the student's output; `teacher_log_probs` are the tempered
+    /// teacher log-probabilities, computed once.
+    fn loss(&self, out: &ModelOutput, data: &GraphData, train_labels: &Tensor, teacher: &TeacherConstants, epoch: usize) -> Tensor {
+        let (teacher_log_probs, teacher_structure) = (teacher.log_probs.as_ref(), teacher.structure.as_ref());
+        let hard = cross_entropy(&out.logits.index_select(0, &data.train), train_labels);
+        let mut loss = match &self.teacher {
+            None => hard,
+            Some(TeacherTarget::SoftTargets { temperature, .. }) => {
+                let q = teacher_log_probs.expect("computed for soft targets");
+                blend(self.alpha, hard, soft_target_loss_from_log_probs(&out.logits, q, *temperature))
+            }
+            Some(TeacherTarget::LogitMatching { teacher_logits }) => {
+                blend(self.alpha, hard, logit_matching_loss(&out.logits, teacher_logits))
+            }
+        };
+        if let Some(lsp) = self.lsp.as_ref().filter(|l| l.until_epoch.is_none_or(|e| epoch < e)) {
+            let student = &out.hidden[hidden_index(lsp.student_layer, out.hidden.len())];
+            let teacher = teacher_structure.expect("computed when there is an LSP term");
+            loss = loss + lsp_loss_to(student, teacher, &lsp.edges, lsp.kernel, lsp.direction) * lsp.weight;
+        }
+        loss
+    }
+}
+
+/// What the teacher contributes to the loss that does not change during training.
+struct TeacherConstants {
+    /// `log softmax(teacher logits / T)`.
+    log_probs: Option<Tensor>,
+    /// The teacher's local structure on the LSP edges.
+    structure: Option<TeacherStructure>,
+}
+
+impl TeacherConstants {
+    fn new(objective: &Objective) -> TeacherConstants {
+        tch::no_grad(|| TeacherConstants {
+            log_probs: match &objective.teacher {
+                Some(TeacherTarget::SoftTargets { teacher_logits, temperature }) => {
+                    Some((teacher_logits / *temperature).log_softmax(-1, teacher_logits.kind()))
+                }
+                _ => None,
+            },
+            structure: objective.lsp.as_ref().map(|l| TeacherStructure::new(&l.teacher_hidden, &l.edges, l.kernel)),
+        })
+    }
+}
+
+/// `layer` as an index into `len` hidden layers (negative counts from the end), if it is one.
+pub fn checked_hidden_index(layer: i64, len: usize) -> Option<usize> {
+    let index = if layer < 0 { len as i64 + layer } else { layer };
+    (0..len as i64).contains(&index).then_some(index as usize)
+}
+
+fn hidden_index(layer: i64, len: usize) -> usize {
+    checked_hidden_index(layer, len).expect("checked before training")
 }
 
 /// Why training stopped without a model.
@@ -99,12 +209,7 @@ pub fn train(
     let weights = model.weights();
     let decayed = if settings.decay_all_layers { &weights[..] } else { &weights[..1] };
     let train_labels = data.labels.index_select(0, &data.train);
-    let teacher_log_probs = match objective {
-        Objective::SoftTargets { teacher_logits, temperature, .. } => {
-            Some((teacher_logits / *temperature).log_softmax(-1, teacher_logits.kind()))
-        }
-        _ => None,
-    };
+    let teacher = TeacherConstants::new(objective);
     let variables: Vec<Tensor> = vs.variables().into_values().collect();
     let snapshot = |vars: &[Tensor]| tch::no_grad(|| vars.iter().map(|v| v.copy()).collect::<Vec<_>>());
     let mut best_weights = snapshot(&variables);
@@ -114,24 +219,13 @@ pub fn train(
     for epoch in 0..settings.epochs {
         epochs_run = epoch + 1;
         let step_start = Instant::now();
-        let (logits, tape) = record_sparse_products(|| model.forward_t(&data.features, &data.a_hat, true).logits);
-        let hard = cross_entropy(&logits.index_select(0, &data.train), &train_labels);
-        let mut loss = match objective {
-            Objective::Labels => hard,
-            Objective::SoftTargets { temperature, alpha, .. } => {
-                let q = teacher_log_probs.as_ref().expect("computed above for soft targets");
-                blend(*alpha, hard, soft_target_loss_from_log_probs(&logits, q, *temperature))
-            }
-            Objective::LogitMatching { teacher_logits, alpha } => {
-                blend(*alpha, hard, logit_matching_loss(&logits, teacher_logits))
-            }
-        };
+        let (out, tape) = record_sparse_products(|| model.forward_t(&data.features, &data.a_hat, true));
+        let mut loss = objective.loss(&out, data, &train_labels, &teacher, epoch);
         if let Some(penalty) = l2_penalty(decayed, settings.weight_decay) {
             loss = loss + penalty;
         }
         opt.zero_grad();
-        loss.backward();
-        tape.backward();
+        tape.backward(&loss).map_err(ModelError::from)?;
         opt.step();
         if let Device::Cuda(index) = data.device {
             tch::Cuda::synchronize(index as i64); // so that step_seconds is the step, not its launch
@@ -187,13 +281,7 @@ fn check_shapes(config: &ModelConfig, data: &GraphData, objective: &Objective) -
             config.num_classes, data.num_classes
         )));
     }
-    let teacher = match objective {
-        Objective::Labels => None,
-        Objective::SoftTargets { teacher_logits, .. } | Objective::LogitMatching { teacher_logits, .. } => {
-            Some(teacher_logits)
-        }
-    };
-    if let Some(t) = teacher {
+    if let Some(t) = objective.teacher.as_ref().map(TeacherTarget::logits) {
         let expected = [data.num_nodes(), data.num_classes];
         if t.size() != expected {
             return Err(TrainError::Mismatch(format!(
@@ -201,6 +289,18 @@ fn check_shapes(config: &ModelConfig, data: &GraphData, objective: &Objective) -
                 t.size(),
                 expected
             )));
+        }
+    }
+    if let Some(lsp) = &objective.lsp {
+        let hidden_layers = config.hidden.len();
+        if checked_hidden_index(lsp.student_layer, hidden_layers).is_none() {
+            return Err(TrainError::Mismatch(format!(
+                "LSP layer {} does not exist: the student has {hidden_layers} hidden layer(s)",
+                lsp.student_layer
+            )));
+        }
+        if lsp.teacher_hidden.size().first() != Some(&data.num_nodes()) || lsp.edges.num_nodes != data.num_nodes() {
+            return Err(TrainError::Mismatch("LSP teacher features or edges do not cover the graph's nodes".into()));
         }
     }
     Ok(())

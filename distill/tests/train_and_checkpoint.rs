@@ -34,15 +34,15 @@ fn gcn_on_cora_beats_0_75_and_distils_into_an_mlp() {
     let data = GraphData::new(&cora, Device::Cpu, FeatureLayout::Auto).unwrap();
     let teacher_cfg = ModelConfig::new(Arch::Gcn, 1433, 64, 2, 7, 0.5);
     let settings = TrainConfig { seed: 3, ..TrainConfig::default() };
-    let teacher = train(&teacher_cfg, &data, &Objective::Labels, &settings, &mut |_| {}).unwrap();
+    let teacher = train(&teacher_cfg, &data, &Objective::labels(), &settings, &mut |_| {}).unwrap();
     let teacher_logits = predict(teacher.model.as_ref(), &data);
     let teacher_acc = accuracy(&teacher_logits, &data.labels, &data.test);
     assert!(teacher_acc > 0.75, "GCN teacher test accuracy {teacher_acc}");
 
     let mlp_cfg = ModelConfig::new(Arch::Mlp, 1433, 64, 2, 7, 0.5);
-    let plain = train(&mlp_cfg, &data, &Objective::Labels, &settings, &mut |_| {}).unwrap();
+    let plain = train(&mlp_cfg, &data, &Objective::labels(), &settings, &mut |_| {}).unwrap();
     let plain_acc = accuracy(&predict(plain.model.as_ref(), &data), &data.labels, &data.test);
-    let kd = Objective::SoftTargets { teacher_logits, temperature: 2.0, alpha: 0.0 };
+    let kd = Objective::soft_targets(teacher_logits, 2.0, 0.0);
     let kd_settings = TrainConfig { weight_decay: 0.0, epochs: 400, ..settings };
     let student = train(&mlp_cfg, &data, &kd, &kd_settings, &mut |_| {}).unwrap();
     let student_acc = accuracy(&predict(student.model.as_ref(), &data), &data.labels, &data.test);
@@ -61,7 +61,7 @@ fn checkpoints_round_trip_and_reject_corruption() {
     let data = GraphData::new(&dataset, Device::Cpu, FeatureLayout::Auto).unwrap();
     let cfg = ModelConfig::new(Arch::Gcn, 12, 8, 2, 3, 0.5);
     let settings = TrainConfig { epochs: 20, ..TrainConfig::default() };
-    let trained = train(&cfg, &data, &Objective::Labels, &settings, &mut |_| {}).unwrap();
+    let trained = train(&cfg, &data, &Objective::labels(), &settings, &mut |_| {}).unwrap();
     let meta = CheckpointMeta {
         format_version: 1,
         model: cfg.clone(),
@@ -116,18 +116,11 @@ fn mismatched_shapes_and_divergence_are_errors_not_panics() {
     let data = GraphData::new(&dataset, Device::Cpu, FeatureLayout::Dense).unwrap();
     let settings = TrainConfig { epochs: 5, ..TrainConfig::default() };
     let wrong_classes = ModelConfig::new(Arch::Mlp, 12, 8, 2, 5, 0.0);
-    assert!(matches!(train(&wrong_classes, &data, &Objective::Labels, &settings, &mut |_| {}), Err(TrainError::Mismatch(_))));
+    assert!(matches!(train(&wrong_classes, &data, &Objective::labels(), &settings, &mut |_| {}), Err(TrainError::Mismatch(_))));
     let cfg = ModelConfig::new(Arch::Mlp, 12, 8, 2, 3, 0.0);
-    let short = Objective::SoftTargets {
-        teacher_logits: Tensor::zeros([10, 3], (Kind::Float, Device::Cpu)),
-        temperature: 2.0,
-        alpha: 0.0,
-    };
+    let short = Objective::soft_targets(Tensor::zeros([10, 3], (Kind::Float, Device::Cpu)), 2.0, 0.0);
     assert!(matches!(train(&cfg, &data, &short, &settings, &mut |_| {}), Err(TrainError::Mismatch(_))));
-    let nan_teacher = Objective::LogitMatching {
-        teacher_logits: Tensor::full([300, 3], f64::NAN, (Kind::Float, Device::Cpu)),
-        alpha: 0.5,
-    };
+    let nan_teacher = Objective::logit_matching(Tensor::full([300, 3], f64::NAN, (Kind::Float, Device::Cpu)), 0.5);
     let err = train(&cfg, &data, &nan_teacher, &settings, &mut |_| {}).err().unwrap();
     assert!(matches!(err, TrainError::NonFiniteLoss { epoch: 0, .. }), "{err}");
     assert!(err.to_string().contains("epoch 0"));

@@ -3,10 +3,12 @@
 //! libtorch differentiates `M @ D` (M sparse CSR, constant) by computing `M^T @ G` with `M^T` as
 //! a CSC view, a path about ten times slower than the forward product on the CPU; on Cora it
 //! dominated a training epoch. Inside [`record_sparse_products`], each such product instead
-//! returns a fresh leaf tensor and is recorded; after `loss.backward()` has filled the leaves'
-//! gradients, [`SparseTape::backward`] walks the records last-first, computes `M^T @ G` on the
-//! CSR kernel with the transpose's layout prepared once, and continues autograd from each
-//! product's input. Gradients are the same as plain autograd's (a test checks it).
+//! returns a fresh leaf tensor and is recorded. [`SparseTape::backward`] backpropagates the loss
+//! into those leaves, then walks the records last-first: it computes `M^T @ G` on the CSR kernel
+//! with the transpose's layout prepared once, and continues autograd from each product's input.
+//! A loss may also read tensors between products (hidden features, for LSP), so segments of the
+//! graph are traversed more than once: every pass keeps the graph, which is freed with the
+//! tensors at the end of the step. Gradients are the same as plain autograd's (a test checks it).
 //!
 //! ```
 //! use gdistill_models::{record_sparse_products, SparseMatrix};
@@ -14,15 +16,14 @@
 //! let m = SparseMatrix::from_csr(&[0, 2, 3], &[0, 2, 1], &[1.0, 2.0, 3.0], (2, 3), Device::Cpu).unwrap();
 //! let w = Tensor::ones([3, 1], (Kind::Float, Device::Cpu)).set_requires_grad(true);
 //! let (loss, tape) = record_sparse_products(|| m.matmul(&w).sum(Kind::Float));
-//! loss.backward();
-//! tape.backward();
+//! tape.backward(&loss).unwrap();
 //! // d(sum(M w))/dw = M^T 1 = column sums of M
 //! assert_eq!(Vec::<f32>::try_from(w.grad().view([-1])).unwrap(), vec![1.0, 3.0, 2.0]);
 //! ```
 
 use std::cell::RefCell;
 
-use tch::{Kind, Tensor};
+use tch::{Kind, TchError, Tensor};
 
 use crate::SparseMatrix;
 
@@ -37,7 +38,7 @@ thread_local! {
 }
 
 /// The deferred backward passes of the sparse products of one forward pass.
-#[must_use = "call backward() after loss.backward(), or the gradients stop at the sparse products"]
+#[must_use = "call backward(&loss) instead of loss.backward(), or the gradients stop at the sparse products"]
 pub struct SparseTape {
     records: Vec<Record>,
 }
@@ -65,9 +66,10 @@ pub(crate) fn record(m: &SparseMatrix, dense: &Tensor) -> Option<Tensor> {
 }
 
 impl SparseTape {
-    /// Completes the backward pass; call it once, after `loss.backward()`.
-    pub fn backward(self) {
-        for record in self.records.into_iter().rev() {
+    /// Backpropagates `loss` through the recorded forward pass, sparse products included.
+    pub fn backward(self, loss: &Tensor) -> Result<(), TchError> {
+        backward_keeping_graph(loss)?;
+        for record in self.records.iter().rev() {
             let grad = record.output.grad();
             if !grad.defined() {
                 continue; // the product did not reach the loss
@@ -75,8 +77,9 @@ impl SparseTape {
             let input_grad = tch::no_grad(|| record.transposed.mm(&grad));
             // <input, input_grad> has gradient input_grad with respect to input: autograd takes
             // it from here into whatever produced the input (weights, earlier layers, ...).
-            (&record.input * input_grad).sum(Kind::Float).backward();
+            backward_keeping_graph(&(&record.input * input_grad).sum(Kind::Float))?;
         }
+        Ok(())
     }
 
     /// Number of recorded products.
@@ -86,5 +89,22 @@ impl SparseTape {
 
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
+    }
+}
+
+/// `tensor.backward()` with the graph kept (PyTorch's `retain_graph=True`), which tch's safe API
+/// does not offer: the call goes to libtorch's C wrapper that tch itself uses.
+fn backward_keeping_graph(tensor: &Tensor) -> Result<(), TchError> {
+    // SAFETY: `tensor` is a live tensor for the duration of the call; the wrapper reports
+    // failures through its last-error slot, which is read and freed right after.
+    unsafe {
+        torch_sys::at_backward(tensor.as_ptr() as *mut torch_sys::C_tensor, 1, 0);
+        let error = torch_sys::get_and_reset_last_err();
+        if error.is_null() {
+            return Ok(());
+        }
+        let message = std::ffi::CStr::from_ptr(error).to_string_lossy().into_owned();
+        libc::free(error as *mut libc::c_void);
+        Err(TchError::Torch(message))
     }
 }

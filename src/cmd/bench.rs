@@ -33,12 +33,16 @@ pub fn run(args: BenchArgs) -> Result<()> {
         "{}: {} nodes, {} edges; {:?} with {} torch threads on {} cores; medians over {} epochs",
         report.dataset, report.nodes, report.edges, device, report.torch_threads, report.cpu_cores, args.epochs
     );
-    println!("{:<12} {:>9} {:>10} {:>10} {:>11} {:>9}", "model", "params", "step ms", "eval ms", "infer ms", "total s");
+    println!("{:<18} {:>9} {:>10} {:>10} {:>11} {:>9}", "model", "params", "step ms", "eval ms", "infer ms", "total s");
     for r in &report.rows {
         println!(
-            "{:<12} {:>9} {:>10.3} {:>10.3} {:>11.3} {:>9.2}",
+            "{:<18} {:>9} {:>10.3} {:>10.3} {:>11.3} {:>9.2}",
             r.name, r.params, r.step_ms, r.eval_ms, r.infer_ms, r.train_s
         );
+    }
+    let step = |name: &str| report.rows.iter().find(|r| r.name == name).map(|r| r.step_ms);
+    if let (Some(kd), Some(lsp)) = (step("gcn-small+kd"), step("gcn-small+kd+lsp")) {
+        println!("an LSP step costs {:.2}x a KD-only step", lsp / kd);
     }
     if let Some(rss) = report.peak_rss_mib {
         println!("peak resident memory {rss:.0} MiB");

@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use gdistill_datasets::NodeDataset;
 use gdistill_distill::compare::{compare, CompareConfig, KdLoss, Progress};
+use gdistill_distill::lsp::LspKernel;
 
 use super::distill::KdLossArg;
 use super::{write_json, DatasetArgs, DeviceArgs};
@@ -44,6 +45,18 @@ pub struct CompareArgs {
     /// Hidden width of the MLP student.
     #[arg(long)]
     pub mlp_hidden: Option<i64>,
+    /// LSP kernel of the +lsp rows: linear, poly[:c:d], rbf[:sigma], l1[:b].
+    #[arg(long)]
+    pub lsp_kernel: Option<LspKernel>,
+    /// Weight (beta) of the LSP term.
+    #[arg(long)]
+    pub lsp_weight: Option<f64>,
+    /// Also run gcn-small+lsp[K] and gcn-small+kd+lsp[K] for each of these kernels (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub lsp_ablation: Vec<LspKernel>,
+    /// Leave out the +lsp rows.
+    #[arg(long)]
+    pub no_lsp: bool,
     /// Maximum epochs of every training run.
     #[arg(long)]
     pub epochs: Option<usize>,
@@ -69,6 +82,14 @@ fn resolve_config(args: &CompareArgs, dataset: &NodeDataset) -> Result<CompareCo
     set(&mut config.teacher.hidden, args.teacher_hidden);
     set(&mut config.gcn_small.hidden, args.gcn_small_hidden);
     set(&mut config.mlp.hidden, args.mlp_hidden);
+    set(&mut config.lsp.kernel, args.lsp_kernel);
+    set(&mut config.lsp.weight, args.lsp_weight);
+    if !args.lsp_ablation.is_empty() {
+        config.lsp.ablation_kernels = args.lsp_ablation.clone();
+    }
+    if args.no_lsp {
+        config.lsp.rows = false;
+    }
     if let Some(loss) = args.kd_loss {
         config.kd_loss = match loss {
             KdLossArg::SoftTargets => KdLoss::SoftTargets,
@@ -107,9 +128,10 @@ pub fn run(args: CompareArgs) -> Result<()> {
     let device = args.device.device()?;
     let dataset = args.dataset.load()?;
     let config = resolve_config(&args, &dataset)?;
-    let bar = run_bar(5 * config.seeds);
+    let bar = run_bar(0);
     let report = compare(&dataset, &config, device, &mut |event| match event {
-        Progress::RunStarted { row, seed, run, .. } => {
+        Progress::RunStarted { row, seed, run, runs } => {
+            bar.set_length(runs as u64);
             bar.set_position(run as u64);
             bar.set_prefix(format!("{row} seed {seed}"));
         }

@@ -54,9 +54,9 @@ pub fn run(args: DistillArgs) -> Result<()> {
     let teacher_logits = predict(teacher.as_ref(), &p.data);
     let objective = match args.loss {
         KdLossArg::SoftTargets => {
-            Objective::SoftTargets { teacher_logits, temperature: args.temperature, alpha: args.alpha }
+            Objective::soft_targets(teacher_logits, args.temperature, args.alpha)
         }
-        KdLossArg::Logits => Objective::LogitMatching { teacher_logits, alpha: args.alpha },
+        KdLossArg::Logits => Objective::logit_matching(teacher_logits, args.alpha),
     };
     let config = model_config(&args.model, &p);
     let settings = args.optim.config();

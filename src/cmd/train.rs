@@ -145,7 +145,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let p = prepare(&args.dataset, &args.device, args.optim.normalize())?;
     let config = model_config(&args.model, &p);
     let settings = args.optim.config();
-    let trained = fit(&config.arch.to_string(), &config, &p, &Objective::Labels, &settings)?;
+    let trained = fit(&config.arch.to_string(), &config, &p, &Objective::labels(), &settings)?;
     if let Some(out) = args.out {
         let meta = CheckpointMeta {
             format_version: 1,
