@@ -19,11 +19,12 @@ fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-/// Asserts a clean failure: non-zero exit, one `error:` line mentioning every `needle`, no panic.
+/// Asserts a clean failure: exit status 1 (2 for a flag clap rejects), an `error:` line
+/// mentioning every `needle`, no panic.
 fn assert_fails_with(o: &Output, needles: &[&str]) {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success(), "expected failure, got success; stdout: {}", stdout(o));
-    assert_eq!(o.status.code(), Some(1), "exit code; stderr: {err}");
+    assert!(matches!(o.status.code(), Some(1 | 2)), "exit code {:?}; stderr: {err}", o.status.code());
     assert!(!err.contains("panicked"), "panicked: {err}");
     let line = err.lines().find(|l| l.starts_with("error:")).unwrap_or_else(|| panic!("no error line in: {err}"));
     for needle in needles {
@@ -99,6 +100,11 @@ fn train_eval_distill_round_trip_and_refuse_mismatches() {
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(student.exists());
+    let lsp = ["distill", "--dataset", spec, "--teacher", ckpt, "--epochs", "30", "--hidden", "4", "--lsp-weight", "1", "--lsp-kernel", "rbf:2"];
+    let o = gdistill(&lsp, data_dir);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_fails_with(&gdistill(&[&lsp[..], &["--lsp-layer", "3"]].concat(), data_dir), &["LSP layer 3"]);
+    assert_fails_with(&gdistill(&[&lsp[..11], &["--lsp-kernel", "cosine"]].concat(), data_dir), &["cosine"]);
 
     // The same checkpoint against another dataset, a corrupt checkpoint, CUDA where there is none.
     let other = "csbm:nodes=400,classes=3,degree=8,features=16,seed=1";

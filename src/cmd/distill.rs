@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use gdistill_distill::{load_checkpoint, predict, save_checkpoint, CheckpointMeta, Objective};
+use gdistill_distill::lsp::{EdgeList, KlDirection, LspKernel};
+use gdistill_distill::{checked_hidden_index, load_checkpoint, save_checkpoint, CheckpointMeta, LspTerm, Objective};
 
 use super::train::{fit, model_config, prepare, ModelArgs, OptimArgs};
 use super::{DatasetArgs, DeviceArgs};
@@ -40,6 +41,27 @@ pub struct DistillArgs {
     /// Weight of the hard-label loss; 1 - alpha goes to the teacher's targets.
     #[arg(long, default_value_t = 0.1)]
     pub alpha: f64,
+    /// Weight (beta) of local structure preservation against the teacher; 0 leaves it out.
+    #[arg(long, default_value_t = 0.0)]
+    pub lsp_weight: f64,
+    /// LSP similarity kernel: linear, poly[:c:d], rbf[:sigma], l1[:b].
+    #[arg(long, default_value = "linear")]
+    pub lsp_kernel: LspKernel,
+    /// Student hidden layer whose local structure is matched (negative: from the last).
+    #[arg(long, default_value_t = -1, allow_hyphen_values = true)]
+    pub lsp_layer: i64,
+    /// Teacher hidden layer it is matched to (negative: from the last).
+    #[arg(long, default_value_t = -1, allow_hyphen_values = true)]
+    pub lsp_teacher_layer: i64,
+    /// Count each node as its own neighbour in the local structures.
+    #[arg(long)]
+    pub lsp_self_loops: bool,
+    /// KL(student || teacher) instead of KL(teacher || student).
+    #[arg(long)]
+    pub lsp_reverse_kl: bool,
+    /// Drop the LSP term from this epoch on (the LSP authors' code: 30).
+    #[arg(long)]
+    pub lsp_until_epoch: Option<usize>,
     /// Checkpoint to write.
     #[arg(long, short = 'o')]
     pub out: Option<PathBuf>,
@@ -48,16 +70,33 @@ pub struct DistillArgs {
 pub fn run(args: DistillArgs) -> Result<()> {
     anyhow::ensure!((0.0..=1.0).contains(&args.alpha), "--alpha must be in [0, 1], got {}", args.alpha);
     anyhow::ensure!(args.temperature > 0.0, "--temperature must be positive, got {}", args.temperature);
+    anyhow::ensure!(args.lsp_weight >= 0.0, "--lsp-weight must be non-negative, got {}", args.lsp_weight);
     let p = prepare(&args.dataset, &args.device, args.optim.normalize())?;
     let (_vs, teacher, teacher_meta) = load_checkpoint(&args.teacher, p.data.device)?;
     check_fingerprint(&args.teacher, &teacher_meta.dataset, &p.fingerprint)?;
-    let teacher_logits = predict(teacher.as_ref(), &p.data);
-    let objective = match args.loss {
+    let teacher_out = tch::no_grad(|| teacher.forward_t(&p.data.features, &p.data.a_hat, false));
+    let teacher_logits = teacher_out.logits.shallow_clone();
+    let mut objective = match args.loss {
         KdLossArg::SoftTargets => {
             Objective::soft_targets(teacher_logits, args.temperature, args.alpha)
         }
         KdLossArg::Logits => Objective::logit_matching(teacher_logits, args.alpha),
     };
+    if args.lsp_weight > 0.0 {
+        let hidden = &teacher_out.hidden;
+        let layer = checked_hidden_index(args.lsp_teacher_layer, hidden.len()).ok_or_else(|| {
+            anyhow::anyhow!("--lsp-teacher-layer {}: the teacher has {} hidden layer(s)", args.lsp_teacher_layer, hidden.len())
+        })?;
+        objective = objective.with_lsp(LspTerm {
+            teacher_hidden: hidden[layer].shallow_clone(),
+            student_layer: args.lsp_layer,
+            edges: EdgeList::from_graph(&p.graph, args.lsp_self_loops, p.data.device),
+            kernel: args.lsp_kernel,
+            direction: if args.lsp_reverse_kl { KlDirection::StudentToTeacher } else { KlDirection::TeacherToStudent },
+            weight: args.lsp_weight,
+            until_epoch: args.lsp_until_epoch,
+        });
+    }
     let config = model_config(&args.model, &p);
     let settings = args.optim.config();
     let trained = fit(&format!("{}+kd", config.arch), &config, &p, &objective, &settings)?;
@@ -68,6 +107,7 @@ pub fn run(args: DistillArgs) -> Result<()> {
             dataset: p.fingerprint,
             training: serde_json::json!({
                 "objective": format!("{:?}", args.loss), "temperature": args.temperature, "alpha": args.alpha,
+                "lsp_weight": args.lsp_weight, "lsp_kernel": args.lsp_kernel.to_string(),
                 "teacher": args.teacher, "settings": settings, "best_val_acc": trained.best_val_acc,
             }),
         };

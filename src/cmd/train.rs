@@ -94,6 +94,8 @@ pub struct TrainArgs {
 /// A dataset loaded, optionally row-normalised, and moved onto the device.
 pub struct Prepared {
     pub data: GraphData,
+    /// The dataset's graph (LSP compares local structures over its edges).
+    pub graph: gdistill_graph::Graph,
     pub fingerprint: DatasetFingerprint,
 }
 
@@ -113,7 +115,7 @@ pub fn prepare(dataset: &DatasetArgs, device: &DeviceArgs, normalize: Option<boo
         classes: dataset.num_classes,
         row_normalized: normalize,
     };
-    Ok(Prepared { data, fingerprint })
+    Ok(Prepared { data, graph: dataset.graph, fingerprint })
 }
 
 /// Trains with a progress bar, prints validation and test accuracy.
