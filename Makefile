@@ -18,5 +18,7 @@ test: bootstrap
 demo: build
 	./target/release/gdistill compare --dataset cora --seeds 10 --json target/compare-cora.json
 
+# Side by side with PyTorch Geometric (bench/pyg_gcn.py, same recipe) in its own venv.
 bench: build
-	./target/release/gdistill bench --dataset cora --json target/bench-cora.json
+	py=$$(bash bench/setup_pyg.sh) && $$py bench/pyg_gcn.py $(GDISTILL_DATA_DIR) cora > target/pyg-cora.json
+	./target/release/gdistill bench --dataset cora --peer target/pyg-cora.json --json target/bench-cora.json
