@@ -11,7 +11,7 @@
 //!
 //! ```
 //! use gdistill_distill::lsp::{lsp_loss, EdgeList, KlDirection, LspKernel};
-//! use tch::{Device, Tensor};
+//! use tch::{Device, Kind, Tensor};
 //! // a triangle 0-1-2, both directions
 //! let edges = EdgeList::new(&[(0, 1), (1, 0), (1, 2), (2, 1), (0, 2), (2, 0)], 3, Device::Cpu).unwrap();
 //! let z = Tensor::randn([3, 4], (Kind::Float, Device::Cpu));
