@@ -18,7 +18,8 @@
 
 use tch::{nn, Tensor};
 
-use crate::{dropout, ModelConfig, ModelOutput, NodeFeatures, NodeModel, Project, SparseMatrix};
+use crate::model::{forward_stack, StackLayer};
+use crate::{ModelConfig, ModelOutput, NodeFeatures, NodeModel, Project, SparseMatrix};
 
 /// One graph convolution: `A_hat @ (X @ W) + b`, `W: [in, out]`.
 #[derive(Debug)]
@@ -47,6 +48,12 @@ impl GcnConv {
     }
 }
 
+impl StackLayer for GcnConv {
+    fn apply(&self, x: &impl Project, a_hat: &SparseMatrix) -> Tensor {
+        self.forward(x, a_hat)
+    }
+}
+
 /// A stack of graph convolutions with ReLU and dropout between them.
 #[derive(Debug)]
 pub struct Gcn {
@@ -63,16 +70,7 @@ impl Gcn {
 
 impl NodeModel for Gcn {
     fn forward_t(&self, x: &NodeFeatures, a_hat: &SparseMatrix, train: bool) -> ModelOutput {
-        let p = self.config.dropout;
-        let (first, rest) = self.layers.split_first().expect("a GCN has at least one layer");
-        let mut h = first.forward(&x.dropout(p, train), a_hat);
-        let mut hidden = Vec::with_capacity(rest.len());
-        for layer in rest {
-            let z = h.relu();
-            h = layer.forward(&dropout(&z, p, train), a_hat);
-            hidden.push(z);
-        }
-        ModelOutput { logits: h, hidden }
+        forward_stack(&self.layers, x, a_hat, self.config.dropout, train)
     }
 
     fn config(&self) -> &ModelConfig {

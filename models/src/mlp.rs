@@ -19,7 +19,8 @@
 use tch::{nn, Tensor};
 
 use crate::gcn::glorot;
-use crate::{dropout, ModelConfig, ModelOutput, NodeFeatures, NodeModel, Project, SparseMatrix};
+use crate::model::{forward_stack, StackLayer};
+use crate::{ModelConfig, ModelOutput, NodeFeatures, NodeModel, Project, SparseMatrix};
 
 /// A fully connected layer `X @ W + b` over sparse or dense input.
 #[derive(Debug)]
@@ -41,6 +42,13 @@ impl Dense {
     }
 }
 
+impl StackLayer for Dense {
+    /// The graph is not read: this is what makes the MLP graph-less.
+    fn apply(&self, x: &impl Project, _graph: &SparseMatrix) -> Tensor {
+        self.forward(x)
+    }
+}
+
 /// Dense layers with ReLU and dropout between them.
 #[derive(Debug)]
 pub struct Mlp {
@@ -56,17 +64,8 @@ impl Mlp {
 }
 
 impl NodeModel for Mlp {
-    fn forward_t(&self, x: &NodeFeatures, _graph: &SparseMatrix, train: bool) -> ModelOutput {
-        let p = self.config.dropout;
-        let (first, rest) = self.layers.split_first().expect("an MLP has at least one layer");
-        let mut h = first.forward(&x.dropout(p, train));
-        let mut hidden = Vec::with_capacity(rest.len());
-        for layer in rest {
-            let z = h.relu();
-            h = layer.forward(&dropout(&z, p, train));
-            hidden.push(z);
-        }
-        ModelOutput { logits: h, hidden }
+    fn forward_t(&self, x: &NodeFeatures, graph: &SparseMatrix, train: bool) -> ModelOutput {
+        forward_stack(&self.layers, x, graph, self.config.dropout, train)
     }
 
     fn config(&self) -> &ModelConfig {

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
-use crate::{Gcn, Mlp, ModelError, NodeFeatures, SparseMatrix};
+use crate::{dropout, Gcn, Mlp, ModelError, NodeFeatures, Project, SparseMatrix};
 
 /// A forward pass: the logits and the hidden representation after each hidden layer
 /// (post-activation, before dropout). Structure-preserving losses and pruning read `hidden`.
@@ -20,6 +20,31 @@ pub trait NodeModel {
     fn config(&self) -> &ModelConfig;
     /// The weight matrices, in layer order (what pruning acts on).
     fn weights(&self) -> Vec<&Tensor>;
+}
+
+/// One layer of a stack: how it reads its input (the graph may be ignored).
+pub(crate) trait StackLayer {
+    fn apply(&self, x: &impl Project, a_hat: &SparseMatrix) -> Tensor;
+}
+
+/// The forward pass GCN and MLP share: dropout on the input, the first layer, then for each
+/// further layer ReLU, dropout and the layer; the ReLU outputs are the hidden features.
+pub(crate) fn forward_stack<L: StackLayer>(
+    layers: &[L],
+    x: &NodeFeatures,
+    a_hat: &SparseMatrix,
+    p: f64,
+    train: bool,
+) -> ModelOutput {
+    let (first, rest) = layers.split_first().expect("a model has at least one layer");
+    let mut h = first.apply(&x.dropout(p, train), a_hat);
+    let mut hidden = Vec::with_capacity(rest.len());
+    for layer in rest {
+        let z = h.relu();
+        h = layer.apply(&dropout(&z, p, train), a_hat);
+        hidden.push(z);
+    }
+    ModelOutput { logits: h, hidden }
 }
 
 /// Which architecture.
