@@ -5,6 +5,7 @@
 
 mod cmd;
 mod output;
+mod output_images;
 
 use clap::{Parser, Subcommand};
 

@@ -9,6 +9,9 @@
 //! | `h5:PATH` | gdistill HDF5 graph ([`crate::h5graph`]) |
 //! | `csbm:key=value,...` | synthetic CSBM ([`crate::csbm`]) |
 //!
+//! Image specs (`mnist:DIR`, `digits:FILE`) are refused here with a pointer to
+//! [`crate::load_images`]: images have no graph between them.
+//!
 //! A relative `PREFIX` / `PATH` is taken as given when it exists, else under `DATA_DIR`
 //! (so `linqs:cora/cora` finds `DATA_DIR/cora/cora.content`). Loaders print nothing: what they
 //! noticed comes back in a [`LoadReport`] from [`load_with_report`].
@@ -68,6 +71,13 @@ impl FromStr for DatasetSpec {
             }
         };
         let lower = spec.trim().to_ascii_lowercase();
+        if crate::images::is_image_spec(spec) {
+            return Err(bad(format!(
+                "an image dataset, not a node dataset: `gdistill compare` takes it, and the library loads it with \
+                 load_images ({})",
+                crate::images::IMAGE_SPEC_FORMS
+            )));
+        }
         if matches!(lower.as_str(), "cora" | "citeseer" | "pubmed") {
             return Ok(DatasetSpec::Planetoid(lower));
         }

@@ -9,15 +9,20 @@ mod checkpoint;
 pub mod compare;
 mod eval;
 mod graph_data;
+pub mod images;
 mod losses;
 pub mod lsp;
 mod train;
 
-pub use checkpoint::{load_checkpoint, save_checkpoint, write_atomically, CheckpointError, CheckpointMeta, DatasetFingerprint};
+pub use checkpoint::{
+    load_checkpoint, save_checkpoint, write_atomically, CheckpointError, CheckpointMeta, DatasetFingerprint,
+};
 pub use eval::{accuracy, accuracy_tensor, inference_ms, predict};
 pub use gdistill_datasets::FeatureLayout;
 pub use graph_data::GraphData;
 pub use losses::{
     blend, cross_entropy, l2_penalty, logit_matching_loss, soft_target_loss, soft_target_loss_from_log_probs,
 };
-pub use train::{checked_hidden_index, train, EpochStats, LspTerm, Objective, TeacherTarget, TrainConfig, TrainError, Trained};
+pub use train::{
+    checked_hidden_index, train, EpochStats, LspTerm, Objective, TeacherTarget, TrainConfig, TrainError, Trained,
+};

@@ -23,3 +23,7 @@ pub use mlp::{Dense, Mlp};
 pub use model::{Arch, ModelConfig, ModelOutput, NodeModel};
 pub use sparse::SparseMatrix;
 pub use tape::{record_sparse_products, SparseTape};
+
+// Image classifiers (grid inputs): MLPs, a small CNN and a GCN on the pixel grid.
+mod image;
+pub use image::{grid_features, GridGcn, GridSettings, ImageArch, ImageMlp, ImageModel, ImageShape, SmallCnn};

@@ -1,0 +1,22 @@
+//! Distillation on grid inputs: images through the same losses as graphs.
+//!
+//! The flow mirrors the node-classification one: move an [`ImageDataset`](gdistill_datasets::ImageDataset)
+//! onto a device ([`ImageData`]), [`train_image_model`] a teacher from labels (mini-batches,
+//! input jitter), take its logits on the training images ([`predict_images`]), then train a
+//! student with [`ImageObjective::SoftTargets`] (the crate's `T^2`-scaled [`crate::soft_target_loss`]
+//! blended with cross-entropy). [`compare_images`] runs the whole teacher-versus-students
+//! experiment that `gdistill compare --dataset mnist:DIR` prints.
+
+mod compare;
+mod config;
+mod data;
+mod eval;
+mod jitter;
+mod train;
+
+pub use compare::{compare_images, ImageCompareReport, ImageCompareRow, ImageProgress};
+pub use config::{ImageCompareConfig, KdSettings, StudentSpec, TeacherSpec, ROWS};
+pub use data::ImageData;
+pub use eval::{error_count, predict_images, score_images, score_logits, timed_score_images, ImageScore, EVAL_BATCH};
+pub use jitter::random_shifts;
+pub use train::{train_image_model, ImageEpochStats, ImageObjective, ImageTrainConfig, TrainedImageModel};

@@ -1,0 +1,50 @@
+//! Terminal output of the image comparison: its progress bar (drawn only on a terminal) and
+//! its table, with test errors counted out of the test set as Hinton et al. report them.
+
+use gdistill_distill::images::ImageCompareReport;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// A bar over the training runs of an image comparison; its length is set by the first event.
+pub fn image_run_bar() -> ProgressBar {
+    // indicatif hides a stderr bar when stderr is not a terminal, so logs and CI stay quiet.
+    let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template("{prefix:>22} [{bar:30}] {pos}/{len} runs {msg} ({elapsed})")
+        .expect("valid template")
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar
+}
+
+/// The comparison as a table on stdout.
+pub fn print_image_table(report: &ImageCompareReport) {
+    let d = &report.dataset;
+    println!(
+        "{}: {} images of {}x{}, {} classes, split {}/{}/{}; {} seeds on {}",
+        d.name, d.images, d.height, d.width, d.classes, d.train, d.val, d.test, report.config.seeds, report.device
+    );
+    let test = report.rows.first().map_or(d.test as i64, |r| r.test_images);
+    println!(
+        "{:<12} {:<22} {:>9} {:>18} {:>24} {:>9} {:>10}",
+        "model",
+        "architecture",
+        "params",
+        "test acc",
+        format!("errors /{test}"),
+        "train s",
+        "infer ms"
+    );
+    for row in &report.rows {
+        let errors = row.errors.iter().map(i64::to_string).collect::<Vec<_>>().join(" ");
+        println!(
+            "{:<12} {:<22} {:>9} {:>9.4} +- {:.4} {:>24} {:>9.1} {:>10.1}",
+            row.name,
+            row.model,
+            row.params,
+            row.mean,
+            row.std,
+            format!("{:.1} ({errors})", row.errors_mean),
+            row.train_s,
+            row.infer_ms
+        );
+    }
+}

@@ -1,0 +1,126 @@
+//! `gdistill compare` on image datasets end to end: the table, the JSON report's contract, and
+//! one clear error for each kind of bad image input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn gdistill(args: &[&str], data_dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gdistill"))
+        .args(args)
+        .env("GDISTILL_DATA_DIR", data_dir)
+        .output()
+        .expect("the gdistill binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts a clean failure: exit status 1, an `error:` line mentioning every needle, no panic.
+fn assert_fails_with(o: &Output, needles: &[&str]) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(1), "stderr: {err}");
+    assert!(!err.contains("panicked"), "panicked: {err}");
+    let line = err.lines().find(|l| l.starts_with("error:")).unwrap_or_else(|| panic!("no error line in: {err}"));
+    for needle in needles {
+        assert!(line.contains(needle), "error line lacks '{needle}': {line}");
+    }
+}
+
+/// A small 8x8 digits CSV: class `c` lights column `c % 8` (and row 0 for classes 8 and 9),
+/// with a little seeded noise, so that even two epochs learn something.
+fn write_digits(dir: &Path, rows: usize) -> PathBuf {
+    let mut state = 12345u64;
+    let mut noise = || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 61) as u32 // 0..8
+    };
+    let mut text = String::new();
+    for i in 0..rows {
+        let class = i % 10;
+        let pixels: Vec<String> = (0..64)
+            .map(|p| {
+                let lit = p % 8 == class % 8 || (class >= 8 && p / 8 == 0);
+                (if lit { 16 - noise() } else { noise() / 2 }).to_string()
+            })
+            .collect();
+        text.push_str(&format!("{},{class}\n", pixels.join(",")));
+    }
+    let path = dir.join("digits.csv");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn compare_on_digits_prints_errors_and_writes_the_json_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write_digits(dir.path(), 300);
+    let config = dir.path().join("tiny.toml");
+    std::fs::write(&config, "rows = [\"teacher\", \"mlp-30\", \"mlp-30+kd\"]\n[teacher.model]\narch = \"mlp\"\nhidden = [64, 64]\ninput_dropout = 0.0\ndropout = 0.2\n").unwrap();
+    let json = dir.path().join("report.json");
+    let spec = format!("digits:{}", csv.display());
+    let o = gdistill(
+        &[
+            "compare",
+            "--dataset",
+            &spec,
+            "--seeds",
+            "2",
+            "--epochs",
+            "3",
+            "--config",
+            config.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(table.contains("digits: 300 images of 8x8") && table.contains("errors /90"), "{table}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["dataset"]["name"], "digits");
+    assert_eq!((report["dataset"]["train"].as_u64(), report["dataset"]["test"].as_u64()), (Some(180), Some(90)));
+    let rows = report["rows"].as_array().unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["teacher", "mlp-30", "mlp-30+kd"]);
+    for row in rows {
+        let acc: Vec<f64> = row["test_acc"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        let errors: Vec<i64> = row["errors"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+        assert_eq!((acc.len(), errors.len()), (2, 2), "{row}");
+        for (a, e) in acc.iter().zip(&errors) {
+            assert!((0.0..=1.0).contains(a), "{row}");
+            assert_eq!(*e, ((1.0 - a) * 90.0).round() as i64, "{row}");
+        }
+        for key in ["params", "mean", "std", "train_s", "infer_ms", "errors_mean"] {
+            assert!(row[key].is_number(), "{key} missing in {row}");
+        }
+    }
+    assert_eq!(report["config"]["mlp_30"]["distill"]["epochs"], 3);
+    assert_eq!(report["config"]["teacher"]["model"]["hidden"], serde_json::json!([64, 64]));
+}
+
+#[test]
+fn bad_image_inputs_are_one_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = gdistill(&["compare", "--dataset", "mnist:/definitely/not/here"], dir.path());
+    assert_fails_with(&o, &["/definitely/not/here", "not found"]);
+
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, format!("{},3\n{},11\n", vec!["0"; 64].join(","), vec!["1"; 64].join(","))).unwrap();
+    let o = gdistill(&["compare", "--dataset", &format!("digits:{}", bad.display())], dir.path());
+    assert_fails_with(&o, &["bad.csv", "line 2", "label 11"]);
+
+    let csv = write_digits(dir.path(), 100);
+    let toml = dir.path().join("bad.toml");
+    std::fs::write(&toml, "rows = [\"teacher\", \"resnet\"]\n").unwrap();
+    let o = gdistill(
+        &["compare", "--dataset", &format!("digits:{}", csv.display()), "--config", toml.to_str().unwrap()],
+        dir.path(),
+    );
+    assert_fails_with(&o, &["unknown row 'resnet'"]);
+
+    // node commands refuse image datasets with a pointer to compare
+    let o = gdistill(&["train", "--dataset", "mnist", "--out", "x.safetensors"], dir.path());
+    assert_fails_with(&o, &["image dataset", "compare"]);
+}
