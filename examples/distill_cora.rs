@@ -24,12 +24,17 @@ fn main() -> anyhow::Result<()> {
     cora.row_normalize_features();
     let data = GraphData::new(&cora, tch::Device::cuda_if_available(), FeatureLayout::Auto)?;
     let (features, classes) = (data.num_features(), data.num_classes);
-    let test_accuracy = |model: &dyn gdistill_models::NodeModel| accuracy(&predict(model, &data), &data.labels, &data.test);
+    let test_accuracy =
+        |model: &dyn gdistill_models::NodeModel| accuracy(&predict(model, &data), &data.labels, &data.test);
 
     // 1. The teacher: Kipf & Welling's GCN at 64 hidden units, trained on the 140 labelled nodes.
     let teacher_config = ModelConfig::new(Arch::Gcn, features, 64, 2, classes, 0.5);
     let teacher = train(&teacher_config, &data, &Objective::labels(), &TrainConfig::default(), &mut |_| {})?;
-    println!("teacher    GCN-64  {:>6} params  test {:.3}", teacher_config.num_params(), test_accuracy(teacher.model.as_ref()));
+    println!(
+        "teacher    GCN-64  {:>6} params  test {:.3}",
+        teacher_config.num_params(),
+        test_accuracy(teacher.model.as_ref())
+    );
 
     // 2. Its soft targets on every node, labelled or not: the transfer set.
     let soft_targets = |teacher_logits| Objective::soft_targets(teacher_logits, 2.0, 0.0);

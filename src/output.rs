@@ -29,7 +29,10 @@ pub fn print_compare_table(report: &CompareReport) {
         d.name, d.nodes, d.edges, d.features, d.classes, d.train, d.val, d.test, report.config.seeds, report.device
     );
     let width = report.rows.iter().map(|r| r.name.len()).max().unwrap_or(5).max(16);
-    println!("{:<width$} {:>9} {:>18} {:>8} {:>10} {:>11}", "model", "params", "test acc", "val acc", "train s", "infer ms");
+    println!(
+        "{:<width$} {:>9} {:>18} {:>8} {:>10} {:>11}",
+        "model", "params", "test acc", "val acc", "train s", "infer ms"
+    );
     for row in &report.rows {
         println!(
             "{:<width$} {:>9} {:>9.4} +- {:.4} {:>8.4} {:>10.2} {:>11.3}",

@@ -95,12 +95,38 @@ fn train_eval_distill_round_trip_and_refuse_mismatches() {
 
     let student = dir.path().join("student.safetensors");
     let o = gdistill(
-        &["distill", "--dataset", spec, "--teacher", ckpt, "--model", "mlp", "--epochs", "60", "--out", student.to_str().unwrap()],
+        &[
+            "distill",
+            "--dataset",
+            spec,
+            "--teacher",
+            ckpt,
+            "--model",
+            "mlp",
+            "--epochs",
+            "60",
+            "--out",
+            student.to_str().unwrap(),
+        ],
         data_dir,
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(student.exists());
-    let lsp = ["distill", "--dataset", spec, "--teacher", ckpt, "--epochs", "30", "--hidden", "4", "--lsp-weight", "1", "--lsp-kernel", "rbf:2"];
+    let lsp = [
+        "distill",
+        "--dataset",
+        spec,
+        "--teacher",
+        ckpt,
+        "--epochs",
+        "30",
+        "--hidden",
+        "4",
+        "--lsp-weight",
+        "1",
+        "--lsp-kernel",
+        "rbf:2",
+    ];
     let o = gdistill(&lsp, data_dir);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_fails_with(&gdistill(&[&lsp[..], &["--lsp-layer", "3"]].concat(), data_dir), &["LSP layer 3"]);
@@ -108,16 +134,25 @@ fn train_eval_distill_round_trip_and_refuse_mismatches() {
 
     // The same checkpoint against another dataset, a corrupt checkpoint, CUDA where there is none.
     let other = "csbm:nodes=400,classes=3,degree=8,features=16,seed=1";
-    assert_fails_with(&gdistill(&["eval", "--dataset", other, "--checkpoint", ckpt], data_dir), &["teacher.safetensors", "trained on"]);
+    assert_fails_with(
+        &gdistill(&["eval", "--dataset", other, "--checkpoint", ckpt], data_dir),
+        &["teacher.safetensors", "trained on"],
+    );
     assert_fails_with(&gdistill(&["distill", "--dataset", other, "--teacher", ckpt], data_dir), &["trained on"]);
     let corrupt = dir.path().join("corrupt.safetensors");
     std::fs::write(&corrupt, &std::fs::read(ckpt).unwrap()[..100]).unwrap();
-    assert_fails_with(&gdistill(&["eval", "--dataset", spec, "--checkpoint", corrupt.to_str().unwrap()], data_dir), &["corrupt.safetensors"]);
+    assert_fails_with(
+        &gdistill(&["eval", "--dataset", spec, "--checkpoint", corrupt.to_str().unwrap()], data_dir),
+        &["corrupt.safetensors"],
+    );
     if !tch::Cuda::is_available() {
         assert_fails_with(&gdistill(&["train", "--dataset", spec, "--device", "cuda"], data_dir), &["CUDA"]);
     }
     assert_fails_with(&gdistill(&["train", "--dataset", spec, "--device", "tpu"], data_dir), &["tpu"]);
-    assert_fails_with(&gdistill(&["distill", "--dataset", spec, "--teacher", ckpt, "--alpha", "2"], data_dir), &["alpha"]);
+    assert_fails_with(
+        &gdistill(&["distill", "--dataset", spec, "--teacher", ckpt, "--alpha", "2"], data_dir),
+        &["alpha"],
+    );
 }
 
 #[test]
@@ -127,7 +162,19 @@ fn compare_writes_the_json_contract() {
     let config = dir.path().join("experiment.toml");
     std::fs::write(&config, "temperature = 3.0\n[teacher]\nhidden = 32\n").unwrap();
     let spec = "csbm:nodes=300,classes=3,degree=8,features=16,signal=2,seed=2";
-    let args = ["compare", "--dataset", spec, "--seeds", "2", "--epochs", "40", "--config", config.to_str().unwrap(), "--json", json_path.to_str().unwrap()];
+    let args = [
+        "compare",
+        "--dataset",
+        spec,
+        "--seeds",
+        "2",
+        "--epochs",
+        "40",
+        "--config",
+        config.to_str().unwrap(),
+        "--json",
+        json_path.to_str().unwrap(),
+    ];
     let o = gdistill(&args, dir.path());
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();

@@ -12,6 +12,9 @@
 //! `N(0, I)` noise, dense (`nodes * features` stored entries). The split is
 //! [`crate::split::per_class_split`] with 20 train / 30 val per class and the same seed.
 //!
+//! A spec whose graph and features would not fit in memory is refused before anything is drawn,
+//! with an estimate of what it would need ([`crate::limits`]).
+//!
 //! Spec syntax (all keys optional, defaults shown):
 //! `csbm:nodes=10000,classes=10,degree=10,homophily=0.8,features=128,signal=1.0,seed=0`.
 //!
@@ -193,7 +196,23 @@ fn check(params: &CsbmParams) -> Result<(), String> {
     if p.nodes.checked_mul(p.features).is_none_or(|entries| entries > isize::MAX as usize / 8) {
         return Err(format!("{} nodes x {} features do not fit in memory", p.nodes, p.features));
     }
-    Ok(())
+    // Compare in floating point first: `nodes * degree / 2` may not fit an integer.
+    let (n, m) = (p.nodes as f64, p.nodes as f64 * p.avg_degree / 2.0);
+    if m > n * (n - 1.0) / 4.0 {
+        return Err(format!(
+            "too dense: degree {:e} asks for {m:.3e} edges among {n} nodes; at most half of the {:.3e} node pairs can be drawn",
+            p.avg_degree,
+            n * (n - 1.0) / 2.0
+        ));
+    }
+    // What generation holds at its peak: dense features (value + column index per entry), a few
+    // per-node vectors, and each edge several times over while sampling, deduplicating and
+    // building the CSR graph.
+    let bytes = n * p.features as f64 * 12.0 + n * 64.0 + m.round() * 160.0;
+    crate::limits::check_memory(
+        &format!("{} nodes, {} features, {:.0} edges", p.nodes, p.features, m.round()),
+        bytes as u128,
+    )
 }
 
 /// Generates a CSBM graph as described in the module documentation.

@@ -15,13 +15,14 @@ pub enum DatasetError {
         /// What the file holds or how to get it.
         hint: Option<String>,
     },
-    /// The file is there but could not be read or written.
-    #[error("{}: {source}", path.display())]
+    /// The file is there but could not be read or written. (The operating system's error is
+    /// part of the message, not a separate `source`, so `{:#}` chains do not print it twice.)
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// The operating system's error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file was read but its contents are not what the format says (truncated, corrupt,
     /// wrong dtype or shape, ...).
@@ -76,7 +77,7 @@ impl DatasetError {
         if source.kind() == std::io::ErrorKind::NotFound {
             Self::missing(path, None)
         } else {
-            DatasetError::Io { path: path.as_ref().to_path_buf(), source }
+            DatasetError::Io { path: path.as_ref().to_path_buf(), error: source }
         }
     }
 }

@@ -8,7 +8,11 @@
 //! Modules, one per source: [`planetoid`] (Planetoid `ind.*` pickles, read by the inert
 //! [`pickle`] reader), [`linqs`] (LINQS text), [`npz`] (gnn-benchmark), [`h5graph`] (gdistill's
 //! HDF5 layout, read and write), [`csbm`] (synthetic). Shared pieces: [`array`](mod@array) (numpy arrays),
-//! [`sparse`] (checked CSR construction), [`split`] (seeded per-class splits).
+//! [`sparse`] (checked CSR construction), [`split`] (seeded per-class splits), [`limits`] (declared
+//! sizes checked against memory before anything is allocated).
+//!
+//! Image datasets (`mnist:DIR`, `digits:FILE`) are not node datasets: [`load_images`] turns
+//! their specs into an [`ImageDataset`] ([`images`]; [`is_image_spec`] tells the two apart).
 
 #![warn(missing_docs)]
 pub mod array;
@@ -16,6 +20,8 @@ pub mod csbm;
 mod dataset;
 mod error;
 pub mod h5graph;
+pub mod images;
+pub mod limits;
 pub mod linqs;
 pub mod npz;
 pub mod pickle;
@@ -25,9 +31,10 @@ pub mod spec;
 pub mod split;
 
 pub use csbm::{generate_csbm, CsbmParams};
-pub use dataset::{FeatureLayout, DatasetSummary, NodeDataset, Split};
+pub use dataset::{DatasetSummary, FeatureLayout, NodeDataset, Split};
 pub use error::DatasetError;
 pub use h5graph::{read_h5graph, write_h5graph};
+pub use images::{is_image_spec, load_images, ImageDataset, ImageSpec, ImageSummary};
 pub use linqs::{load_linqs, LinqsOptions, LinqsReport};
 pub use npz::load_npz;
 pub use planetoid::load_planetoid;

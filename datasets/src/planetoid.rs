@@ -1,12 +1,16 @@
 //! Planetoid split files (`ind.<name>.{x,tx,allx,y,ty,ally,graph,test.index}`), read exactly as
 //! PyTorch Geometric's `read_planetoid_data` reads them.
 //!
+//! - `x` (the training nodes' features, a copy of the first `allx` rows) is parsed and its
+//!   shape checked against `y` and `allx`, but not otherwise used;
 //! - features: `allx` rows for nodes `0..len(allx)`, then row `i` of `tx` for node
 //!   `test.index[i]` (the test rows are stored unsorted);
 //! - the node count is `max(len(allx) + len(tx), max(test.index) + 1)`: Citeseer's test index
 //!   range has 15 gaps, which become nodes with zero features and an all-zero label row (class 0)
 //!   that belong to no split (3327 nodes); this is what PyG's Citeseer special case produces;
-//! - labels: argmax of the one-hot rows of `ally` / `ty`;
+//!   more such gaps than `tx` rows is refused as a corrupt index (an index of 10^12 would
+//!   otherwise create that many nodes);
+//! - labels: argmax of the one-hot rows of `ally` / `ty` (non-finite entries are refused);
 //! - split: train `0..len(y)`, val `len(y)..len(y)+500`, test `test.index` (sorted);
 //! - edges: the `graph` dict of adjacency lists, self-loops removed, duplicates merged, undirected.
 //!
@@ -79,7 +83,17 @@ fn read_labels(path: &Path, ext: &str) -> Result<(usize, Vec<(usize, bool)>), Da
     let &[rows, classes] = array.shape.as_slice() else {
         return Err(DatasetError::format(path, format!("labels have shape {:?}, expected 2-D one-hot", array.shape)));
     };
+    if classes == 0 {
+        return Err(DatasetError::format(path, format!("labels have shape {:?}: no class columns", array.shape)));
+    }
     let values = array.to_f32().map_err(|e| DatasetError::format(path, e))?;
+    if let Some(k) = values.iter().position(|v| !v.is_finite()) {
+        let (r, c) = (k / classes, k % classes);
+        return Err(DatasetError::format(
+            path,
+            format!("label row {r}, column {c} is {}: labels must be finite", values[k]),
+        ));
+    }
     let mut labels = Vec::with_capacity(rows);
     for r in 0..rows {
         let row = &values[r * classes..(r + 1) * classes];
@@ -126,6 +140,22 @@ pub fn load_planetoid_with_report(dir: &Path, name: &str) -> Result<(NodeDataset
         (file("y"), file("allx"), file("ally"), file("tx"), file("ty"));
     let (classes, y) = read_labels(&y_path, "y")?;
     let allx = read_matrix(&allx_path, "allx")?;
+    // `x` repeats the first rows of `allx` (the labelled nodes); it is not needed, but a file
+    // that is there must be sound and agree, so a damaged copy is reported, not ignored.
+    let x_path = file("x");
+    let x = read_matrix(&x_path, "x")?;
+    if x.rows() != y.len() || x.cols() != allx.cols() {
+        return Err(DatasetError::format(
+            &x_path,
+            format!(
+                "{} x {} features, but y has {} rows and allx {} columns",
+                x.rows(),
+                x.cols(),
+                y.len(),
+                allx.cols()
+            ),
+        ));
+    }
     let (ally_classes, ally) = read_labels(&ally_path, "ally")?;
     let tx = read_matrix(&tx_path, "tx")?;
     let (ty_classes, ty) = read_labels(&ty_path, "ty")?;
@@ -160,7 +190,20 @@ pub fn load_planetoid_with_report(dir: &Path, name: &str) -> Result<(NodeDataset
             format!("{} training rows + {NUM_VAL} validation rows exceed the {n_allx} rows of allx", y.len()),
         ));
     }
-    let n = test_index.iter().map(|&i| i + 1).max().unwrap_or(0).max(n_allx + n_tx);
+    let n = test_index.iter().map(|&i| i.saturating_add(1)).max().unwrap_or(0).max(n_allx + n_tx);
+    // Gaps in the test-index range become nodes without data (Citeseer has 15 among 1000 test
+    // rows); more gaps than test rows means a corrupt index, not a sparse range, and an index
+    // like 10^12 would otherwise make that many nodes.
+    let gaps = n - (n_allx + n_tx);
+    if gaps > n_tx.max(1) {
+        let max = test_index.iter().max().copied().unwrap_or(0);
+        return Err(DatasetError::format(
+            &test_path,
+            format!(
+                "test index {max} implies {n} nodes, {gaps} of them without features or labels (more than the {n_tx} test rows): a corrupt index"
+            ),
+        ));
+    }
     let mut row_of_node: HashMap<usize, usize> = HashMap::with_capacity(n_tx);
     for (row, &node) in test_index.iter().enumerate() {
         if node < n_allx {

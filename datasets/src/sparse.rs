@@ -30,11 +30,11 @@ pub fn csr_from_parts(
         Compressed::Rows => (rows, cols),
         Compressed::Columns => (cols, rows),
     };
-    if indptr.len() != outer + 1 {
+    if Some(indptr.len()) != outer.checked_add(1) {
         return Err(format!(
             "indptr has {} entries for {outer} compressed lines (expected {})",
             indptr.len(),
-            outer + 1
+            outer as u128 + 1
         ));
     }
     if indices.len() != data.len() {
@@ -94,6 +94,8 @@ pub fn csr_from_dense(rows: usize, cols: usize, dense: &[f32]) -> Result<CsMat<f
     if rows.checked_mul(cols) != Some(dense.len()) {
         return Err(format!("{} values for a {rows} x {cols} matrix", dense.len()));
     }
+    // with cols = 0 there are no values to bound rows: the row pointer alone could be huge
+    crate::limits::check_memory(&format!("a {rows} x {cols} matrix"), (rows as u128 + 1) * 8)?;
     let mut indptr = Vec::with_capacity(rows + 1);
     let mut indices = Vec::new();
     let mut data = Vec::new();

@@ -44,8 +44,17 @@ pub struct CheckpointMeta {
 pub enum CheckpointError {
     #[error("{}: {message}", path.display())]
     Invalid { path: PathBuf, message: String },
-    #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    /// The operating system's error is part of the message (not a `source`), so an error chain
+    /// printed with `{:#}` does not repeat it.
+    #[error("{}: {}", path.display(), describe_io(error))]
+    Io { path: PathBuf, error: std::io::Error },
+}
+
+fn describe_io(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => "file not found".into(),
+        _ => error.to_string(),
+    }
 }
 
 fn invalid(path: &Path, message: impl Into<String>) -> CheckpointError {
@@ -89,19 +98,77 @@ pub fn save_checkpoint(path: &Path, vs: &nn::VarStore, meta: &CheckpointMeta) ->
     write_atomically(path, &bytes)
 }
 
-/// Writes `bytes` to a temporary file beside `path`, then renames it over `path`.
+/// The temporary file [`write_atomically`] writes before renaming it over `path`:
+/// `.{file name}.tmp{pid}` in the same directory.
+fn temp_path_for(path: &Path, pid: u32) -> Option<PathBuf> {
+    let file_name = path.file_name()?;
+    Some(path.with_file_name(format!(".{}.tmp{pid}", file_name.to_string_lossy())))
+}
+
+/// Writes `bytes` to a temporary file beside `path` (`.{name}.tmp{pid}`), flushes it to disk,
+/// then renames it over `path`: a reader, or a process killed at any moment, sees either the
+/// previous file or the new one, never a mix. A process killed mid-write leaves its temporary
+/// file behind; the next write to the same `path` removes those whose process has ended.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
-    let io = |source| CheckpointError::Io { path: path.to_path_buf(), source };
+    let io = |error| CheckpointError::Io { path: path.to_path_buf(), error };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
-    let file_name = path.file_name().ok_or_else(|| invalid(path, "not a file path"))?;
-    let tmp = path.with_file_name(format!(".{}.tmp{}", file_name.to_string_lossy(), std::process::id()));
-    let result = std::fs::write(&tmp, bytes).and_then(|_| std::fs::rename(&tmp, path));
+    let tmp = temp_path_for(path, std::process::id()).ok_or_else(|| invalid(path, "not a file path"))?;
+    remove_stale_temp_files(path);
+    let result = (|| {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, path)
+    })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     result.map_err(io)
+}
+
+/// Removes `.{name}.tmp{pid}` files beside `path` left by processes that no longer run (killed
+/// during a write). Files of running processes are left alone. Best effort: errors are ignored.
+fn remove_stale_temp_files(path: &Path) {
+    let (Some(name), Some(dir)) = (path.file_name(), path.parent()) else { return };
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    let prefix = format!(".{}.tmp", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(pid) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)).and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !process_is_running(pid) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Whether a process with this id exists (Linux: `/proc/<pid>`; elsewhere assume it does, so
+/// nothing is removed).
+fn process_is_running(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        true
+    }
+}
+
+/// The parameter count of `config`, without overflow (`None` when it does not fit `u128`).
+fn declared_params(config: &ModelConfig) -> Option<u128> {
+    let mut total: u128 = 0;
+    let mut input = u128::try_from(config.in_features).ok()?;
+    for &width in config.hidden.iter().chain(std::iter::once(&config.num_classes)) {
+        let width = u128::try_from(width).ok()?;
+        total = total.checked_add(input.checked_mul(width)?.checked_add(width)?)?;
+        input = width;
+    }
+    Some(total)
 }
 
 /// Reads a checkpoint, rebuilds its model on `device` and loads the weights, checking that every
@@ -110,7 +177,7 @@ pub fn load_checkpoint(
     path: &Path,
     device: Device,
 ) -> Result<(nn::VarStore, Box<dyn NodeModel>, CheckpointMeta), CheckpointError> {
-    let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io { path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|error| CheckpointError::Io { path: path.to_path_buf(), error })?;
     let (_, header) = SafeTensors::read_metadata(&bytes)
         .map_err(|e| invalid(path, format!("not a safetensors checkpoint ({e:?})")))?;
     let meta_json = header
@@ -121,6 +188,26 @@ pub fn load_checkpoint(
     let meta: CheckpointMeta =
         serde_json::from_str(meta_json).map_err(|e| invalid(path, format!("bad gdistill metadata: {e}")))?;
     let file = SafeTensors::deserialize(&bytes).map_err(|e| invalid(path, format!("corrupt tensors ({e:?})")))?;
+    // The metadata decides what gets allocated: check it against what the file holds before
+    // building anything, so a header claiming a 10^12-parameter model is refused, not allocated.
+    meta.model.validate().map_err(|e| invalid(path, format!("bad gdistill metadata: {e}")))?;
+    let declared = declared_params(&meta.model)
+        .ok_or_else(|| invalid(path, "bad gdistill metadata: the model's parameter count overflows"))?;
+    let mut tensors = file.tensors();
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    if let Some((name, view)) = tensors.iter().find(|(_, view)| view.dtype() != Dtype::F32) {
+        return Err(invalid(
+            path,
+            format!("tensor {name} is {:?}; gdistill checkpoints hold F32 tensors", view.dtype()),
+        ));
+    }
+    let stored: u128 = tensors.iter().map(|(_, view)| view.shape().iter().map(|&d| d as u128).product::<u128>()).sum();
+    if declared != stored {
+        return Err(invalid(
+            path,
+            format!("holds {stored} parameter values, but the model needs {declared} (as its gdistill metadata describes it)"),
+        ));
+    }
     let vs = nn::VarStore::new(device);
     let model = meta.model.build(&vs.root()).map_err(|e| invalid(path, e.to_string()))?;
     let variables = vs.variables();
@@ -140,7 +227,8 @@ pub fn load_checkpoint(
                 format!("tensor {name} is {:?} {:?}, the model needs F32 {:?}", view.dtype(), shape, var.size()),
             ));
         }
-        let values: Vec<f32> = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let values: Vec<f32> =
+            view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
         if values.iter().any(|v| !v.is_finite()) {
             return Err(invalid(path, format!("tensor {name} holds NaN or infinite values")));
         }

@@ -12,8 +12,8 @@ use tch::Device;
 
 use crate::lsp::{EdgeList, KlDirection, LspKernel};
 use crate::{
-    accuracy, checked_hidden_index, inference_ms, predict, train, EpochStats, GraphData, LspTerm, Objective, TrainConfig,
-    TrainError, Trained,
+    accuracy, checked_hidden_index, inference_ms, predict, train, EpochStats, GraphData, LspTerm, Objective,
+    TrainConfig, TrainError, Trained,
 };
 
 /// Architecture of one model in the comparison.
@@ -117,6 +117,65 @@ impl CompareConfig {
     }
 }
 
+impl ModelSpec {
+    /// The model this spec describes for `in_features` inputs and `classes` outputs.
+    pub fn config(&self, arch: Arch, in_features: i64, classes: i64) -> ModelConfig {
+        ModelConfig::new(arch, in_features, self.hidden, self.layers, classes, self.dropout)
+    }
+
+    fn validate(&self, name: &str) -> Result<(), String> {
+        if self.hidden <= 0 || self.layers == 0 {
+            return Err(format!("{name}: hidden and layers must be positive, got {} and {}", self.hidden, self.layers));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(format!("{name}: dropout must be in [0, 1), got {}", self.dropout));
+        }
+        Ok(())
+    }
+}
+
+impl CompareConfig {
+    /// Checks every setting before anything trains; the message names the bad one.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.seeds == 0 {
+            return Err("seeds must be at least 1".into());
+        }
+        if !(0.0..=1.0).contains(&self.alpha) {
+            return Err(format!("alpha must be in [0, 1], got {}", self.alpha));
+        }
+        if !(self.temperature.is_finite() && self.temperature > 0.0) {
+            return Err(format!("temperature must be positive and finite, got {}", self.temperature));
+        }
+        if !(self.lsp.weight.is_finite() && self.lsp.weight >= 0.0) {
+            return Err(format!("lsp.weight must be non-negative and finite, got {}", self.lsp.weight));
+        }
+        for (name, spec) in [("teacher", &self.teacher), ("gcn_small", &self.gcn_small), ("mlp", &self.mlp)] {
+            spec.validate(name)?;
+        }
+        let trainings = [
+            ("teacher_training", &self.teacher_training),
+            ("student_training", &self.student_training),
+            ("distill_training", &self.distill_training),
+        ];
+        for (name, training) in trainings {
+            training.validate().map_err(|e| format!("{name}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// Refuses models whose training state (weights, gradients, Adam's moments) would not fit
+    /// in memory for `dataset`, before the first one is built.
+    pub fn check_memory(&self, dataset: &NodeDataset) -> Result<(), String> {
+        for (name, spec) in [("teacher", &self.teacher), ("gcn_small", &self.gcn_small), ("mlp", &self.mlp)] {
+            let model = spec.config(Arch::Gcn, dataset.num_features() as i64, dataset.num_classes as i64);
+            let params = model.num_params();
+            let what = format!("{name} (hidden {}, {params} parameters)", spec.hidden);
+            gdistill_datasets::limits::check_memory(&what, 16 * params.max(0) as u128)?;
+        }
+        Ok(())
+    }
+}
+
 /// The dataset as the report shows it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DatasetInfo {
@@ -189,17 +248,14 @@ pub fn compare(
     device: Device,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<CompareReport, TrainError> {
-    if config.seeds == 0 {
-        return Err(TrainError::Mismatch("--seeds must be at least 1".into()));
-    }
+    config.validate().map_err(TrainError::Config)?;
+    config.check_memory(dataset).map_err(TrainError::TooLarge)?;
     let mut dataset = dataset.clone();
     if config.normalize_features {
         dataset.row_normalize_features();
     }
     let data = GraphData::new(&dataset, device, crate::FeatureLayout::Auto)?;
-    let model = |arch, spec: &ModelSpec| {
-        ModelConfig::new(arch, data.num_features(), spec.hidden, spec.layers, data.num_classes, spec.dropout)
-    };
+    let model = |arch, spec: &ModelSpec| spec.config(arch, data.num_features(), data.num_classes);
     let teacher_cfg = model(Arch::Gcn, &config.teacher);
     let student_cfg = |s: Student| match s {
         Student::Mlp => model(Arch::Mlp, &config.mlp),
@@ -271,7 +327,8 @@ struct RowPlan {
 fn row_plans(config: &CompareConfig) -> Vec<RowPlan> {
     let plan = |name: &str, student, kd, lsp| RowPlan { name: name.to_string(), student, kd, lsp };
     let (mlp, small, lsp) = (Some(Student::Mlp), Some(Student::GcnSmall), Some(config.lsp.kernel));
-    let mut plans = vec![plan("teacher", None, false, None), plan("mlp", mlp, false, None), plan("mlp+kd", mlp, true, None)];
+    let mut plans =
+        vec![plan("teacher", None, false, None), plan("mlp", mlp, false, None), plan("mlp+kd", mlp, true, None)];
     if config.lsp.rows {
         plans.push(plan("mlp+kd+lsp", mlp, true, lsp));
     }
@@ -309,7 +366,11 @@ impl RowPlan {
         let Some(kernel) = self.lsp else { return Ok((objective, settings)) };
         let l = &config.lsp;
         let layer = checked_hidden_index(l.teacher_layer, teacher.hidden.len()).ok_or_else(|| {
-            TrainError::Mismatch(format!("LSP teacher layer {} does not exist ({} hidden)", l.teacher_layer, teacher.hidden.len()))
+            TrainError::Mismatch(format!(
+                "LSP teacher layer {} does not exist ({} hidden)",
+                l.teacher_layer,
+                teacher.hidden.len()
+            ))
         })?;
         let term = LspTerm {
             teacher_hidden: teacher.hidden[layer].shallow_clone(),

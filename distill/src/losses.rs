@@ -28,7 +28,11 @@ pub fn soft_target_loss(student_logits: &Tensor, teacher_logits: &Tensor, temper
 
 /// As [`soft_target_loss`], with the teacher's tempered log-probabilities computed once beforehand
 /// (they are constant during distillation).
-pub fn soft_target_loss_from_log_probs(student_logits: &Tensor, teacher_log_probs: &Tensor, temperature: f64) -> Tensor {
+pub fn soft_target_loss_from_log_probs(
+    student_logits: &Tensor,
+    teacher_log_probs: &Tensor,
+    temperature: f64,
+) -> Tensor {
     let student_log_probs = (student_logits / temperature).log_softmax(-1, student_logits.kind());
     // tch's kl_div has no batchmean: sum, then divide by the number of rows.
     let rows = student_logits.size()[0].max(1) as f64;

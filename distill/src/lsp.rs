@@ -42,7 +42,9 @@ impl std::str::FromStr for LspKernel {
     fn from_str(s: &str) -> Result<Self, String> {
         let mut parts = s.split(':');
         let name = parts.next().unwrap_or_default().to_ascii_lowercase();
-        let nums: Vec<f64> = parts.map(|p| p.parse::<f64>().map_err(|_| format!("bad number '{p}' in kernel '{s}'"))).collect::<Result<_, _>>()?;
+        let nums: Vec<f64> = parts
+            .map(|p| p.parse::<f64>().map_err(|_| format!("bad number '{p}' in kernel '{s}'")))
+            .collect::<Result<_, _>>()?;
         let arg = |k: usize, default: f64| nums.get(k).copied().unwrap_or(default);
         let kernel = match name.as_str() {
             "linear" if nums.is_empty() => LspKernel::Linear,
@@ -52,7 +54,9 @@ impl std::str::FromStr for LspKernel {
             _ => return Err(format!("unknown LSP kernel '{s}': use linear, poly[:c:d], rbf[:sigma] or l1[:b]")),
         };
         match kernel {
-            LspKernel::Rbf { sigma: w } | LspKernel::L1 { b: w } if w <= 0.0 => Err(format!("kernel '{s}': width must be positive")),
+            LspKernel::Rbf { sigma: w } | LspKernel::L1 { b: w } if w <= 0.0 => {
+                Err(format!("kernel '{s}': width must be positive"))
+            }
             LspKernel::Poly { d, .. } if d < 1 => Err(format!("kernel '{s}': degree must be at least 1")),
             k => Ok(k),
         }
@@ -201,13 +205,25 @@ impl TeacherStructure {
 
 /// The LSP loss: mean over nodes with at least one edge of `KL` between the teacher's and the
 /// student's local structures (direction as given). `teacher` is treated as a constant.
-pub fn lsp_loss(student: &Tensor, teacher: &Tensor, edges: &EdgeList, kernel: LspKernel, direction: KlDirection) -> Tensor {
+pub fn lsp_loss(
+    student: &Tensor,
+    teacher: &Tensor,
+    edges: &EdgeList,
+    kernel: LspKernel,
+    direction: KlDirection,
+) -> Tensor {
     lsp_loss_to(student, &TeacherStructure::new(teacher, edges, kernel), edges, kernel, direction)
 }
 
 /// [`lsp_loss`] against a teacher structure computed once beforehand (it is constant while a
 /// student trains, and the teacher is usually the wider of the two).
-pub fn lsp_loss_to(student: &Tensor, teacher: &TeacherStructure, edges: &EdgeList, kernel: LspKernel, direction: KlDirection) -> Tensor {
+pub fn lsp_loss_to(
+    student: &Tensor,
+    teacher: &TeacherStructure,
+    edges: &EdgeList,
+    kernel: LspKernel,
+    direction: KlDirection,
+) -> Tensor {
     if edges.is_empty() {
         return Tensor::zeros([], (student.kind(), student.device()));
     }

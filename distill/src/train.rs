@@ -27,6 +27,22 @@ pub struct TrainConfig {
     pub seed: u64,
 }
 
+impl TrainConfig {
+    /// Checks that the settings can train at all; the message names the bad setting.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.epochs == 0 {
+            return Err("epochs must be at least 1".into());
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(format!("lr must be positive and finite, got {}", self.lr));
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return Err(format!("weight_decay must be non-negative and finite, got {}", self.weight_decay));
+        }
+        Ok(())
+    }
+}
+
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig { epochs: 200, lr: 0.01, weight_decay: 5e-4, decay_all_layers: false, patience: Some(100), seed: 0 }
@@ -93,6 +109,24 @@ impl Objective {
         Objective { alpha, teacher: Some(TeacherTarget::LogitMatching { teacher_logits }), lsp: None }
     }
 
+    /// Checks the weights and the temperature; the message names the bad one.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(0.0..=1.0).contains(&self.alpha) {
+            return Err(format!("alpha must be in [0, 1], got {}", self.alpha));
+        }
+        if let Some(TeacherTarget::SoftTargets { temperature, .. }) = &self.teacher {
+            if !(temperature.is_finite() && *temperature > 0.0) {
+                return Err(format!("the temperature must be positive and finite, got {temperature}"));
+            }
+        }
+        if let Some(lsp) = &self.lsp {
+            if !(lsp.weight.is_finite() && lsp.weight >= 0.0) {
+                return Err(format!("the LSP weight must be non-negative and finite, got {}", lsp.weight));
+            }
+        }
+        Ok(())
+    }
+
     /// Adds local structure preservation.
     pub fn with_lsp(self, lsp: LspTerm) -> Objective {
         Objective { lsp: Some(lsp), ..self }
@@ -100,7 +134,14 @@ impl Objective {
 
     /// The loss at `epoch` given the student's output; `teacher_log_probs` are the tempered
     /// teacher log-probabilities, computed once.
-    fn loss(&self, out: &ModelOutput, data: &GraphData, train_labels: &Tensor, teacher: &TeacherConstants, epoch: usize) -> Tensor {
+    fn loss(
+        &self,
+        out: &ModelOutput,
+        data: &GraphData,
+        train_labels: &Tensor,
+        teacher: &TeacherConstants,
+        epoch: usize,
+    ) -> Tensor {
         let (teacher_log_probs, teacher_structure) = (teacher.log_probs.as_ref(), teacher.structure.as_ref());
         let hard = cross_entropy(&out.logits.index_select(0, &data.train), train_labels);
         let mut loss = match &self.teacher {
@@ -166,6 +207,10 @@ pub enum TrainError {
     NonFiniteLoss { epoch: usize, value: f64, lr: f64 },
     #[error("{0}")]
     Mismatch(String),
+    #[error("{0}")]
+    Config(String),
+    #[error("{0}")]
+    TooLarge(String),
 }
 
 /// One epoch's figures, passed to the progress callback.
@@ -201,6 +246,13 @@ pub fn train(
     on_epoch: &mut dyn FnMut(&EpochStats),
 ) -> Result<Trained, TrainError> {
     check_shapes(config, data, objective)?;
+    settings.validate().map_err(TrainError::Config)?;
+    objective.validate().map_err(TrainError::Config)?;
+    let params = config.num_params();
+    // Weights, gradients and Adam's two moments, four bytes each.
+    let bytes = 16 * params.max(0) as u128;
+    let what = format!("training a {} with hidden widths {:?} ({params} parameters)", config.arch, config.hidden);
+    gdistill_datasets::limits::check_memory(&what, bytes).map_err(TrainError::TooLarge)?;
     let start = Instant::now();
     tch::manual_seed(settings.seed as i64);
     let vs = nn::VarStore::new(data.device);
@@ -234,10 +286,14 @@ pub fn train(
 
         let eval_start = Instant::now();
         let eval_logits = predict(model.as_ref(), data);
-        let val_loss = tch::no_grad(|| cross_entropy(&eval_logits.index_select(0, &data.val), &data.labels.index_select(0, &data.val)));
-        let figures = Tensor::stack(&[loss.detach(), accuracy_tensor(&eval_logits, &data.labels, &data.val), val_loss], 0)
-            .to_device(Device::Cpu);
-        let figures: Vec<f64> = Vec::<f32>::try_from(figures).map_err(ModelError::from)?.into_iter().map(f64::from).collect();
+        let val_loss = tch::no_grad(|| {
+            cross_entropy(&eval_logits.index_select(0, &data.val), &data.labels.index_select(0, &data.val))
+        });
+        let figures =
+            Tensor::stack(&[loss.detach(), accuracy_tensor(&eval_logits, &data.labels, &data.val), val_loss], 0)
+                .to_device(Device::Cpu);
+        let figures: Vec<f64> =
+            Vec::<f32>::try_from(figures).map_err(ModelError::from)?.into_iter().map(f64::from).collect();
         let (loss_value, val_acc, val_loss) = (figures[0], figures[1], figures[2]);
         let eval_seconds = eval_start.elapsed().as_secs_f64();
         if !loss_value.is_finite() {

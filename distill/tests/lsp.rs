@@ -14,7 +14,9 @@ fn sim(a: &[f64], b: &[f64], kernel: LspKernel) -> f64 {
     match kernel {
         LspKernel::Linear => dot,
         LspKernel::Poly { c, d } => (dot + c).powi(d),
-        LspKernel::Rbf { sigma } => (-a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>() / (2.0 * sigma * sigma)).exp(),
+        LspKernel::Rbf { sigma } => {
+            (-a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>() / (2.0 * sigma * sigma)).exp()
+        }
         LspKernel::L1 { b: w } => (-a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f64>() / w).exp(),
     }
 }
@@ -77,7 +79,10 @@ fn matches_the_dense_oracle_for_every_kernel_direction_and_self_loop_setting() {
                 for dir in [KlDirection::TeacherToStudent, KlDirection::StudentToTeacher] {
                     let got = lsp_loss(&tensor(&s), &tensor(&t), &edges, kernel, dir).double_value(&[]);
                     let want = oracle(&s, &t, &oracle_pairs, kernel, dir);
-                    assert!((got - want).abs() < 1e-9 * (1.0 + want.abs()), "{kernel} {dir:?} loops={self_loops}: {got} vs {want}");
+                    assert!(
+                        (got - want).abs() < 1e-9 * (1.0 + want.abs()),
+                        "{kernel} {dir:?} loops={self_loops}: {got} vs {want}"
+                    );
                 }
             }
         }
@@ -150,6 +155,10 @@ fn equal_features_cost_nothing_and_large_norms_stay_finite() {
     // No edges at all: zero, not NaN.
     let none = EdgeList::new(&[], n, Device::Cpu).unwrap();
     assert_eq!(lsp_loss(&z, &z, &none, LspKernel::Linear, KlDirection::TeacherToStudent).double_value(&[]), 0.0);
-    assert!("poly:1:0".parse::<LspKernel>().is_err() && "rbf:-1".parse::<LspKernel>().is_err() && "cosine".parse::<LspKernel>().is_err());
+    assert!(
+        "poly:1:0".parse::<LspKernel>().is_err()
+            && "rbf:-1".parse::<LspKernel>().is_err()
+            && "cosine".parse::<LspKernel>().is_err()
+    );
     assert_eq!("poly:2:3".parse::<LspKernel>().unwrap(), LspKernel::Poly { c: 2.0, d: 3 });
 }

@@ -19,11 +19,11 @@ fn training_is_reproducible_for_a_seed_on_cpu() {
     let data = GraphData::new(&cora, Device::Cpu, FeatureLayout::Auto).unwrap();
     let cfg = ModelConfig::new(Arch::Gcn, 1433, 16, 2, 7, 0.5);
     let settings = TrainConfig { epochs: 30, patience: None, seed: 11, ..TrainConfig::default() };
-    let run = || predict(train(&cfg, &data, &Objective::labels(), &settings, &mut |_| {}).unwrap().model.as_ref(), &data);
+    let run =
+        || predict(train(&cfg, &data, &Objective::labels(), &settings, &mut |_| {}).unwrap().model.as_ref(), &data);
     let (a, b) = (run(), run());
     assert_eq!((&a - &b).abs().max().double_value(&[]), 0.0);
     let other = TrainConfig { seed: 12, ..settings.clone() };
     let c = predict(train(&cfg, &data, &Objective::labels(), &other, &mut |_| {}).unwrap().model.as_ref(), &data);
     assert!((&a - &c).abs().max().double_value(&[]) > 0.0, "another seed gives another model");
 }
-

@@ -116,7 +116,10 @@ fn mismatched_shapes_and_divergence_are_errors_not_panics() {
     let data = GraphData::new(&dataset, Device::Cpu, FeatureLayout::Dense).unwrap();
     let settings = TrainConfig { epochs: 5, ..TrainConfig::default() };
     let wrong_classes = ModelConfig::new(Arch::Mlp, 12, 8, 2, 5, 0.0);
-    assert!(matches!(train(&wrong_classes, &data, &Objective::labels(), &settings, &mut |_| {}), Err(TrainError::Mismatch(_))));
+    assert!(matches!(
+        train(&wrong_classes, &data, &Objective::labels(), &settings, &mut |_| {}),
+        Err(TrainError::Mismatch(_))
+    ));
     let cfg = ModelConfig::new(Arch::Mlp, 12, 8, 2, 3, 0.0);
     let short = Objective::soft_targets(Tensor::zeros([10, 3], (Kind::Float, Device::Cpu)), 2.0, 0.0);
     assert!(matches!(train(&cfg, &data, &short, &settings, &mut |_| {}), Err(TrainError::Mismatch(_))));

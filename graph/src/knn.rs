@@ -71,9 +71,11 @@ pub fn knn_graph_batched(
     opts: KnnOptions,
 ) -> Result<Graph, GraphError> {
     let n = num_points(points, dim)?;
-    let total: usize = cloud_sizes.iter().sum();
-    if total != n {
-        return Err(GraphError::CloudSizes { total, points: n });
+    // checked: sizes that overflow when added cannot describe the points (and must not wrap
+    // around to a total that matches)
+    let total = cloud_sizes.iter().try_fold(0usize, |acc, &s| acc.checked_add(s));
+    if total != Some(n) {
+        return Err(GraphError::CloudSizes { total: total.unwrap_or(usize::MAX), points: n });
     }
     if let Some(pos) = points.par_iter().position_first(|x| !x.is_finite()) {
         return Err(GraphError::NonFiniteCoordinate { point: pos / dim, coord: pos % dim });

@@ -52,7 +52,9 @@ impl NodeFeatures {
     pub fn dropout(&self, p: f64, train: bool) -> NodeFeatures {
         match self {
             NodeFeatures::Dense(x) => NodeFeatures::Dense(dropout(x, p, train)),
-            NodeFeatures::Sparse(x) if train && p > 0.0 => NodeFeatures::Sparse(x.with_values(dropout(x.values(), p, true))),
+            NodeFeatures::Sparse(x) if train && p > 0.0 => {
+                NodeFeatures::Sparse(x.with_values(dropout(x.values(), p, true)))
+            }
             NodeFeatures::Sparse(x) => NodeFeatures::Sparse(x.with_values(x.values().shallow_clone())),
         }
     }

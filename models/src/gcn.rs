@@ -63,7 +63,8 @@ pub struct Gcn {
 
 impl Gcn {
     pub fn new(path: &nn::Path, config: ModelConfig) -> Gcn {
-        let layers = config.layer_dims().iter().enumerate().map(|(k, &(i, o))| GcnConv::new(&(path / k), i, o)).collect();
+        let layers =
+            config.layer_dims().iter().enumerate().map(|(k, &(i, o))| GcnConv::new(&(path / k), i, o)).collect();
         Gcn { layers, config }
     }
 }

@@ -90,7 +90,14 @@ pub struct ModelConfig {
 
 impl ModelConfig {
     /// `layers` counts weight layers, so `layers = 2, hidden = 16` is Kipf & Welling's GCN.
-    pub fn new(arch: Arch, in_features: i64, hidden: i64, layers: usize, num_classes: i64, dropout: f64) -> ModelConfig {
+    pub fn new(
+        arch: Arch,
+        in_features: i64,
+        hidden: i64,
+        layers: usize,
+        num_classes: i64,
+        dropout: f64,
+    ) -> ModelConfig {
         ModelConfig { arch, in_features, hidden: vec![hidden; layers.saturating_sub(1)], num_classes, dropout }
     }
 
@@ -107,13 +114,17 @@ impl ModelConfig {
 
     /// Trainable parameters: weights and biases.
     pub fn num_params(&self) -> i64 {
-        self.layer_dims().iter().map(|(i, o)| i * o + o).sum()
+        // Saturating: an absurd width must reach the memory check, not overflow.
+        self.layer_dims().iter().fold(0i64, |n, (i, o)| n.saturating_add(i.saturating_mul(*o)).saturating_add(*o))
     }
 
     pub fn validate(&self) -> Result<(), ModelError> {
         let bad = |m: String| Err(ModelError::Config(m));
         if self.in_features <= 0 || self.num_classes <= 0 {
-            return bad(format!("in_features {} and num_classes {} must be positive", self.in_features, self.num_classes));
+            return bad(format!(
+                "in_features {} and num_classes {} must be positive",
+                self.in_features, self.num_classes
+            ));
         }
         if self.hidden.iter().any(|&h| h <= 0) {
             return bad(format!("hidden widths must be positive, got {:?}", self.hidden));

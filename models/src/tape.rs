@@ -60,7 +60,11 @@ pub(crate) fn record(m: &SparseMatrix, dense: &Tensor) -> Option<Tensor> {
         let mut active = a.borrow_mut();
         let records = active.as_mut()?;
         let output = tch::no_grad(|| m.csr_product(dense)).set_requires_grad(true);
-        records.push(Record { input: dense.shallow_clone(), output: output.shallow_clone(), transposed: m.transposed_csr() });
+        records.push(Record {
+            input: dense.shallow_clone(),
+            output: output.shallow_clone(),
+            transposed: m.transposed_csr(),
+        });
         Some(output)
     })
 }

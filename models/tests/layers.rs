@@ -1,8 +1,6 @@
 //! The sparse layers against dense computations, and the tape's gradients against autograd's.
 
-use gdistill_models::{
-    parse_device, record_sparse_products, Arch, GcnConv, ModelConfig, NodeFeatures, SparseMatrix,
-};
+use gdistill_models::{parse_device, record_sparse_products, Arch, GcnConv, ModelConfig, NodeFeatures, SparseMatrix};
 use tch::{nn, Device, Kind, Tensor};
 
 /// A seeded random sparse matrix as CSR arrays plus its dense copy (row-major).
@@ -87,7 +85,7 @@ fn taped_gradients_equal_plain_autograd() {
         loss_of(model.forward_t(&x, &a_hat, true)).backward();
         let plain: Vec<Tensor> = vars.iter().map(|(_, v)| v.grad().copy()).collect();
         for (_, v) in &vars {
-            v.grad().zero_();
+            let _ = v.grad().zero_();
         }
         let (out, tape) = record_sparse_products(|| model.forward_t(&x, &a_hat, true));
         let expected_products = if arch == Arch::Gcn { 1 + 3 } else { 1 };

@@ -53,14 +53,20 @@ pub fn run(args: BenchArgs) -> Result<()> {
     }
     let mut json = serde_json::to_value(&report)?;
     if let Some(path) = &args.peer {
-        let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read the peer's figures", path.display()))?;
-        let peer: serde_json::Value =
-            serde_json::from_str(text.lines().last().unwrap_or_default()).with_context(|| format!("{}: not a JSON line", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("{}: cannot read the peer's figures", path.display()))?;
+        let peer: serde_json::Value = serde_json::from_str(text.lines().last().unwrap_or_default())
+            .with_context(|| format!("{}: not a JSON line", path.display()))?;
         let teacher = report.rows.iter().find(|r| r.name == "teacher").expect("bench always times the teacher");
         let name = peer["peer"].as_str().unwrap_or("peer");
         println!("teacher against {name} (same recipe, same machine; ratio = peer / gdistill, higher is faster here):");
         let mut ratios = serde_json::Map::new();
-        for (key, ours) in [("step_ms", teacher.step_ms), ("eval_ms", teacher.eval_ms), ("infer_ms", teacher.infer_ms), ("train_s", teacher.train_s)] {
+        for (key, ours) in [
+            ("step_ms", teacher.step_ms),
+            ("eval_ms", teacher.eval_ms),
+            ("infer_ms", teacher.infer_ms),
+            ("train_s", teacher.train_s),
+        ] {
             let theirs = peer[key].as_f64().with_context(|| format!("{}: no '{key}'", path.display()))?;
             println!("  {key:<9} gdistill {ours:>9.3}  {name} {theirs:>9.3}  x{:.1}", theirs / ours);
             ratios.insert(key.to_string(), serde_json::json!(theirs / ours));

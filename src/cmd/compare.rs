@@ -2,14 +2,14 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use gdistill_datasets::NodeDataset;
 use gdistill_distill::compare::{compare, CompareConfig, KdLoss, Progress};
 use gdistill_distill::lsp::LspKernel;
 
 use super::distill::KdLossArg;
-use super::{write_json, DatasetArgs, DeviceArgs};
+use super::{apply_experiment_file, write_json, DatasetArgs, DeviceArgs};
 use crate::output::{print_compare_table, run_bar};
 
 #[derive(Args)]
@@ -69,11 +69,7 @@ pub struct CompareArgs {
 fn resolve_config(args: &CompareArgs, dataset: &NodeDataset) -> Result<CompareConfig> {
     let mut config = CompareConfig::for_dataset(dataset);
     if let Some(path) = &args.config {
-        let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
-        let overrides: toml::Table = text.parse().with_context(|| format!("{}: not valid TOML", path.display()))?;
-        let mut merged = toml::Table::try_from(&config)?;
-        merge(&mut merged, overrides);
-        config = toml::Value::Table(merged).try_into().with_context(|| format!("{}: bad experiment setting", path.display()))?;
+        config = apply_experiment_file(config, path, |c| c.validate().and_then(|_| c.check_memory(dataset)))?;
     }
     set(&mut config.seeds, args.seeds);
     set(&mut config.first_seed, args.first_seed);
@@ -100,9 +96,7 @@ fn resolve_config(args: &CompareArgs, dataset: &NodeDataset) -> Result<CompareCo
         config.teacher_training.epochs = epochs;
         config.student_training.epochs = epochs;
     }
-    anyhow::ensure!(config.seeds > 0, "seeds must be at least 1");
-    anyhow::ensure!((0.0..=1.0).contains(&config.alpha), "alpha must be in [0, 1], got {}", config.alpha);
-    anyhow::ensure!(config.temperature > 0.0, "temperature must be positive, got {}", config.temperature);
+    config.validate().and_then(|_| config.check_memory(dataset)).map_err(anyhow::Error::msg)?;
     Ok(config)
 }
 
@@ -112,19 +106,37 @@ fn set<T>(target: &mut T, value: Option<T>) {
     }
 }
 
-/// Recursively overlays `overrides` on `base` (tables merge, other values replace).
-fn merge(base: &mut toml::Table, overrides: toml::Table) {
-    for (key, value) in overrides {
-        match (base.get_mut(&key), value) {
-            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
-            (_, value) => {
-                base.insert(key, value);
-            }
-        }
-    }
-}
-
 pub fn run(args: CompareArgs) -> Result<()> {
+    if super::images::is_image_spec(&args.dataset.dataset) {
+        let graph_only = [
+            ("--kd-loss", args.kd_loss.is_some()),
+            ("--teacher-hidden", args.teacher_hidden.is_some()),
+            ("--gcn-small-hidden", args.gcn_small_hidden.is_some()),
+            ("--mlp-hidden", args.mlp_hidden.is_some()),
+            ("--lsp-kernel", args.lsp_kernel.is_some()),
+            ("--lsp-weight", args.lsp_weight.is_some()),
+            ("--lsp-ablation", !args.lsp_ablation.is_empty()),
+            ("--no-lsp", args.no_lsp),
+        ];
+        if let Some((flag, _)) = graph_only.iter().find(|(_, given)| *given) {
+            anyhow::bail!(
+                "{flag} applies to graph datasets, not to the image dataset {}; image rows are set in a --config file",
+                args.dataset.dataset
+            );
+        }
+        return super::images::run_compare(super::images::ImageCompareArgs {
+            dataset: args.dataset.dataset.clone(),
+            data_dir: args.dataset.data_dir(),
+            device: args.device.device()?,
+            seeds: args.seeds,
+            first_seed: args.first_seed,
+            config: args.config,
+            temperature: args.temperature,
+            alpha: args.alpha,
+            epochs: args.epochs,
+            json: args.json,
+        });
+    }
     let device = args.device.device()?;
     let dataset = args.dataset.load()?;
     let config = resolve_config(&args, &dataset)?;

@@ -38,7 +38,8 @@ fn info(args: InfoArgs) -> Result<()> {
     println!("edges            {} (undirected, self-loops not counted)", s.edges);
     println!("features         {} (density {:.4}%)", s.features, 100.0 * s.feature_density);
     println!("classes          {}", s.classes);
-    let counts: Vec<String> = dataset.class_names.iter().zip(&s.class_counts).map(|(n, c)| format!("{n}={c}")).collect();
+    let counts: Vec<String> =
+        dataset.class_names.iter().zip(&s.class_counts).map(|(n, c)| format!("{n}={c}")).collect();
     println!("class counts     {}", counts.join(" "));
     println!("split            train {} / val {} / test {}", s.train, s.val, s.test);
     println!("isolated nodes   {}", s.isolated_nodes);

@@ -69,23 +69,34 @@ pub struct DistillArgs {
 
 pub fn run(args: DistillArgs) -> Result<()> {
     anyhow::ensure!((0.0..=1.0).contains(&args.alpha), "--alpha must be in [0, 1], got {}", args.alpha);
-    anyhow::ensure!(args.temperature > 0.0, "--temperature must be positive, got {}", args.temperature);
-    anyhow::ensure!(args.lsp_weight >= 0.0, "--lsp-weight must be non-negative, got {}", args.lsp_weight);
+    anyhow::ensure!(
+        args.temperature.is_finite() && args.temperature > 0.0,
+        "--temperature must be positive and finite, got {}",
+        args.temperature
+    );
+    anyhow::ensure!(
+        args.lsp_weight.is_finite() && args.lsp_weight >= 0.0,
+        "--lsp-weight must be non-negative and finite, got {}",
+        args.lsp_weight
+    );
+    args.optim.config().validate().map_err(anyhow::Error::msg)?;
     let p = prepare(&args.dataset, &args.device, args.optim.normalize())?;
     let (_vs, teacher, teacher_meta) = load_checkpoint(&args.teacher, p.data.device)?;
     check_fingerprint(&args.teacher, &teacher_meta.dataset, &p.fingerprint)?;
     let teacher_out = tch::no_grad(|| teacher.forward_t(&p.data.features, &p.data.a_hat, false));
     let teacher_logits = teacher_out.logits.shallow_clone();
     let mut objective = match args.loss {
-        KdLossArg::SoftTargets => {
-            Objective::soft_targets(teacher_logits, args.temperature, args.alpha)
-        }
+        KdLossArg::SoftTargets => Objective::soft_targets(teacher_logits, args.temperature, args.alpha),
         KdLossArg::Logits => Objective::logit_matching(teacher_logits, args.alpha),
     };
     if args.lsp_weight > 0.0 {
         let hidden = &teacher_out.hidden;
         let layer = checked_hidden_index(args.lsp_teacher_layer, hidden.len()).ok_or_else(|| {
-            anyhow::anyhow!("--lsp-teacher-layer {}: the teacher has {} hidden layer(s)", args.lsp_teacher_layer, hidden.len())
+            anyhow::anyhow!(
+                "--lsp-teacher-layer {}: the teacher has {} hidden layer(s)",
+                args.lsp_teacher_layer,
+                hidden.len()
+            )
         })?;
         objective = objective.with_lsp(LspTerm {
             teacher_hidden: hidden[layer].shallow_clone(),

@@ -50,8 +50,11 @@ pub fn run(args: EvalArgs) -> Result<()> {
     check_fingerprint(&args.checkpoint, &meta.dataset, &p.fingerprint)?;
     let logits = predict(model.as_ref(), &p.data);
     let d = &p.data;
-    let (train, val, test) =
-        (accuracy(&logits, &d.labels, &d.train), accuracy(&logits, &d.labels, &d.val), accuracy(&logits, &d.labels, &d.test));
+    let (train, val, test) = (
+        accuracy(&logits, &d.labels, &d.train),
+        accuracy(&logits, &d.labels, &d.val),
+        accuracy(&logits, &d.labels, &d.test),
+    );
     let infer = inference_ms(model.as_ref(), d, 2, 11);
     println!("{}: {} {} parameters", args.checkpoint.display(), meta.model.arch, meta.model.num_params());
     println!("accuracy  train {train:.4}  val {val:.4}  test {test:.4}");

@@ -5,6 +5,7 @@ pub mod compare;
 pub mod data;
 pub mod distill;
 pub mod eval;
+pub mod images;
 pub mod train;
 
 use std::path::PathBuf;
@@ -34,9 +35,23 @@ impl DatasetArgs {
     }
 
     /// Loads and validates the dataset; notes from the loader (e.g. dropped citations) go to stderr.
+    /// A dataset that parses but breaks an invariant (NaN features, overlapping splits) is
+    /// reported with the spec it came from, so the message names the file.
     pub fn load(&self) -> Result<NodeDataset> {
         let spec: DatasetSpec = self.dataset.parse()?;
-        let (dataset, report) = spec.load_with_report(&self.data_dir())?;
+        let data_dir = self.data_dir();
+        let (dataset, report) = spec.load_with_report(&data_dir).map_err(|e| match e {
+            gdistill_datasets::DatasetError::Invalid { .. } => {
+                let source = match &spec {
+                    DatasetSpec::Planetoid(name) => {
+                        data_dir.join(name).join(format!("ind.{name}.*")).display().to_string()
+                    }
+                    _ => self.dataset.clone(),
+                };
+                anyhow::anyhow!("{source}: {e}")
+            }
+            other => other.into(),
+        })?;
         for note in &report.notes {
             eprintln!("note: {note}");
         }
@@ -62,6 +77,37 @@ impl DeviceArgs {
             tch::set_num_threads(t);
         }
         Ok(gdistill_models::parse_device(&self.device)?)
+    }
+}
+
+/// `defaults` overlaid with the TOML experiment file at `path` (tables merge key by key, other
+/// values replace), then checked by `validate`; every error names the file.
+pub fn apply_experiment_file<T>(
+    defaults: T,
+    path: &std::path::Path,
+    validate: impl Fn(&T) -> Result<(), String>,
+) -> Result<T>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
+    let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let overrides: toml::Table = text.parse().with_context(|| format!("{}: not valid TOML", path.display()))?;
+    let mut merged = toml::Table::try_from(&defaults)?;
+    overlay(&mut merged, overrides);
+    let config: T =
+        toml::Value::Table(merged).try_into().with_context(|| format!("{}: bad experiment setting", path.display()))?;
+    validate(&config).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(config)
+}
+
+fn overlay(base: &mut toml::Table, overrides: toml::Table) {
+    for (key, value) in overrides {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => overlay(b, o),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
     }
 }
 

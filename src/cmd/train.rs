@@ -119,7 +119,13 @@ pub fn prepare(dataset: &DatasetArgs, device: &DeviceArgs, normalize: Option<boo
 }
 
 /// Trains with a progress bar, prints validation and test accuracy.
-pub fn fit(label: &str, config: &ModelConfig, p: &Prepared, objective: &Objective, settings: &TrainConfig) -> Result<Trained> {
+pub fn fit(
+    label: &str,
+    config: &ModelConfig,
+    p: &Prepared,
+    objective: &Objective,
+    settings: &TrainConfig,
+) -> Result<Trained> {
     let bar = epoch_bar(label, settings.epochs);
     let trained = train(config, &p.data, objective, settings, &mut |s| {
         bar.set_position(s.epoch as u64 + 1);
@@ -144,6 +150,7 @@ pub fn model_config(args: &ModelArgs, p: &Prepared) -> ModelConfig {
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {
+    args.optim.config().validate().map_err(anyhow::Error::msg)?;
     let p = prepare(&args.dataset, &args.device, args.optim.normalize())?;
     let config = model_config(&args.model, &p);
     let settings = args.optim.config();

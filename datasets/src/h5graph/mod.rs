@@ -15,20 +15,28 @@
 //! | `features_csr/shape` | dataset | int64 `[2]` | `[N, F]` |
 //! | `labels` | dataset | int64 `[N]` | class of each node, `0..C` |
 //! | `train_idx`, `val_idx`, `test_idx` | dataset | int64 `[k]` | node indices of each split |
-//! | `class_names` | dataset | variable-length UTF-8 strings `[C]` | optional; without it `C = max(label) + 1` |
+//! | `class_names` | dataset | variable-length UTF-8 strings `[C]` | optional; without it `C = max(label) + 1` (at most `N`) |
 //!
 //! `N` is the length of `labels`. The reader accepts any integer type where int64 is written
 //! and float32 or float64 features; anything else (a float `labels`, a rank-1 `edge_index`,
-//! features with the wrong number of rows, a missing dataset, a file that is not HDF5) is a
-//! [`DatasetError::Format`] naming the file and the dataset. The writer writes to a temporary
+//! features with the wrong number of rows, a missing dataset, a file that is not HDF5, a dataset
+//! whose declared shape would not fit in memory ([`crate::limits`]), checked before it is read)
+//! is a [`DatasetError::Format`] naming the file and the dataset. Before libhdf5 opens a file, its
+//! global heaps (where variable-length strings live) are checked for the corruption libhdf5 1.10
+//! loops forever on (`precheck.rs`; found by fuzzing). The writer writes to a temporary
 //! file in the same directory and renames it into place, so a reader never sees half a file.
 //!
 //! In h5py: `f = h5py.File(p); ei = f["edge_index"][:]; y = f["labels"][:];
 //! X = f["features"][:]` (or `scipy.sparse.csr_matrix((d, i, p), shape=s)` from `features_csr`).
 
+mod precheck;
 mod write;
 
 pub use write::write_h5graph;
+
+/// The HDF5 crate this module reads and writes with (`hdf5-metno`), for callers that build or
+/// inspect files by hand with the same library version (the crate's tests build damaged files).
+pub use hdf5;
 
 use std::path::Path;
 
@@ -36,6 +44,7 @@ use gdistill_graph::{EdgeOptions, Graph};
 use hdf5::types::{TypeDescriptor, VarLenAscii, VarLenUnicode};
 use sprs::CsMat;
 
+use crate::limits::{array_bytes, check_memory};
 use crate::sparse::{csr_from_dense, csr_from_parts, Compressed};
 use crate::{DatasetError, NodeDataset};
 
@@ -61,6 +70,13 @@ impl Reader<'_> {
         self.file.dataset(name).map_err(|e| self.bad(format!("'{name}' is not a readable dataset: {e}")))
     }
 
+    /// Refuses a dataset whose declared shape cannot fit in memory, before reading it (HDF5
+    /// stores unwritten chunks as fill values, so a tiny file can declare 10^12 elements).
+    fn check_size(&self, ds: &hdf5::Dataset, name: &str, item_size: usize) -> Result<(), DatasetError> {
+        let shape = ds.shape();
+        check_memory(&format!("'{name}' of shape {shape:?}"), array_bytes(&shape, item_size)).map_err(|e| self.bad(e))
+    }
+
     fn descriptor(&self, ds: &hdf5::Dataset, name: &str) -> Result<TypeDescriptor, DatasetError> {
         ds.dtype().and_then(|t| t.to_descriptor()).map_err(|e| self.bad(format!("'{name}': unreadable type: {e}")))
     }
@@ -76,6 +92,7 @@ impl Reader<'_> {
         if shape.len() != rank {
             return Err(self.bad(format!("'{name}' has shape {shape:?}, expected rank {rank}")));
         }
+        self.check_size(&ds, name, 8)?;
         let values = ds.read_raw::<i64>().map_err(|e| self.bad(format!("'{name}': {e}")))?;
         Ok((shape, values))
     }
@@ -99,12 +116,14 @@ impl Reader<'_> {
         if !matches!(ty, TypeDescriptor::Float(_)) {
             return Err(self.bad(format!("'{name}' has type {ty}, expected float32")));
         }
+        self.check_size(&ds, name, 4)?;
         let values = ds.read_raw::<f32>().map_err(|e| self.bad(format!("'{name}': {e}")))?;
         Ok((ds.shape(), values))
     }
 
     fn strings(&self, name: &str) -> Result<Vec<String>, DatasetError> {
         let ds = self.dataset(name)?;
+        self.check_size(&ds, name, 16)?;
         let read = match self.descriptor(&ds, name)? {
             TypeDescriptor::VarLenUnicode => {
                 ds.read_raw::<VarLenUnicode>().map(|v| v.iter().map(|s| s.as_str().to_string()).collect())
@@ -171,6 +190,8 @@ pub fn read_h5graph(path: &Path) -> Result<NodeDataset, DatasetError> {
     if !path.exists() {
         return Err(DatasetError::missing(path, Some("a gdistill HDF5 graph file".into())));
     }
+    // Bytes libhdf5 1.10 would hang on are refused before the library sees them.
+    precheck::check_file(path).map_err(|e| DatasetError::io(path, e))?.map_err(|e| DatasetError::format(path, e))?;
     let file =
         hdf5::File::open(path).map_err(|e| DatasetError::format(path, format!("not a readable HDF5 file: {e}")))?;
     let r = Reader { path, file };
@@ -200,7 +221,7 @@ pub fn read_h5graph(path: &Path) -> Result<NodeDataset, DatasetError> {
     let class_names = if r.file.link_exists("class_names") {
         r.strings("class_names")?
     } else {
-        (0..labels.iter().max().map_or(0, |&m| m + 1)).map(|c| format!("class_{c}")).collect()
+        crate::npz::default_class_names(&labels).map_err(|e| r.bad(format!("'labels': {e}")))?
     };
     if let Some((i, &y)) = labels.iter().enumerate().find(|(_, &y)| y >= class_names.len()) {
         return Err(r.bad(format!("'labels': node {i} has label {y}, outside 0..{} (the classes)", class_names.len())));

@@ -7,7 +7,8 @@
 //! - `attr_data`, `attr_indices`, `attr_indptr`, `attr_shape` (CSR features) or a dense
 //!   `attr_matrix` `[n, f]`;
 //! - `labels`: `n` integers in `0..classes`;
-//! - optional `class_names`: one string per class (`classes` is its length; else `max(label) + 1`).
+//! - optional `class_names`: one string per class (`classes` is its length; else `max(label) + 1`,
+//!   which must not exceed the number of nodes).
 //!
 //! The split is a seeded per-class split ([`crate::split`], 20 train / 30 val per class by
 //! default). [`write_npz`] writes such files (used by the tests).
@@ -23,6 +24,7 @@ use gdistill_graph::{EdgeOptions, Graph};
 use sprs::CsMat;
 
 use crate::array::NdArray;
+use crate::limits::check_memory;
 use crate::sparse::{csr_from_dense, csr_from_parts, Compressed};
 use crate::split::{per_class_split, SplitOptions};
 use crate::{DatasetError, NodeDataset};
@@ -37,8 +39,22 @@ pub fn read_npz(path: &Path) -> Result<HashMap<String, NdArray>, DatasetError> {
         let mut member = archive.by_index(k).map_err(|e| DatasetError::format(path, format!("zip member {k}: {e}")))?;
         let name = member.name().to_string();
         let Some(key) = name.strip_suffix(".npy") else { continue };
-        let mut bytes = Vec::new();
-        member.read_to_end(&mut bytes).map_err(|e| DatasetError::format(path, format!("{name}: {e}")))?;
+        // The archive declares each member's size: refuse an absurd one before reading, and
+        // never read past it (a deflate stream can expand a thousandfold).
+        let declared = member.size();
+        check_memory(&format!("member {name} ({declared} bytes declared)"), declared as u128)
+            .map_err(|e| DatasetError::format(path, e))?;
+        let mut bytes = Vec::with_capacity(usize::try_from(declared.min(1 << 30)).unwrap_or(0));
+        (&mut member)
+            .take(declared.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .map_err(|e| DatasetError::format(path, format!("{name}: {e}")))?;
+        if bytes.len() as u64 != declared {
+            return Err(DatasetError::format(
+                path,
+                format!("{name}: {} bytes of data, but the archive declares {declared}", bytes.len()),
+            ));
+        }
         let array = npy::read_npy(&bytes).map_err(|e| DatasetError::format(path, format!("{name}: {e}")))?;
         arrays.insert(key.to_string(), array);
     }
@@ -91,6 +107,21 @@ fn sparse_member(
     csr_from_parts((rows, cols), Compressed::Rows, &indptr, &indices, &data).map(Some).map_err(bad)
 }
 
+/// `class_0 .. class_{max label}` for files without class names. A label at or above the number
+/// of nodes would mean more classes than nodes (and, for a label like 10^12, that many names):
+/// it is refused as corrupt.
+pub(crate) fn default_class_names(labels: &[usize]) -> Result<Vec<String>, String> {
+    let Some((i, &max)) = labels.iter().enumerate().max_by_key(|&(_, &y)| y) else { return Ok(Vec::new()) };
+    if max >= labels.len() {
+        return Err(format!(
+            "label {max} of node {i}: without class names the classes are 0..=max(label), and {} classes for {} nodes means a corrupt label",
+            max as u128 + 1,
+            labels.len()
+        ));
+    }
+    Ok((0..=max).map(|c| format!("class_{c}")).collect())
+}
+
 /// Loads a gnn-benchmark `.npz` graph; the dataset is named after the file stem.
 pub fn load_npz(path: &Path, split: &SplitOptions) -> Result<NodeDataset, DatasetError> {
     let arrays = read_npz(path)?;
@@ -110,6 +141,9 @@ pub fn load_npz(path: &Path, split: &SplitOptions) -> Result<NodeDataset, Datase
             let &[rows, cols] = dense.shape.as_slice() else {
                 return Err(bad(format!("attr_matrix has shape {:?}, expected [nodes, features]", dense.shape)));
             };
+            if rows != n {
+                return Err(bad(format!("{rows} attribute rows for {n} nodes")));
+            }
             let values = dense.to_f32().map_err(|e| bad(format!("attr_matrix: {e}")))?;
             csr_from_dense(rows, cols, &values).map_err(|e| bad(format!("attr_matrix: {e}")))?
         }
@@ -127,7 +161,7 @@ pub fn load_npz(path: &Path, split: &SplitOptions) -> Result<NodeDataset, Datase
     }
     let class_names = match arrays.get("class_names") {
         Some(names) => names.to_strings().map_err(|e| bad(format!("class_names: {e}")))?,
-        None => (0..labels.iter().max().map_or(0, |&m| m + 1)).map(|c| format!("class_{c}")).collect(),
+        None => default_class_names(&labels).map_err(bad)?,
     };
     if let Some((i, &y)) = labels.iter().enumerate().find(|(_, &y)| y >= class_names.len()) {
         return Err(bad(format!("label {y} of node {i} is outside 0..{} (the number of classes)", class_names.len())));

@@ -84,13 +84,21 @@ pub fn decode_ndarray(p: &Pickle, v: &Value) -> Result<NdArray, String> {
     let fortran = int(&fields[2]).ok_or("numpy array fortran flag is not a bool")? != 0;
     if let Some(Node::List(items)) = p.node(&fields[3]) {
         // object array: a list of Python objects; only strings are accepted
+        let count = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+        if count != Some(items.len()) {
+            return Err(format!("object array of {} items for shape {shape:?}", items.len()));
+        }
+        let mut budget = p.decode_budget();
         let strings = items
             .iter()
-            .map(|s| p.str(s).map(str::to_string).ok_or("object array holds a non-string value"))
-            .collect::<Result<Vec<_>, _>>()?;
-        if shape.iter().product::<usize>() != strings.len() {
-            return Err(format!("object array of {} items for shape {shape:?}", strings.len()));
-        }
+            .map(|s| {
+                let s = p.str(s).ok_or("object array holds a non-string value")?;
+                budget = budget
+                    .checked_sub(s.len() + 1)
+                    .ok_or("object array strings exceed the size of the file many times over (shared references)")?;
+                Ok(s.to_string())
+            })
+            .collect::<Result<Vec<_>, &str>>()?;
         return Ok(NdArray { shape, data: ArrayData::Str(strings) });
     }
     let dtype = decode_dtype(p, &fields[1])?;
@@ -135,11 +143,15 @@ pub fn decode_adjacency_dict(p: &Pickle, v: &Value) -> Result<Vec<(usize, Vec<us
     let node = |x: &Value| -> Result<usize, String> {
         int(x).and_then(|i| usize::try_from(i).ok()).ok_or_else(|| format!("bad node id {}", describe(p, x)))
     };
+    let mut budget = p.decode_budget();
     items
         .iter()
         .map(|(k, vs)| {
             let neighbours =
                 p.tuple(vs).ok_or_else(|| format!("neighbours of {k:?} are {}, not a list", describe(p, vs)))?;
+            budget = budget.checked_sub(neighbours.len() + 1).ok_or_else(|| {
+                "the adjacency lists exceed the size of the file many times over (shared references)".to_string()
+            })?;
             Ok((node(k)?, neighbours.iter().map(node).collect::<Result<Vec<_>, _>>()?))
         })
         .collect()

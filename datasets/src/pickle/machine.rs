@@ -17,7 +17,16 @@ pub(super) struct Machine<'a> {
     pub(super) marks: Vec<usize>,
     pub(super) memo: HashMap<u32, Value>,
     pub(super) nodes: Vec<Node>,
+    /// Bytes of values copied so far (tuples cloned by `REDUCE`/`NEWOBJ`, strings by
+    /// `STACK_GLOBAL`); see [`Machine::charge`].
+    copied: usize,
 }
+
+/// How many bytes of copies one input byte may cause, beyond a fixed allowance: a memoised
+/// object can be referenced many times for two bytes each, so copying it on every reference
+/// would let a small file demand unbounded memory.
+const COPY_FACTOR: usize = 16;
+const COPY_ALLOWANCE: usize = 1 << 20;
 
 impl<'a> Machine<'a> {
     pub(super) fn new(input: &'a [u8]) -> Self {
@@ -29,7 +38,21 @@ impl<'a> Machine<'a> {
             marks: Vec::new(),
             memo: HashMap::new(),
             nodes: Vec::new(),
+            copied: 0,
         }
+    }
+
+    /// Accounts for `bytes` of copied data; refuses once copies exceed
+    /// `COPY_FACTOR * input + COPY_ALLOWANCE` (a few memo references to one object cost little;
+    /// millions of them are an amplification attack, not a numpy file).
+    pub(super) fn charge(&mut self, bytes: usize) -> Result<(), PickleError> {
+        self.copied = self.copied.saturating_add(bytes);
+        let limit = self.input.len().saturating_mul(COPY_FACTOR).saturating_add(COPY_ALLOWANCE);
+        if self.copied > limit {
+            return self
+                .err(format!("copies of memoised objects exceed {limit} bytes for a {}-byte input", self.input.len()));
+        }
+        Ok(())
     }
 
     pub(super) fn err<T>(&self, message: impl Into<String>) -> Result<T, PickleError> {
@@ -122,7 +145,15 @@ impl<'a> Machine<'a> {
         }
     }
 
-    pub(super) fn tuple_items(&self, v: Value, what: &str) -> Result<Vec<Value>, PickleError> {
+    pub(super) fn tuple_items(&mut self, v: Value, what: &str) -> Result<Vec<Value>, PickleError> {
+        let len = match v {
+            Value::Ref(id) => match self.nodes.get(id) {
+                Some(Node::Tuple(items)) => items.len(),
+                _ => return self.err(format!("{what}: expected a tuple")),
+            },
+            _ => return self.err(format!("{what}: expected a tuple")),
+        };
+        self.charge(len.saturating_mul(std::mem::size_of::<Value>()))?;
         match v {
             Value::Ref(id) => match &self.nodes[id] {
                 Node::Tuple(items) => Ok(items.clone()),
@@ -132,7 +163,16 @@ impl<'a> Machine<'a> {
         }
     }
 
-    pub(super) fn string_of(&self, v: Value) -> Result<String, PickleError> {
+    pub(super) fn string_of(&mut self, v: Value) -> Result<String, PickleError> {
+        let len = match v {
+            Value::Ref(id) => match self.nodes.get(id) {
+                Some(Node::Str(s)) => s.len(),
+                Some(Node::Bytes(b)) => b.len(),
+                _ => return self.err("expected a string"),
+            },
+            _ => return self.err("expected a string"),
+        };
+        self.charge(len)?;
         match v {
             Value::Ref(id) => match &self.nodes[id] {
                 Node::Str(s) => Ok(s.clone()),

@@ -105,6 +105,7 @@ impl std::error::Error for PickleError {}
 pub struct Pickle {
     nodes: Vec<Node>,
     root: Value,
+    input_len: usize,
 }
 
 impl Pickle {
@@ -199,5 +200,13 @@ impl Pickle {
     /// Number of nodes in the arena.
     pub fn num_nodes(&self) -> usize {
         self.nodes.len()
+    }
+
+    /// How many elements a decoder may produce from this pickle: 16 per input byte plus a fixed
+    /// allowance. A memoised list or string referenced a million times costs two bytes per
+    /// reference in the file but a full copy each in a decoded result; decoders stop there
+    /// instead of exhausting memory.
+    pub fn decode_budget(&self) -> usize {
+        self.input_len.saturating_mul(16).saturating_add(1 << 20)
     }
 }

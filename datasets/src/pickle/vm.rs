@@ -30,7 +30,7 @@ impl Machine<'_> {
                 }
                 b'.' => {
                     let root = self.pop()?;
-                    return Ok(Pickle { nodes: self.nodes, root });
+                    return Ok(Pickle { nodes: self.nodes, root, input_len: self.input.len() });
                 }
                 b'(' => self.marks.push(self.stack.len()),
                 b'0' => {
