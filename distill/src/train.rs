@@ -10,7 +10,7 @@ use gdistill_models::{record_sparse_products, ModelConfig, ModelError, ModelOutp
 use serde::{Deserialize, Serialize};
 use tch::{nn, nn::OptimizerConfig, Device, Tensor};
 
-use crate::losses::{blend, cross_entropy, l2_penalty, logit_matching_loss, soft_target_loss_from_log_probs};
+use crate::losses::{cross_entropy, l2_penalty, logit_matching_loss, soft_target_loss_from_log_probs};
 use crate::lsp::{lsp_loss_to, EdgeList, KlDirection, LspKernel, TeacherStructure};
 use crate::{accuracy_tensor, predict, GraphData};
 
@@ -25,6 +25,9 @@ pub struct TrainConfig {
     /// Stop after this many epochs without a better validation score; `None` runs every epoch.
     pub patience: Option<usize>,
     pub seed: u64,
+    /// Rescale the gradients so that their global L2 norm is at most this, before each step.
+    #[serde(default)]
+    pub clip_grad_norm: Option<f64>,
 }
 
 impl TrainConfig {
@@ -39,13 +42,24 @@ impl TrainConfig {
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
             return Err(format!("weight_decay must be non-negative and finite, got {}", self.weight_decay));
         }
+        if let Some(max) = self.clip_grad_norm.filter(|m| !(m.is_finite() && *m > 0.0)) {
+            return Err(format!("clip_grad_norm must be positive and finite, got {max}"));
+        }
         Ok(())
     }
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        TrainConfig { epochs: 200, lr: 0.01, weight_decay: 5e-4, decay_all_layers: false, patience: Some(100), seed: 0 }
+        TrainConfig {
+            epochs: 200,
+            lr: 0.01,
+            weight_decay: 5e-4,
+            decay_all_layers: false,
+            patience: Some(100),
+            seed: 0,
+            clip_grad_norm: None,
+        }
     }
 }
 
@@ -132,34 +146,36 @@ impl Objective {
         Objective { lsp: Some(lsp), ..self }
     }
 
-    /// The loss at `epoch` given the student's output; `teacher_log_probs` are the tempered
-    /// teacher log-probabilities, computed once.
-    fn loss(
+    /// The weighted terms of the loss at `epoch` given the student's output, named (the loss is
+    /// their sum; a diverging run is reported by the term that went non-finite first).
+    fn loss_terms(
         &self,
         out: &ModelOutput,
         data: &GraphData,
         train_labels: &Tensor,
         teacher: &TeacherConstants,
         epoch: usize,
-    ) -> Tensor {
+    ) -> Vec<(&'static str, Tensor)> {
         let (teacher_log_probs, teacher_structure) = (teacher.log_probs.as_ref(), teacher.structure.as_ref());
         let hard = cross_entropy(&out.logits.index_select(0, &data.train), train_labels);
-        let mut loss = match &self.teacher {
-            None => hard,
+        let mut terms = match &self.teacher {
+            None => vec![("labels", hard)],
             Some(TeacherTarget::SoftTargets { temperature, .. }) => {
                 let q = teacher_log_probs.expect("computed for soft targets");
-                blend(self.alpha, hard, soft_target_loss_from_log_probs(&out.logits, q, *temperature))
+                let soft = soft_target_loss_from_log_probs(&out.logits, q, *temperature);
+                vec![("labels", hard * self.alpha), ("soft targets", soft * (1.0 - self.alpha))]
             }
             Some(TeacherTarget::LogitMatching { teacher_logits }) => {
-                blend(self.alpha, hard, logit_matching_loss(&out.logits, teacher_logits))
+                let matching = logit_matching_loss(&out.logits, teacher_logits);
+                vec![("labels", hard * self.alpha), ("logit matching", matching * (1.0 - self.alpha))]
             }
         };
         if let Some(lsp) = self.lsp.as_ref().filter(|l| l.until_epoch.is_none_or(|e| epoch < e)) {
             let student = &out.hidden[hidden_index(lsp.student_layer, out.hidden.len())];
             let teacher = teacher_structure.expect("computed when there is an LSP term");
-            loss = loss + lsp_loss_to(student, teacher, &lsp.edges, lsp.kernel, lsp.direction) * lsp.weight;
+            terms.push(("LSP", lsp_loss_to(student, teacher, &lsp.edges, lsp.kernel, lsp.direction) * lsp.weight));
         }
-        loss
+        terms
     }
 }
 
@@ -200,11 +216,12 @@ fn hidden_index(layer: i64, len: usize) -> usize {
 pub enum TrainError {
     #[error(transparent)]
     Model(#[from] ModelError),
+    /// `epoch` counts from 1, as the progress bar does.
     #[error(
-        "the loss became {value} at epoch {epoch}: training diverged (learning rate {lr} too high, \
-         or non-finite features or teacher logits)"
+        "the loss became {value} at epoch {epoch} (term: {term}): training diverged (learning \
+         rate {lr} too high, or non-finite features or teacher logits; --clip-grad-norm may help)"
     )]
-    NonFiniteLoss { epoch: usize, value: f64, lr: f64 },
+    NonFiniteLoss { epoch: usize, value: f64, term: &'static str, lr: f64 },
     #[error("{0}")]
     Mismatch(String),
     #[error("{0}")]
@@ -272,12 +289,16 @@ pub fn train(
         epochs_run = epoch + 1;
         let step_start = Instant::now();
         let (out, tape) = record_sparse_products(|| model.forward_t(&data.features, &data.a_hat, true));
-        let mut loss = objective.loss(&out, data, &train_labels, &teacher, epoch);
+        let mut terms = objective.loss_terms(&out, data, &train_labels, &teacher, epoch);
         if let Some(penalty) = l2_penalty(decayed, settings.weight_decay) {
-            loss = loss + penalty;
+            terms.push(("weight decay", penalty));
         }
+        let loss = terms.iter().map(|(_, t)| t.shallow_clone()).reduce(|a, b| a + b).expect("at least the label term");
         opt.zero_grad();
         tape.backward(&loss).map_err(ModelError::from)?;
+        if let Some(max) = settings.clip_grad_norm {
+            opt.clip_grad_norm(max);
+        }
         opt.step();
         if let Device::Cuda(index) = data.device {
             tch::Cuda::synchronize(index as i64); // so that step_seconds is the step, not its launch
@@ -297,7 +318,9 @@ pub fn train(
         let (loss_value, val_acc, val_loss) = (figures[0], figures[1], figures[2]);
         let eval_seconds = eval_start.elapsed().as_secs_f64();
         if !loss_value.is_finite() {
-            return Err(TrainError::NonFiniteLoss { epoch, value: loss_value, lr: settings.lr });
+            let term =
+                terms.iter().find(|(_, t)| !t.double_value(&[]).is_finite()).map_or("the sum", |(name, _)| *name);
+            return Err(TrainError::NonFiniteLoss { epoch: epoch + 1, value: loss_value, term, lr: settings.lr });
         }
         if val_acc > best_acc || (val_acc == best_acc && val_loss < best_loss) {
             (best_epoch, best_acc, best_loss) = (epoch, val_acc, val_loss);

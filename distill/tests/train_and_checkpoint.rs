@@ -125,6 +125,40 @@ fn mismatched_shapes_and_divergence_are_errors_not_panics() {
     assert!(matches!(train(&cfg, &data, &short, &settings, &mut |_| {}), Err(TrainError::Mismatch(_))));
     let nan_teacher = Objective::logit_matching(Tensor::full([300, 3], f64::NAN, (Kind::Float, Device::Cpu)), 0.5);
     let err = train(&cfg, &data, &nan_teacher, &settings, &mut |_| {}).err().unwrap();
-    assert!(matches!(err, TrainError::NonFiniteLoss { epoch: 0, .. }), "{err}");
-    assert!(err.to_string().contains("epoch 0"));
+    assert!(matches!(err, TrainError::NonFiniteLoss { epoch: 1, term: "logit matching", .. }), "{err}");
+    assert!(err.to_string().contains("epoch 1 (term: logit matching)"), "{err}");
+    let inf_teacher = Tensor::zeros([300, 3], (Kind::Float, Device::Cpu));
+    let _ = inf_teacher.get(7).get(1).fill_(f64::INFINITY);
+    let err =
+        train(&cfg, &data, &Objective::soft_targets(inf_teacher, 2.0, 0.5), &settings, &mut |_| {}).err().unwrap();
+    assert!(matches!(err, TrainError::NonFiniteLoss { term: "soft targets", .. }), "{err}");
+    let zero_epochs = TrainConfig { epochs: 0, ..settings };
+    assert!(matches!(train(&cfg, &data, &Objective::labels(), &zero_epochs, &mut |_| {}), Err(TrainError::Config(_))));
+}
+
+/// Adam is invariant to the scale of the gradient except through its epsilon (1e-8), so a clip
+/// far below epsilon must all but stop the weights; an unclipped step moves them by about lr.
+#[test]
+fn gradient_clipping_bounds_the_gradient_norm() {
+    let data = GraphData::new(&tiny(), Device::Cpu, FeatureLayout::Dense).unwrap();
+    let cfg = ModelConfig::new(Arch::Mlp, 12, 8, 2, 3, 0.0);
+    let moved = |clip: Option<f64>| {
+        let settings = TrainConfig { epochs: 1, patience: None, clip_grad_norm: clip, ..TrainConfig::default() };
+        tch::manual_seed(settings.seed as i64);
+        let initial = nn_initial_weights(&cfg);
+        let trained = train(&cfg, &data, &Objective::labels(), &settings, &mut |_| {}).unwrap();
+        let after = trained.model.weights()[0].shallow_clone();
+        (after - initial).abs().max().double_value(&[])
+    };
+    let free = moved(None);
+    let clipped = moved(Some(1e-12));
+    assert!((free - 0.01).abs() < 2e-3, "an unclipped Adam step moves a weight by about lr: {free}");
+    assert!(clipped < 1e-3 * free, "clipped to 1e-12 the step should vanish: {clipped} vs {free}");
+}
+
+/// The first layer's weights `train` starts from with the same seed (it seeds, then builds).
+fn nn_initial_weights(cfg: &ModelConfig) -> Tensor {
+    let vs = tch::nn::VarStore::new(Device::Cpu);
+    let model = cfg.build(&vs.root()).unwrap();
+    model.weights()[0].detach().copy()
 }

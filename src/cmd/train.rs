@@ -48,6 +48,9 @@ pub struct OptimArgs {
     pub patience: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Rescale gradients to at most this global L2 norm before each step.
+    #[arg(long)]
+    pub clip_grad_norm: Option<f64>,
     /// Keep raw features. By default, non-negative features (bag-of-words counts) are scaled to
     /// sum to one per row, as in the GCN recipe; signed features are always kept raw.
     #[arg(long)]
@@ -72,6 +75,7 @@ impl OptimArgs {
             decay_all_layers: self.decay_all_layers,
             patience: (self.patience > 0).then_some(self.patience),
             seed: self.seed,
+            clip_grad_norm: self.clip_grad_norm,
         }
     }
 }

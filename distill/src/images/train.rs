@@ -157,7 +157,8 @@ pub fn train_image_model(
             Vec::<f64>::try_from(figures.to_device(Device::Cpu).to_kind(Kind::Double)).map_err(ModelError::from)?;
         let (loss, val_errors, val_loss) = (figures[0], figures[1], figures[2]);
         if !loss.is_finite() {
-            return Err(TrainError::NonFiniteLoss { epoch, value: loss, lr });
+            // the mean over the epoch's batches; its terms are not kept per batch
+            return Err(TrainError::NonFiniteLoss { epoch: epoch + 1, value: loss, term: "epoch-mean", lr });
         }
         let val_acc = if n_val == 0 { 0.0 } else { 1.0 - val_errors / n_val as f64 };
         // without a validation split every epoch "improves": the last weights are kept
