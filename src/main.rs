@@ -43,6 +43,9 @@ enum Command {
     Compare(cmd::compare::CompareArgs),
     /// Time training epochs and inference, and report peak memory.
     Bench(cmd::bench::BenchArgs),
+    /// The bench on synthetic graphs of 10k to 1M nodes: time per epoch against edges, peak
+    /// memory, and online latency of the GCN teacher against the MLP student.
+    BenchScale(cmd::bench_scale::BenchScaleArgs),
 }
 
 fn main() {
@@ -54,6 +57,7 @@ fn main() {
         Command::Eval(a) => cmd::eval::run(a),
         Command::Compare(a) => cmd::compare::run(a),
         Command::Bench(a) => cmd::bench::run(a),
+        Command::BenchScale(a) => cmd::bench_scale::run(a),
     };
     if let Err(err) = result {
         eprintln!("error: {err:#}");

@@ -10,6 +10,7 @@ use serde::Serialize;
 use tch::Device;
 
 use crate::lsp::{EdgeList, KlDirection, LspKernel};
+use crate::online::{online_latency_ms, OnlineGraph};
 use crate::{inference_ms, train, FeatureLayout, GraphData, LspTerm, Objective, TrainConfig, TrainError, Trained};
 
 #[derive(Clone, Debug, Serialize)]
@@ -25,6 +26,31 @@ pub struct BenchRow {
     pub infer_ms: f64,
     /// Wall time of the whole run, seconds.
     pub train_s: f64,
+    /// Median milliseconds to classify 1 and 1 000 random nodes given the graph, gathering their
+    /// receptive field included ([`crate::online`]); for the teacher and the MLP when asked.
+    pub online_1_ms: Option<f64>,
+    pub online_1000_ms: Option<f64>,
+}
+
+/// What to time.
+#[derive(Clone, Debug)]
+pub struct BenchOptions {
+    /// Timed epochs per model, after `warmup` untimed ones.
+    pub epochs: usize,
+    pub warmup: usize,
+    /// Models to time, among [`BENCH_MODELS`] (the distilled ones also train the teacher).
+    pub models: Vec<String>,
+    /// Also time online classification of unseen nodes.
+    pub online: bool,
+}
+
+/// Every model `bench` can time.
+pub const BENCH_MODELS: [&str; 5] = ["teacher", "gcn-small", "mlp", "gcn-small+kd", "gcn-small+kd+lsp"];
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        BenchOptions { epochs: 200, warmup: 10, models: BENCH_MODELS.map(String::from).to_vec(), online: false }
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -59,11 +85,17 @@ pub fn peak_rss_mib() -> Option<f64> {
 /// Times the teacher (GCN, 64 hidden), the small GCN (6 hidden) and the MLP (64 hidden) from
 /// labels, then the small GCN distilled with soft targets and with soft targets plus LSP (linear
 /// kernel), so that the cost of the LSP term shows as a ratio of step times.
-pub fn bench(dataset: &NodeDataset, device: Device, epochs: usize, warmup: usize) -> Result<BenchReport, TrainError> {
+pub fn bench(dataset: &NodeDataset, device: Device, options: &BenchOptions) -> Result<BenchReport, TrainError> {
+    if let Some(bad) = options.models.iter().find(|m| !BENCH_MODELS.contains(&m.as_str())) {
+        return Err(TrainError::Config(format!("unknown bench model '{bad}'; models are {}", BENCH_MODELS.join(", "))));
+    }
+    let (epochs, warmup) = (options.epochs, options.warmup);
+    let wanted = |name: &str| options.models.iter().any(|m| m == name);
     let mut dataset = dataset.clone();
     if dataset.has_nonnegative_features() {
         dataset.row_normalize_features();
     }
+    let online = options.online.then(|| OnlineGraph::new(&dataset, device));
     let data = GraphData::new(&dataset, device, FeatureLayout::Auto)?;
     let (f, c) = (data.num_features(), data.num_classes);
     let teacher = ModelConfig::new(Arch::Gcn, f, 64, 2, c, 0.5);
@@ -87,15 +119,32 @@ pub fn bench(dataset: &NodeDataset, device: Device, epochs: usize, warmup: usize
             eval_ms: median(evals),
             infer_ms: inference_ms(trained.model.as_ref(), &data, 3, 21),
             train_s: trained.train_seconds,
+            online_1_ms: None,
+            online_1000_ms: None,
         });
+        if let Some(online) = online.as_ref().filter(|_| matches!(name, "teacher" | "mlp")) {
+            let row = rows.last_mut().expect("just pushed");
+            row.online_1_ms = Some(online_latency_ms(online, trained.model.as_ref(), 1, 101, 7)?);
+            row.online_1000_ms = Some(online_latency_ms(online, trained.model.as_ref(), 1000, 11, 7)?);
+        }
         Ok(trained)
     };
-    let trained_teacher = run("teacher", &teacher, &Objective::labels())?;
-    run("gcn-small", &small, &Objective::labels())?;
-    run("mlp", &mlp, &Objective::labels())?;
+    let needs_teacher = ["teacher", "gcn-small+kd", "gcn-small+kd+lsp"].iter().any(|m| wanted(m));
+    let trained_teacher = if needs_teacher { Some(run("teacher", &teacher, &Objective::labels())?) } else { None };
+    if wanted("gcn-small") {
+        run("gcn-small", &small, &Objective::labels())?;
+    }
+    if wanted("mlp") {
+        run("mlp", &mlp, &Objective::labels())?;
+    }
+    let Some(trained_teacher) = trained_teacher.filter(|_| wanted("gcn-small+kd") || wanted("gcn-small+kd+lsp")) else {
+        return Ok(report(&dataset, device, rows));
+    };
     let out = tch::no_grad(|| trained_teacher.model.forward_t(&data.features, &data.a_hat, false));
     let kd = || Objective::soft_targets(out.logits.shallow_clone(), 2.0, 0.0);
-    run("gcn-small+kd", &small, &kd())?;
+    if wanted("gcn-small+kd") {
+        run("gcn-small+kd", &small, &kd())?;
+    }
     let lsp = LspTerm {
         teacher_hidden: out.hidden[0].shallow_clone(),
         student_layer: -1,
@@ -105,8 +154,14 @@ pub fn bench(dataset: &NodeDataset, device: Device, epochs: usize, warmup: usize
         weight: 1.0,
         until_epoch: None,
     };
-    run("gcn-small+kd+lsp", &small, &kd().with_lsp(lsp))?;
-    Ok(BenchReport {
+    if wanted("gcn-small+kd+lsp") {
+        run("gcn-small+kd+lsp", &small, &kd().with_lsp(lsp))?;
+    }
+    Ok(report(&dataset, device, rows))
+}
+
+fn report(dataset: &NodeDataset, device: Device, rows: Vec<BenchRow>) -> BenchReport {
+    BenchReport {
         dataset: dataset.name.clone(),
         nodes: dataset.num_nodes(),
         edges: dataset.graph.num_undirected_edges(),
@@ -115,5 +170,5 @@ pub fn bench(dataset: &NodeDataset, device: Device, epochs: usize, warmup: usize
         torch_threads: tch::get_num_threads(),
         rows,
         peak_rss_mib: peak_rss_mib(),
-    })
+    }
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use gdistill_distill::bench::bench;
+use gdistill_distill::bench::{bench, BenchOptions, BENCH_MODELS};
 
 use super::{write_json, DatasetArgs, DeviceArgs};
 
@@ -20,6 +20,12 @@ pub struct BenchArgs {
     /// Untimed warm-up epochs.
     #[arg(long, default_value_t = 10)]
     pub warmup: usize,
+    /// Models to time (comma-separated): teacher, gcn-small, mlp, gcn-small+kd, gcn-small+kd+lsp.
+    #[arg(long, value_delimiter = ',')]
+    pub models: Vec<String>,
+    /// Also time classifying 1 and 1 000 random nodes given the graph (teacher and MLP).
+    #[arg(long)]
+    pub online: bool,
     /// A peer's figures for the same teacher recipe (the JSON line bench/pyg_gcn.py prints):
     /// the teacher's figures are then also given as ratios to the peer's.
     #[arg(long)]
@@ -32,7 +38,10 @@ pub struct BenchArgs {
 pub fn run(args: BenchArgs) -> Result<()> {
     let device = args.device.device()?;
     let dataset = args.dataset.load()?;
-    let report = bench(&dataset, device, args.epochs, args.warmup)?;
+    anyhow::ensure!(args.epochs > 0, "--epochs must be at least 1");
+    let models = if args.models.is_empty() { BENCH_MODELS.map(String::from).to_vec() } else { args.models.clone() };
+    let options = BenchOptions { epochs: args.epochs, warmup: args.warmup, models, online: args.online };
+    let report = bench(&dataset, device, &options)?;
     println!(
         "{}: {} nodes, {} edges; {:?} with {} torch threads on {} cores; medians over {} epochs",
         report.dataset, report.nodes, report.edges, device, report.torch_threads, report.cpu_cores, args.epochs
@@ -42,6 +51,14 @@ pub fn run(args: BenchArgs) -> Result<()> {
         println!(
             "{:<18} {:>9} {:>10.3} {:>10.3} {:>11.3} {:>9.2}",
             r.name, r.params, r.step_ms, r.eval_ms, r.infer_ms, r.train_s
+        );
+    }
+    for r in report.rows.iter().filter(|r| r.online_1_ms.is_some()) {
+        println!(
+            "{:<18} online: 1 node {:.3} ms, 1000 nodes {:.3} ms (receptive field gathered on the host)",
+            r.name,
+            r.online_1_ms.unwrap_or(f64::NAN),
+            r.online_1000_ms.unwrap_or(f64::NAN)
         );
     }
     let step = |name: &str| report.rows.iter().find(|r| r.name == name).map(|r| r.step_ms);
@@ -57,7 +74,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
             .with_context(|| format!("{}: cannot read the peer's figures", path.display()))?;
         let peer: serde_json::Value = serde_json::from_str(text.lines().last().unwrap_or_default())
             .with_context(|| format!("{}: not a JSON line", path.display()))?;
-        let teacher = report.rows.iter().find(|r| r.name == "teacher").expect("bench always times the teacher");
+        let teacher = report
+            .rows
+            .iter()
+            .find(|r| r.name == "teacher")
+            .context("--peer compares the teacher: include it in --models")?;
         let name = peer["peer"].as_str().unwrap_or("peer");
         println!("teacher against {name} (same recipe, same machine; ratio = peer / gdistill, higher is faster here):");
         let mut ratios = serde_json::Map::new();

@@ -1,6 +1,7 @@
 //! One module per subcommand, plus the flags they share.
 
 pub mod bench;
+pub mod bench_scale;
 pub mod compare;
 pub mod data;
 pub mod distill;
