@@ -37,6 +37,8 @@ enum Command {
     Train(cmd::train::TrainArgs),
     /// Train a student from a saved teacher's soft targets and save a checkpoint.
     Distill(cmd::distill::DistillArgs),
+    /// Store a teacher's logits on every node (layer-wise, in chunks of nodes) in HDF5.
+    SoftTargets(cmd::soft_targets::SoftTargetsArgs),
     /// Evaluate a saved checkpoint on a dataset.
     Eval(cmd::eval::EvalArgs),
     /// The main job: teacher versus students, from scratch and distilled, over several seeds.
@@ -54,6 +56,7 @@ fn main() {
         Command::Data(c) => cmd::data::run(c),
         Command::Train(a) => cmd::train::run(a),
         Command::Distill(a) => cmd::distill::run(a),
+        Command::SoftTargets(a) => cmd::soft_targets::run(a),
         Command::Eval(a) => cmd::eval::run(a),
         Command::Compare(a) => cmd::compare::run(a),
         Command::Bench(a) => cmd::bench::run(a),

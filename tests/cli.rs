@@ -206,3 +206,66 @@ fn compare_writes_the_json_contract() {
     std::fs::write(&config, "temprature = 3.0\n").unwrap();
     assert_fails_with(&gdistill(&args, dir.path()), &["experiment.toml"]);
 }
+
+/// Train a teacher, store its logits, train an MLP from them in mini-batches (no graph), and
+/// refuse what that path cannot do.
+#[test]
+fn soft_targets_feed_a_graph_less_student() {
+    let dir = tempfile::tempdir().unwrap();
+    let here = dir.path();
+    let spec = "csbm:nodes=500,classes=3,degree=6,features=16,homophily=0.9,signal=1,seed=3";
+    let (teacher, targets) = (here.join("t.safetensors"), here.join("t.h5"));
+    let path = |p: &Path| p.display().to_string();
+    let o = gdistill(&["train", "--dataset", spec, "--epochs", "60", "-o", &path(&teacher)], here);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = gdistill(
+        &[
+            "soft-targets",
+            "--dataset",
+            spec,
+            "--teacher",
+            &path(&teacher),
+            "--chunk-nodes",
+            "64",
+            "-o",
+            &path(&targets),
+        ],
+        here,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout(&o).contains("logits of 500 nodes x 3 classes"), "{}", stdout(&o));
+    let student = here.join("s.safetensors");
+    let args = ["distill", "--dataset", spec, "--soft-targets", &path(&targets), "--model", "mlp", "--epochs", "30"];
+    let o = gdistill(&[&args[..], &["--batch-size", "100", "-o", &path(&student)]].concat(), here);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let test_acc = |o: &Output| -> f64 {
+        stdout(o)
+            .split("test ")
+            .nth(1)
+            .and_then(|s| s.split(',').next())
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no test accuracy in {}", stdout(o)))
+    };
+    let distilled = test_acc(&o);
+    let from_labels = gdistill(&["train", "--dataset", spec, "--model", "mlp", "--epochs", "30"], here);
+    // the features alone carry little signal (an MLP from the labels: ~0.45); the GCN teacher's
+    // targets on every node carry the graph's (teacher ~0.93)
+    assert!(
+        distilled > test_acc(&from_labels) + 0.05,
+        "MLP from soft targets {distilled} vs from labels {}",
+        test_acc(&from_labels)
+    );
+    let o = gdistill(&["eval", "--dataset", spec, "--checkpoint", &path(&student)], here);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let with = |extra: &[&str]| gdistill(&[&args[..], extra].concat(), here);
+    assert_fails_with(&with(&["--lsp-weight", "1"]), &["--lsp-weight", "--teacher"]);
+    let gcn = ["distill", "--dataset", spec, "--soft-targets", &path(&targets), "--model", "gcn"];
+    assert_fails_with(&gdistill(&gcn, here), &["--model mlp"]);
+    let other = "csbm:nodes=400,classes=3,degree=6,features=16,seed=3";
+    let o = gdistill(&["distill", "--dataset", other, "--soft-targets", &path(&targets), "--model", "mlp"], here);
+    assert_fails_with(&o, &["t.h5", "500 nodes"]);
+    let o = gdistill(&["distill", "--dataset", spec, "--model", "mlp"], here);
+    assert_fails_with(&o, &["required arguments"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--teacher"));
+}

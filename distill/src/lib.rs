@@ -6,12 +6,14 @@
 
 pub mod bench;
 mod checkpoint;
+pub mod chunked;
 pub mod compare;
 mod eval;
 mod graph_data;
 pub mod images;
 mod losses;
 pub mod lsp;
+pub mod minibatch;
 pub mod online;
 mod train;
 

@@ -81,4 +81,8 @@ impl NodeModel for Gcn {
     fn weights(&self) -> Vec<&Tensor> {
         self.layers.iter().map(|l| &l.weight).collect()
     }
+
+    fn biases(&self) -> Vec<&Tensor> {
+        self.layers.iter().map(|l| &l.bias).collect()
+    }
 }

@@ -75,4 +75,8 @@ impl NodeModel for Mlp {
     fn weights(&self) -> Vec<&Tensor> {
         self.layers.iter().map(|l| &l.weight).collect()
     }
+
+    fn biases(&self) -> Vec<&Tensor> {
+        self.layers.iter().map(|l| &l.bias).collect()
+    }
 }

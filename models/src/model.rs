@@ -20,6 +20,8 @@ pub trait NodeModel {
     fn config(&self) -> &ModelConfig;
     /// The weight matrices, in layer order (what pruning acts on).
     fn weights(&self) -> Vec<&Tensor>;
+    /// The bias vectors, in layer order (layer-wise inference rebuilds each layer from these).
+    fn biases(&self) -> Vec<&Tensor>;
 }
 
 /// One layer of a stack: how it reads its input (the graph may be ignored).

@@ -7,9 +7,17 @@ use clap::{Args, ValueEnum};
 use gdistill_distill::lsp::{EdgeList, KlDirection, LspKernel};
 use gdistill_distill::{checked_hidden_index, load_checkpoint, save_checkpoint, CheckpointMeta, LspTerm, Objective};
 
-use super::train::{fit, model_config, prepare, ModelArgs, OptimArgs};
+use gdistill_datasets::read_soft_targets;
+use gdistill_distill::accuracy;
+use gdistill_distill::chunked::chunked_logits;
+use gdistill_distill::minibatch::{train_mlp_on_soft_targets, SoftTargetBatches};
+use gdistill_models::{Arch, ModelConfig};
+use tch::Tensor;
+
+use super::train::{fingerprint, fit, model_config, prepare, ModelArgs, OptimArgs};
 use super::{DatasetArgs, DeviceArgs};
 use crate::cmd::eval::check_fingerprint;
+use crate::output::epoch_bar;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum KdLossArg {
@@ -26,8 +34,15 @@ pub struct DistillArgs {
     #[command(flatten)]
     pub device: DeviceArgs,
     /// The teacher's checkpoint (from `gdistill train`).
+    #[arg(long, required_unless_present = "soft_targets", conflicts_with = "soft_targets")]
+    pub teacher: Option<PathBuf>,
+    /// Stored teacher logits (from `gdistill soft-targets`) instead of a teacher: an MLP student
+    /// then trains in mini-batches of nodes without ever reading the graph.
     #[arg(long)]
-    pub teacher: PathBuf,
+    pub soft_targets: Option<PathBuf>,
+    /// Nodes per mini-batch with --soft-targets.
+    #[arg(long, default_value_t = 4096)]
+    pub batch_size: usize,
     #[command(flatten)]
     pub model: ModelArgs,
     #[command(flatten)]
@@ -80,9 +95,13 @@ pub fn run(args: DistillArgs) -> Result<()> {
         args.lsp_weight
     );
     args.optim.config().validate().map_err(anyhow::Error::msg)?;
+    if let Some(path) = &args.soft_targets {
+        return from_soft_targets(&args, path);
+    }
+    let teacher_path = args.teacher.clone().context("--teacher or --soft-targets is required")?;
     let p = prepare(&args.dataset, &args.device, args.optim.normalize())?;
-    let (_vs, teacher, teacher_meta) = load_checkpoint(&args.teacher, p.data.device)?;
-    check_fingerprint(&args.teacher, &teacher_meta.dataset, &p.fingerprint)?;
+    let (_vs, teacher, teacher_meta) = load_checkpoint(&teacher_path, p.data.device)?;
+    check_fingerprint(&teacher_path, &teacher_meta.dataset, &p.fingerprint)?;
     let teacher_out = tch::no_grad(|| teacher.forward_t(&p.data.features, &p.data.a_hat, false));
     let teacher_logits = teacher_out.logits.shallow_clone();
     let mut objective = match args.loss {
@@ -119,10 +138,89 @@ pub fn run(args: DistillArgs) -> Result<()> {
             training: serde_json::json!({
                 "objective": format!("{:?}", args.loss), "temperature": args.temperature, "alpha": args.alpha,
                 "lsp_weight": args.lsp_weight, "lsp_kernel": args.lsp_kernel.to_string(),
-                "teacher": args.teacher, "settings": settings, "best_val_acc": trained.best_val_acc,
+                "teacher": teacher_path, "settings": settings, "best_val_acc": trained.best_val_acc,
             }),
         };
         save_checkpoint(&out, &trained.vs, &meta).context("saving the checkpoint")?;
+        println!("saved {}", out.display());
+    }
+    Ok(())
+}
+
+/// `--soft-targets`: mini-batches of feature rows against stored teacher logits; no graph.
+fn from_soft_targets(args: &DistillArgs, path: &std::path::Path) -> Result<()> {
+    anyhow::ensure!(
+        args.lsp_weight == 0.0,
+        "--lsp-weight needs the teacher's hidden features and the graph: use --teacher instead of --soft-targets"
+    );
+    anyhow::ensure!(
+        args.model.model == Arch::Mlp,
+        "--soft-targets trains graph-less students: use --model mlp (a GCN student needs the graph; use --teacher)"
+    );
+    anyhow::ensure!(
+        matches!(args.loss, KdLossArg::SoftTargets),
+        "--soft-targets trains on tempered soft targets; --loss logits needs --teacher"
+    );
+    let device = args.device.device()?;
+    let mut dataset = args.dataset.load()?;
+    let normalize = args.optim.normalize().unwrap_or_else(|| dataset.has_nonnegative_features());
+    if normalize {
+        dataset.row_normalize_features();
+    }
+    let targets = read_soft_targets(path)?;
+    anyhow::ensure!(
+        targets.nodes == dataset.num_nodes() && targets.classes == dataset.num_classes,
+        "{}: soft targets for {} nodes x {} classes (dataset '{}'), but {} has {} nodes x {} classes",
+        path.display(),
+        targets.nodes,
+        targets.classes,
+        targets.dataset,
+        dataset.name,
+        dataset.num_nodes(),
+        dataset.num_classes
+    );
+    let logits = Tensor::from_slice(&targets.logits).view([targets.nodes as i64, targets.classes as i64]);
+    let config = ModelConfig::new(
+        Arch::Mlp,
+        dataset.num_features() as i64,
+        args.model.hidden,
+        args.model.layers,
+        dataset.num_classes as i64,
+        args.model.dropout,
+    );
+    let settings = args.optim.config();
+    let batches = SoftTargetBatches { batch_size: args.batch_size, temperature: args.temperature, alpha: args.alpha };
+    let bar = epoch_bar("mlp+kd", settings.epochs);
+    let trained = train_mlp_on_soft_targets(&config, &dataset, &logits, device, &settings, batches, &mut |s| {
+        bar.set_position(s.epoch as u64 + 1);
+        bar.set_message(format!("loss {:.4} val {:.3}", s.loss, s.val_acc));
+    })?;
+    bar.finish_and_clear();
+    let all = chunked_logits(trained.model.as_ref(), &dataset, device, 65536)?;
+    let labels = Tensor::from_slice(&dataset.labels.iter().map(|&y| y as i64).collect::<Vec<_>>());
+    let test = Tensor::from_slice(&dataset.test.iter().map(|&i| i as i64).collect::<Vec<_>>());
+    let test_acc = accuracy(&all, &labels, &test);
+    println!(
+        "mlp+kd from {}: {} parameters, best epoch {} of {}, val {:.4}, test {test_acc:.4}, {:.2} s",
+        path.display(),
+        config.num_params(),
+        trained.best_epoch + 1,
+        trained.epochs_run,
+        trained.best_val_acc,
+        trained.train_seconds
+    );
+    if let Some(out) = &args.out {
+        let meta = CheckpointMeta {
+            format_version: 1,
+            model: config,
+            dataset: fingerprint(&dataset, normalize),
+            training: serde_json::json!({
+                "objective": "SoftTargets", "soft_targets": path, "temperature": args.temperature,
+                "alpha": args.alpha, "batch_size": args.batch_size, "settings": settings,
+                "best_val_acc": trained.best_val_acc,
+            }),
+        };
+        save_checkpoint(out, &trained.vs, &meta).context("saving the checkpoint")?;
         println!("saved {}", out.display());
     }
     Ok(())

@@ -7,6 +7,7 @@ pub mod data;
 pub mod distill;
 pub mod eval;
 pub mod images;
+pub mod soft_targets;
 pub mod train;
 
 use std::path::PathBuf;

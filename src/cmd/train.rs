@@ -112,14 +112,19 @@ pub fn prepare(dataset: &DatasetArgs, device: &DeviceArgs, normalize: Option<boo
         dataset.row_normalize_features();
     }
     let data = GraphData::new(&dataset, device, FeatureLayout::Auto)?;
-    let fingerprint = DatasetFingerprint {
+    let fingerprint = fingerprint(&dataset, normalize);
+    Ok(Prepared { data, graph: dataset.graph, fingerprint })
+}
+
+/// What a checkpoint records of the dataset it was trained on.
+pub fn fingerprint(dataset: &gdistill_datasets::NodeDataset, row_normalized: bool) -> DatasetFingerprint {
+    DatasetFingerprint {
         name: dataset.name.clone(),
         nodes: dataset.num_nodes(),
         features: dataset.num_features(),
         classes: dataset.num_classes,
-        row_normalized: normalize,
-    };
-    Ok(Prepared { data, graph: dataset.graph, fingerprint })
+        row_normalized,
+    }
 }
 
 /// Trains with a progress bar, prints validation and test accuracy.

@@ -30,8 +30,10 @@
 //! X = f["features"][:]` (or `scipy.sparse.csr_matrix((d, i, p), shape=s)` from `features_csr`).
 
 mod precheck;
+mod soft_targets;
 mod write;
 
+pub use soft_targets::{read_soft_targets, write_soft_targets, SoftTargets, SOFT_TARGETS_FORMAT};
 pub use write::write_h5graph;
 
 /// The HDF5 crate this module reads and writes with (`hdf5-metno`), for callers that build or

@@ -8,7 +8,7 @@ use hdf5::types::VarLenUnicode;
 use super::{H5GRAPH_FORMAT, H5GRAPH_VERSION};
 use crate::{DatasetError, FeatureLayout, NodeDataset};
 
-fn temp_path(path: &Path) -> PathBuf {
+pub(super) fn temp_path(path: &Path) -> PathBuf {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let name = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "graph.h5".into());
     let unique = format!(".{name}.tmp-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));

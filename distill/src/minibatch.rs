@@ -1,0 +1,200 @@
+//! Mini-batch training of a graph-less MLP student from stored soft targets.
+//!
+//! Once a teacher's logits on every node are stored ([`crate::chunked`], `gdistill
+//! soft-targets`), an MLP student needs neither the graph nor the teacher: each step reads a batch
+//! of node feature rows and the same rows of the teacher's tempered distribution. Memory on the
+//! device is one batch, whatever the size of the graph (GLNN, Zhang et al. ICLR 2022, trains its
+//! students this way). The objective is [`crate::Objective::soft_targets`]'s on the batch:
+//! `alpha * CE(labels of the batch's training nodes) + (1 - alpha) * T^2 KL`; validation
+//! accuracy picks the epoch whose weights are kept, as in full-batch training.
+
+use std::time::Instant;
+
+use gdistill_datasets::NodeDataset;
+use gdistill_models::{Arch, ModelConfig, ModelError, NodeFeatures, SparseMatrix};
+use sprs::CsMat;
+use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
+
+use crate::losses::{cross_entropy, soft_target_loss_from_log_probs};
+use crate::{EpochStats, TrainConfig, TrainError, Trained};
+
+/// The distillation settings of a mini-batch run.
+#[derive(Clone, Copy, Debug)]
+pub struct SoftTargetBatches {
+    pub batch_size: usize,
+    pub temperature: f64,
+    /// Weight of the hard-label term, on the batch's training nodes.
+    pub alpha: f64,
+}
+
+/// Trains an MLP of `config` on `dataset`'s features against `teacher_logits` (`[N, C]`, any
+/// device) in shuffled mini-batches over all nodes. Only `weight_decay` on every layer, no
+/// early-stopping patience differences: `settings` means what it means for [`crate::train`].
+pub fn train_mlp_on_soft_targets(
+    config: &ModelConfig,
+    dataset: &NodeDataset,
+    teacher_logits: &Tensor,
+    device: Device,
+    settings: &TrainConfig,
+    batches: SoftTargetBatches,
+    on_epoch: &mut dyn FnMut(&EpochStats),
+) -> Result<Trained, TrainError> {
+    let n = dataset.num_nodes();
+    if config.arch != Arch::Mlp {
+        return Err(TrainError::Config("mini-batch training from soft targets needs a graph-less model (mlp)".into()));
+    }
+    if teacher_logits.size() != [n as i64, dataset.num_classes as i64]
+        || config.in_features != dataset.num_features() as i64
+    {
+        return Err(TrainError::Mismatch(format!(
+            "soft targets {:?} and a model of {} inputs do not fit a dataset of {n} nodes, {} features, {} classes",
+            teacher_logits.size(),
+            config.in_features,
+            dataset.num_features(),
+            dataset.num_classes
+        )));
+    }
+    if batches.batch_size == 0 || !(0.0..=1.0).contains(&batches.alpha) {
+        return Err(TrainError::Config(format!(
+            "batch size must be at least 1 and alpha in [0, 1], got {} and {}",
+            batches.batch_size, batches.alpha
+        )));
+    }
+    if !(batches.temperature.is_finite() && batches.temperature > 0.0) {
+        return Err(TrainError::Config(format!(
+            "the temperature must be positive and finite, got {}",
+            batches.temperature
+        )));
+    }
+    settings.validate().map_err(TrainError::Config)?;
+    let start = Instant::now();
+    tch::manual_seed(settings.seed as i64);
+    let vs = nn::VarStore::new(device);
+    let model = config.build(&vs.root())?;
+    let mut opt = nn::Adam::default().build(&vs, settings.lr).map_err(ModelError::from)?;
+    opt.set_weight_decay(settings.weight_decay);
+    let features = dataset.features.to_csr();
+    let q = tch::no_grad(|| (teacher_logits / batches.temperature).log_softmax(-1, Kind::Float).to(Device::Cpu));
+    let labels = Tensor::from_slice(&dataset.labels.iter().map(|&y| y as i64).collect::<Vec<_>>());
+    let mut is_train = vec![false; n];
+    for &i in &dataset.train {
+        is_train[i] = true;
+    }
+    let is_train = Tensor::from_slice(&is_train);
+    let val: Vec<usize> = dataset.val.clone();
+    let val_labels = labels.index_select(0, &index(&val)).to(device);
+    let variables: Vec<Tensor> = vs.variables().into_values().collect();
+    let snapshot = |vars: &[Tensor]| tch::no_grad(|| vars.iter().map(|v| v.copy()).collect::<Vec<_>>());
+    let mut best_weights = snapshot(&variables);
+    let (mut best_epoch, mut best_acc, mut best_loss, mut epochs_run) =
+        (0usize, f64::NEG_INFINITY, f64::INFINITY, 0usize);
+
+    for epoch in 0..settings.epochs {
+        epochs_run = epoch + 1;
+        let step_start = Instant::now();
+        let order = Tensor::randperm(n as i64, (Kind::Int64, Device::Cpu));
+        let order: Vec<i64> = Vec::try_from(&order).map_err(ModelError::from)?;
+        let (mut loss_sum, mut seen) = (0.0, 0usize);
+        for batch in order.chunks(batches.batch_size) {
+            let nodes: Vec<usize> = batch.iter().map(|&i| i as usize).collect();
+            let rows = index(&nodes);
+            let x = dense_rows(&features, &nodes, device);
+            let logits = model.forward_t(&x, &no_graph(nodes.len(), device)?, true).logits;
+            let soft =
+                soft_target_loss_from_log_probs(&logits, &q.index_select(0, &rows).to(device), batches.temperature);
+            let train_rows = is_train.index_select(0, &rows).nonzero().view([-1]);
+            let loss = if batches.alpha > 0.0 && train_rows.size()[0] > 0 {
+                let t = train_rows.to(device);
+                let hard = cross_entropy(
+                    &logits.index_select(0, &t),
+                    &labels.index_select(0, &rows).to(device).index_select(0, &t),
+                );
+                hard * batches.alpha + soft * (1.0 - batches.alpha)
+            } else {
+                soft * (1.0 - batches.alpha)
+            };
+            opt.zero_grad();
+            loss.backward();
+            if let Some(max) = settings.clip_grad_norm {
+                opt.clip_grad_norm(max);
+            }
+            opt.step();
+            let value = loss.double_value(&[]);
+            if !value.is_finite() {
+                return Err(TrainError::NonFiniteLoss {
+                    epoch: epoch + 1,
+                    value,
+                    term: "soft targets",
+                    lr: settings.lr,
+                });
+            }
+            loss_sum += value * nodes.len() as f64;
+            seen += nodes.len();
+        }
+        let step_seconds = step_start.elapsed().as_secs_f64();
+        let eval_start = Instant::now();
+        let (val_acc, val_loss) = if val.is_empty() {
+            (0.0, 0.0)
+        } else {
+            let x = dense_rows(&features, &val, device);
+            let graph = no_graph(val.len(), device)?;
+            let logits = tch::no_grad(|| model.forward_t(&x, &graph, false).logits);
+            let acc = logits.argmax(-1, false).eq_tensor(&val_labels).to_kind(Kind::Double).mean(Kind::Double);
+            (acc.double_value(&[]), tch::no_grad(|| cross_entropy(&logits, &val_labels)).double_value(&[]))
+        };
+        let eval_seconds = eval_start.elapsed().as_secs_f64();
+        // ties broken by validation loss, as in full-batch training
+        if val_acc > best_acc || (val_acc == best_acc && val_loss < best_loss) {
+            (best_epoch, best_acc, best_loss) = (epoch, val_acc, val_loss);
+            best_weights = snapshot(&variables);
+        }
+        let stats = EpochStats {
+            epoch,
+            loss: loss_sum / seen.max(1) as f64,
+            val_acc,
+            best_val_acc: best_acc,
+            step_seconds,
+            eval_seconds,
+        };
+        on_epoch(&stats);
+        if settings.patience.is_some_and(|p| epoch - best_epoch >= p) {
+            break;
+        }
+    }
+    tch::no_grad(|| {
+        for (var, best) in variables.iter().zip(&best_weights) {
+            var.shallow_clone().copy_(best);
+        }
+    });
+    Ok(Trained {
+        vs,
+        model,
+        best_epoch,
+        epochs_run,
+        best_val_acc: best_acc.max(0.0),
+        train_seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+fn index(nodes: &[usize]) -> Tensor {
+    Tensor::from_slice(&nodes.iter().map(|&i| i as i64).collect::<Vec<_>>())
+}
+
+/// Feature rows `nodes` as a dense `[len, F]` tensor on `device`.
+fn dense_rows(features: &CsMat<f32>, nodes: &[usize], device: Device) -> NodeFeatures {
+    let cols = features.cols();
+    let mut dense = vec![0f32; nodes.len() * cols];
+    for (r, &node) in nodes.iter().enumerate() {
+        if let Some(row) = features.outer_view(node) {
+            for (j, &v) in row.iter() {
+                dense[r * cols + j] = v;
+            }
+        }
+    }
+    NodeFeatures::Dense(Tensor::from_slice(&dense).view([nodes.len() as i64, cols as i64]).to(device))
+}
+
+/// The empty graph a graph-less model is handed (it never reads it).
+fn no_graph(len: usize, device: Device) -> Result<SparseMatrix, ModelError> {
+    SparseMatrix::from_csr(&vec![0; len + 1], &[], &[], (len, len), device)
+}

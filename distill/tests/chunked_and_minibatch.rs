@@ -1,0 +1,88 @@
+//! Layer-wise chunked inference equals the whole forward; mini-batch distillation from stored
+//! soft targets equals full-batch distillation when the batch is the whole graph.
+
+use gdistill_distill::chunked::chunked_logits;
+use gdistill_distill::minibatch::{train_mlp_on_soft_targets, SoftTargetBatches};
+use gdistill_distill::{predict, train, FeatureLayout, GraphData, Objective, TrainConfig};
+use gdistill_models::{Arch, ModelConfig};
+use tch::{nn, Device, Tensor};
+
+fn dataset(features: usize) -> gdistill_datasets::NodeDataset {
+    let spec = format!("csbm:nodes=300,classes=3,degree=4,features={features},seed=4");
+    gdistill_datasets::load(&spec, std::path::Path::new(".")).unwrap()
+}
+
+#[test]
+fn chunked_logits_equal_the_whole_forward() {
+    let d = dataset(12);
+    for layout in [FeatureLayout::Dense, FeatureLayout::Sparse] {
+        let data = GraphData::new(&d, Device::Cpu, layout).unwrap();
+        for (arch, layers) in [(Arch::Gcn, 2), (Arch::Gcn, 3), (Arch::Mlp, 2), (Arch::Gcn, 1)] {
+            tch::manual_seed(3);
+            let vs = nn::VarStore::new(Device::Cpu);
+            let model = ModelConfig::new(arch, 12, 16, layers, 3, 0.5).build(&vs.root()).unwrap();
+            let whole = predict(model.as_ref(), &data);
+            for chunk in [1, 7, 128, 300, 1000] {
+                let chunked = chunked_logits(model.as_ref(), &d, Device::Cpu, chunk).unwrap();
+                let gap = (&chunked - &whole).abs().max().double_value(&[]);
+                assert!(gap < 1e-5, "{arch:?} x{layers}, {layout:?}, chunks of {chunk}: max gap {gap}");
+            }
+        }
+    }
+    let vs = nn::VarStore::new(Device::Cpu);
+    let model = ModelConfig::new(Arch::Gcn, 12, 4, 2, 3, 0.0).build(&vs.root()).unwrap();
+    assert!(chunked_logits(model.as_ref(), &d, Device::Cpu, 0).is_err());
+    assert!(chunked_logits(model.as_ref(), &dataset(5), Device::Cpu, 10).is_err(), "feature count checked");
+}
+
+/// With one batch of every node, no dropout and no weight decay, an epoch of mini-batch training
+/// is one full-batch step on the same loss from the same initial weights: the two runs must
+/// produce the same model.
+#[test]
+fn one_batch_of_every_node_is_full_batch_distillation() {
+    let mut d = dataset(12);
+    d.row_normalize_features();
+    let data = GraphData::new(&d, Device::Cpu, FeatureLayout::Dense).unwrap();
+    tch::manual_seed(11);
+    let teacher_logits = Tensor::randn([300, 3], (tch::Kind::Float, Device::Cpu)) * 3.0;
+    let config = ModelConfig::new(Arch::Mlp, 12, 16, 2, 3, 0.0);
+    let settings = TrainConfig { epochs: 15, weight_decay: 0.0, patience: None, seed: 2, ..TrainConfig::default() };
+    let (temperature, alpha) = (2.0, 0.3);
+    let full = train(
+        &config,
+        &data,
+        &Objective::soft_targets(teacher_logits.copy(), temperature, alpha),
+        &settings,
+        &mut |_| {},
+    )
+    .unwrap();
+    let batches = SoftTargetBatches { batch_size: 300, temperature, alpha };
+    let mini =
+        train_mlp_on_soft_targets(&config, &d, &teacher_logits, Device::Cpu, &settings, batches, &mut |_| {}).unwrap();
+    assert_eq!(full.best_epoch, mini.best_epoch, "the same trajectory picks the same epoch");
+    for (a, b) in full.model.weights().iter().zip(mini.model.weights()) {
+        let gap = (*a - b).abs().max().double_value(&[]);
+        assert!(gap < 1e-4, "weights differ by {gap}");
+    }
+}
+
+#[test]
+fn mini_batches_from_soft_targets_refuse_a_gcn_and_bad_settings() {
+    let d = dataset(12);
+    let logits = Tensor::zeros([300, 3], (tch::Kind::Float, Device::Cpu));
+    let settings = TrainConfig { epochs: 2, ..TrainConfig::default() };
+    let ok = SoftTargetBatches { batch_size: 64, temperature: 2.0, alpha: 0.0 };
+    let gcn = ModelConfig::new(Arch::Gcn, 12, 8, 2, 3, 0.0);
+    let err = train_mlp_on_soft_targets(&gcn, &d, &logits, Device::Cpu, &settings, ok, &mut |_| {}).err().unwrap();
+    assert!(err.to_string().contains("graph-less"), "{err}");
+    let mlp = ModelConfig::new(Arch::Mlp, 12, 8, 2, 3, 0.0);
+    let short = Tensor::zeros([299, 3], (tch::Kind::Float, Device::Cpu));
+    assert!(train_mlp_on_soft_targets(&mlp, &d, &short, Device::Cpu, &settings, ok, &mut |_| {}).is_err());
+    for bad in [
+        SoftTargetBatches { batch_size: 0, ..ok },
+        SoftTargetBatches { temperature: f64::INFINITY, ..ok },
+        SoftTargetBatches { alpha: 1.5, ..ok },
+    ] {
+        assert!(train_mlp_on_soft_targets(&mlp, &d, &logits, Device::Cpu, &settings, bad, &mut |_| {}).is_err());
+    }
+}
