@@ -500,3 +500,114 @@ fn the_hdf5_prechecks_accept_real_data() {
         assert_eq!(back.summary(), d.summary());
     }
 }
+
+/// Gzip-compresses `bytes` (the loaders read both forms).
+fn gzipped(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// An IDX file: magic, big-endian dimensions, then the bytes.
+fn idx(magic: u32, dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut bytes = magic.to_be_bytes().to_vec();
+    for d in dims {
+        bytes.extend(d.to_be_bytes());
+    }
+    bytes.extend(data);
+    bytes
+}
+
+#[test]
+fn fuzz_idx() {
+    init();
+    let images = idx(0x0803, &[3, 4, 5], &(0..60u8).collect::<Vec<_>>());
+    let labels = idx(0x0801, &[3], &[7, 0, 9]);
+    let corpus = [gzipped(&images), gzipped(&labels), images, labels];
+    let others: Vec<&[u8]> = corpus.iter().map(|c| c.as_slice()).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fuzzed-idx3-ubyte");
+    fuzz(
+        "idx",
+        100_000,
+        2.0,
+        8,
+        |m, k| m.mutate(&corpus[k % corpus.len()], &others),
+        |bytes| {
+            std::fs::write(&path, bytes).unwrap();
+            let images = gdistill_datasets::images::idx::read_idx_images(&path);
+            if let Ok(i) = &images {
+                if i.pixels.len() != i.count * i.height * i.width {
+                    return Err(format!("{} pixels for {}x{}x{}", i.pixels.len(), i.count, i.height, i.width));
+                }
+            }
+            let labels = gdistill_datasets::images::idx::read_idx_labels(&path);
+            Ok(images.is_ok() || labels.is_ok())
+        },
+    );
+}
+
+#[test]
+fn fuzz_pixel_csv() {
+    init();
+    let plain = b"p0,p1,p2,p3,label\n0,16,8,0,3\n1,2,3,4,0\n\n16,16,0,0,9\n".to_vec();
+    let corpus = [gzipped(&plain), plain];
+    let others: Vec<&[u8]> = corpus.iter().map(|c| c.as_slice()).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fuzzed.csv");
+    fuzz(
+        "pixel_csv",
+        100_000,
+        2.0,
+        9,
+        |m, k| m.mutate(&corpus[k % corpus.len()], &others),
+        |bytes| {
+            std::fs::write(&path, bytes).unwrap();
+            match gdistill_datasets::images::csv::read_pixel_csv(&path, 4, 16.0, 10) {
+                Ok(t) if t.pixels.len() != 4 * t.labels.len() => {
+                    Err(format!("{} pixels for {} images", t.pixels.len(), t.labels.len()))
+                }
+                Ok(t) if t.pixels.iter().any(|p| !(0.0..=16.0).contains(p)) || t.labels.iter().any(|&y| y >= 10) => {
+                    Err("a pixel or label out of range was accepted".into())
+                }
+                Ok(_) => Ok(true),
+                Err(_) => Ok(false),
+            }
+        },
+    );
+}
+
+#[test]
+fn fuzz_soft_targets() {
+    init();
+    let dir = tempfile::tempdir().unwrap();
+    let valid = dir.path().join("valid.h5");
+    let targets = gdistill_datasets::SoftTargets {
+        logits: (0..15).map(|i| i as f32 - 7.0).collect(),
+        nodes: 5,
+        classes: 3,
+        dataset: "toy".into(),
+    };
+    gdistill_datasets::write_soft_targets(&valid, &targets).unwrap();
+    let corpus = [std::fs::read(&valid).unwrap()];
+    let others: Vec<&[u8]> = corpus.iter().map(|c| c.as_slice()).collect();
+    let path = dir.path().join("fuzzed.h5");
+    fuzz(
+        "soft_targets",
+        1_500,
+        2.0,
+        10,
+        |m, _| m.mutate(&corpus[0], &others),
+        |bytes| {
+            std::fs::write(&path, bytes).unwrap();
+            match gdistill_datasets::read_soft_targets(&path) {
+                Ok(t) if t.logits.len() != t.nodes * t.classes || t.logits.iter().any(|v| !v.is_finite()) => {
+                    Err("accepted inconsistent or non-finite logits".into())
+                }
+                Ok(_) => Ok(true),
+                Err(_) => Ok(false),
+            }
+        },
+    );
+}
