@@ -23,12 +23,14 @@
 //! whose declared shape would not fit in memory ([`crate::limits`]), checked before it is read)
 //! is a [`DatasetError::Format`] naming the file and the dataset. Before libhdf5 opens a file, its
 //! global heaps (where variable-length strings live) are checked for the corruption libhdf5 1.10
-//! loops forever on (`precheck.rs`; found by fuzzing). The writer writes to a temporary
+//! loops forever on (`precheck.rs`; found by fuzzing), and the read is tried first in a child
+//! process, so that a file libhdf5 crashes on is reported as corrupt (`isolate.rs`). The writer writes to a temporary
 //! file in the same directory and renames it into place, so a reader never sees half a file.
 //!
 //! In h5py: `f = h5py.File(p); ei = f["edge_index"][:]; y = f["labels"][:];
 //! X = f["features"][:]` (or `scipy.sparse.csr_matrix((d, i, p), shape=s)` from `features_csr`).
 
+mod isolate;
 mod precheck;
 mod soft_targets;
 mod write;
@@ -192,8 +194,11 @@ pub fn read_h5graph(path: &Path) -> Result<NodeDataset, DatasetError> {
     if !path.exists() {
         return Err(DatasetError::missing(path, Some("a gdistill HDF5 graph file".into())));
     }
-    // Bytes libhdf5 1.10 would hang on are refused before the library sees them.
-    precheck::check_file(path).map_err(|e| DatasetError::io(path, e))?.map_err(|e| DatasetError::format(path, e))?;
+    isolate::read_guarded(path, read_h5graph_unguarded)
+}
+
+/// The read itself, once the file has passed the guards of [`isolate::read_guarded`].
+fn read_h5graph_unguarded(path: &Path) -> Result<NodeDataset, DatasetError> {
     let file =
         hdf5::File::open(path).map_err(|e| DatasetError::format(path, format!("not a readable HDF5 file: {e}")))?;
     let r = Reader { path, file };

@@ -14,7 +14,7 @@ use std::path::Path;
 
 use hdf5::types::VarLenUnicode;
 
-use super::{precheck, write::temp_path, Reader};
+use super::{isolate, write::temp_path, Reader};
 use crate::DatasetError;
 
 /// The value of the root `format` attribute.
@@ -82,7 +82,10 @@ pub fn read_soft_targets(path: &Path) -> Result<SoftTargets, DatasetError> {
     if !path.exists() {
         return Err(DatasetError::missing(path, Some("a soft-targets HDF5 file (gdistill soft-targets)".into())));
     }
-    precheck::check_file(path).map_err(|e| DatasetError::io(path, e))?.map_err(|e| DatasetError::format(path, e))?;
+    isolate::read_guarded(path, read_unguarded)
+}
+
+fn read_unguarded(path: &Path) -> Result<SoftTargets, DatasetError> {
     let file =
         hdf5::File::open(path).map_err(|e| DatasetError::format(path, format!("not a readable HDF5 file: {e}")))?;
     let r = Reader { path, file };
