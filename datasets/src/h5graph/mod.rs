@@ -30,8 +30,8 @@
 //! In h5py: `f = h5py.File(p); ei = f["edge_index"][:]; y = f["labels"][:];
 //! X = f["features"][:]` (or `scipy.sparse.csr_matrix((d, i, p), shape=s)` from `features_csr`).
 
-mod isolate;
-mod precheck;
+pub(crate) mod isolate;
+pub(crate) mod precheck;
 mod soft_targets;
 mod write;
 
