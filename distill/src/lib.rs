@@ -8,6 +8,7 @@ pub mod bench;
 mod checkpoint;
 pub mod chunked;
 pub mod compare;
+mod early_stopping;
 mod eval;
 mod graph_data;
 pub mod images;

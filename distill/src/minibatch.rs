@@ -15,6 +15,7 @@ use gdistill_models::{Arch, ModelConfig, ModelError, NodeFeatures, SparseMatrix}
 use sprs::CsMat;
 use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 
+use crate::early_stopping::EarlyStopping;
 use crate::losses::{cross_entropy, soft_target_loss_from_log_probs};
 use crate::{EpochStats, TrainConfig, TrainError, Trained};
 
@@ -83,11 +84,8 @@ pub fn train_mlp_on_soft_targets(
     let is_train = Tensor::from_slice(&is_train);
     let val: Vec<usize> = dataset.val.clone();
     let val_labels = labels.index_select(0, &index(&val)).to(device);
-    let variables: Vec<Tensor> = vs.variables().into_values().collect();
-    let snapshot = |vars: &[Tensor]| tch::no_grad(|| vars.iter().map(|v| v.copy()).collect::<Vec<_>>());
-    let mut best_weights = snapshot(&variables);
-    let (mut best_epoch, mut best_acc, mut best_loss, mut epochs_run) =
-        (0usize, f64::NEG_INFINITY, f64::INFINITY, 0usize);
+    let mut stopping = EarlyStopping::new(&vs, settings.patience);
+    let mut epochs_run = 0;
 
     for epoch in 0..settings.epochs {
         epochs_run = epoch + 1;
@@ -143,37 +141,16 @@ pub fn train_mlp_on_soft_targets(
             (acc.double_value(&[]), tch::no_grad(|| cross_entropy(&logits, &val_labels)).double_value(&[]))
         };
         let eval_seconds = eval_start.elapsed().as_secs_f64();
-        // ties broken by validation loss, as in full-batch training
-        if val_acc > best_acc || (val_acc == best_acc && val_loss < best_loss) {
-            (best_epoch, best_acc, best_loss) = (epoch, val_acc, val_loss);
-            best_weights = snapshot(&variables);
-        }
-        let stats = EpochStats {
-            epoch,
-            loss: loss_sum / seen.max(1) as f64,
-            val_acc,
-            best_val_acc: best_acc,
-            step_seconds,
-            eval_seconds,
-        };
-        on_epoch(&stats);
-        if settings.patience.is_some_and(|p| epoch - best_epoch >= p) {
+        let stop = stopping.record(epoch, val_acc, val_loss, false);
+        let loss = loss_sum / seen.max(1) as f64;
+        on_epoch(&EpochStats { epoch, loss, val_acc, best_val_acc: stopping.best_acc, step_seconds, eval_seconds });
+        if stop {
             break;
         }
     }
-    tch::no_grad(|| {
-        for (var, best) in variables.iter().zip(&best_weights) {
-            var.shallow_clone().copy_(best);
-        }
-    });
-    Ok(Trained {
-        vs,
-        model,
-        best_epoch,
-        epochs_run,
-        best_val_acc: best_acc.max(0.0),
-        train_seconds: start.elapsed().as_secs_f64(),
-    })
+    let best_epoch = stopping.best_epoch;
+    let best_val_acc = stopping.restore();
+    Ok(Trained { vs, model, best_epoch, epochs_run, best_val_acc, train_seconds: start.elapsed().as_secs_f64() })
 }
 
 fn index(nodes: &[usize]) -> Tensor {

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 
 use super::{error_count, predict_images, random_shifts, ImageData};
+use crate::early_stopping::EarlyStopping;
 use crate::{blend, cross_entropy, soft_target_loss_from_log_probs, TrainError};
 
 /// Optimisation settings of one image training run.
@@ -112,10 +113,7 @@ pub fn train_image_model(
     let model = arch.build(&vs.root(), data.shape)?;
     let adam = nn::Adam { wd: settings.weight_decay, ..Default::default() };
     let mut opt = adam.build(&vs, settings.lr).map_err(ModelError::from)?;
-    let variables: Vec<Tensor> = vs.trainable_variables();
-    let snapshot = || tch::no_grad(|| variables.iter().map(|v| v.copy()).collect::<Vec<_>>());
-    let mut best_weights = snapshot();
-    let (mut best_epoch, mut best_acc, mut best_loss) = (0usize, f64::NEG_INFINITY, f64::INFINITY);
+    let mut stopping = EarlyStopping::new(&vs, settings.patience);
     let (val_labels, n_val) = (data.labels.index_select(0, &data.val), data.val.size()[0]);
     let batch = settings.batch_size as i64;
     let mut epochs_run = 0;
@@ -162,28 +160,22 @@ pub fn train_image_model(
         }
         let val_acc = if n_val == 0 { 0.0 } else { 1.0 - val_errors / n_val as f64 };
         // without a validation split every epoch "improves": the last weights are kept
-        if n_val == 0 || val_acc > best_acc || (val_acc == best_acc && val_loss < best_loss) {
-            (best_epoch, best_acc, best_loss) = (epoch, val_acc, val_loss);
-            best_weights = snapshot();
-        }
-        on_epoch(&ImageEpochStats { epoch, loss, val_acc, best_val_acc: best_acc });
-        if settings.patience.is_some_and(|p| epoch - best_epoch >= p) {
+        let stop = stopping.record(epoch, val_acc, val_loss, n_val == 0);
+        on_epoch(&ImageEpochStats { epoch, loss, val_acc, best_val_acc: stopping.best_acc });
+        if stop {
             break;
         }
         lr *= settings.lr_decay;
         opt.set_lr(lr);
     }
-    tch::no_grad(|| {
-        for (var, best) in variables.iter().zip(&best_weights) {
-            var.shallow_clone().copy_(best);
-        }
-    });
+    let best_epoch = stopping.best_epoch;
+    let best_val_acc = stopping.restore();
     Ok(TrainedImageModel {
         vs,
         model,
         best_epoch,
         epochs_run,
-        best_val_acc: best_acc.max(0.0),
+        best_val_acc,
         train_seconds: start.elapsed().as_secs_f64(),
     })
 }
