@@ -60,6 +60,12 @@ const CLI_CASES: &[&str] = &[
     "ckpt-empty",
     "ckpt-nan-weight",
     "ckpt-absurd-model",
+    "mnist-missing-dir",
+    "mnist-truncated-gz",
+    "mnist-absurd-idx-size",
+    "mnist-csv-nan-pixel",
+    "digits-random-bytes",
+    "digits-label-out-of-range",
 ];
 
 /// What a case feeds its bad input to.
@@ -124,12 +130,21 @@ impl Case {
     fn check_in_process(&self) -> Result<String, String> {
         let message = match &self.target {
             Target::Dataset { spec, data_dir } => {
-                let result = catch_unwind(AssertUnwindSafe(|| gdistill_datasets::load_with_report(spec, data_dir)));
-                match result {
-                    Err(_) => return Err("panicked".into()),
-                    Ok(Ok(_)) => return Err("loaded without an error".into()),
-                    Ok(Err(e @ gdistill_datasets::DatasetError::Invalid { .. })) => format!("{} {e}", self.file),
-                    Ok(Err(e)) => e.to_string(),
+                if gdistill_datasets::is_image_spec(spec) {
+                    let result = catch_unwind(AssertUnwindSafe(|| gdistill_datasets::load_images(spec, data_dir)));
+                    match result {
+                        Err(_) => return Err("panicked".into()),
+                        Ok(Ok(_)) => return Err("loaded without an error".into()),
+                        Ok(Err(e)) => e.to_string(),
+                    }
+                } else {
+                    let result = catch_unwind(AssertUnwindSafe(|| gdistill_datasets::load_with_report(spec, data_dir)));
+                    match result {
+                        Err(_) => return Err("panicked".into()),
+                        Ok(Ok(_)) => return Err("loaded without an error".into()),
+                        Ok(Err(e @ gdistill_datasets::DatasetError::Invalid { .. })) => format!("{} {e}", self.file),
+                        Ok(Err(e)) => e.to_string(),
+                    }
                 }
             }
             Target::Checkpoint(path) => {
@@ -932,6 +947,7 @@ fn every_loader_and_output_refuses_bad_input_cleanly() {
     csbm_cases(root, &mut c);
     checkpoint_cases(root, &valid, &mut c);
     config_cases(root, &mut c);
+    image_cases(root, &mut c);
     run_cases(c.cases, root);
 }
 
@@ -970,6 +986,13 @@ fn the_valid_inputs_load() {
     let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(info["nodes"], 522);
     assert_eq!(info["train"], PLANETOID_TRAIN);
+    // the image folders and files the image cases damage
+    let mnist = mnist_dir(root, "mnist-valid", |_| {});
+    let images = gdistill_datasets::load_images(&format!("mnist:{}", mnist.display()), root).unwrap();
+    assert_eq!((images.labels.len(), images.height, images.width), (50, 4, 4));
+    let digits = write(&root.join("digits.csv"), pixel_csv(40, 64, 16).as_bytes());
+    let images = gdistill_datasets::load_images(&format!("digits:{}", digits.display()), root).unwrap();
+    assert_eq!(images.labels.len(), 40);
 }
 
 /// Settings that cannot train: refused before anything trains, naming the file or the flag
@@ -1002,4 +1025,125 @@ fn impossible_settings_are_refused_before_training() {
     let args = strings(&["distill", "--dataset", CSBM, "--teacher", "absent.safetensors", "--temperature", "inf"]);
     c.push("distill-inf-temperature", Target::Args(args), "temperature", &["positive and finite"]);
     run_cases(c.cases, root);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Images: MNIST (IDX test files + CSV or IDX training files) and digits (CSV)
+
+fn idx_bytes(magic: u32, dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut bytes = magic.to_be_bytes().to_vec();
+    for d in dims {
+        bytes.extend(d.to_be_bytes());
+    }
+    bytes.extend(data);
+    bytes
+}
+
+fn gz(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// A CSV of `rows` images of `pixels` values (0..=max) and a label each.
+fn pixel_csv(rows: usize, pixels: usize, max: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let values: Vec<String> = (0..pixels).map(|p| ((r * 7 + p * 3) % (max + 1)).to_string()).collect();
+            format!("{},{}\n", values.join(","), r % 10)
+        })
+        .collect()
+}
+
+/// A valid 4x4 MNIST folder (20 test images as IDX, 30 training images as CSV), with `edit`
+/// applied to its files (name -> bytes) before they are written.
+fn mnist_dir(root: &Path, label: &str, edit: impl FnOnce(&mut Vec<(&'static str, Vec<u8>)>)) -> PathBuf {
+    let dir = root.join("images").join(label);
+    std::fs::create_dir_all(&dir).unwrap();
+    let pixels: Vec<u8> = (0..20 * 16).map(|i| (i * 37 % 256) as u8).collect();
+    let labels: Vec<u8> = (0..20).map(|i| (i % 10) as u8).collect();
+    let mut files = vec![
+        ("t10k-images-idx3-ubyte", idx_bytes(0x0803, &[20, 4, 4], &pixels)),
+        ("t10k-labels-idx1-ubyte", idx_bytes(0x0801, &[20], &labels)),
+        ("mnist_5k.csv", pixel_csv(30, 16, 255).into_bytes()),
+    ];
+    edit(&mut files);
+    for (name, bytes) in files {
+        write(&dir.join(name), &bytes);
+    }
+    dir
+}
+
+fn image_cases(root: &Path, c: &mut Cases) {
+    let spec = |dir: &Path| format!("mnist:{}", dir.display());
+    let absent = root.join("images/nomnist");
+    c.dataset("mnist-missing-dir", &spec(&absent), root, "nomnist", &["not found"]);
+    let no_train = mnist_dir(root, "mnist-no-train", |f| f.retain(|(n, _)| !n.ends_with(".csv")));
+    c.dataset("mnist-missing-train", &spec(&no_train), root, "mnist_5k.csv", &["not found"]);
+    let replace = |name: &'static str, bytes: Vec<u8>| {
+        move |f: &mut Vec<(&'static str, Vec<u8>)>| {
+            for entry in f.iter_mut() {
+                if entry.0 == name {
+                    entry.1 = bytes.clone();
+                }
+            }
+        }
+    };
+    let images = "t10k-images-idx3-ubyte";
+    let labels = "t10k-labels-idx1-ubyte";
+    let pixels: Vec<u8> = vec![9; 20 * 16];
+    let cases: Vec<(&str, &str, Vec<u8>, &str, Vec<&str>)> = vec![
+        ("mnist-empty-idx", images, Vec::new(), images, vec![]),
+        ("mnist-truncated-idx", images, idx_bytes(0x0803, &[20, 4, 4], &pixels[..100]), images, vec!["truncated"]),
+        ("mnist-random-idx", images, random_bytes(), images, vec![]),
+        ("mnist-wrong-magic", images, idx_bytes(0x0801, &[20, 4, 4], &pixels), images, vec![]),
+        ("mnist-wrong-rank", images, idx_bytes(0x0803, &[20, 16], &pixels), images, vec![]),
+        ("mnist-count-mismatch", labels, idx_bytes(0x0801, &[19], &[1; 19]), images, vec!["20 images", "19 labels"]),
+        ("mnist-label-out-of-range", labels, idx_bytes(0x0801, &[20], &[12; 20]), labels, vec!["outside 0..=9"]),
+        (
+            "mnist-absurd-idx-size",
+            images,
+            idx_bytes(0x0803, &[1_000_000_000, 1000, 1000], &pixels),
+            images,
+            vec!["declares"],
+        ),
+    ];
+    for (label, name, bytes, file, problem) in cases {
+        let dir = mnist_dir(root, label, replace(name, bytes));
+        c.dataset(label, &spec(&dir), root, file, &problem);
+    }
+    let truncated_gz = {
+        let full = gz(&idx_bytes(0x0803, &[20, 4, 4], &pixels));
+        full[..full.len() / 2].to_vec()
+    };
+    let dir = mnist_dir(root, "mnist-truncated-gz", |f| {
+        f.retain(|(n, _)| *n != images);
+        f.push(("t10k-images-idx3-ubyte.gz", truncated_gz));
+    });
+    c.dataset("mnist-truncated-gz", &spec(&dir), root, "t10k-images-idx3-ubyte.gz", &[]);
+    let mut nan_csv = pixel_csv(30, 16, 255);
+    nan_csv.replace_range(0..1, "nan");
+    let dir = mnist_dir(root, "mnist-csv-nan-pixel", replace("mnist_5k.csv", nan_csv.into_bytes()));
+    c.dataset("mnist-csv-nan-pixel", &spec(&dir), root, "mnist_5k.csv", &["line 1"]);
+    let short = pixel_csv(30, 16, 255).replacen(",", "", 1);
+    let dir = mnist_dir(root, "mnist-csv-wrong-count", replace("mnist_5k.csv", short.into_bytes()));
+    c.dataset("mnist-csv-wrong-count", &spec(&dir), root, "mnist_5k.csv", &["line 1"]);
+
+    let digits = |label: &str, text: &[u8]| {
+        let path = write(&root.join("images").join(format!("{label}.csv")), text);
+        format!("digits:{}", path.display())
+    };
+    let file = |label: &str| format!("{label}.csv");
+    c.dataset("digits-missing", "digits:/nonexistent/digits.csv.gz", root, "digits.csv.gz", &["not found"]);
+    for (label, text, problem) in [
+        ("digits-empty", Vec::new(), vec![]),
+        ("digits-random-bytes", random_bytes(), vec![]),
+        ("digits-label-out-of-range", pixel_csv(40, 64, 16).replace(",0\n", ",10\n").into_bytes(), vec!["line"]),
+        ("digits-pixel-out-of-range", pixel_csv(40, 64, 16).replacen("0,", "17,", 1).into_bytes(), vec!["line"]),
+        ("digits-inf-pixel", pixel_csv(40, 64, 16).replacen("0,", "inf,", 1).into_bytes(), vec!["line"]),
+    ] {
+        let spec = digits(label, &text);
+        c.dataset(label, &spec, root, &file(label), &problem);
+    }
 }

@@ -31,6 +31,9 @@ pub fn run(command: DataCommand) -> Result<()> {
 }
 
 fn info(args: InfoArgs) -> Result<()> {
+    if gdistill_datasets::is_image_spec(&args.dataset.dataset) {
+        return image_info(args);
+    }
     let dataset = args.dataset.load()?;
     let s = dataset.summary();
     println!("dataset          {}", s.name);
@@ -44,6 +47,22 @@ fn info(args: InfoArgs) -> Result<()> {
     println!("split            train {} / val {} / test {}", s.train, s.val, s.test);
     println!("isolated nodes   {}", s.isolated_nodes);
     println!("self-loops       {}", s.self_loops);
+    if let Some(path) = args.json {
+        write_json(&path, &s)?;
+    }
+    Ok(())
+}
+
+/// `data info` for `mnist:DIR` and `digits:FILE`.
+fn image_info(args: InfoArgs) -> Result<()> {
+    let images = gdistill_datasets::load_images(&args.dataset.dataset, &args.dataset.data_dir())?;
+    let s = images.summary();
+    println!("dataset          {}", s.name);
+    println!("images           {} of {}x{} pixels", s.images, s.height, s.width);
+    println!("classes          {}", s.classes);
+    let counts: Vec<String> = s.class_counts.iter().enumerate().map(|(c, n)| format!("{c}={n}")).collect();
+    println!("class counts     {}", counts.join(" "));
+    println!("split            train {} / val {} / test {}", s.train, s.val, s.test);
     if let Some(path) = args.json {
         write_json(&path, &s)?;
     }
