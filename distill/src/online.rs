@@ -98,9 +98,15 @@ impl OnlineGraph {
         if let Some(&bad) = query.iter().find(|&&q| q >= self.num_nodes()) {
             return Err(ModelError::Shape(format!("query node {bad} outside the graph's {} nodes", self.num_nodes())));
         }
-        let field = self.receptive_field(query, receptive_hops(model));
+        let hops = receptive_hops(model);
+        let field = self.receptive_field(query, hops);
         let distinct = distinct_count(query);
-        let a_hat = SparseMatrix::from_sprs(&induced(&self.a_hat, &field, true), self.device)?;
+        // a graph-less model is handed an empty graph: it never reads one
+        let a_hat = if hops == 0 {
+            SparseMatrix::from_csr(&vec![0; field.len() + 1], &[], &[], (field.len(), field.len()), self.device)?
+        } else {
+            SparseMatrix::from_sprs(&induced(&self.a_hat, &field, true), self.device)?
+        };
         let rows = induced(&self.features, &field, false);
         let features = if self.dense_features {
             let dense: Vec<f32> = rows.to_dense().iter().copied().collect();
