@@ -12,10 +12,12 @@ mod graph_data;
 pub mod images;
 mod losses;
 pub mod lsp;
+pub mod prune;
 mod train;
 
 pub use checkpoint::{
-    load_checkpoint, save_checkpoint, write_atomically, CheckpointError, CheckpointMeta, DatasetFingerprint,
+    load_checkpoint, load_checkpoint_with_masks, save_checkpoint, save_checkpoint_with_masks, write_atomically,
+    CheckpointError, CheckpointMeta, DatasetFingerprint, LoadedCheckpoint,
 };
 pub use eval::{accuracy, accuracy_tensor, inference_ms, predict};
 pub use gdistill_datasets::FeatureLayout;
@@ -24,5 +26,6 @@ pub use losses::{
     blend, cross_entropy, l2_penalty, logit_matching_loss, soft_target_loss, soft_target_loss_from_log_probs,
 };
 pub use train::{
-    checked_hidden_index, train, EpochStats, LspTerm, Objective, TeacherTarget, TrainConfig, TrainError, Trained,
+    checked_hidden_index, retrain_masked, train, EpochStats, Fitted, LspTerm, Objective, TeacherTarget, TrainConfig,
+    TrainError, Trained,
 };
