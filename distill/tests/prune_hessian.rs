@@ -15,7 +15,8 @@ use tch::{nn, Device, Kind, Tensor};
 
 /// 12 nodes, 4 features, 3 classes; 6 training nodes. Sparse features exercise the CSR path.
 fn tiny(layout: FeatureLayout) -> GraphData {
-    let dataset = load("csbm:nodes=12,classes=3,degree=2,homophily=0.6,features=4,seed=2", std::path::Path::new(".")).unwrap();
+    let dataset =
+        load("csbm:nodes=12,classes=3,degree=2,homophily=0.6,features=4,seed=2", std::path::Path::new(".")).unwrap();
     let mut data = GraphData::new(&dataset, Device::Cpu, layout).unwrap();
     data.train = Tensor::from_slice(&[0i64, 2, 3, 5, 8, 11]);
     data
