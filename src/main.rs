@@ -6,6 +6,7 @@
 mod cmd;
 mod output;
 mod output_images;
+mod plot;
 
 use clap::{Parser, Subcommand};
 
@@ -43,6 +44,8 @@ enum Command {
     Compare(cmd::compare::CompareArgs),
     /// Time training epochs and inference, and report peak memory.
     Bench(cmd::bench::BenchArgs),
+    /// Optimal Brain Damage against magnitude and random pruning: accuracy versus sparsity.
+    Prune(cmd::prune::PruneArgs),
 }
 
 fn main() {
@@ -54,6 +57,7 @@ fn main() {
         Command::Eval(a) => cmd::eval::run(a),
         Command::Compare(a) => cmd::compare::run(a),
         Command::Bench(a) => cmd::bench::run(a),
+        Command::Prune(a) => cmd::prune::run(a),
     };
     if let Err(err) = result {
         eprintln!("error: {err:#}");

@@ -6,6 +6,7 @@ pub mod data;
 pub mod distill;
 pub mod eval;
 pub mod images;
+pub mod prune;
 pub mod train;
 
 use std::path::PathBuf;

@@ -20,11 +20,13 @@
 mod hessian;
 mod loss;
 mod mask;
+mod report;
 mod schedule;
 
 pub use hessian::{hessian_diagonal, HessianEstimator, MAX_EXACT_WEIGHTS};
 pub use loss::PruneLoss;
 pub use mask::{check_target, prune_to_target, Masks, ThresholdScope};
+pub use report::{summarize, PruneRow};
 pub use schedule::{prune_and_retrain, PruneMethod, PruneSettings, PruneStep, PrunedPoint, Schedule};
 
 use crate::TrainError;

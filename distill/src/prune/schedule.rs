@@ -148,10 +148,13 @@ pub fn prune_and_retrain(
             layer_sparsity: masks.layer_sparsity(),
             kept_weights: masks.kept(),
             predicted_dloss: match settings.method {
-                PruneMethod::Obd { .. } => steps.iter().map(|s| s.predicted_dloss).sum(),
+                // `+ 0.0`: an empty float sum is -0.0
+                PruneMethod::Obd { .. } => {
+                    steps.iter().map(|s| s.predicted_dloss).sum::<Option<f64>>().map(|v| v + 0.0)
+                }
                 _ => None,
             },
-            actual_dloss: steps.iter().map(|s| s.actual_dloss).sum(),
+            actual_dloss: steps.iter().map(|s| s.actual_dloss).sum::<f64>() + 0.0,
             val_acc: accuracy(&logits, &data.labels, &data.val),
             test_acc: accuracy(&logits, &data.labels, &data.test),
             steps,
