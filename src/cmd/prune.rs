@@ -51,7 +51,7 @@ pub struct PruneArgs {
     #[arg(long, value_enum, value_delimiter = ',', default_value = "obd,magnitude,random")]
     pub method: Vec<MethodArg>,
     /// Target sparsities: fractions of the weight-matrix entries set to zero, each in [0, 1).
-    #[arg(long, value_delimiter = ',', default_value = "0,0.5,0.7,0.9")]
+    #[arg(long, value_delimiter = ',', default_value = "0,0.5,0.7,0.9", allow_negative_numbers = true)]
     pub sparsity: Vec<f64>,
     /// OBD's Hessian-diagonal estimator.
     #[arg(long, value_enum, default_value = "gauss-newton")]
