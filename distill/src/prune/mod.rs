@@ -17,6 +17,7 @@
 //! assert!((removed - 0.3).abs() < 1e-6); // 0.1 + 0.2
 //! ```
 
+pub mod compare_rows;
 mod hessian;
 mod loss;
 mod mask;
