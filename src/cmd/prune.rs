@@ -222,14 +222,22 @@ fn print_prune_table(p: &Prepared, model: &str, hessian: &str, schedule: Schedul
     };
     println!("{}: pruning {model}; OBD Hessian {hessian}; {schedule}; {seeds} seeds", p.fingerprint.name);
     println!(
-        "{:<10} {:>8} {:>18} {:>8} {:>14} {:>13} {:>9}",
-        "method", "sparsity", "test acc", "val acc", "predicted dL", "actual dL", "kept"
+        "{:<10} {:>8} {:>18} {:>8} {:>12} {:>12} {:>11} {:>9}",
+        "method", "sparsity", "test acc", "val acc", "predicted dL", "1st-order dL", "actual dL", "kept"
     );
     for r in rows {
-        let predicted = r.predicted_dloss.map_or_else(|| "-".to_string(), |v| format!("{v:.5}"));
+        let predicted = r.predicted_dloss.map_or_else(|| "-".to_string(), |v| format!("{v:.2e}"));
         println!(
-            "{:<10} {:>8.2} {:>9.4} +- {:.4} {:>8.4} {:>14} {:>13.5} {:>9.0}",
-            r.method, r.sparsity, r.mean, r.std, r.val_mean, predicted, r.actual_dloss, r.kept_weights
+            "{:<10} {:>8.2} {:>9.4} +- {:.4} {:>8.4} {:>12} {:>12.2e} {:>11.2e} {:>9.0}",
+            r.method,
+            r.sparsity,
+            r.mean,
+            r.std,
+            r.val_mean,
+            predicted,
+            r.first_order_dloss,
+            r.actual_dloss,
+            r.kept_weights
         );
     }
 }

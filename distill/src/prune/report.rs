@@ -21,6 +21,8 @@ pub struct PruneRow {
     pub predicted_dloss: Option<f64>,
     /// Mean over seeds of the loss increase the deletions caused, before retraining.
     pub actual_dloss: f64,
+    /// Mean over seeds of the first-order term `-sum g_k w_k` of the deletions (OBD assumes 0).
+    pub first_order_dloss: f64,
     /// Mean over seeds of each weight matrix's pruned fraction.
     pub layer_sparsity: Vec<f64>,
     /// Mean kept weights (biases not counted).
@@ -49,6 +51,7 @@ pub fn summarize(method: &str, runs: &[Vec<PrunedPoint>]) -> Vec<PruneRow> {
                 val_acc,
                 predicted_dloss: predicted.map(mean),
                 actual_dloss: mean(points.iter().map(|p| p.actual_dloss).collect()),
+                first_order_dloss: mean(points.iter().map(|p| p.first_order_dloss).collect()),
                 layer_sparsity: (0..layers)
                     .map(|l| mean(points.iter().map(|p| p.layer_sparsity[l]).collect()))
                     .collect(),

@@ -68,6 +68,9 @@ pub struct PruneStep {
     pub predicted_dloss: Option<f64>,
     /// Loss after the deletion minus the loss before it, before retraining.
     pub actual_dloss: f64,
+    /// The first-order term OBD assumes away: `-sum g_k w_k` over the deleted weights. Not small
+    /// when the model was trained on another objective (weight decay, early stopping).
+    pub first_order_dloss: f64,
 }
 
 /// The model at one target sparsity, after retraining.
@@ -81,6 +84,7 @@ pub struct PrunedPoint {
     /// Summed over the steps that led from the previous target (one-shot: from the trained model).
     pub predicted_dloss: Option<f64>,
     pub actual_dloss: f64,
+    pub first_order_dloss: f64,
     pub val_acc: f64,
     pub test_acc: f64,
     pub steps: Vec<PruneStep>,
@@ -155,6 +159,7 @@ pub fn prune_and_retrain(
                 _ => None,
             },
             actual_dloss: steps.iter().map(|s| s.actual_dloss).sum::<f64>() + 0.0,
+            first_order_dloss: steps.iter().map(|s| s.first_order_dloss).sum::<f64>() + 0.0,
             val_acc: accuracy(&logits, &data.labels, &data.val),
             test_acc: accuracy(&logits, &data.labels, &data.test),
             steps,
@@ -178,6 +183,7 @@ fn step(
 ) -> Result<Masks, PruneError> {
     let before = loss_value(model, data, loss);
     let (masks, removed) = prune_to_target(&ranks.values, from, to, settings.scope)?;
+    let first_order = first_order_term(model, data, loss, from, &masks)?;
     masks.apply(model);
     let after = loss_value(model, data, loss);
     steps.push(PruneStep {
@@ -185,6 +191,7 @@ fn step(
         to: masks.sparsity(),
         predicted_dloss: ranks.is_loss.then_some(removed),
         actual_dloss: after - before,
+        first_order_dloss: first_order,
     });
     Ok(masks)
 }
@@ -218,6 +225,28 @@ fn saliency(
             .collect(),
     };
     Ok(Ranks { values, is_loss: matches!(settings.method, PruneMethod::Obd { .. }) })
+}
+
+/// `-sum g_k w_k` over the weights `from` keeps and `to` deletes (`g`: the loss's gradient).
+fn first_order_term(
+    model: &dyn NodeModel,
+    data: &GraphData,
+    loss: &PruneLoss,
+    from: &Masks,
+    to: &Masks,
+) -> Result<f64, PruneError> {
+    let weights = model.weights();
+    let value = loss.value(&model.forward_t(&data.features, &data.a_hat, false).logits, data);
+    let grads = Tensor::f_run_backward(&[value], &weights, false, false)?;
+    Ok(tch::no_grad(|| {
+        let mut total = 0.0;
+        for ((g, w), (a, b)) in grads.iter().zip(&weights).zip(from.0.iter().zip(&to.0)) {
+            if g.defined() {
+                total -= (g * *w * (a - b)).sum(tch::Kind::Double).double_value(&[]);
+            }
+        }
+        total
+    }))
 }
 
 fn loss_value(model: &dyn NodeModel, data: &GraphData, loss: &PruneLoss) -> f64 {
