@@ -87,6 +87,7 @@ fn prune_reports_every_method_and_sparsity_as_table_json_and_png() {
 fn prune_takes_a_checkpoint_one_shot() {
     let dir = tempfile::tempdir().unwrap();
     let ckpt = dir.path().join("mlp.safetensors");
+    let pruned = dir.path().join("pruned.safetensors");
     let o = gdistill(&[
         "train",
         "--dataset",

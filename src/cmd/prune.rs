@@ -13,7 +13,9 @@ use gdistill_distill::prune::{
     check_target, prune_and_retrain, summarize, HessianEstimator, PruneLoss, PruneMethod, PruneRow, PruneSettings,
     Schedule, ThresholdScope,
 };
-use gdistill_distill::{load_checkpoint_with_masks, train, Objective, TrainConfig};
+use gdistill_distill::{
+    load_checkpoint_with_masks, save_checkpoint_with_masks, train, CheckpointMeta, Objective, TrainConfig,
+};
 use gdistill_models::{Arch, NodeModel};
 use tch::nn;
 
@@ -81,6 +83,9 @@ pub struct PruneArgs {
     /// Write the accuracy-versus-sparsity curve as a PNG.
     #[arg(long)]
     pub plot: Option<PathBuf>,
+    /// Save the first method's model of the first seed at the highest sparsity, with its masks.
+    #[arg(long)]
+    pub save: Option<PathBuf>,
 }
 
 impl PruneArgs {
@@ -164,7 +169,7 @@ pub fn run(args: PruneArgs) -> Result<()> {
             bar.set_prefix(format!("{} seed {seed}", method.name()));
             let (copy_vs, copy) = copy_model(vs, model)?;
             let settings = PruneSettings { method, scope, schedule, retrain: retrain.clone(), seed };
-            let (points, _) = prune_and_retrain(
+            let (points, masks) = prune_and_retrain(
                 &copy_vs,
                 copy.as_ref(),
                 data,
@@ -173,6 +178,16 @@ pub fn run(args: PruneArgs) -> Result<()> {
                 &args.sparsity,
                 &settings,
             )?;
+            if let Some(path) = args.save.as_ref().filter(|_| seed == args.first_seed && method_runs.is_empty()) {
+                let meta = CheckpointMeta {
+                    format_version: 1,
+                    model: copy.config().clone(),
+                    dataset: prepared.fingerprint.clone(),
+                    training: serde_json::json!({"pruned": {"from": args.model, "method": method, "schedule": schedule,
+                        "seed": seed, "sparsity": masks.sparsity(), "test_acc": points.last().map(|p| p.test_acc)}}),
+                };
+                save_checkpoint_with_masks(path, &copy_vs, &meta, Some(&masks))?;
+            }
             method_runs.push(points);
             bar.inc(1);
         }
@@ -198,6 +213,9 @@ pub fn run(args: PruneArgs) -> Result<()> {
         };
         write_json(path, &report)?;
         println!("wrote {}", path.display());
+    }
+    if let Some(path) = &args.save {
+        println!("saved {}", path.display());
     }
     if let Some(path) = &args.plot {
         let title = format!("{}: test accuracy after pruning and retraining", prepared.fingerprint.name);
