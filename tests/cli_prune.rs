@@ -104,7 +104,7 @@ fn prune_takes_a_checkpoint_one_shot() {
         path(&ckpt),
     ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
-    let o = gdistill(&[
+    let one_shot = [
         "prune",
         "--dataset",
         TINY,
@@ -123,9 +123,39 @@ fn prune_takes_a_checkpoint_one_shot() {
         "0.25",
         "--retrain-epochs",
         "5",
-    ]);
+        "--save",
+        path(&pruned),
+    ];
+    let o = gdistill(&one_shot);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(text(&o.stdout).contains("one-shot") && text(&o.stdout).contains("exact"), "{}", text(&o.stdout));
+    // the pruned model is a checkpoint like any other, and pruning it again keeps its zeros
+    let o = gdistill(&["eval", "--dataset", TINY, "--threads", "1", "--checkpoint", path(&pruned)]);
+    assert!(o.status.success() && text(&o.stdout).contains("accuracy"), "{}", text(&o.stderr));
+    let again = [
+        "prune",
+        "--dataset",
+        TINY,
+        "--threads",
+        "1",
+        "--model",
+        path(&pruned),
+        "--seeds",
+        "1",
+        "--method",
+        "magnitude",
+        "--sparsity",
+        "0,0.5",
+        "--retrain-epochs",
+        "5",
+    ];
+    let o = gdistill(&again);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let stdout = text(&o.stdout);
+    let kept: Vec<&str> =
+        stdout.lines().filter(|l| l.starts_with("magnitude")).map(|l| l.split_whitespace().last().unwrap()).collect();
+    // 4 x 8 + 8 x 2 = 48 weights: a quarter pruned already, half after
+    assert_eq!(kept, ["36", "24"], "{stdout}");
 }
 
 #[test]
