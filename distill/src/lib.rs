@@ -3,6 +3,7 @@
 //! The flow of a distillation: move a dataset onto a device ([`GraphData`]), [`train`] a teacher
 //! from labels, take its logits on every node ([`predict`]), then [`train`] a student with
 //! [`Objective::soft_targets`]. [`compare`] runs the whole teacher-versus-students experiment.
+//! [`prune`] deletes weights by Optimal Brain Damage (or by magnitude, or at random) and retrains.
 
 pub mod bench;
 mod checkpoint;
