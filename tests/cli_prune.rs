@@ -159,6 +159,72 @@ fn prune_takes_a_checkpoint_one_shot() {
 }
 
 #[test]
+fn prune_ranks_a_distilled_student_on_its_distillation_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    let (teacher, student) = (dir.path().join("teacher.safetensors"), dir.path().join("student.safetensors"));
+    let o = gdistill(&[
+        "train",
+        "--dataset",
+        TINY,
+        "--threads",
+        "1",
+        "--hidden",
+        "16",
+        "--epochs",
+        "30",
+        "-o",
+        path(&teacher),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let distill = [
+        "distill",
+        "--dataset",
+        TINY,
+        "--threads",
+        "1",
+        "--teacher",
+        path(&teacher),
+        "--model",
+        "gcn",
+        "--hidden",
+        "4",
+        "--epochs",
+        "30",
+        "--out",
+        path(&student),
+    ];
+    let o = gdistill(&distill);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let prune = [
+        "prune",
+        "--dataset",
+        TINY,
+        "--threads",
+        "1",
+        "--model",
+        path(&student),
+        "--loss",
+        "soft-targets",
+        "--teacher",
+        path(&teacher),
+        "--seeds",
+        "1",
+        "--method",
+        "obd",
+        "--sparsity",
+        "0.5",
+        "--retrain-epochs",
+        "10",
+    ];
+    let o = gdistill(&prune);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("soft targets at T = 2"), "{}", text(&o.stdout));
+    let base = ["prune", "--dataset", TINY, "--threads", "1", "--model", path(&student)];
+    assert_fails_with(&gdistill(&[&base[..], &["--loss", "soft-targets"]].concat()), &["--teacher"]);
+    assert_fails_with(&gdistill(&[&base[..], &["--teacher", path(&teacher)]].concat()), &["--loss soft-targets"]);
+}
+
+#[test]
 fn prune_refuses_bad_input_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let base = ["prune", "--dataset", TINY, "--threads", "1", "--seeds", "1"];

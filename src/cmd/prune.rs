@@ -14,7 +14,8 @@ use gdistill_distill::prune::{
     Schedule, ThresholdScope,
 };
 use gdistill_distill::{
-    load_checkpoint_with_masks, save_checkpoint_with_masks, train, CheckpointMeta, Objective, TrainConfig,
+    load_checkpoint, load_checkpoint_with_masks, predict, save_checkpoint_with_masks, train, CheckpointMeta, Objective,
+    TrainConfig,
 };
 use gdistill_models::{Arch, NodeModel};
 use tch::nn;
@@ -29,6 +30,12 @@ pub enum MethodArg {
     Obd,
     Magnitude,
     Random,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LossArg {
+    Labels,
+    SoftTargets,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -83,6 +90,16 @@ pub struct PruneArgs {
     /// Write the accuracy-versus-sparsity curve as a PNG.
     #[arg(long)]
     pub plot: Option<PathBuf>,
+    /// Loss whose curvature ranks the weights and on which the model is retrained: the training
+    /// nodes' labels, or the soft targets of `--teacher` on every node (for a distilled student).
+    #[arg(long, value_enum, default_value = "labels")]
+    pub loss: LossArg,
+    /// Teacher checkpoint whose soft targets `--loss soft-targets` matches.
+    #[arg(long)]
+    pub teacher: Option<PathBuf>,
+    /// Softmax temperature of `--loss soft-targets`.
+    #[arg(long, default_value_t = 2.0)]
+    pub temperature: f64,
     /// Save the first method's model of the first seed at the highest sparsity, with its masks.
     #[arg(long)]
     pub save: Option<PathBuf>,
@@ -111,6 +128,14 @@ impl PruneArgs {
         if let Some(path) = &self.plot {
             crate::plot::check_png_path(path)?;
         }
+        match (self.loss, &self.teacher) {
+            (LossArg::SoftTargets, None) => bail!("--loss soft-targets needs --teacher CHECKPOINT"),
+            (LossArg::Labels, Some(_)) => bail!("--teacher is read only with --loss soft-targets"),
+            _ => {}
+        }
+        if !(self.temperature.is_finite() && self.temperature > 0.0) {
+            bail!("--temperature must be positive and finite, got {}", self.temperature);
+        }
         Ok(())
     }
 }
@@ -121,6 +146,7 @@ struct PruneReport<'a> {
     dataset: &'a str,
     model: &'a str,
     hessian: String,
+    loss: String,
     schedule: Schedule,
     scope: ThresholdScope,
     seeds: usize,
@@ -141,6 +167,21 @@ pub fn run(args: PruneArgs) -> Result<()> {
         None => (prepare(&args.dataset, &args.device, None)?, None),
     };
     let data = &prepared.data;
+    let teacher_logits = match &args.teacher {
+        Some(path) => {
+            let (_vs, teacher, meta) = load_checkpoint(path, data.device)?;
+            check_fingerprint(path, &meta.dataset, &prepared.fingerprint)?;
+            Some(predict(teacher.as_ref(), data))
+        }
+        None => None,
+    };
+    let (loss, objective) = match &teacher_logits {
+        Some(logits) => (
+            PruneLoss::SoftTargets { teacher_logits: logits.shallow_clone(), temperature: args.temperature },
+            Objective::soft_targets(logits.shallow_clone(), args.temperature, 0.0),
+        ),
+        None => (PruneLoss::Labels, Objective::labels()),
+    };
     let teacher_defaults = CompareConfig::for_dataset(&args.dataset.load()?);
     let schedule = if args.one_shot { Schedule::OneShot } else { Schedule::Iterative { steps: args.steps } };
     let scope = if args.per_layer { ThresholdScope::PerLayer } else { ThresholdScope::Global };
@@ -148,7 +189,13 @@ pub fn run(args: PruneArgs) -> Result<()> {
     let bar = run_bar(seeds.len() * args.method.len());
     let mut runs: Vec<Vec<Vec<_>>> = vec![Vec::new(); args.method.len()];
     for &seed in &seeds {
-        let retrain = TrainConfig { epochs: args.retrain_epochs, seed, ..teacher_defaults.teacher_training.clone() };
+        // Distilled students retrain as they were distilled (no weight decay), the rest as the teacher.
+        let recipe = if teacher_logits.is_some() {
+            &teacher_defaults.distill_training
+        } else {
+            &teacher_defaults.teacher_training
+        };
+        let retrain = TrainConfig { epochs: args.retrain_epochs, seed, ..recipe.clone() };
         let trained;
         let (vs, model): (&nn::VarStore, &dyn NodeModel) = match &base {
             Some((vs, model, _, _)) => (vs, model.as_ref()),
@@ -169,15 +216,8 @@ pub fn run(args: PruneArgs) -> Result<()> {
             bar.set_prefix(format!("{} seed {seed}", method.name()));
             let (copy_vs, copy) = copy_model(vs, model)?;
             let settings = PruneSettings { method, scope, schedule, retrain: retrain.clone(), seed };
-            let (points, masks) = prune_and_retrain(
-                &copy_vs,
-                copy.as_ref(),
-                data,
-                &PruneLoss::Labels,
-                &Objective::labels(),
-                &args.sparsity,
-                &settings,
-            )?;
+            let (points, masks) =
+                prune_and_retrain(&copy_vs, copy.as_ref(), data, &loss, &objective, &args.sparsity, &settings)?;
             if let Some(path) = args.save.as_ref().filter(|_| seed == args.first_seed && method_runs.is_empty()) {
                 let meta = CheckpointMeta {
                     format_version: 1,
@@ -200,12 +240,17 @@ pub fn run(args: PruneArgs) -> Result<()> {
         .flat_map(|(m, r)| summarize(m.to_possible_value().unwrap().get_name(), r))
         .collect();
     let hessian = args.estimator().to_string();
-    print_prune_table(&prepared, &args.model, &hessian, schedule, &rows, seeds.len());
+    let loss_name = match args.loss {
+        LossArg::Labels => "loss: training-node labels".to_string(),
+        LossArg::SoftTargets => format!("loss: soft targets at T = {}", args.temperature),
+    };
+    print_prune_table(&prepared, &args.model, &hessian, schedule, &loss_name, &rows, seeds.len());
     if let Some(path) = &args.json {
         let report = PruneReport {
             dataset: &prepared.fingerprint.name,
             model: &args.model,
             hessian,
+            loss: loss_name,
             schedule,
             scope,
             seeds: seeds.len(),
@@ -233,12 +278,20 @@ fn copy_model(vs: &nn::VarStore, model: &dyn NodeModel) -> Result<(nn::VarStore,
     Ok((copy_vs, copy))
 }
 
-fn print_prune_table(p: &Prepared, model: &str, hessian: &str, schedule: Schedule, rows: &[PruneRow], seeds: usize) {
+fn print_prune_table(
+    p: &Prepared,
+    model: &str,
+    hessian: &str,
+    schedule: Schedule,
+    loss: &str,
+    rows: &[PruneRow],
+    seeds: usize,
+) {
     let schedule = match schedule {
         Schedule::OneShot => "one-shot".to_string(),
         Schedule::Iterative { steps } => format!("iterative, {steps} steps per target"),
     };
-    println!("{}: pruning {model}; OBD Hessian {hessian}; {schedule}; {seeds} seeds", p.fingerprint.name);
+    println!("{}: pruning {model}; OBD Hessian {hessian}; {schedule}; {loss}; {seeds} seeds", p.fingerprint.name);
     println!(
         "{:<10} {:>8} {:>18} {:>8} {:>12} {:>12} {:>11} {:>9}",
         "method", "sparsity", "test acc", "val acc", "predicted dL", "1st-order dL", "actual dL", "kept"
