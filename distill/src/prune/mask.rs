@@ -70,22 +70,6 @@ impl Masks {
     pub fn layer_sparsity(&self) -> Vec<f64> {
         self.0.iter().map(|m| 1.0 - m.mean(Kind::Float).double_value(&[])).collect()
     }
-
-    /// Checks that the masks fit `model`'s weight matrices and hold only 0 and 1.
-    pub fn check_against(&self, model: &dyn NodeModel) -> Result<(), PruneError> {
-        let weights = model.weights();
-        if self.0.len() != weights.len() || self.0.iter().zip(&weights).any(|(m, w)| m.size() != w.size()) {
-            return Err(PruneError::Config(format!(
-                "masks {:?} do not fit weight matrices {:?}",
-                self.0.iter().map(Tensor::size).collect::<Vec<_>>(),
-                weights.iter().map(|w| w.size()).collect::<Vec<_>>()
-            )));
-        }
-        if self.0.iter().any(|m| m.not_equal(0.0).logical_and(&m.not_equal(1.0)).any().int64_value(&[]) != 0) {
-            return Err(PruneError::Config("a mask holds values other than 0 and 1".into()));
-        }
-        Ok(())
-    }
 }
 
 /// The masks after deleting the least salient kept weights until `target` of them (globally,
