@@ -53,7 +53,7 @@ pub struct PruneSettings {
     pub method: PruneMethod,
     pub scope: ThresholdScope,
     pub schedule: Schedule,
-    /// Retraining after each step (its seed fixes dropout); `epochs = 0` is not allowed, retrain.
+    /// Retraining after each step (its seed fixes dropout).
     pub retrain: TrainConfig,
     /// Fixes the random ranks and the Fisher and Hutchinson draws.
     pub seed: u64,
@@ -92,7 +92,9 @@ pub struct PrunedPoint {
 
 /// Prunes `model` (variables in `vs`) to each of `targets` and retrains it with `objective`.
 /// `loss` is what the saliencies and the loss increases are measured on. The model is left at
-/// the last target, its masks returned with the points.
+/// the last target, its masks returned with the points. Weights that are already zero count as
+/// pruned, so a pruned checkpoint (whose loader checks that its masks' weights are zero) goes on
+/// from its masks.
 pub fn prune_and_retrain(
     vs: &nn::VarStore,
     model: &dyn NodeModel,
