@@ -6,6 +6,7 @@
 mod cmd;
 mod output;
 mod output_images;
+mod plot;
 
 use clap::{Parser, Subcommand};
 
@@ -48,6 +49,8 @@ enum Command {
     /// The bench on synthetic graphs of 10k to 1M nodes: time per epoch against edges, peak
     /// memory, and online latency of the GCN teacher against the MLP student.
     BenchScale(cmd::bench_scale::BenchScaleArgs),
+    /// Optimal Brain Damage against magnitude and random pruning: accuracy versus sparsity.
+    Prune(cmd::prune::PruneArgs),
 }
 
 fn main() {
@@ -61,6 +64,7 @@ fn main() {
         Command::Compare(a) => cmd::compare::run(a),
         Command::Bench(a) => cmd::bench::run(a),
         Command::BenchScale(a) => cmd::bench_scale::run(a),
+        Command::Prune(a) => cmd::prune::run(a),
     };
     if let Err(err) = result {
         eprintln!("error: {err:#}");

@@ -185,8 +185,24 @@ fn compare_writes_the_json_contract() {
     let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,
-        ["teacher", "mlp", "mlp+kd", "mlp+kd+lsp", "gcn-small", "gcn-small+kd", "gcn-small+lsp", "gcn-small+kd+lsp"]
+        [
+            "teacher",
+            "mlp",
+            "mlp+kd",
+            "mlp+kd+lsp",
+            "gcn-small",
+            "gcn-small+kd",
+            "gcn-small+lsp",
+            "gcn-small+kd+lsp",
+            "teacher-obd",
+            "gcn-small+kd+obd"
+        ]
     );
+    // "distil or prune?": the pruned teacher keeps as many weights as the small GCN has (its 35
+    // biases are not pruned), the pruned student half of its own
+    let small_weights = 16 * 6 + 6 * 3;
+    assert_eq!(rows[8]["params"].as_i64().unwrap(), small_weights + 32 + 3);
+    assert_eq!(rows[9]["params"].as_i64().unwrap(), small_weights / 2 + 6 + 3);
     for row in rows {
         let accs: Vec<f64> = row["test_acc"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
         assert_eq!(accs.len(), 2);

@@ -5,6 +5,7 @@
 //! [`CheckpointMeta`]: enough for `gdistill eval` to rebuild the model and to refuse a dataset
 //! it was not trained on. Python reads the same file with `safetensors.torch.load_file`.
 //! Files are written to a temporary name and renamed, so a crash never leaves half a checkpoint.
+//! A pruned model's masks travel as `mask.K` tensors (0/1, shaped like the K-th weight matrix).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -16,7 +17,11 @@ use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
+use crate::prune::Masks;
+
 const META_KEY: &str = "gdistill";
+/// Prefix of the tensors holding pruning masks: `mask.0` belongs to the first weight matrix.
+const MASK_PREFIX: &str = "mask.";
 
 /// The dataset a checkpoint was trained on, as far as a model's shapes depend on it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -83,8 +88,19 @@ impl View for &F32Tensor {
 
 /// Writes every variable of `vs` and `meta` to `path` atomically.
 pub fn save_checkpoint(path: &Path, vs: &nn::VarStore, meta: &CheckpointMeta) -> Result<(), CheckpointError> {
+    save_checkpoint_with_masks(path, vs, meta, None)
+}
+
+/// As [`save_checkpoint`], with the pruning masks of the model's weight matrices.
+pub fn save_checkpoint_with_masks(
+    path: &Path,
+    vs: &nn::VarStore,
+    meta: &CheckpointMeta,
+    masks: Option<&Masks>,
+) -> Result<(), CheckpointError> {
     let mut tensors = Vec::new();
-    for (name, var) in vs.variables() {
+    let mask_vars = masks.iter().flat_map(|m| m.0.iter().enumerate()).map(|(k, m)| (format!("{MASK_PREFIX}{k}"), m));
+    for (name, var) in vs.variables().into_iter().chain(mask_vars.map(|(n, m)| (n, m.shallow_clone()))) {
         let flat = var.detach().to_device(Device::Cpu).to_kind(Kind::Float).contiguous().view([-1]);
         let values = Vec::<f32>::try_from(&flat).map_err(|e| invalid(path, e.to_string()))?;
         let shape = var.size().iter().map(|&d| d as usize).collect();
@@ -172,11 +188,23 @@ fn declared_params(config: &ModelConfig) -> Option<u128> {
 }
 
 /// Reads a checkpoint, rebuilds its model on `device` and loads the weights, checking that every
-/// tensor the model needs is there with the right shape and nothing else is.
+/// tensor the model needs is there with the right shape and nothing else is. A pruned model's
+/// pruned weights are zero in the file, so it needs nothing more to predict; retraining it needs
+/// its masks ([`load_checkpoint_with_masks`]).
 pub fn load_checkpoint(
     path: &Path,
     device: Device,
 ) -> Result<(nn::VarStore, Box<dyn NodeModel>, CheckpointMeta), CheckpointError> {
+    let (vs, model, meta, _) = load_checkpoint_with_masks(path, device)?;
+    Ok((vs, model, meta))
+}
+
+/// The checkpoint's model type and variables, plus its pruning masks when it has them.
+pub type LoadedCheckpoint = (nn::VarStore, Box<dyn NodeModel>, CheckpointMeta, Option<Masks>);
+
+/// As [`load_checkpoint`], also returning the pruning masks (checked: one per weight matrix, of
+/// its shape, 0 or 1, and the weights they prune are zero).
+pub fn load_checkpoint_with_masks(path: &Path, device: Device) -> Result<LoadedCheckpoint, CheckpointError> {
     let bytes = std::fs::read(path).map_err(|error| CheckpointError::Io { path: path.to_path_buf(), error })?;
     let (_, header) = SafeTensors::read_metadata(&bytes)
         .map_err(|e| invalid(path, format!("not a safetensors checkpoint ({e:?})")))?;
@@ -201,6 +229,8 @@ pub fn load_checkpoint(
             format!("tensor {name} is {:?}; gdistill checkpoints hold F32 tensors", view.dtype()),
         ));
     }
+    let (mask_tensors, tensors): (Vec<_>, Vec<_>) =
+        tensors.into_iter().partition(|(name, _)| name.starts_with(MASK_PREFIX));
     let stored: u128 = tensors.iter().map(|(_, view)| view.shape().iter().map(|&d| d as u128).product::<u128>()).sum();
     if declared != stored {
         return Err(invalid(
@@ -211,7 +241,7 @@ pub fn load_checkpoint(
     let vs = nn::VarStore::new(device);
     let model = meta.model.build(&vs.root()).map_err(|e| invalid(path, e.to_string()))?;
     let variables = vs.variables();
-    let mut stored: Vec<String> = file.names().into_iter().cloned().collect();
+    let mut stored: Vec<String> = file.names().into_iter().filter(|n| !n.starts_with(MASK_PREFIX)).cloned().collect();
     stored.sort();
     let mut expected: Vec<String> = variables.keys().cloned().collect();
     expected.sort();
@@ -227,13 +257,63 @@ pub fn load_checkpoint(
                 format!("tensor {name} is {:?} {:?}, the model needs F32 {:?}", view.dtype(), shape, var.size()),
             ));
         }
-        let values: Vec<f32> =
-            view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-        if values.iter().any(|v| !v.is_finite()) {
-            return Err(invalid(path, format!("tensor {name} holds NaN or infinite values")));
-        }
-        let loaded = Tensor::from_slice(&values).view(shape.as_slice()).to_device(device);
+        let loaded = finite_tensor(path, name, view.data(), &shape, device)?;
         tch::no_grad(|| var.shallow_clone().copy_(&loaded));
     }
-    Ok((vs, model, meta))
+    let masks = read_masks(path, &mask_tensors, model.as_ref(), device)?;
+    Ok((vs, model, meta, masks))
+}
+
+/// A stored F32 tensor's values, refused when one is NaN or infinite.
+fn finite_tensor(
+    path: &Path,
+    name: &str,
+    bytes: &[u8],
+    shape: &[i64],
+    device: Device,
+) -> Result<Tensor, CheckpointError> {
+    let values: Vec<f32> = bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    if values.iter().any(|v| !v.is_finite()) {
+        return Err(invalid(path, format!("tensor {name} holds NaN or infinite values")));
+    }
+    Ok(Tensor::from_slice(&values).view(shape).to_device(device))
+}
+
+/// The `mask.K` tensors as masks of `model`'s weight matrices, or `None` when there are none.
+fn read_masks(
+    path: &Path,
+    stored: &[(String, safetensors::tensor::TensorView<'_>)],
+    model: &dyn NodeModel,
+    device: Device,
+) -> Result<Option<Masks>, CheckpointError> {
+    if stored.is_empty() {
+        return Ok(None);
+    }
+    let weights = model.weights();
+    let expected: Vec<String> = (0..weights.len()).map(|k| format!("{MASK_PREFIX}{k}")).collect();
+    let mut names: Vec<&String> = stored.iter().map(|(n, _)| n).collect();
+    names.sort();
+    let mut wanted: Vec<&String> = expected.iter().collect();
+    wanted.sort();
+    if names != wanted {
+        return Err(invalid(path, format!("holds masks {names:?}, but the model's weight matrices need {expected:?}")));
+    }
+    let mut masks = Vec::with_capacity(weights.len());
+    for (name, weight) in expected.iter().zip(&weights) {
+        let view = &stored.iter().find(|(n, _)| n == name).expect("names checked above").1;
+        let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
+        if shape != weight.size() {
+            return Err(invalid(path, format!("mask {name} is {shape:?}, its weight matrix {:?}", weight.size())));
+        }
+        let mask = finite_tensor(path, name, view.data(), &shape, device)?;
+        let binary = mask.eq(0.0).logical_or(&mask.eq(1.0)).all().int64_value(&[]) != 0;
+        if !binary {
+            return Err(invalid(path, format!("mask {name} holds values other than 0 and 1")));
+        }
+        if (weight.abs() * mask.eq(0.0).to_kind(Kind::Float)).sum(Kind::Float).double_value(&[]) != 0.0 {
+            return Err(invalid(path, format!("weights pruned by mask {name} are not zero")));
+        }
+        masks.push(mask);
+    }
+    Ok(Some(Masks(masks)))
 }

@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use tch::Device;
 
 use crate::lsp::{EdgeList, KlDirection, LspKernel};
+pub use crate::prune::compare_rows::PruneRowsConfig;
+use crate::prune::compare_rows::{matching_sparsity, prune_distilled, prune_teacher, PrunedModel};
 use crate::{
     accuracy, checked_hidden_index, inference_ms, predict, train, EpochStats, GraphData, LspTerm, Objective,
     TrainConfig, TrainError, Trained,
@@ -59,6 +61,9 @@ pub struct CompareConfig {
     /// Weight of the hard-label term; `1 - alpha` goes to the teacher's targets.
     pub alpha: f64,
     pub lsp: LspConfig,
+    /// The pruned rows `teacher-obd` and `gcn-small+kd+obd` ("distil or prune?").
+    #[serde(default)]
+    pub prune: PruneRowsConfig,
 }
 
 /// Local structure preservation in the comparison (Yang et al. 2020).
@@ -113,6 +118,7 @@ impl CompareConfig {
                 until_epoch: None,
                 ablation_kernels: Vec::new(),
             },
+            prune: PruneRowsConfig::default(),
         }
     }
 }
@@ -152,6 +158,7 @@ impl CompareConfig {
         for (name, spec) in [("teacher", &self.teacher), ("gcn_small", &self.gcn_small), ("mlp", &self.mlp)] {
             spec.validate(name)?;
         }
+        self.prune.validate()?;
         let trainings = [
             ("teacher_training", &self.teacher_training),
             ("student_training", &self.student_training),
@@ -267,10 +274,16 @@ pub fn compare(
         .map(|p| RowRuns::new(p.name.clone(), &p.student.map_or_else(|| teacher_cfg.clone(), student_cfg)))
         .collect();
     let lsp_edges = EdgeList::from_graph(&dataset.graph, config.lsp.self_loops, device);
+    let pruned_rows = if config.prune.rows { PRUNED_ROWS.len() } else { 0 };
+    for name in PRUNED_ROWS.iter().take(pruned_rows) {
+        let cfg = if *name == "teacher-obd" { teacher_cfg.clone() } else { student_cfg(Student::GcnSmall) };
+        rows.push(RowRuns::new(name.to_string(), &cfg));
+    }
     let runs = rows.len() * config.seeds;
     let mut run = 0;
     for seed in config.first_seed..config.first_seed + config.seeds as u64 {
         let mut teacher_out = None;
+        let (mut teacher, mut distilled_small) = (None, None);
         for (row, plan) in rows.iter_mut().zip(&plans) {
             progress(Progress::RunStarted { row: &plan.name, seed, run, runs });
             run += 1;
@@ -290,6 +303,22 @@ pub fn compare(
             if plan.student.is_none() {
                 teacher_out = Some(tch::no_grad(|| trained.model.forward_t(&data.features, &data.a_hat, false)));
             }
+            match plan.name.as_str() {
+                "teacher" if pruned_rows > 0 => teacher = Some(trained),
+                "gcn-small+kd" if pruned_rows > 0 => distilled_small = Some(trained),
+                _ => {}
+            }
+        }
+        if let (Some(teacher), Some(small), Some(out)) = (&teacher, &distilled_small, &teacher_out) {
+            let sparsity = matching_sparsity(&teacher_cfg, &student_cfg(Student::GcnSmall));
+            let offset = rows.len() - pruned_rows;
+            progress(Progress::RunStarted { row: PRUNED_ROWS[0], seed, run, runs });
+            let pruned = prune_teacher(teacher, &data, config, sparsity, seed)?;
+            rows[offset].record_pruned(&pruned, &data);
+            progress(Progress::RunStarted { row: PRUNED_ROWS[1], seed, run: run + 1, runs });
+            let pruned = prune_distilled(small, &out.logits, &data, config, seed)?;
+            rows[offset + 1].record_pruned(&pruned, &data);
+            run += 2;
         }
     }
     Ok(CompareReport {
@@ -308,6 +337,9 @@ pub fn compare(
         config: config.clone(),
     })
 }
+
+/// The rows `config.prune.rows` adds, after all the others.
+const PRUNED_ROWS: [&str; 2] = ["teacher-obd", "gcn-small+kd+obd"];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Student {
@@ -396,6 +428,15 @@ impl RowRuns {
         self.val_acc.push(accuracy(&logits, &data.labels, &data.val));
         self.train_s.push(trained.train_seconds);
         self.infer_ms.push(inference_ms(trained.model.as_ref(), data, 2, 7));
+    }
+
+    /// A pruned model's figures; its parameters are the non-zero ones.
+    fn record_pruned(&mut self, pruned: &PrunedModel, data: &GraphData) {
+        self.params = pruned.params;
+        self.acc.push(pruned.point.test_acc);
+        self.val_acc.push(pruned.point.val_acc);
+        self.train_s.push(pruned.seconds);
+        self.infer_ms.push(inference_ms(pruned.model.as_ref(), data, 2, 7));
     }
 
     fn finish(self) -> CompareRow {

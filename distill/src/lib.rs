@@ -3,6 +3,7 @@
 //! The flow of a distillation: move a dataset onto a device ([`GraphData`]), [`train`] a teacher
 //! from labels, take its logits on every node ([`predict`]), then [`train`] a student with
 //! [`Objective::soft_targets`]. [`compare`] runs the whole teacher-versus-students experiment.
+//! [`prune`] deletes weights by Optimal Brain Damage (or by magnitude, or at random) and retrains.
 
 pub mod bench;
 mod checkpoint;
@@ -16,10 +17,12 @@ mod losses;
 pub mod lsp;
 pub mod minibatch;
 pub mod online;
+pub mod prune;
 mod train;
 
 pub use checkpoint::{
-    load_checkpoint, save_checkpoint, write_atomically, CheckpointError, CheckpointMeta, DatasetFingerprint,
+    load_checkpoint, load_checkpoint_with_masks, save_checkpoint, save_checkpoint_with_masks, write_atomically,
+    CheckpointError, CheckpointMeta, DatasetFingerprint, LoadedCheckpoint,
 };
 pub use eval::{accuracy, accuracy_tensor, inference_ms, predict};
 pub use gdistill_datasets::FeatureLayout;
@@ -28,5 +31,6 @@ pub use losses::{
     blend, cross_entropy, l2_penalty, logit_matching_loss, soft_target_loss, soft_target_loss_from_log_probs,
 };
 pub use train::{
-    checked_hidden_index, train, EpochStats, LspTerm, Objective, TeacherTarget, TrainConfig, TrainError, Trained,
+    checked_hidden_index, retrain_masked, train, EpochStats, Fitted, LspTerm, Objective, TeacherTarget, TrainConfig,
+    TrainError, Trained,
 };

@@ -274,9 +274,75 @@ pub fn train(
     tch::manual_seed(settings.seed as i64);
     let vs = nn::VarStore::new(data.device);
     let model = config.build(&vs.root())?;
-    let mut opt = nn::Adam::default().build(&vs, settings.lr).map_err(ModelError::from)?;
+    let fitted = fit(&vs, model.as_ref(), data, objective, settings, None, on_epoch)?;
+    Ok(Trained {
+        vs,
+        model,
+        best_epoch: fitted.best_epoch,
+        epochs_run: fitted.epochs_run,
+        best_val_acc: fitted.best_val_acc,
+        train_seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// How a retraining run went (the weights themselves are updated in place).
+#[derive(Clone, Copy, Debug)]
+pub struct Fitted {
+    pub best_epoch: usize,
+    pub epochs_run: usize,
+    pub best_val_acc: f64,
+}
+
+/// Continues training `model` (whose variables live in `vs`) from its current weights, holding
+/// each weight matrix's pruned entries at zero: `masks[k]` (0 = pruned, 1 = kept, the shape of
+/// `model.weights()[k]`) multiplies the gradient before every step and the weight after it.
+/// The best-validation weights are restored at the end, as in [`train`].
+pub fn retrain_masked(
+    vs: &nn::VarStore,
+    model: &dyn NodeModel,
+    data: &GraphData,
+    objective: &Objective,
+    settings: &TrainConfig,
+    masks: &[Tensor],
+    on_epoch: &mut dyn FnMut(&EpochStats),
+) -> Result<Fitted, TrainError> {
+    check_shapes(model.config(), data, objective)?;
+    settings.validate().map_err(TrainError::Config)?;
+    objective.validate().map_err(TrainError::Config)?;
+    let weights = model.weights();
+    if masks.len() != weights.len() || masks.iter().zip(&weights).any(|(m, w)| m.size() != w.size()) {
+        return Err(TrainError::Mismatch(format!(
+            "{} masks do not match the model's {} weight matrices",
+            masks.len(),
+            weights.len()
+        )));
+    }
+    tch::manual_seed(settings.seed as i64);
+    fit(vs, model, data, objective, settings, Some(masks), on_epoch)
+}
+
+/// The training loop shared by [`train`] and [`retrain_masked`].
+fn fit(
+    vs: &nn::VarStore,
+    model: &dyn NodeModel,
+    data: &GraphData,
+    objective: &Objective,
+    settings: &TrainConfig,
+    masks: Option<&[Tensor]>,
+    on_epoch: &mut dyn FnMut(&EpochStats),
+) -> Result<Fitted, TrainError> {
+    let mut opt = nn::Adam::default().build(vs, settings.lr).map_err(ModelError::from)?;
     let weights = model.weights();
     let decayed = if settings.decay_all_layers { &weights[..] } else { &weights[..1] };
+    let apply_masks = |gradients: bool| {
+        for (w, m) in weights.iter().zip(masks.unwrap_or_default()) {
+            let target = if gradients { w.grad() } else { w.shallow_clone() };
+            if target.defined() {
+                let _ = tch::no_grad(|| target.shallow_clone().g_mul_(m));
+            }
+        }
+    };
+    apply_masks(false);
     let train_labels = data.labels.index_select(0, &data.train);
     let teacher = TeacherConstants::new(objective);
     let variables: Vec<Tensor> = vs.variables().into_values().collect();
@@ -296,17 +362,21 @@ pub fn train(
         let loss = terms.iter().map(|(_, t)| t.shallow_clone()).reduce(|a, b| a + b).expect("at least the label term");
         opt.zero_grad();
         tape.backward(&loss).map_err(ModelError::from)?;
+        // A pruned weight gets no gradient (so Adam's moments stay zero for it) and is reset to
+        // zero after the step (so nothing, not even rounding, revives it).
+        apply_masks(true);
         if let Some(max) = settings.clip_grad_norm {
             opt.clip_grad_norm(max);
         }
         opt.step();
+        apply_masks(false);
         if let Device::Cuda(index) = data.device {
             tch::Cuda::synchronize(index as i64); // so that step_seconds is the step, not its launch
         }
         let step_seconds = step_start.elapsed().as_secs_f64();
 
         let eval_start = Instant::now();
-        let eval_logits = predict(model.as_ref(), data);
+        let eval_logits = predict(model, data);
         let val_loss = tch::no_grad(|| {
             cross_entropy(&eval_logits.index_select(0, &data.val), &data.labels.index_select(0, &data.val))
         });
@@ -336,14 +406,7 @@ pub fn train(
             var.shallow_clone().copy_(best);
         }
     });
-    Ok(Trained {
-        vs,
-        model,
-        best_epoch,
-        epochs_run,
-        best_val_acc: best_acc.max(0.0),
-        train_seconds: start.elapsed().as_secs_f64(),
-    })
+    Ok(Fitted { best_epoch, epochs_run, best_val_acc: best_acc.max(0.0) })
 }
 
 fn check_shapes(config: &ModelConfig, data: &GraphData, objective: &Objective) -> Result<(), TrainError> {

@@ -57,6 +57,9 @@ pub struct CompareArgs {
     /// Leave out the +lsp rows.
     #[arg(long)]
     pub no_lsp: bool,
+    /// Leave out the pruned rows teacher-obd and gcn-small+kd+obd.
+    #[arg(long)]
+    pub no_prune: bool,
     /// Maximum epochs of every training run.
     #[arg(long)]
     pub epochs: Option<usize>,
@@ -85,6 +88,9 @@ fn resolve_config(args: &CompareArgs, dataset: &NodeDataset) -> Result<CompareCo
     }
     if args.no_lsp {
         config.lsp.rows = false;
+    }
+    if args.no_prune {
+        config.prune.rows = false;
     }
     if let Some(loss) = args.kd_loss {
         config.kd_loss = match loss {
@@ -117,6 +123,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
             ("--lsp-weight", args.lsp_weight.is_some()),
             ("--lsp-ablation", !args.lsp_ablation.is_empty()),
             ("--no-lsp", args.no_lsp),
+            ("--no-prune", args.no_prune),
         ];
         if let Some((flag, _)) = graph_only.iter().find(|(_, given)| *given) {
             anyhow::bail!(

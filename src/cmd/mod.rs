@@ -8,6 +8,7 @@ pub mod distill;
 pub mod eval;
 pub mod images;
 pub mod soft_targets;
+pub mod prune;
 pub mod train;
 
 use std::path::PathBuf;
