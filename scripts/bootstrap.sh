@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what gdistill needs to build and test, once, outside the repository:
-#   - Debian's libhdf5-dev (for hdf5-metno), when missing;
+#   - Debian's libhdf5-dev (for hdf5-metno) and fonts-dejavu-core (for plots), when missing;
 #   - libtorch 2.11 (tch 0.24's version) from PyPI's torch==2.11.0 wheel into a cache,
 #     because libtorch's own download host is not reachable from here;
 #   - .cargo/config.toml (ignored by git), which points tch at that libtorch and bakes its
@@ -25,6 +25,13 @@ if ! dpkg-query -W -f='${Status}' libhdf5-dev 2>/dev/null | grep -q "install ok 
   say "installing libhdf5-dev"
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq libhdf5-dev pkg-config >/dev/null
+fi
+
+# --- a TrueType font, for the curves `gdistill prune --plot` draws ------------------------------
+if [ -z "${GDISTILL_FONT:-}" ] && ! ls /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf >/dev/null 2>&1; then
+  say "installing fonts-dejavu-core"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq fonts-dejavu-core >/dev/null
 fi
 
 # --- libtorch ----------------------------------------------------------------------------------

@@ -14,9 +14,9 @@ pub(crate) struct EarlyStopping {
 }
 
 impl EarlyStopping {
-    /// Watches every trainable variable of `vs`; the initial weights count as the best so far.
+    /// Watches every variable of `vs`; the initial weights count as the best so far.
     pub fn new(vs: &nn::VarStore, patience: Option<usize>) -> EarlyStopping {
-        let variables = vs.trainable_variables();
+        let variables: Vec<Tensor> = vs.variables().into_values().collect();
         let best_weights = snapshot(&variables);
         EarlyStopping {
             variables,

@@ -10,6 +10,7 @@ use gdistill_models::{record_sparse_products, ModelConfig, ModelError, ModelOutp
 use serde::{Deserialize, Serialize};
 use tch::{nn, nn::OptimizerConfig, Device, Tensor};
 
+use crate::early_stopping::EarlyStopping;
 use crate::losses::{cross_entropy, l2_penalty, logit_matching_loss, soft_target_loss_from_log_probs};
 use crate::lsp::{lsp_loss_to, EdgeList, KlDirection, LspKernel, TeacherStructure};
 use crate::{accuracy_tensor, predict, GraphData};
@@ -345,10 +346,7 @@ fn fit(
     apply_masks(false);
     let train_labels = data.labels.index_select(0, &data.train);
     let teacher = TeacherConstants::new(objective);
-    let variables: Vec<Tensor> = vs.variables().into_values().collect();
-    let snapshot = |vars: &[Tensor]| tch::no_grad(|| vars.iter().map(|v| v.copy()).collect::<Vec<_>>());
-    let mut best_weights = snapshot(&variables);
-    let (mut best_epoch, mut best_acc, mut best_loss) = (0usize, f64::NEG_INFINITY, f64::INFINITY);
+    let mut stopping = EarlyStopping::new(vs, settings.patience);
     let mut epochs_run = 0;
 
     for epoch in 0..settings.epochs {
@@ -392,21 +390,15 @@ fn fit(
                 terms.iter().find(|(_, t)| !t.double_value(&[]).is_finite()).map_or("the sum", |(name, _)| *name);
             return Err(TrainError::NonFiniteLoss { epoch: epoch + 1, value: loss_value, term, lr: settings.lr });
         }
-        if val_acc > best_acc || (val_acc == best_acc && val_loss < best_loss) {
-            (best_epoch, best_acc, best_loss) = (epoch, val_acc, val_loss);
-            best_weights = snapshot(&variables);
-        }
-        on_epoch(&EpochStats { epoch, loss: loss_value, val_acc, best_val_acc: best_acc, step_seconds, eval_seconds });
-        if settings.patience.is_some_and(|p| epoch - best_epoch >= p) {
+        let stop = stopping.record(epoch, val_acc, val_loss, false);
+        let best_val_acc = stopping.best_acc;
+        on_epoch(&EpochStats { epoch, loss: loss_value, val_acc, best_val_acc, step_seconds, eval_seconds });
+        if stop {
             break;
         }
     }
-    tch::no_grad(|| {
-        for (var, best) in variables.iter().zip(&best_weights) {
-            var.shallow_clone().copy_(best);
-        }
-    });
-    Ok(Fitted { best_epoch, epochs_run, best_val_acc: best_acc.max(0.0) })
+    let best_epoch = stopping.best_epoch;
+    Ok(Fitted { best_epoch, epochs_run, best_val_acc: stopping.restore() })
 }
 
 fn check_shapes(config: &ModelConfig, data: &GraphData, objective: &Objective) -> Result<(), TrainError> {

@@ -7,8 +7,8 @@ pub mod data;
 pub mod distill;
 pub mod eval;
 pub mod images;
-pub mod soft_targets;
 pub mod prune;
+pub mod soft_targets;
 pub mod train;
 
 use std::path::PathBuf;
