@@ -18,10 +18,15 @@ test: bootstrap
 demo: build
 	./target/release/gdistill compare --dataset cora --seeds 10 --json target/compare-cora.json
 
-# Side by side with PyTorch Geometric (bench/pyg_gcn.py, same recipe) in its own venv.
+# Side by side with PyTorch Geometric (bench/pyg_gcn.py, same recipe) in its own venv, on Cora
+# and Citeseer; then the synthetic graphs of 10k, 100k and 1M nodes (bench-scale).
 bench: build
-	py=$$(bash bench/setup_pyg.sh) && $$py bench/pyg_gcn.py $(GDISTILL_DATA_DIR) cora > target/pyg-cora.json
-	./target/release/gdistill bench --dataset cora --peer target/pyg-cora.json --json target/bench-cora.json
+	py=$$(bash bench/setup_pyg.sh) && for d in cora citeseer; do \
+	  $$py bench/pyg_gcn.py $(GDISTILL_DATA_DIR) $$d > target/pyg-$$d.json && \
+	  ./target/release/gdistill bench --dataset $$d --models teacher --peer target/pyg-$$d.json \
+	    --json target/bench-$$d-vs-pyg.json && \
+	  ./target/release/gdistill bench --dataset $$d --online --json target/bench-$$d.json || exit 1; done
+	./target/release/gdistill bench-scale --json target/bench-scale.json
 
 # Hinton et al.'s MNIST comparison on the 5 000 training images, tested on the official 10 000.
 mnist: build

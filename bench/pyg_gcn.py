@@ -7,6 +7,7 @@ only, 200 epochs, each followed by an evaluation (full forward, validation accur
 PyG's examples/gcn.py does. Features are dense, PyG's default. Prints one JSON line.
 """
 import json
+import resource
 import os
 import shutil
 import statistics
@@ -93,6 +94,7 @@ def main():
         "peer": "pytorch_geometric", "torch": torch.__version__, "threads": torch.get_num_threads(),
         "dataset": name, "epochs": epochs, "step_ms": statistics.median(steps), "eval_ms": statistics.median(evals),
         "infer_ms": statistics.median(times), "train_s": total, "test_acc_at_best_val": test_at_best,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }))
 
 

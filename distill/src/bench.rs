@@ -11,7 +11,10 @@ use tch::Device;
 
 use crate::lsp::{EdgeList, KlDirection, LspKernel};
 use crate::online::{online_latency_ms, OnlineGraph};
-use crate::{inference_ms, train, FeatureLayout, GraphData, LspTerm, Objective, TrainConfig, TrainError, Trained};
+use crate::{
+    accuracy, inference_ms, predict, train, FeatureLayout, GraphData, LspTerm, Objective, TrainConfig, TrainError,
+    Trained,
+};
 
 #[derive(Clone, Debug, Serialize)]
 pub struct BenchRow {
@@ -26,6 +29,8 @@ pub struct BenchRow {
     pub infer_ms: f64,
     /// Wall time of the whole run, seconds.
     pub train_s: f64,
+    /// Test accuracy of the best-validation epoch's weights.
+    pub test_acc: f64,
     /// Median milliseconds to classify 1 and 1 000 random nodes given the graph, gathering their
     /// receptive field included ([`crate::online`]); for the teacher and the MLP when asked.
     pub online_1_ms: Option<f64>,
@@ -119,6 +124,7 @@ pub fn bench(dataset: &NodeDataset, device: Device, options: &BenchOptions) -> R
             eval_ms: median(evals),
             infer_ms: inference_ms(trained.model.as_ref(), &data, 3, 21),
             train_s: trained.train_seconds,
+            test_acc: accuracy(&predict(trained.model.as_ref(), &data), &data.labels, &data.test),
             online_1_ms: None,
             online_1000_ms: None,
         });

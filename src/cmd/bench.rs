@@ -46,11 +46,14 @@ pub fn run(args: BenchArgs) -> Result<()> {
         "{}: {} nodes, {} edges; {:?} with {} torch threads on {} cores; medians over {} epochs",
         report.dataset, report.nodes, report.edges, device, report.torch_threads, report.cpu_cores, args.epochs
     );
-    println!("{:<18} {:>9} {:>10} {:>10} {:>11} {:>9}", "model", "params", "step ms", "eval ms", "infer ms", "total s");
+    println!(
+        "{:<18} {:>9} {:>10} {:>10} {:>11} {:>9} {:>9}",
+        "model", "params", "step ms", "eval ms", "infer ms", "total s", "test acc"
+    );
     for r in &report.rows {
         println!(
-            "{:<18} {:>9} {:>10.3} {:>10.3} {:>11.3} {:>9.2}",
-            r.name, r.params, r.step_ms, r.eval_ms, r.infer_ms, r.train_s
+            "{:<18} {:>9} {:>10.3} {:>10.3} {:>11.3} {:>9.2} {:>9.4}",
+            r.name, r.params, r.step_ms, r.eval_ms, r.infer_ms, r.train_s, r.test_acc
         );
     }
     for r in report.rows.iter().filter(|r| r.online_1_ms.is_some()) {
@@ -91,6 +94,17 @@ pub fn run(args: BenchArgs) -> Result<()> {
             let theirs = peer[key].as_f64().with_context(|| format!("{}: no '{key}'", path.display()))?;
             println!("  {key:<9} gdistill {ours:>9.3}  {name} {theirs:>9.3}  x{:.1}", theirs / ours);
             ratios.insert(key.to_string(), serde_json::json!(theirs / ours));
+        }
+        if let (Some(theirs), Some(ours)) = (peer["peak_rss_mib"].as_f64(), report.peak_rss_mib) {
+            // with --models teacher both processes trained the same one model
+            let models = report.rows.len();
+            println!(
+                "  peak RSS  gdistill {ours:>9.0}  {name} {theirs:>9.0}  MiB (gdistill trained {models} model(s))"
+            );
+            ratios.insert("peak_rss_mib".to_string(), serde_json::json!(theirs / ours));
+        }
+        if let Some(acc) = peer["test_acc_at_best_val"].as_f64() {
+            println!("  test acc  gdistill {:>9.4}  {name} {acc:>9.4}", teacher.test_acc);
         }
         json["peer"] = peer;
         json["peer_over_gdistill"] = serde_json::Value::Object(ratios);
