@@ -29,7 +29,7 @@
 //! In h5py: `f = h5py.File(p); ei = f["edge_index"][:]; y = f["labels"][:];
 //! X = f["features"][:]` (or `scipy.sparse.csr_matrix((d, i, p), shape=s)` from `features_csr`).
 
-mod precheck;
+pub(crate) mod precheck;
 mod write;
 
 pub use write::write_h5graph;
