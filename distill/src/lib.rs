@@ -12,6 +12,7 @@ mod graph_data;
 pub mod images;
 mod losses;
 pub mod lsp;
+pub mod pointcloud;
 mod train;
 
 pub use checkpoint::{

@@ -6,6 +6,7 @@ pub mod data;
 pub mod distill;
 pub mod eval;
 pub mod images;
+pub mod pointcloud;
 pub mod train;
 
 use std::path::PathBuf;
