@@ -108,6 +108,7 @@ pub enum CloudArch {
     /// when `dynamic`), an `embed`-wide point embedding, max+mean pooling, a head of widths `head`.
     Dgcnn { k: i64, widths: Vec<i64>, dynamic: bool, embed: i64, head: Vec<i64>, dropout: f64 },
     /// Shared per-point layers of widths `widths`, max pooling, a head of widths `head`.
+    #[serde(rename = "pointnet")]
     PointNet { widths: Vec<i64>, head: Vec<i64>, dropout: f64 },
 }
 
