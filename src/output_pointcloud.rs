@@ -33,14 +33,23 @@ pub fn print_cloud_table(report: &CloudCompareReport) {
         report.device
     );
     println!(
-        "{:<16} {:<26} {:>8} {:>18} {:>8} {:>11} {:>9} {:>12}",
-        "model", "architecture", "params", "test acc", "val acc", "gap closed", "train s", "ms / cloud"
+        "{:<16} {:<26} {:>8} {:>18} {:>8} {:>11} {:>9} {:>12} {:>11}",
+        "model", "architecture", "params", "test acc", "val acc", "gap closed", "train s", "ms / cloud", "latency ms"
     );
     for row in &report.rows {
         let gap = row.gap_closed.map_or(String::new(), |g| format!("{:.0}%", 100.0 * g));
         println!(
-            "{:<16} {:<26} {:>8} {:>9.4} +- {:.4} {:>8.4} {:>11} {:>9.1} {:>12.3}",
-            row.name, row.model, row.params, row.mean, row.std, row.val_mean, gap, row.train_s, row.infer_ms_per_cloud
+            "{:<16} {:<26} {:>8} {:>9.4} +- {:.4} {:>8.4} {:>11} {:>9.1} {:>12.3} {:>11.2}",
+            row.name,
+            row.model,
+            row.params,
+            row.mean,
+            row.std,
+            row.val_mean,
+            gap,
+            row.train_s,
+            row.infer_ms_per_cloud,
+            row.latency_ms
         );
     }
 }

@@ -92,7 +92,7 @@ fn images_to_clouds_then_compare_writes_the_table_and_json() {
     assert_eq!(names, ["teacher", "student", "student+kd+lsp", "pointnet+kd"]);
     for row in rows {
         assert_eq!(row["test_acc"].as_array().unwrap().len(), 2, "{row}");
-        for key in ["params", "mean", "std", "val_mean", "train_s", "infer_ms_per_cloud"] {
+        for key in ["params", "mean", "std", "val_mean", "train_s", "infer_ms_per_cloud", "latency_ms"] {
             assert!(row[key].is_number(), "{key} missing in {row}");
         }
     }

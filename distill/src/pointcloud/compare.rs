@@ -3,8 +3,8 @@
 //!
 //! For each seed the teacher is trained first (when a row needs it); each distilled row then
 //! trains its student against that teacher ([`CloudObjective`]). Every row reports parameters,
-//! test accuracy per seed (mean ± std), validation accuracy, training seconds and the inference
-//! time per cloud of the scoring pass. Distilled rows also report the share of the accuracy gap
+//! test accuracy per seed (mean ± std), validation accuracy, training seconds, the time per cloud
+//! of the batched scoring pass (throughput) and the latency of classifying one cloud alone. Distilled rows also report the share of the accuracy gap
 //! between their student from scratch and the teacher that distillation closed.
 
 use gdistill_datasets::{PointCloudDataset, PointCloudSummary};
@@ -12,8 +12,8 @@ use serde::Serialize;
 use tch::Device;
 
 use super::{
-    timed_accuracy, train_cloud_model, CloudCompareConfig, CloudData, CloudEpochStats, CloudObjective,
-    TrainedCloudModel, CLOUD_ROWS,
+    single_cloud_latency_ms, timed_accuracy, train_cloud_model, CloudCompareConfig, CloudData, CloudEpochStats,
+    CloudObjective, TrainedCloudModel, CLOUD_ROWS,
 };
 use crate::compare::mean_std;
 use crate::TrainError;
@@ -36,8 +36,10 @@ pub struct CloudCompareRow {
     pub best_epochs: Vec<usize>,
     /// Mean training seconds per seed.
     pub train_s: f64,
-    /// Milliseconds per test cloud of the batched scoring pass (mean over seeds).
+    /// Milliseconds per test cloud of the batched scoring pass (mean over seeds): throughput.
     pub infer_ms_per_cloud: f64,
+    /// Milliseconds to classify one cloud alone (median of 50, mean over seeds): latency.
+    pub latency_ms: f64,
     /// For a distilled row: `(mean - scratch) / (teacher - scratch)`, the share of the gap
     /// between its student trained from labels and the teacher that distillation closed.
     pub gap_closed: Option<f64>,
@@ -57,6 +59,20 @@ pub struct CloudCompareReport {
 pub enum CloudProgress<'a> {
     RunStarted { row: &'a str, seed: u64, run: usize, runs: usize },
     Epoch { row: &'a str, stats: &'a CloudEpochStats },
+}
+
+/// Single-cloud forward passes timed per run for the latency column.
+const LATENCY_CLOUDS: i64 = 50;
+
+/// What one training run of a row gave.
+#[derive(Clone, Copy, Debug)]
+struct RunResult {
+    test_acc: f64,
+    val_acc: f64,
+    best_epoch: usize,
+    train_s: f64,
+    ms_per_cloud: f64,
+    latency_ms: f64,
 }
 
 /// The training runs one seed needs, in order: (row, whether it is reported).
@@ -86,7 +102,7 @@ pub fn compare_clouds(
     let data = CloudData::new(dataset, config.points, config.augmentation.clone(), device);
     config.validate(data.shape).map_err(TrainError::Config)?;
     let plan = planned_runs(config);
-    let mut results: Vec<Vec<(f64, f64, usize, f64, f64)>> = vec![Vec::new(); plan.len()];
+    let mut results: Vec<Vec<RunResult>> = vec![Vec::new(); plan.len()];
     let runs = plan.len() * config.seeds;
     let mut run = 0;
     for seed in config.first_seed..config.first_seed + config.seeds as u64 {
@@ -103,7 +119,15 @@ pub fn compare_clouds(
                 progress(CloudProgress::Epoch { row: name, stats })
             })?;
             let (acc, ms) = timed_accuracy(trained.model.as_ref(), &data.test, data.shape.classes);
-            results[k].push((acc, trained.best_val_acc, trained.best_epoch + 1, trained.train_seconds, ms));
+            let latency = single_cloud_latency_ms(trained.model.as_ref(), &data.test, LATENCY_CLOUDS);
+            results[k].push(RunResult {
+                test_acc: acc,
+                val_acc: trained.best_val_acc,
+                best_epoch: trained.best_epoch + 1,
+                train_s: trained.train_seconds,
+                ms_per_cloud: ms,
+                latency_ms: latency,
+            });
             if name == "teacher" {
                 teacher = Some(trained);
             }
@@ -114,8 +138,8 @@ pub fn compare_clouds(
         .zip(&results)
         .map(|(&(name, _), runs)| {
             let arch = config.arch(name);
-            let column = |f: fn(&(f64, f64, usize, f64, f64)) -> f64| runs.iter().map(f).collect::<Vec<f64>>();
-            let (test_acc, val_acc) = (column(|r| r.0), column(|r| r.1));
+            let column = |f: fn(&RunResult) -> f64| runs.iter().map(f).collect::<Vec<f64>>();
+            let (test_acc, val_acc) = (column(|r| r.test_acc), column(|r| r.val_acc));
             let (mean, std) = mean_std(&test_acc);
             CloudCompareRow {
                 name: name.to_string(),
@@ -124,9 +148,10 @@ pub fn compare_clouds(
                 mean,
                 std,
                 val_mean: mean_std(&val_acc).0,
-                best_epochs: runs.iter().map(|r| r.2).collect(),
-                train_s: mean_std(&column(|r| r.3)).0,
-                infer_ms_per_cloud: mean_std(&column(|r| r.4)).0,
+                best_epochs: runs.iter().map(|r| r.best_epoch).collect(),
+                train_s: mean_std(&column(|r| r.train_s)).0,
+                infer_ms_per_cloud: mean_std(&column(|r| r.ms_per_cloud)).0,
+                latency_ms: mean_std(&column(|r| r.latency_ms)).0,
                 test_acc,
                 val_acc,
                 gap_closed: None,

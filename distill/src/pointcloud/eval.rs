@@ -46,3 +46,28 @@ pub fn timed_accuracy(model: &dyn CloudModel, set: &CloudSet, classes: i64) -> (
     let ms = start.elapsed().as_secs_f64() * 1e3 / set.len().max(1) as f64;
     (cloud_accuracy(&logits, &set.labels), ms)
 }
+
+/// Latency of classifying one cloud alone (batch of one), in milliseconds: the median over the
+/// first `repeats` clouds of `set` (after one warm-up pass), what a caller classifying clouds as
+/// they arrive waits.
+pub fn single_cloud_latency_ms(model: &dyn CloudModel, set: &CloudSet, repeats: i64) -> f64 {
+    let n = set.len().min(repeats);
+    if n == 0 {
+        return 0.0;
+    }
+    tch::no_grad(|| {
+        let _ = model.forward_t(&set.points.narrow(0, 0, 1), false);
+        let mut times: Vec<f64> = (0..n)
+            .map(|i| {
+                let start = Instant::now();
+                let logits = model.forward_t(&set.points.narrow(0, i, 1), false).logits;
+                if let Device::Cuda(d) = logits.device() {
+                    tch::Cuda::synchronize(d as i64);
+                }
+                start.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        times[times.len() / 2]
+    })
+}

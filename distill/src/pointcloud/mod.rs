@@ -19,6 +19,6 @@ mod train;
 pub use compare::{compare_clouds, CloudCompareReport, CloudCompareRow, CloudProgress};
 pub use config::{CloudCompareConfig, CLOUD_ROWS};
 pub use data::{CloudData, CloudSet};
-pub use eval::{cloud_accuracy, predict_clouds, timed_accuracy, EVAL_BATCH};
+pub use eval::{cloud_accuracy, predict_clouds, single_cloud_latency_ms, timed_accuracy, EVAL_BATCH};
 pub use objective::{lsp_stage, point_lsp_loss, CloudKd, CloudLsp, CloudObjective};
 pub use train::{train_cloud_model, CloudEpochStats, CloudTrainConfig, TrainedCloudModel};
