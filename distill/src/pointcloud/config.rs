@@ -72,7 +72,7 @@ impl CloudCompareConfig {
             teacher_training: CloudTrainConfig { epochs: 30, ..CloudTrainConfig::default() },
             student_training: CloudTrainConfig { epochs: 30, ..CloudTrainConfig::default() },
             kd: CloudKd { temperature: 4.0, alpha: 0.5 },
-            lsp: CloudLsp { weight: 1.0, kernel: LspKernel::Rbf { sigma: 4.0 }, k: 8 },
+            lsp: CloudLsp { weight: 1.0, kernel: LspKernel::Rbf { sigma: 1.0 }, k: 8 },
             rows: CLOUD_ROWS.iter().map(|r| r.to_string()).collect(),
         }
     }
