@@ -5,7 +5,7 @@ CARGO ?= cargo
 GDISTILL_DATA_DIR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),$(abspath data))
 export GDISTILL_DATA_DIR
 
-.PHONY: bootstrap build test demo bench mnist
+.PHONY: bootstrap build test demo bench mnist modelnet mnist-points
 bootstrap:
 	@bash scripts/bootstrap.sh
 
@@ -31,6 +31,17 @@ bench: build
 # Hinton et al.'s MNIST comparison on the 5 000 training images, tested on the official 10 000.
 mnist: build
 	./target/release/gdistill compare --dataset mnist:$(GDISTILL_DATA_DIR)/mnist --seeds 3 --json target/compare-mnist.json
+
+# Point clouds (README, "Point clouds"): a DGCNN teacher against a small DGCNN and a PointNet
+# student, from labels, with KD, LSP and both; settings in examples/pointcloud/*.toml.
+modelnet: build
+	./target/release/gdistill compare --dataset modelnet:$(GDISTILL_DATA_DIR)/pointclouds/modelnet10_chair_monitor_hdf5_2048 --config examples/pointcloud/modelnet.toml --seeds 3 --json target/compare-modelnet.json
+
+# MNIST as 2-D point clouds: the 5 000 training images and the official 10 000 test images,
+# 128 ink pixels per digit written in the ModelNet layout, 64 of them sampled per cloud.
+mnist-points: build
+	./target/release/gdistill data pointcloud-from-images --dataset mnist:$(GDISTILL_DATA_DIR)/mnist --points 128 --out target/mnist-points
+	time ./target/release/gdistill compare --dataset modelnet:target/mnist-points --config examples/pointcloud/mnist-points.toml --seeds 3 --json target/compare-mnist-points.json
 
 # Longer fuzzing of every parser: each target runs FUZZ_SECS seconds (default 60, so about
 # thirteen minutes for the thirteen targets) or FUZZ_ITERS inputs. The CI-sized runs (a few seconds each) are

@@ -6,6 +6,7 @@
 mod cmd;
 mod output;
 mod output_images;
+mod output_pointcloud;
 mod plot;
 
 use clap::{Parser, Subcommand};

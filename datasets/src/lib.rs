@@ -13,6 +13,8 @@
 //!
 //! Image datasets (`mnist:DIR`, `digits:FILE`) are not node datasets: [`load_images`] turns
 //! their specs into an [`ImageDataset`] ([`images`]; [`is_image_spec`] tells the two apart).
+//! Point clouds (`modelnet:DIR`, the ModelNet40 HDF5 layout) likewise: [`load_pointclouds`]
+//! gives a [`PointCloudDataset`] ([`pointcloud`]; [`is_pointcloud_spec`]).
 
 #![warn(missing_docs)]
 pub mod array;
@@ -26,6 +28,7 @@ pub mod linqs;
 pub mod npz;
 pub mod pickle;
 pub mod planetoid;
+pub mod pointcloud;
 pub mod sparse;
 pub mod spec;
 pub mod split;
@@ -38,5 +41,6 @@ pub use images::{is_image_spec, load_images, ImageDataset, ImageSpec, ImageSumma
 pub use linqs::{load_linqs, LinqsOptions, LinqsReport};
 pub use npz::load_npz;
 pub use planetoid::load_planetoid;
+pub use pointcloud::{is_pointcloud_spec, load_pointclouds, PointCloudDataset, PointCloudSpec, PointCloudSummary};
 pub use spec::{load, load_with_report, DatasetSpec, LoadReport};
 pub use split::{per_class_split, NodeSplit, SplitOptions};

@@ -10,7 +10,8 @@
 //! | `csbm:key=value,...` | synthetic CSBM ([`crate::csbm`]) |
 //!
 //! Image specs (`mnist:DIR`, `digits:FILE`) are refused here with a pointer to
-//! [`crate::load_images`]: images have no graph between them.
+//! [`crate::load_images`]: images have no graph between them. Point-cloud specs (`modelnet:DIR`)
+//! likewise, with a pointer to [`crate::load_pointclouds`].
 //!
 //! A relative `PREFIX` / `PATH` is taken as given when it exists, else under `DATA_DIR`
 //! (so `linqs:cora/cora` finds `DATA_DIR/cora/cora.content`). Loaders print nothing: what they
@@ -76,6 +77,13 @@ impl FromStr for DatasetSpec {
                 "an image dataset, not a node dataset: `gdistill compare` takes it, and the library loads it with \
                  load_images ({})",
                 crate::images::IMAGE_SPEC_FORMS
+            )));
+        }
+        if crate::pointcloud::is_pointcloud_spec(spec) {
+            return Err(bad(format!(
+                "a point-cloud dataset, not a node dataset: `gdistill compare` takes it, and the library loads it \
+                 with load_pointclouds ({})",
+                crate::pointcloud::POINTCLOUD_SPEC_FORMS
             )));
         }
         if matches!(lower.as_str(), "cora" | "citeseer" | "pubmed") {

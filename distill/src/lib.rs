@@ -17,6 +17,7 @@ mod losses;
 pub mod lsp;
 pub mod minibatch;
 pub mod online;
+pub mod pointcloud;
 pub mod prune;
 mod train;
 

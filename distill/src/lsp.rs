@@ -116,6 +116,12 @@ impl EdgeList {
         EdgeList::new(&pairs, n, device).expect("a graph's edges are in range")
     }
 
+    /// From equally long int64 tensors of centres and neighbours already on the device (point
+    /// clouds build their kNN edges there); duplicates are merged. Indices must be in `0..num_nodes`.
+    pub fn from_tensors(centre: &Tensor, neighbour: &Tensor, num_nodes: i64) -> EdgeList {
+        EdgeList::from_keys(&(centre * num_nodes + neighbour), num_nodes)
+    }
+
     fn from_keys(keys: &Tensor, n: i64) -> EdgeList {
         let (unique, _) = keys.internal_unique(true, false);
         let centre = unique.divide_scalar_mode(n, "floor");

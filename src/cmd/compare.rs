@@ -113,6 +113,9 @@ fn set<T>(target: &mut T, value: Option<T>) {
 }
 
 pub fn run(args: CompareArgs) -> Result<()> {
+    if super::pointcloud::is_pointcloud_spec(&args.dataset.dataset) {
+        return run_pointcloud(args);
+    }
     if super::images::is_image_spec(&args.dataset.dataset) {
         let graph_only = [
             ("--kd-loss", args.kd_loss.is_some()),
@@ -163,4 +166,36 @@ pub fn run(args: CompareArgs) -> Result<()> {
         println!("wrote {}", path.display());
     }
     Ok(())
+}
+
+/// Hands a point-cloud spec over to `cmd::pointcloud`, refusing the flags that only graphs read.
+fn run_pointcloud(args: CompareArgs) -> Result<()> {
+    let graph_only = [
+        ("--kd-loss", args.kd_loss.is_some()),
+        ("--teacher-hidden", args.teacher_hidden.is_some()),
+        ("--gcn-small-hidden", args.gcn_small_hidden.is_some()),
+        ("--mlp-hidden", args.mlp_hidden.is_some()),
+        ("--lsp-ablation", !args.lsp_ablation.is_empty()),
+        ("--no-lsp", args.no_lsp),
+    ];
+    if let Some((flag, _)) = graph_only.iter().find(|(_, given)| *given) {
+        anyhow::bail!(
+            "{flag} applies to graph datasets, not to the point-cloud dataset {}; point-cloud models are set in a --config file",
+            args.dataset.dataset
+        );
+    }
+    super::pointcloud::run_compare(super::pointcloud::CloudCompareArgs {
+        dataset: args.dataset.dataset.clone(),
+        data_dir: args.dataset.data_dir(),
+        device: args.device.device()?,
+        seeds: args.seeds,
+        first_seed: args.first_seed,
+        config: args.config,
+        temperature: args.temperature,
+        alpha: args.alpha,
+        lsp_kernel: args.lsp_kernel,
+        lsp_weight: args.lsp_weight,
+        epochs: args.epochs,
+        json: args.json,
+    })
 }

@@ -13,6 +13,10 @@ pub enum DataCommand {
     ///
     /// Example: gdistill data info --dataset cora --json cora.json
     Info(InfoArgs),
+    /// Turn an image dataset into 2-D point clouds (ink pixels as points) in the ModelNet40 HDF5 layout.
+    ///
+    /// Example: gdistill data pointcloud-from-images --dataset mnist:DIR --points 256 --out mnist-points
+    PointcloudFromImages(super::pointcloud::FromImagesArgs),
 }
 
 #[derive(Args)]
@@ -27,6 +31,7 @@ pub struct InfoArgs {
 pub fn run(command: DataCommand) -> Result<()> {
     match command {
         DataCommand::Info(args) => info(args),
+        DataCommand::PointcloudFromImages(args) => super::pointcloud::from_images(args),
     }
 }
 

@@ -7,6 +7,7 @@ pub mod data;
 pub mod distill;
 pub mod eval;
 pub mod images;
+pub mod pointcloud;
 pub mod prune;
 pub mod soft_targets;
 pub mod train;
@@ -21,7 +22,8 @@ use gdistill_datasets::{DatasetSpec, NodeDataset};
 #[derive(Args, Clone, Debug)]
 pub struct DatasetArgs {
     /// Dataset spec: cora, citeseer, pubmed, linqs:PREFIX, npz:PATH, h5:PATH, or
-    /// csbm:nodes=N,classes=C,degree=D,homophily=H,features=F,signal=S,seed=K.
+    /// csbm:nodes=N,classes=C,degree=D,homophily=H,features=F,signal=S,seed=K; for compare also
+    /// mnist:DIR, digits:FILE and modelnet:DIR (point clouds).
     #[arg(long, short = 'd')]
     pub dataset: String,
     /// Directory holding <name>/ folders of Planetoid files [default: $GDISTILL_DATA_DIR, else data/].

@@ -31,7 +31,7 @@
 //! X = f["features"][:]` (or `scipy.sparse.csr_matrix((d, i, p), shape=s)` from `features_csr`).
 
 pub(crate) mod isolate;
-pub(crate) mod precheck;
+mod precheck;
 mod soft_targets;
 mod write;
 

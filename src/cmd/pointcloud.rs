@@ -1,0 +1,129 @@
+//! `gdistill compare` on point clouds (`modelnet:DIR`), and `gdistill data
+//! pointcloud-from-images`.
+//!
+//! `compare` hands point-cloud specs over here ([`is_pointcloud_spec`], [`run_compare`]) with the
+//! values it has already parsed; the settings are resolved as for images: the defaults for the
+//! dataset, then the TOML file (same keys as the report's `config`), then the flags.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use gdistill_datasets::pointcloud::{images_to_clouds, write_modelnet};
+use gdistill_datasets::{load_images, load_pointclouds, PointCloudDataset};
+use gdistill_distill::pointcloud::{compare_clouds, CloudCompareConfig, CloudProgress};
+
+use super::{apply_experiment_file, write_json, DatasetArgs};
+use crate::output_pointcloud::{cloud_run_bar, print_cloud_table};
+
+/// What `gdistill compare` passes on for a point-cloud dataset.
+#[derive(Clone, Debug)]
+pub struct CloudCompareArgs {
+    /// The spec, `modelnet:DIR`.
+    pub dataset: String,
+    pub data_dir: PathBuf,
+    pub device: tch::Device,
+    pub seeds: Option<usize>,
+    pub first_seed: Option<u64>,
+    pub config: Option<PathBuf>,
+    pub temperature: Option<f64>,
+    pub alpha: Option<f64>,
+    pub lsp_kernel: Option<gdistill_distill::lsp::LspKernel>,
+    pub lsp_weight: Option<f64>,
+    pub epochs: Option<usize>,
+    pub json: Option<PathBuf>,
+}
+
+/// Whether `spec` names a point-cloud dataset, which `compare` must hand over to [`run_compare`].
+pub fn is_pointcloud_spec(spec: &str) -> bool {
+    gdistill_datasets::is_pointcloud_spec(spec)
+}
+
+/// Defaults for the dataset, then the TOML file, then flags.
+fn resolve_config(args: &CloudCompareArgs, dataset: &PointCloudDataset) -> Result<CloudCompareConfig> {
+    let defaults = CloudCompareConfig::for_dataset(dataset);
+    let shape =
+        gdistill_models::pointcloud::CloudShape { dim: dataset.dim as i64, classes: dataset.num_classes() as i64 };
+    let mut config = match &args.config {
+        Some(path) => apply_experiment_file(defaults, path, |c: &CloudCompareConfig| c.validate(shape))?,
+        None => defaults,
+    };
+    if let Some(seeds) = args.seeds {
+        config.seeds = seeds;
+    }
+    if let Some(first) = args.first_seed {
+        config.first_seed = first;
+    }
+    config.kd.temperature = args.temperature.unwrap_or(config.kd.temperature);
+    config.kd.alpha = args.alpha.unwrap_or(config.kd.alpha);
+    config.lsp.kernel = args.lsp_kernel.unwrap_or(config.lsp.kernel);
+    config.lsp.weight = args.lsp_weight.unwrap_or(config.lsp.weight);
+    if let Some(epochs) = args.epochs {
+        config.teacher_training.epochs = epochs;
+        config.student_training.epochs = epochs;
+    }
+    config.validate(shape).map_err(anyhow::Error::msg)?;
+    Ok(config)
+}
+
+/// Loads the clouds, runs every row over the seeds, prints the table, writes the JSON report.
+pub fn run_compare(args: CloudCompareArgs) -> Result<()> {
+    let dataset = load_pointclouds(&args.dataset, &args.data_dir)?;
+    let config = resolve_config(&args, &dataset)?;
+    let bar = cloud_run_bar();
+    let report = compare_clouds(&dataset, &config, args.device, &mut |event| match event {
+        CloudProgress::RunStarted { row, seed, run, runs } => {
+            bar.set_length(runs as u64);
+            bar.set_position(run as u64);
+            bar.set_prefix(format!("{row} seed {seed}"));
+        }
+        CloudProgress::Epoch { stats, .. } => {
+            bar.set_message(format!("epoch {} loss {:.4} val {:.4}", stats.epoch + 1, stats.loss, stats.val_acc))
+        }
+    })?;
+    bar.finish_and_clear();
+    print_cloud_table(&report);
+    if let Some(path) = &args.json {
+        write_json(path, &report)?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// `gdistill data pointcloud-from-images`.
+#[derive(Args)]
+pub struct FromImagesArgs {
+    /// Image dataset spec (mnist:DIR, digits:FILE).
+    #[command(flatten)]
+    pub dataset: DatasetArgs,
+    /// Points per image (ink pixels sampled, repeated when an image has fewer).
+    #[arg(long, default_value_t = 256)]
+    pub points: usize,
+    /// A pixel is ink when its intensity (0..1) exceeds this.
+    #[arg(long, default_value_t = 0.5)]
+    pub threshold: f32,
+    /// Seed of the point sampling.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output directory (ModelNet40 HDF5 layout; read back with --dataset modelnet:DIR).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+pub fn from_images(args: FromImagesArgs) -> Result<()> {
+    anyhow::ensure!(args.points > 0, "--points must be at least 1");
+    anyhow::ensure!((0.0..1.0).contains(&args.threshold), "--threshold must be in [0, 1), got {}", args.threshold);
+    let images = load_images(&args.dataset.dataset, &args.dataset.data_dir())?;
+    let clouds = images_to_clouds(&images, args.points, args.threshold, args.seed)?;
+    write_modelnet(&args.out, &clouds)?;
+    println!(
+        "wrote {} clouds of {} 2-D points ({} train + val, {} test, {} classes) to {}",
+        clouds.num_clouds(),
+        args.points,
+        clouds.train.len() + clouds.val.len(),
+        clouds.test.len(),
+        clouds.num_classes(),
+        args.out.display()
+    );
+    Ok(())
+}

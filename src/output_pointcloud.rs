@@ -1,0 +1,55 @@
+//! Terminal output of the point-cloud comparison: its progress bar (drawn only on a terminal)
+//! and its table.
+
+use gdistill_distill::pointcloud::CloudCompareReport;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// A bar over the training runs of a point-cloud comparison; its length is set by the first event.
+pub fn cloud_run_bar() -> ProgressBar {
+    // indicatif hides a stderr bar when stderr is not a terminal, so logs and CI stay quiet.
+    let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template("{prefix:>24} [{bar:30}] {pos}/{len} runs {msg} ({elapsed})")
+        .expect("valid template")
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar
+}
+
+/// The comparison as a table on stdout.
+pub fn print_cloud_table(report: &CloudCompareReport) {
+    let d = &report.dataset;
+    println!(
+        "{}: {} clouds ({}-D, {} points used of {}), {} classes, split {}/{}/{}; {} seeds on {}",
+        d.name,
+        d.clouds,
+        d.dim,
+        report.config.points,
+        d.points_per_cloud,
+        d.classes,
+        d.train,
+        d.val,
+        d.test,
+        report.config.seeds,
+        report.device
+    );
+    println!(
+        "{:<16} {:<26} {:>8} {:>18} {:>8} {:>11} {:>9} {:>12} {:>11}",
+        "model", "architecture", "params", "test acc", "val acc", "gap closed", "train s", "ms / cloud", "latency ms"
+    );
+    for row in &report.rows {
+        let gap = row.gap_closed.map_or(String::new(), |g| format!("{:.0}%", 100.0 * g));
+        println!(
+            "{:<16} {:<26} {:>8} {:>9.4} +- {:.4} {:>8.4} {:>11} {:>9.1} {:>12.3} {:>11.2}",
+            row.name,
+            row.model,
+            row.params,
+            row.mean,
+            row.std,
+            row.val_mean,
+            gap,
+            row.train_s,
+            row.infer_ms_per_cloud,
+            row.latency_ms
+        );
+    }
+}

@@ -1,0 +1,123 @@
+//! Point clouds through the binary: images converted to 2-D clouds, `compare --dataset
+//! modelnet:DIR` on them (table and JSON report), and one clear error for bad cloud files.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn gdistill(args: &[&str], data_dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gdistill"))
+        .args(args)
+        .env("GDISTILL_DATA_DIR", data_dir)
+        .output()
+        .expect("the gdistill binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn assert_fails_with(o: &Output, needles: &[&str]) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(1), "stderr: {err}");
+    assert!(!err.contains("panicked"), "panicked: {err}");
+    let line = err.lines().find(|l| l.starts_with("error:")).unwrap_or_else(|| panic!("no error line in: {err}"));
+    for needle in needles {
+        assert!(line.contains(needle), "error line lacks '{needle}': {line}");
+    }
+}
+
+/// An 8x8 digits CSV of two shapes: class 0 a vertical bar, class 1 a horizontal one (the
+/// digits loader always declares its ten classes).
+fn write_bars(dir: &Path, rows: usize) -> PathBuf {
+    let mut text = String::new();
+    for i in 0..rows {
+        let class = i % 2;
+        let at = 1 + i % 6;
+        let pixels: Vec<String> = (0..64)
+            .map(|p| {
+                let lit = if class == 0 { p % 8 == at } else { p / 8 == at };
+                (if lit { 16 } else { 0 }).to_string()
+            })
+            .collect();
+        text.push_str(&format!("{},{class}\n", pixels.join(",")));
+    }
+    let path = dir.join("bars.csv");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn images_to_clouds_then_compare_writes_the_table_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write_bars(dir.path(), 120);
+    let clouds = dir.path().join("bars-points");
+    let o = gdistill(
+        &[
+            "data",
+            "pointcloud-from-images",
+            "--dataset",
+            &format!("digits:{}", csv.display()),
+            "--points",
+            "12",
+            "--out",
+            clouds.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("wrote 120 clouds of 12 2-D points"));
+    let config = dir.path().join("tiny.toml");
+    std::fs::write(
+        &config,
+        "points = 12\nrows = [\"teacher\", \"student\", \"student+kd+lsp\", \"pointnet+kd\"]\n\
+         teacher = { arch = \"dgcnn\", k = 4, widths = [8, 8], dynamic = true, embed = 16, head = [8], dropout = 0.0 }\n\
+         student = { arch = \"dgcnn\", k = 3, widths = [4], dynamic = false, embed = 8, head = [4], dropout = 0.0 }\n\
+         pointnet = { arch = \"pointnet\", widths = [8], head = [8], dropout = 0.0 }\n\
+         [lsp]\nweight = 1.0\nk = 3\nkernel = { kind = \"linear\" }\n",
+    )
+    .unwrap();
+    let json = dir.path().join("report.json");
+    let spec = format!("modelnet:{}", clouds.display());
+    let args = ["compare", "--dataset", &spec, "--seeds", "2", "--epochs", "2", "--threads", "1"];
+    let o = gdistill(
+        &[&args[..], &["--config", config.to_str().unwrap(), "--json", json.to_str().unwrap()]].concat(),
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(table.contains("bars-points: 120 clouds (2-D, 12 points used of 12), 10 classes"), "{table}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows = report["rows"].as_array().unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["teacher", "student", "student+kd+lsp", "pointnet+kd"]);
+    for row in rows {
+        assert_eq!(row["test_acc"].as_array().unwrap().len(), 2, "{row}");
+        for key in ["params", "mean", "std", "val_mean", "train_s", "infer_ms_per_cloud", "latency_ms"] {
+            assert!(row[key].is_number(), "{key} missing in {row}");
+        }
+    }
+    assert!(rows[2]["gap_closed"].is_number() || rows[0]["mean"] == rows[1]["mean"]);
+    assert!(rows[3]["gap_closed"].is_null(), "pointnet from scratch was not run, so there is no gap to close");
+    assert_eq!(report["config"]["teacher_training"]["epochs"], 2);
+    assert_eq!(report["dataset"]["test"], 36);
+}
+
+#[test]
+fn bad_cloud_inputs_are_one_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = gdistill(&["compare", "--dataset", "modelnet:/definitely/not/here"], dir.path());
+    assert_fails_with(&o, &["/definitely/not/here", "not found"]);
+
+    let clouds = dir.path().join("c");
+    std::fs::create_dir(&clouds).unwrap();
+    std::fs::write(clouds.join("train_files.txt"), "a.h5\n").unwrap();
+    std::fs::write(clouds.join("test_files.txt"), "a.h5\n").unwrap();
+    std::fs::write(clouds.join("a.h5"), b"garbage").unwrap();
+    let o = gdistill(&["compare", "--dataset", &format!("modelnet:{}", clouds.display())], dir.path());
+    assert_fails_with(&o, &["a.h5", "not a readable HDF5 file"]);
+
+    let o = gdistill(&["compare", "--dataset", "modelnet:x", "--mlp-hidden", "8"], dir.path());
+    assert_fails_with(&o, &["--mlp-hidden", "point-cloud dataset"]);
+    let o = gdistill(&["train", "--dataset", "modelnet:x", "--out", "m.safetensors"], dir.path());
+    assert_fails_with(&o, &["point-cloud dataset", "compare"]);
+}
