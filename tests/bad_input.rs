@@ -66,6 +66,11 @@ const CLI_CASES: &[&str] = &[
     "mnist-csv-nan-pixel",
     "digits-random-bytes",
     "digits-label-out-of-range",
+    "modelnet-missing-dir",
+    "modelnet-random-bytes",
+    "modelnet-nan-point",
+    "modelnet-absurd-shape",
+    "modelnet-label-out-of-range",
 ];
 
 /// What a case feeds its bad input to.
@@ -130,7 +135,14 @@ impl Case {
     fn check_in_process(&self) -> Result<String, String> {
         let message = match &self.target {
             Target::Dataset { spec, data_dir } => {
-                if gdistill_datasets::is_image_spec(spec) {
+                if gdistill_datasets::is_pointcloud_spec(spec) {
+                    let result = catch_unwind(AssertUnwindSafe(|| gdistill_datasets::load_pointclouds(spec, data_dir)));
+                    match result {
+                        Err(_) => return Err("panicked".into()),
+                        Ok(Ok(_)) => return Err("loaded without an error".into()),
+                        Ok(Err(e)) => e.to_string(),
+                    }
+                } else if gdistill_datasets::is_image_spec(spec) {
                     let result = catch_unwind(AssertUnwindSafe(|| gdistill_datasets::load_images(spec, data_dir)));
                     match result {
                         Err(_) => return Err("panicked".into()),
@@ -948,6 +960,7 @@ fn every_loader_and_output_refuses_bad_input_cleanly() {
     checkpoint_cases(root, &valid, &mut c);
     config_cases(root, &mut c);
     image_cases(root, &mut c);
+    modelnet_cases(root, &mut c);
     run_cases(c.cases, root);
 }
 
@@ -1145,5 +1158,107 @@ fn image_cases(root: &Path, c: &mut Cases) {
     ] {
         let spec = digits(label, &text);
         c.dataset(label, &spec, root, &file(label), &problem);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ModelNet HDF5 point clouds (`modelnet:DIR`: ply_data_*.h5 listed in train_files.txt / test_files.txt)
+
+/// A valid ModelNet folder (two classes, 8 training and 4 test clouds of 16 points) whose test
+/// file is written by `test_file` instead (or replaced by `raw` bytes).
+fn modelnet_dir(root: &Path, label: &str, test_file: impl Fn(&hdf5::File) -> hdf5::Result<()>) -> PathBuf {
+    let dir = root.join("modelnet").join(label);
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = |file: &hdf5::File, n: usize| -> hdf5::Result<()> {
+        let points: Vec<f32> = (0..n * 16 * 3).map(|k| ((k * 7919) % 1000) as f32 / 1000.0 - 0.5).collect();
+        file.new_dataset::<f32>().shape([n, 16, 3]).create("data")?.write_raw(&points)?;
+        let labels: Vec<u8> = (0..n).map(|k| (k % 2) as u8).collect();
+        file.new_dataset::<u8>().shape([n, 1]).create("label")?.write_raw(&labels)
+    };
+    let train = hdf5::File::create(dir.join("ply_data_train0.h5")).unwrap();
+    good(&train, 8).unwrap();
+    train.close().unwrap();
+    let test = hdf5::File::create(dir.join("ply_data_test0.h5")).unwrap();
+    test_file(&test).unwrap();
+    test.close().unwrap();
+    std::fs::write(dir.join("train_files.txt"), "ply_data_train0.h5\n").unwrap();
+    std::fs::write(dir.join("test_files.txt"), "ply_data_test0.h5\n").unwrap();
+    std::fs::write(dir.join("shape_names.txt"), "chair\nmonitor\n").unwrap();
+    dir
+}
+
+fn modelnet_cases(root: &Path, c: &mut Cases) {
+    let spec = |dir: &Path| format!("modelnet:{}", dir.display());
+    let points = |n: usize| -> Vec<f32> { (0..n * 16 * 3).map(|k| (k % 17) as f32 / 17.0).collect() };
+    let labels = |file: &hdf5::File, n: usize| -> hdf5::Result<()> {
+        file.new_dataset::<u8>().shape([n, 1]).create("label")?.write_raw(&vec![1u8; n])
+    };
+    let file = "ply_data_test0.h5";
+    c.dataset("modelnet-missing-dir", &spec(&root.join("modelnet/absent")), root, "absent", &[]);
+    type Make = Box<dyn Fn(&hdf5::File) -> hdf5::Result<()>>;
+    let cases: Vec<(&str, Make, Vec<&str>)> = vec![
+        (
+            "modelnet-nan-point",
+            Box::new(move |f| {
+                let mut p = points(4);
+                p[5] = f32::NAN;
+                f.new_dataset::<f32>().shape([4, 16, 3]).create("data")?.write_raw(&p)?;
+                labels(f, 4)
+            }),
+            vec!["'data'"],
+        ),
+        (
+            "modelnet-wrong-shape",
+            Box::new(move |f| {
+                f.new_dataset::<f32>().shape([4, 48]).create("data")?.write_raw(&points(4))?;
+                labels(f, 4)
+            }),
+            vec!["'data'"],
+        ),
+        (
+            "modelnet-wrong-dtype",
+            Box::new(move |f| {
+                f.new_dataset::<f32>().shape([4, 16, 3]).create("data")?.write_raw(&points(4))?;
+                f.new_dataset::<f32>().shape([4, 1]).create("label")?.write_raw(&[1.0f32; 4])
+            }),
+            vec!["'label'"],
+        ),
+        (
+            "modelnet-count-mismatch",
+            Box::new(move |f| {
+                f.new_dataset::<f32>().shape([4, 16, 3]).create("data")?.write_raw(&points(4))?;
+                labels(f, 3)
+            }),
+            vec!["'label'"],
+        ),
+        (
+            "modelnet-label-out-of-range",
+            Box::new(move |f| {
+                f.new_dataset::<f32>().shape([4, 16, 3]).create("data")?.write_raw(&points(4))?;
+                f.new_dataset::<u8>().shape([4, 1]).create("label")?.write_raw(&[7u8; 4])
+            }),
+            vec!["7"],
+        ),
+        (
+            "modelnet-absurd-shape",
+            Box::new(move |f| {
+                // declared, never written: fill values in a small file
+                f.new_dataset::<f32>().shape([1_000_000_000_000usize, 16, 3]).create("data")?;
+                labels(f, 4)
+            }),
+            vec!["would need about"],
+        ),
+    ];
+    for (label, make, problem) in cases {
+        let dir = modelnet_dir(root, label, make);
+        c.dataset(label, &spec(&dir), root, file, &problem);
+    }
+    for (label, bytes) in [("modelnet-empty", Vec::new()), ("modelnet-random-bytes", random_bytes())] {
+        let dir = modelnet_dir(root, label, |f| {
+            f.new_dataset::<f32>().shape([4, 16, 3]).create("data")?.write_raw(&points(4))?;
+            labels(f, 4)
+        });
+        std::fs::write(dir.join(file), bytes).unwrap();
+        c.dataset(label, &spec(&dir), root, file, &[]);
     }
 }

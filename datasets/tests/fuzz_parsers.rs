@@ -634,3 +634,37 @@ fn regression_h5_file_that_crashes_libhdf5() {
         assert!(err.contains("signal") && err.contains("the file is corrupt"), "{err}");
     }
 }
+
+#[test]
+fn fuzz_modelnet() {
+    init();
+    let dir = tempfile::tempdir().unwrap();
+    let valid = dir.path().join("valid.h5");
+    let file = gdistill_datasets::h5graph::hdf5::File::create(&valid).unwrap();
+    let points: Vec<f32> = (0..6 * 8 * 3).map(|k| ((k * 7919) % 1000) as f32 / 1000.0 - 0.5).collect();
+    file.new_dataset::<f32>().shape([6, 8, 3]).create("data").unwrap().write_raw(&points).unwrap();
+    let labels: Vec<u8> = (0..6).map(|k| (k % 3) as u8).collect();
+    file.new_dataset::<u8>().shape([6, 1]).create("label").unwrap().write_raw(&labels).unwrap();
+    file.close().unwrap();
+    let corpus = [std::fs::read(&valid).unwrap()];
+    let others: Vec<&[u8]> = corpus.iter().map(|c| c.as_slice()).collect();
+    let path = dir.path().join("fuzzed.h5");
+    fuzz(
+        "modelnet",
+        1_500,
+        2.0,
+        11,
+        |m, _| m.mutate(&corpus[0], &others),
+        |bytes| {
+            std::fs::write(&path, bytes).unwrap();
+            match gdistill_datasets::pointcloud::read_cloud_file(&path) {
+                Ok(f) if f.points.len() != f.labels.len() * f.points_per_cloud * f.dim => {
+                    Err(format!("{} values for {} clouds", f.points.len(), f.labels.len()))
+                }
+                Ok(f) if f.points.iter().any(|v| !v.is_finite()) => Err("accepted non-finite points".into()),
+                Ok(_) => Ok(true),
+                Err(_) => Ok(false),
+            }
+        },
+    );
+}

@@ -39,6 +39,9 @@ fn info(args: InfoArgs) -> Result<()> {
     if gdistill_datasets::is_image_spec(&args.dataset.dataset) {
         return image_info(args);
     }
+    if gdistill_datasets::is_pointcloud_spec(&args.dataset.dataset) {
+        return pointcloud_info(args);
+    }
     let dataset = args.dataset.load()?;
     let s = dataset.summary();
     println!("dataset          {}", s.name);
@@ -67,6 +70,20 @@ fn image_info(args: InfoArgs) -> Result<()> {
     println!("classes          {}", s.classes);
     let counts: Vec<String> = s.class_counts.iter().enumerate().map(|(c, n)| format!("{c}={n}")).collect();
     println!("class counts     {}", counts.join(" "));
+    println!("split            train {} / val {} / test {}", s.train, s.val, s.test);
+    if let Some(path) = args.json {
+        write_json(&path, &s)?;
+    }
+    Ok(())
+}
+
+/// `data info` for `modelnet:DIR`.
+fn pointcloud_info(args: InfoArgs) -> Result<()> {
+    let clouds = gdistill_datasets::load_pointclouds(&args.dataset.dataset, &args.dataset.data_dir())?;
+    let s = clouds.summary();
+    println!("dataset          {}", s.name);
+    println!("clouds           {} of {} points in {}-D", s.clouds, s.points_per_cloud, s.dim);
+    println!("classes          {} ({})", s.classes, s.class_names.join(", "));
     println!("split            train {} / val {} / test {}", s.train, s.val, s.test);
     if let Some(path) = args.json {
         write_json(&path, &s)?;
