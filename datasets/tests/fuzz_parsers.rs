@@ -612,29 +612,6 @@ fn fuzz_soft_targets() {
     );
 }
 
-/// Eight 0xFF bytes inserted at byte 120 of a valid file make libhdf5 1.10.8 segfault while
-/// reading it (found by a search over insertions). Without the child-process guard this test
-/// process dies; with it the read is an error naming the file (and, where libhdf5 still
-/// crashes, saying so).
-#[test]
-fn regression_h5_file_that_crashes_libhdf5() {
-    init();
-    let dir = tempfile::tempdir().unwrap();
-    let valid = dir.path().join("valid.h5");
-    write_h5(&valid, FeatureLayout::Dense);
-    let bytes = std::fs::read(&valid).unwrap();
-    let mut corrupt = bytes[..120].to_vec();
-    corrupt.extend([0xFF; 8]);
-    corrupt.extend(&bytes[120..]);
-    let path = dir.path().join("crashes-libhdf5.h5");
-    std::fs::write(&path, &corrupt).unwrap();
-    let err = read_h5graph(&path).unwrap_err().to_string();
-    assert!(err.contains("crashes-libhdf5.h5"), "{err}");
-    if err.contains("libhdf5 crashed") {
-        assert!(err.contains("signal") && err.contains("the file is corrupt"), "{err}");
-    }
-}
-
 #[test]
 fn fuzz_modelnet() {
     init();

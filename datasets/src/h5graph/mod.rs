@@ -23,8 +23,7 @@
 //! whose declared shape would not fit in memory ([`crate::limits`]), checked before it is read)
 //! is a [`DatasetError::Format`] naming the file and the dataset. Before libhdf5 opens a file, its
 //! global heaps (where variable-length strings live) are checked for the corruption libhdf5 1.10
-//! loops forever on (`precheck.rs`; found by fuzzing), and the read is tried first in a child
-//! process, so that a file libhdf5 crashes on is reported as corrupt (`isolate.rs`). The writer writes to a temporary
+//! loops forever on (`precheck.rs`; found by fuzzing). The writer writes to a temporary
 //! file in the same directory and renames it into place, so a reader never sees half a file.
 //!
 //! In h5py: `f = h5py.File(p); ei = f["edge_index"][:]; y = f["labels"][:];
