@@ -97,7 +97,7 @@ pub fn train_mlp_on_soft_targets(
             let nodes: Vec<usize> = batch.iter().map(|&i| i as usize).collect();
             let rows = index(&nodes);
             let x = dense_rows(&features, &nodes, device);
-            let logits = model.forward_t(&x, &no_graph(nodes.len(), device)?, true).logits;
+            let logits = model.forward_t(&x, &SparseMatrix::empty(nodes.len(), device)?, true).logits;
             let soft =
                 soft_target_loss_from_log_probs(&logits, &q.index_select(0, &rows).to(device), batches.temperature);
             let train_rows = is_train.index_select(0, &rows).nonzero().view([-1]);
@@ -135,7 +135,7 @@ pub fn train_mlp_on_soft_targets(
             (0.0, 0.0)
         } else {
             let x = dense_rows(&features, &val, device);
-            let graph = no_graph(val.len(), device)?;
+            let graph = SparseMatrix::empty(val.len(), device)?;
             let logits = tch::no_grad(|| model.forward_t(&x, &graph, false).logits);
             let acc = logits.argmax(-1, false).eq_tensor(&val_labels).to_kind(Kind::Double).mean(Kind::Double);
             (acc.double_value(&[]), tch::no_grad(|| cross_entropy(&logits, &val_labels)).double_value(&[]))
@@ -169,9 +169,4 @@ fn dense_rows(features: &CsMat<f32>, nodes: &[usize], device: Device) -> NodeFea
         }
     }
     NodeFeatures::Dense(Tensor::from_slice(&dense).view([nodes.len() as i64, cols as i64]).to(device))
-}
-
-/// The empty graph a graph-less model is handed (it never reads it).
-fn no_graph(len: usize, device: Device) -> Result<SparseMatrix, ModelError> {
-    SparseMatrix::from_csr(&vec![0; len + 1], &[], &[], (len, len), device)
 }

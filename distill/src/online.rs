@@ -67,6 +67,11 @@ impl OnlineGraph {
     /// The nodes within `hops` of `query`, breadth first: the query nodes come first, in order
     /// (a node repeated in `query` is kept once).
     pub fn receptive_field(&self, query: &[usize], hops: usize) -> Vec<usize> {
+        self.field_and_query_count(query, hops).0
+    }
+
+    /// [`Self::receptive_field`], and how many of its first nodes are the distinct query nodes.
+    fn field_and_query_count(&self, query: &[usize], hops: usize) -> (Vec<usize>, usize) {
         let mut position: HashMap<usize, usize> = HashMap::with_capacity(query.len() * 4);
         let mut nodes = Vec::with_capacity(query.len());
         for &q in query {
@@ -75,7 +80,8 @@ impl OnlineGraph {
                 nodes.push(q);
             }
         }
-        let mut frontier = 0..nodes.len();
+        let distinct = nodes.len();
+        let mut frontier = 0..distinct;
         for _ in 0..hops {
             let end = nodes.len();
             for i in frontier.clone() {
@@ -89,7 +95,7 @@ impl OnlineGraph {
             }
             frontier = end..nodes.len();
         }
-        nodes
+        (nodes, distinct)
     }
 
     /// Logits of `model` for `query` (one row per distinct query node, in order), computed on
@@ -99,11 +105,10 @@ impl OnlineGraph {
             return Err(ModelError::Shape(format!("query node {bad} outside the graph's {} nodes", self.num_nodes())));
         }
         let hops = receptive_hops(model);
-        let field = self.receptive_field(query, hops);
-        let distinct = distinct_count(query);
+        let (field, distinct) = self.field_and_query_count(query, hops);
         // a graph-less model is handed an empty graph: it never reads one
         let a_hat = if hops == 0 {
-            SparseMatrix::from_csr(&vec![0; field.len() + 1], &[], &[], (field.len(), field.len()), self.device)?
+            SparseMatrix::empty(field.len(), self.device)?
         } else {
             SparseMatrix::from_sprs(&induced(&self.a_hat, &field, true), self.device)?
         };
@@ -154,13 +159,6 @@ pub fn online_latency_ms(
     }
     times.sort_by(f64::total_cmp);
     Ok(times[times.len() / 2])
-}
-
-fn distinct_count(query: &[usize]) -> usize {
-    let mut seen: Vec<usize> = query.to_vec();
-    seen.sort_unstable();
-    seen.dedup();
-    seen.len()
 }
 
 /// Rows `nodes` of `m`; with `square`, also only the columns `nodes`, renumbered in that order.

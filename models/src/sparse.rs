@@ -96,6 +96,12 @@ impl SparseMatrix {
         SparseMatrix::from_csr(&indptr, csr.indices(), csr.data(), (csr.rows(), csr.cols()), device)
     }
 
+    /// The `n x n` matrix with no entries: the graph handed to a graph-less model, which never
+    /// reads it.
+    pub fn empty(n: usize, device: Device) -> Result<SparseMatrix, ModelError> {
+        SparseMatrix::from_csr(&vec![0; n + 1], &[], &[], (n, n), device)
+    }
+
     pub fn rows(&self) -> i64 {
         self.rows
     }
