@@ -10,7 +10,7 @@ bootstrap:
 	@bash scripts/bootstrap.sh
 
 build: bootstrap
-	$(CARGO) build --release
+	$(CARGO) build --release --workspace --bins
 
 test: bootstrap
 	$(CARGO) test --workspace --release
@@ -56,5 +56,4 @@ fuzz: bootstrap
 	$(FUZZ_ENV) $(CARGO) test --release -p gdistill-datasets --test fuzz_parsers -- --test-threads=1 --nocapture fuzz_ --skip fuzz_h5graph --skip fuzz_soft_targets --skip fuzz_modelnet
 	$(FUZZ_ENV) $(CARGO) test --release -p gdistill-graph --test fuzz_graph -- --test-threads=1 --nocapture fuzz_
 	$(FUZZ_ENV) $(CARGO) test --release -p gdistill-distill --test fuzz_checkpoint -- --test-threads=1 --nocapture fuzz_
-	@# last: libhdf5 1.10 can still crash on some corrupt files (README, "Bad input")
 	$(FUZZ_ENV) $(CARGO) test --release -p gdistill-datasets --test fuzz_parsers -- --test-threads=1 --nocapture fuzz_h5graph fuzz_soft_targets fuzz_modelnet

@@ -54,6 +54,17 @@ enum Command {
     Prune(cmd::prune::PruneArgs),
 }
 
+/// HDF5 files are read by a probe process first (libhdf5 crashes on some corrupt files): the
+/// light `gdistill-h5probe` built beside this binary, else this binary itself (slower to start,
+/// as it loads libtorch).
+fn choose_hdf5_probe() {
+    use gdistill_datasets::h5graph::isolate;
+    let itself = || std::env::current_exe().ok().map(|program| isolate::Probe { program, args: vec![PROBE_ARG.into()] });
+    if let Some(probe) = isolate::find_probe().or_else(itself) {
+        isolate::set_probe(probe);
+    }
+}
+
 /// Keeps large allocations in glibc's heap. By default every block above 32 MiB is a fresh `mmap`
 /// returned with `munmap` when freed, so a 1M-node graph's activations (hundreds of MiB per
 /// tensor, several per step) cost page faults and zeroing on every epoch: measured on a
@@ -67,7 +78,16 @@ fn reuse_freed_memory() {
     }
 }
 
+/// The hidden first argument that turns this binary into the HDF5 probe when no
+/// `gdistill-h5probe` was installed beside it.
+const PROBE_ARG: &str = "__h5probe";
+
 fn main() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == PROBE_ARG) {
+        std::process::exit(gdistill_datasets::h5graph::isolate::probe_main(&args[2..]));
+    }
+    choose_hdf5_probe();
     reuse_freed_memory();
     let cli = Cli::parse();
     let result = match cli.command {

@@ -55,6 +55,7 @@ const CLI_CASES: &[&str] = &[
     "h5-random-bytes",
     "h5-nan-feature",
     "h5-absurd-labels-shape",
+    "h5-crashes-libhdf5",
     "csbm-absurd-nodes",
     "ckpt-missing",
     "ckpt-empty",
@@ -752,6 +753,10 @@ fn h5_cases(root: &Path, c: &mut Cases) {
     case("h5-absurd-edge-shape", &p, &["'edge_index' of shape [2, 1000000000000] would need about 14.6 TiB"]);
     let p = h5_damaged(&dir, "no-format.h5", |f| f.delete_attr("format").unwrap());
     case("h5-not-a-gdistill-file", &p, &["not a gdistill graph file"]);
+    // found by fuzzing: libhdf5 1.10 segfaults in H5Dread; the probe process takes the crash
+    let mut crashing = valid.clone();
+    crashing.splice(120..120, [0xFF; 8]);
+    case("h5-crashes-libhdf5", &write(&dir.join("crash.h5"), &crashing), &["libhdf5 crashed reading this file"]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -941,6 +946,10 @@ fn config_cases(root: &Path, c: &mut Cases) {
 
 #[test]
 fn every_loader_and_output_refuses_bad_input_cleanly() {
+    assert!(
+        gdistill_datasets::h5graph::isolate::probe().is_some(),
+        "no gdistill-h5probe beside this test binary: build it (cargo build --release --workspace --bins)"
+    );
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     // One valid checkpoint to damage.
@@ -1261,4 +1270,28 @@ fn modelnet_cases(root: &Path, c: &mut Cases) {
         std::fs::write(dir.join(file), bytes).unwrap();
         c.dataset(label, &spec(&dir), root, file, &[]);
     }
+}
+
+/// A `gdistill` binary installed without `gdistill-h5probe` beside it probes HDF5 files with
+/// itself: the file that crashes libhdf5 is still refused with a message.
+#[test]
+fn a_gdistill_without_its_probe_probes_with_itself() {
+    let tmp = tempfile::tempdir().unwrap();
+    let alone = tmp.path().join("bin").join("gdistill");
+    std::fs::create_dir_all(alone.parent().unwrap()).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_gdistill"), &alone).unwrap();
+    let path = tmp.path().join("crash.h5");
+    write_h5(&path, FeatureLayout::Dense);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.splice(120..120, [0xFF; 8]);
+    std::fs::write(&path, &bytes).unwrap();
+    let spec = format!("h5:{}", path.display());
+    let o = Command::new(&alone)
+        .args(["data", "info", "--dataset", &spec])
+        .env_remove("GDISTILL_H5PROBE")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("crash.h5") && stderr.contains("libhdf5 crashed reading this file"), "{stderr}");
 }

@@ -34,7 +34,12 @@ use mutate::{fuzz, Mutator};
 /// thread of this binary is reading the environment while it is written).
 fn init() {
     static ONCE: Once = Once::new();
-    ONCE.call_once(|| std::env::set_var("GDISTILL_MAX_MEMORY", "256M"));
+    ONCE.call_once(|| {
+        std::env::set_var("GDISTILL_MAX_MEMORY", "256M");
+        // HDF5 reads go through the probe process, as they do in the gdistill binary
+        let program = env!("CARGO_BIN_EXE_gdistill-h5probe").into();
+        gdistill_datasets::h5graph::isolate::set_probe(gdistill_datasets::h5graph::isolate::Probe { program, args: vec![] });
+    });
 }
 
 /// A loaded dataset must be valid; an error is a clean rejection.
@@ -480,6 +485,23 @@ fn regression_h5_string_naming_a_missing_heap_object() {
     std::fs::write(&path, &bytes).unwrap();
     let err = read_h5graph(&path).unwrap_err();
     assert!(err.to_string().contains("corrupt HDF5 variable-length data"), "{err}");
+}
+
+/// Eight 0xFF bytes inserted at byte 120 of a valid graph file segfault libhdf5 1.10 inside
+/// `H5Dread` (found by `fuzz_h5graph`); no byte check recognises it. The probe process crashes
+/// instead of this one, and the file is refused with a message naming it.
+#[test]
+fn regression_h5_file_that_crashes_libhdf5_is_refused() {
+    init();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crash.h5");
+    write_h5(&path, FeatureLayout::Dense);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.splice(120..120, [0xFF; 8]);
+    std::fs::write(&path, &bytes).unwrap();
+    let message = read_h5graph(&path).unwrap_err().to_string();
+    assert!(message.contains(&path.display().to_string()), "{message}");
+    assert!(message.contains("libhdf5 crashed reading this file (segmentation fault)"), "{message}");
 }
 
 /// The checks that guard libhdf5 refuse nothing libhdf5 itself wrote: Cora (int64 node ids up

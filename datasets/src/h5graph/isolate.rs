@@ -1,19 +1,282 @@
-//! The guards every HDF5 read goes through before libhdf5 sees a file.
+//! The guards every HDF5 read goes through before libhdf5 sees a file in this process.
 //!
-//! libhdf5 1.10 (Debian's, which gdistill builds against) trusts many on-disk fields. The byte
-//! checks of `precheck.rs` refuse the corruptions it would hang or crash on that can be
-//! recognised; others remain (README, "Bad input"). A trial read in a forked child process was
-//! tried and withdrawn: the child inherits locks and thread pools (rayon, the environment lock)
-//! whose owners do not exist there, and hung.
+//! libhdf5 1.10 (Debian's, which gdistill builds against) trusts many on-disk fields: fuzzing
+//! found corrupt files it loops forever on and files it crashes on (a segmentation fault inside
+//! `H5Dread`). The byte checks of `precheck.rs` refuse the corruptions that can be recognised.
+//! For the rest, the file is first read by a separate probe process (`gdistill-h5probe`, or the
+//! `gdistill` binary itself), exec'd afresh so that it shares no locks or thread pools with this
+//! one (a forked child did, and hung). If the probe crashes or hangs, the file is refused with a
+//! message naming it; if it finishes, the same read runs here, where libhdf5 now behaves as it did
+//! there (same library, same bytes).
+//!
+//! Which probe: the one set by [`set_probe`], else `$GDISTILL_H5PROBE`, else a
+//! `gdistill-h5probe` next to the running executable or one directory up (where cargo puts
+//! binaries relative to test executables). With none, files are read here after the byte checks
+//! only: library users who read untrusted HDF5 should ship the probe or call [`set_probe`].
 
-use std::path::Path;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use crate::DatasetError;
 
-/// `read(path)` after the byte checks of `precheck.rs`.
-pub(crate) fn read_guarded<T>(path: &Path, read: impl Fn(&Path) -> Result<T, DatasetError>) -> Result<T, DatasetError> {
+/// The file name of the probe binary that `cargo build` puts next to `gdistill`.
+pub const PROBE_BINARY: &str = "gdistill-h5probe";
+
+/// The exit status of a probe whose read returned an error (a clean refusal, not a crash).
+const REFUSED: i32 = 3;
+
+/// Which reader a probe runs: the three HDF5 layouts gdistill reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProbeKind {
+    /// A gdistill HDF5 graph ([`super::read_h5graph`]).
+    Graph,
+    /// Stored soft targets ([`super::read_soft_targets`]).
+    SoftTargets,
+    /// One ModelNet-layout file of point clouds ([`crate::pointcloud::read_cloud_file`]).
+    Clouds,
+}
+
+impl ProbeKind {
+    fn name(self) -> &'static str {
+        match self {
+            ProbeKind::Graph => "graph",
+            ProbeKind::SoftTargets => "soft-targets",
+            ProbeKind::Clouds => "clouds",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Self> {
+        [ProbeKind::Graph, ProbeKind::SoftTargets, ProbeKind::Clouds].into_iter().find(|k| k.name() == name)
+    }
+
+    /// The read itself, in whatever process calls it.
+    fn read_unguarded(self, path: &Path) -> Result<(), DatasetError> {
+        match self {
+            ProbeKind::Graph => super::read_h5graph_unguarded(path).map(drop),
+            ProbeKind::SoftTargets => super::soft_targets::read_unguarded(path).map(drop),
+            ProbeKind::Clouds => crate::pointcloud::read::read_unguarded(path).map(drop),
+        }
+    }
+}
+
+/// A program (plus leading arguments) that, given `KIND PATH`, reads the file and exits: 0 when
+/// it read, 3 when it refused it cleanly. `gdistill-h5probe` is one; `gdistill __h5probe` is another.
+#[derive(Clone, Debug)]
+pub struct Probe {
+    /// The executable.
+    pub program: PathBuf,
+    /// Arguments put before `KIND PATH`.
+    pub args: Vec<OsString>,
+}
+
+static PROBE: OnceLock<Option<Probe>> = OnceLock::new();
+
+/// Sets the probe for this process; returns false if one was already chosen (set or found).
+pub fn set_probe(probe: Probe) -> bool {
+    PROBE.set(Some(probe)).is_ok()
+}
+
+/// The probe reads go through, if any (see the module documentation for the search order).
+pub fn probe() -> Option<&'static Probe> {
+    PROBE.get_or_init(find_probe).as_ref()
+}
+
+/// `gdistill-h5probe` from `$GDISTILL_H5PROBE` or beside the running executable.
+pub fn find_probe() -> Option<Probe> {
+    let plain = |program: PathBuf| Probe { program, args: Vec::new() };
+    if let Some(p) = std::env::var_os("GDISTILL_H5PROBE").filter(|p| !p.is_empty()) {
+        return Some(plain(PathBuf::from(p)));
+    }
+    let exe = std::env::current_exe().ok()?;
+    let dir = exe.parent()?;
+    let found = [Some(dir), dir.parent()].into_iter().flatten().map(|d| d.join(PROBE_BINARY)).find(|p| p.is_file());
+    found.map(plain)
+}
+
+/// The body of a probe process: `args` are `KIND PATH`. Returns the exit status.
+pub fn probe_main(args: &[OsString]) -> i32 {
+    let (Some(kind), Some(path), None) = (args.first(), args.get(1), args.get(2)) else {
+        eprintln!("usage: {PROBE_BINARY} graph|soft-targets|clouds FILE");
+        return 2;
+    };
+    let Some(kind) = kind.to_str().and_then(ProbeKind::parse) else {
+        eprintln!("{PROBE_BINARY}: unknown kind {kind:?} (graph, soft-targets or clouds)");
+        return 2;
+    };
+    match kind.read_unguarded(Path::new(path)) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("{e}");
+            REFUSED
+        }
+    }
+}
+
+/// `read(path)` after the byte checks of `precheck.rs` and a trial read by the probe.
+pub(crate) fn read_guarded<T>(
+    path: &Path,
+    kind: ProbeKind,
+    read: impl Fn(&Path) -> Result<T, DatasetError>,
+) -> Result<T, DatasetError> {
     super::precheck::check_file(path)
         .map_err(|e| DatasetError::io(path, e))?
         .map_err(|e| DatasetError::format(path, e))?;
+    if let Some(probe) = probe() {
+        trial_read(probe, kind, path, time_limit(path))?;
+    }
     read(path)
+}
+
+/// How long a probe may take: generous, since a hang is the only thing it catches. Reading runs
+/// at hundreds of MB/s, so 60 s plus 1 s per 10 MB is far beyond any healthy read.
+fn time_limit(path: &Path) -> Duration {
+    if let Some(secs) = std::env::var("GDISTILL_H5PROBE_TIMEOUT").ok().and_then(|s| s.parse::<f64>().ok()) {
+        if secs.is_finite() && secs > 0.0 {
+            return Duration::from_secs_f64(secs);
+        }
+    }
+    let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    Duration::from_secs(60 + bytes / 10_000_000)
+}
+
+/// Runs the probe on `path`; Ok when it finished (reading the file or refusing it cleanly).
+fn trial_read(probe: &Probe, kind: ProbeKind, path: &Path, limit: Duration) -> Result<(), DatasetError> {
+    let mut command = Command::new(&probe.program);
+    // The child would inherit every descriptor open here (libhdf5 opens files without
+    // O_CLOEXEC), and with them the file locks libhdf5 takes: another thread's writer would then
+    // find its file locked for as long as the probe runs.
+    // They are marked close-on-exec rather than closed: the standard library reports a failed
+    // exec through a descriptor of its own.
+    // SAFETY: close_range and fcntl are system calls, async-signal-safe as pre_exec requires.
+    unsafe {
+        command.pre_exec(|| {
+            const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+            if libc::syscall(libc::SYS_close_range, 3 as libc::c_uint, libc::c_uint::MAX, CLOSE_RANGE_CLOEXEC) != 0 {
+                // kernels before 5.11
+                for fd in 3..4096 {
+                    libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+                }
+            }
+            Ok(())
+        });
+    }
+    let mut child = command
+        .args(&probe.args)
+        .arg(kind.name())
+        .arg(path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| {
+            DatasetError::format(
+                path,
+                format!(
+                    "could not start the HDF5 probe {} that reads files before gdistill does: {e}",
+                    probe.program.display()
+                ),
+            )
+        })?;
+    let start = Instant::now();
+    let mut pause = Duration::from_micros(200);
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if start.elapsed() > limit => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(DatasetError::format(
+                    path,
+                    format!(
+                        "libhdf5 did not finish reading this file in {} s: it is corrupt (libhdf5 loops on some \
+                         corruptions), or the disk is very slow (set GDISTILL_H5PROBE_TIMEOUT=SECONDS to wait longer)",
+                        limit.as_secs()
+                    ),
+                ));
+            }
+            Ok(None) => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(20));
+            }
+            Err(e) => return Err(DatasetError::io(path, e)),
+        }
+    };
+    match status.code() {
+        Some(0) | Some(REFUSED) => Ok(()),
+        _ => Err(DatasetError::format(path, crash_message(status, probe))),
+    }
+}
+
+fn crash_message(status: ExitStatus, probe: &Probe) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match status.signal() {
+        Some(signal) => format!(
+            "libhdf5 crashed reading this file ({}): the file is corrupt",
+            match signal {
+                11 => "segmentation fault".to_string(),
+                6 => "abort".to_string(),
+                7 => "bus error".to_string(),
+                9 => "killed, perhaps for lack of memory".to_string(),
+                s => format!("signal {s}"),
+            }
+        ),
+        None => format!(
+            "the HDF5 probe {} failed on this file ({status}); the file may be corrupt",
+            probe.program.display()
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A probe that runs `script` in sh (the kind and path become $1 and $2).
+    fn shell(script: &str) -> Probe {
+        Probe { program: "sh".into(), args: vec!["-c".into(), script.into(), "sh".into()] }
+    }
+
+    fn run(probe: &Probe, limit: Duration) -> Result<(), String> {
+        trial_read(probe, ProbeKind::Graph, Path::new("/tmp/some.h5"), limit).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_probe_that_reads_or_refuses_lets_the_read_go_ahead() {
+        assert_eq!(run(&shell("test \"$1\" = graph && test \"$2\" = /tmp/some.h5"), Duration::from_secs(30)), Ok(()));
+        assert_eq!(run(&shell("exit 3"), Duration::from_secs(30)), Ok(()));
+    }
+
+    #[test]
+    fn a_crashing_probe_is_reported_with_the_file() {
+        let message = run(&shell("kill -SEGV $$"), Duration::from_secs(30)).unwrap_err();
+        assert!(message.contains("/tmp/some.h5") && message.contains("crashed") && message.contains("segmentation fault"), "{message}");
+        let message = run(&shell("exit 101"), Duration::from_secs(30)).unwrap_err();
+        assert!(message.contains("/tmp/some.h5") && message.contains("failed"), "{message}");
+    }
+
+    #[test]
+    fn a_hanging_probe_is_killed_at_the_limit() {
+        let start = Instant::now();
+        let message = run(&shell("sleep 30"), Duration::from_millis(300)).unwrap_err();
+        assert!(message.contains("did not finish") && message.contains("GDISTILL_H5PROBE_TIMEOUT"), "{message}");
+        assert!(start.elapsed() < Duration::from_secs(10), "waited {:?}", start.elapsed());
+    }
+
+    #[test]
+    fn a_missing_probe_is_named() {
+        let probe = Probe { program: "/nonexistent/gdistill-h5probe".into(), args: vec![] };
+        let message = run(&probe, Duration::from_secs(30)).unwrap_err();
+        assert!(message.contains("/nonexistent/gdistill-h5probe") && message.contains("could not start"), "{message}");
+    }
+
+    #[test]
+    fn probe_main_refuses_bad_arguments_and_missing_files() {
+        assert_eq!(probe_main(&[]), 2);
+        assert_eq!(probe_main(&["table".into(), "/tmp/x.h5".into()]), 2);
+        assert_eq!(probe_main(&["graph".into(), "/nonexistent/x.h5".into()]), REFUSED);
+    }
 }

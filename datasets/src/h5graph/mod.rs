@@ -23,13 +23,14 @@
 //! whose declared shape would not fit in memory ([`crate::limits`]), checked before it is read)
 //! is a [`DatasetError::Format`] naming the file and the dataset. Before libhdf5 opens a file, its
 //! global heaps (where variable-length strings live) are checked for the corruption libhdf5 1.10
-//! loops forever on (`precheck.rs`; found by fuzzing). The writer writes to a temporary
+//! loops forever on (`precheck.rs`; found by fuzzing), and the file is read first by a probe
+//! process, so that a libhdf5 crash or hang on a corrupt file is reported (`isolate.rs`). The writer writes to a temporary
 //! file in the same directory and renames it into place, so a reader never sees half a file.
 //!
 //! In h5py: `f = h5py.File(p); ei = f["edge_index"][:]; y = f["labels"][:];
 //! X = f["features"][:]` (or `scipy.sparse.csr_matrix((d, i, p), shape=s)` from `features_csr`).
 
-pub(crate) mod isolate;
+pub mod isolate;
 mod precheck;
 mod soft_targets;
 mod write;
@@ -193,7 +194,7 @@ pub fn read_h5graph(path: &Path) -> Result<NodeDataset, DatasetError> {
     if !path.exists() {
         return Err(DatasetError::missing(path, Some("a gdistill HDF5 graph file".into())));
     }
-    isolate::read_guarded(path, read_h5graph_unguarded)
+    isolate::read_guarded(path, isolate::ProbeKind::Graph, read_h5graph_unguarded)
 }
 
 /// The read itself, once the file has passed the guards of [`isolate::read_guarded`].

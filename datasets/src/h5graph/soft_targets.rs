@@ -82,10 +82,10 @@ pub fn read_soft_targets(path: &Path) -> Result<SoftTargets, DatasetError> {
     if !path.exists() {
         return Err(DatasetError::missing(path, Some("a soft-targets HDF5 file (gdistill soft-targets)".into())));
     }
-    isolate::read_guarded(path, read_unguarded)
+    isolate::read_guarded(path, isolate::ProbeKind::SoftTargets, read_unguarded)
 }
 
-fn read_unguarded(path: &Path) -> Result<SoftTargets, DatasetError> {
+pub(crate) fn read_unguarded(path: &Path) -> Result<SoftTargets, DatasetError> {
     let file =
         hdf5::File::open(path).map_err(|e| DatasetError::format(path, format!("not a readable HDF5 file: {e}")))?;
     let r = Reader { path, file };

@@ -98,12 +98,12 @@ pub fn read_cloud_file(path: &Path) -> Result<CloudFile, DatasetError> {
     if !path.is_file() {
         return Err(DatasetError::missing(path, Some("an HDF5 file of point clouds ('data', 'label')".into())));
     }
-    // libhdf5 hangs and crashes on some corrupt files: checked bytes, then a trial read in a
-    // child process (h5graph/isolate.rs)
-    crate::h5graph::isolate::read_guarded(path, read_unguarded)
+    // libhdf5 hangs and crashes on some corrupt files: checked bytes, then a trial read by a
+    // separate probe process (h5graph/isolate.rs)
+    crate::h5graph::isolate::read_guarded(path, crate::h5graph::isolate::ProbeKind::Clouds, read_unguarded)
 }
 
-fn read_unguarded(path: &Path) -> Result<CloudFile, DatasetError> {
+pub(crate) fn read_unguarded(path: &Path) -> Result<CloudFile, DatasetError> {
     let file =
         hdf5::File::open(path).map_err(|e| DatasetError::format(path, format!("not a readable HDF5 file: {e}")))?;
     let r = Reader { path, file };
