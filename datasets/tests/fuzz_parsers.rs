@@ -37,7 +37,9 @@ fn init() {
     ONCE.call_once(|| {
         std::env::set_var("GDISTILL_MAX_MEMORY", "256M");
         // HDF5 reads go through the probe process, as they do in the gdistill binary
-        let program = env!("CARGO_BIN_EXE_gdistill-h5probe").into();
+        let program = std::env::var_os("GDISTILL_H5PROBE")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_gdistill-h5probe").into())
+            .into();
         gdistill_datasets::h5graph::isolate::set_probe(gdistill_datasets::h5graph::isolate::Probe { program, args: vec![] });
     });
 }

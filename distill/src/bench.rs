@@ -100,7 +100,7 @@ pub fn bench(dataset: &NodeDataset, device: Device, options: &BenchOptions) -> R
     if dataset.has_nonnegative_features() {
         dataset.row_normalize_features();
     }
-    let online = options.online.then(|| OnlineGraph::new(&dataset, device));
+    let online = options.online.then(|| OnlineGraph::new(&dataset, device)).transpose()?;
     let data = GraphData::new(&dataset, device, FeatureLayout::Auto)?;
     let (f, c) = (data.num_features(), data.num_classes);
     let teacher = ModelConfig::new(Arch::Gcn, f, 64, 2, c, 0.5);

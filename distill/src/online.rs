@@ -16,7 +16,7 @@
 //! let dataset = gdistill_datasets::load("csbm:nodes=200,classes=3,degree=4,features=8,seed=2", ".".as_ref()).unwrap();
 //! let vs = nn::VarStore::new(Device::Cpu);
 //! let gcn = ModelConfig::new(Arch::Gcn, 8, 16, 2, 3, 0.0).build(&vs.root()).unwrap();
-//! let online = OnlineGraph::new(&dataset, Device::Cpu);
+//! let online = OnlineGraph::new(&dataset, Device::Cpu).unwrap();
 //! let few = online.classify(gcn.as_ref(), &[5, 17]).unwrap();
 //! let all = predict(gcn.as_ref(), &GraphData::new(&dataset, Device::Cpu, FeatureLayout::Auto).unwrap());
 //! assert!(few.allclose(&all.index_select(0, &tch::Tensor::from_slice(&[5i64, 17])), 1e-5, 1e-5, false));
@@ -30,14 +30,23 @@ use gdistill_models::{Arch, ModelError, NodeFeatures, NodeModel, SparseMatrix};
 use sprs::CsMat;
 use tch::{Device, Kind, Tensor};
 
-/// The graph and features on the host, ready to cut out receptive fields for queries.
+/// The graph on the host, ready to cut out receptive fields for queries, and the features.
 pub struct OnlineGraph {
     /// `D^-1/2 (A + I) D^-1/2` of the whole graph, CSR.
     a_hat: CsMat<f32>,
-    features: CsMat<f32>,
-    /// Whether gathered feature rows go to the model dense (as [`crate::GraphData`] would).
-    dense_features: bool,
+    features: OnlineFeatures,
+    /// What graph-less models are handed: they never read it, and building one per query would
+    /// cost more than their whole forward.
+    no_graph: SparseMatrix,
     device: Device,
+}
+
+/// Node features in the layout the model was trained on (as [`crate::GraphData`] would choose).
+enum OnlineFeatures {
+    /// `[nodes, features]` on the device: rows are gathered there with one `index_select`.
+    Dense(Tensor),
+    /// CSR on the host: rows are cut out and sent.
+    Sparse(CsMat<f32>),
 }
 
 /// The hops a model's output depends on: one per graph convolution, none for an MLP.
@@ -51,13 +60,20 @@ pub fn receptive_hops(model: &dyn NodeModel) -> usize {
 
 impl OnlineGraph {
     /// Takes `dataset` as it is (normalise its features first if the model was trained so).
-    pub fn new(dataset: &NodeDataset, device: Device) -> OnlineGraph {
-        OnlineGraph {
+    pub fn new(dataset: &NodeDataset, device: Device) -> Result<OnlineGraph, ModelError> {
+        let features = if gdistill_datasets::FeatureLayout::Auto.is_sparse_for(dataset) {
+            OnlineFeatures::Sparse(dataset.features.to_csr())
+        } else {
+            let dense = Tensor::from_slice(&dataset.dense_features());
+            let shape = [dataset.num_nodes() as i64, dataset.num_features() as i64];
+            OnlineFeatures::Dense(dense.view(shape).to(device))
+        };
+        Ok(OnlineGraph {
             a_hat: gcn_normalized_adjacency(&dataset.graph),
-            features: dataset.features.to_csr(),
-            dense_features: !gdistill_datasets::FeatureLayout::Auto.is_sparse_for(dataset),
+            features,
+            no_graph: SparseMatrix::empty(0, device)?,
             device,
-        }
+        })
     }
 
     pub fn num_nodes(&self) -> usize {
@@ -106,22 +122,23 @@ impl OnlineGraph {
         }
         let hops = receptive_hops(model);
         let (field, distinct) = self.field_and_query_count(query, hops);
-        // a graph-less model is handed an empty graph: it never reads one
+        let induced_graph;
         let a_hat = if hops == 0 {
-            SparseMatrix::empty(field.len(), self.device)?
+            &self.no_graph
         } else {
-            SparseMatrix::from_sprs(&induced(&self.a_hat, &field, true), self.device)?
+            induced_graph = SparseMatrix::from_sprs(&induced(&self.a_hat, &field, true), self.device)?;
+            &induced_graph
         };
-        let rows = induced(&self.features, &field, false);
-        let features = if self.dense_features {
-            let dense: Vec<f32> = rows.to_dense().iter().copied().collect();
-            NodeFeatures::Dense(
-                Tensor::from_slice(&dense).view([field.len() as i64, rows.cols() as i64]).to(self.device),
-            )
-        } else {
-            NodeFeatures::Sparse(SparseMatrix::from_sprs(&rows, self.device)?)
+        let features = match &self.features {
+            OnlineFeatures::Dense(all) => {
+                let index: Vec<i64> = field.iter().map(|&n| n as i64).collect();
+                NodeFeatures::Dense(all.index_select(0, &Tensor::from_slice(&index).to(self.device)))
+            }
+            OnlineFeatures::Sparse(all) => {
+                NodeFeatures::Sparse(SparseMatrix::from_sprs(&induced(all, &field, false), self.device)?)
+            }
         };
-        let logits = tch::no_grad(|| model.forward_t(&features, &a_hat, false).logits);
+        let logits = tch::no_grad(|| model.forward_t(&features, a_hat, false).logits);
         Ok(logits.narrow(0, 0, distinct as i64).to_kind(Kind::Float))
     }
 }

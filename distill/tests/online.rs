@@ -31,7 +31,7 @@ fn reachable_dense(graph: &gdistill_graph::Graph, query: &[usize], hops: usize) 
 #[test]
 fn receptive_fields_are_the_k_hop_closures() {
     let d = dataset(3);
-    let online = OnlineGraph::new(&d, Device::Cpu);
+    let online = OnlineGraph::new(&d, Device::Cpu).unwrap();
     for (query, hops) in [(vec![0usize], 0usize), (vec![3], 1), (vec![3, 250, 3], 2), (vec![17, 18, 399], 3)] {
         let field = online.receptive_field(&query, hops);
         let mut distinct: Vec<usize> = Vec::new();
@@ -50,13 +50,23 @@ fn receptive_fields_are_the_k_hop_closures() {
     }
 }
 
+/// `dataset(degree)` with all but its largest feature values zeroed: stored sparse (density
+/// under a quarter), as Cora's are.
+fn sparse_dataset(degree: usize) -> gdistill_datasets::NodeDataset {
+    let mut d = dataset(degree);
+    d.features = d.features.map(|&v| if v > 1.0 { v } else { 0.0 });
+    d.features = sprs::CsMat::csr_from_dense(d.features.to_dense().view(), 0.0);
+    assert!(FeatureLayout::Auto.is_sparse_for(&d), "density {}", d.feature_density());
+    d
+}
+
 #[test]
 fn classify_equals_the_full_graph_forward() {
-    for degree in [1, 4] {
-        let mut d = dataset(degree);
+    for (degree, sparse) in [(1, false), (4, false), (4, true)] {
+        let mut d = if sparse { sparse_dataset(degree) } else { dataset(degree) };
         d.row_normalize_features();
         let data = GraphData::new(&d, Device::Cpu, FeatureLayout::Auto).unwrap();
-        let online = OnlineGraph::new(&d, Device::Cpu);
+        let online = OnlineGraph::new(&d, Device::Cpu).unwrap();
         for (arch, layers) in [(Arch::Gcn, 2), (Arch::Gcn, 3), (Arch::Mlp, 2)] {
             tch::manual_seed(1);
             let vs = nn::VarStore::new(Device::Cpu);
@@ -73,7 +83,7 @@ fn classify_equals_the_full_graph_forward() {
                 }
                 let want = full.index_select(0, &Tensor::from_slice(&distinct));
                 let gap = (&got - &want).abs().max().double_value(&[]);
-                assert!(gap < 1e-5, "{arch:?} x{layers}, degree {degree}, query {query:?}: max gap {gap}");
+                assert!(gap < 1e-5, "{arch:?} x{layers}, degree {degree}, sparse {sparse}, query {query:?}: max gap {gap}");
             }
         }
     }
@@ -82,7 +92,7 @@ fn classify_equals_the_full_graph_forward() {
 #[test]
 fn a_query_outside_the_graph_is_an_error() {
     let d = dataset(2);
-    let online = OnlineGraph::new(&d, Device::Cpu);
+    let online = OnlineGraph::new(&d, Device::Cpu).unwrap();
     let vs = nn::VarStore::new(Device::Cpu);
     let model = ModelConfig::new(Arch::Gcn, 10, 8, 2, 4, 0.0).build(&vs.root()).unwrap();
     let err = online.classify(model.as_ref(), &[400]).unwrap_err().to_string();
