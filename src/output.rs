@@ -1,6 +1,6 @@
 //! Terminal output: progress bars (drawn only on a terminal) and the comparison table.
 
-use gdistill_distill::compare::CompareReport;
+use gdistill_distill::compare::{CompareReport, Progress};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 fn bar(len: usize, template: &str) -> ProgressBar {
@@ -17,9 +17,27 @@ pub fn epoch_bar(label: &str, epochs: usize) -> ProgressBar {
     b
 }
 
-/// A bar over the training runs of a comparison.
+/// A bar over `runs` training runs.
 pub fn run_bar(runs: usize) -> ProgressBar {
-    bar(runs, "{prefix:>22} [{bar:30}] {pos}/{len} runs {msg} ({elapsed})")
+    bar(runs, "{prefix:>24} [{bar:30}] {pos}/{len} runs {msg} ({elapsed})")
+}
+
+/// Runs a comparison (graphs, images or clouds) under a bar over its training runs, the current
+/// row and seed as prefix and the last epoch's figures as message.
+pub fn with_run_bar<T, E>(compare: impl FnOnce(&mut dyn FnMut(Progress)) -> Result<T, E>) -> Result<T, E> {
+    let bar = run_bar(0);
+    let result = compare(&mut |event| match event {
+        Progress::RunStarted { row, seed, run, runs } => {
+            bar.set_length(runs as u64);
+            bar.set_position(run as u64);
+            bar.set_prefix(format!("{row} seed {seed}"));
+        }
+        Progress::Epoch { stats, .. } => {
+            bar.set_message(format!("epoch {} loss {:.4} val {:.4}", stats.epoch + 1, stats.loss, stats.val_acc))
+        }
+    });
+    bar.finish_and_clear();
+    result
 }
 
 pub fn print_compare_table(report: &CompareReport) {

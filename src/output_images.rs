@@ -1,19 +1,6 @@
-//! Terminal output of the image comparison: its progress bar (drawn only on a terminal) and
-//! its table, with test errors counted out of the test set as Hinton et al. report them.
+//! Terminal output of the image comparison: its table, with test errors counted out of the test set as Hinton et al. report them.
 
 use gdistill_distill::images::ImageCompareReport;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-
-/// A bar over the training runs of an image comparison; its length is set by the first event.
-pub fn image_run_bar() -> ProgressBar {
-    // indicatif hides a stderr bar when stderr is not a terminal, so logs and CI stay quiet.
-    let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-    let style = ProgressStyle::with_template("{prefix:>22} [{bar:30}] {pos}/{len} runs {msg} ({elapsed})")
-        .expect("valid template")
-        .progress_chars("=> ");
-    bar.set_style(style);
-    bar
-}
 
 /// The comparison as a table on stdout.
 pub fn print_image_table(report: &ImageCompareReport) {

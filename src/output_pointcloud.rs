@@ -1,19 +1,6 @@
-//! Terminal output of the point-cloud comparison: its progress bar (drawn only on a terminal)
-//! and its table.
+//! Terminal output of the point-cloud comparison: its table.
 
 use gdistill_distill::pointcloud::CloudCompareReport;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-
-/// A bar over the training runs of a point-cloud comparison; its length is set by the first event.
-pub fn cloud_run_bar() -> ProgressBar {
-    // indicatif hides a stderr bar when stderr is not a terminal, so logs and CI stay quiet.
-    let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-    let style = ProgressStyle::with_template("{prefix:>24} [{bar:30}] {pos}/{len} runs {msg} ({elapsed})")
-        .expect("valid template")
-        .progress_chars("=> ");
-    bar.set_style(style);
-    bar
-}
 
 /// The comparison as a table on stdout.
 pub fn print_cloud_table(report: &CloudCompareReport) {

@@ -4,33 +4,11 @@
 #[path = "support/data.rs"]
 mod data;
 
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{assert_fails_with, gdistill, stdout};
+use std::process::Output;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn gdistill(args: &[&str], data_dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gdistill"))
-        .args(args)
-        .env("GDISTILL_DATA_DIR", data_dir)
-        .output()
-        .expect("the gdistill binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// Asserts a clean failure: exit status 1 (2 for a flag clap rejects), an `error:` line
-/// mentioning every `needle`, no panic.
-fn assert_fails_with(o: &Output, needles: &[&str]) {
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success(), "expected failure, got success; stdout: {}", stdout(o));
-    assert!(matches!(o.status.code(), Some(1 | 2)), "exit code {:?}; stderr: {err}", o.status.code());
-    assert!(!err.contains("panicked"), "panicked: {err}");
-    let line = err.lines().find(|l| l.starts_with("error:")).unwrap_or_else(|| panic!("no error line in: {err}"));
-    for needle in needles {
-        assert!(line.contains(needle), "error line lacks '{needle}': {line}");
-    }
-}
 
 fn field(json: &serde_json::Value, key: &str) -> i64 {
     json[key].as_i64().unwrap_or_else(|| panic!("{key} missing in {json}"))

@@ -1,31 +1,10 @@
 //! `gdistill compare` on image datasets end to end: the table, the JSON report's contract, and
 //! one clear error for each kind of bad image input.
 
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{assert_fails_with, gdistill, stderr};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn gdistill(args: &[&str], data_dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gdistill"))
-        .args(args)
-        .env("GDISTILL_DATA_DIR", data_dir)
-        .output()
-        .expect("the gdistill binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Asserts a clean failure: exit status 1, an `error:` line mentioning every needle, no panic.
-fn assert_fails_with(o: &Output, needles: &[&str]) {
-    let err = stderr(o);
-    assert_eq!(o.status.code(), Some(1), "stderr: {err}");
-    assert!(!err.contains("panicked"), "panicked: {err}");
-    let line = err.lines().find(|l| l.starts_with("error:")).unwrap_or_else(|| panic!("no error line in: {err}"));
-    for needle in needles {
-        assert!(line.contains(needle), "error line lacks '{needle}': {line}");
-    }
-}
 
 /// A small 8x8 digits CSV: class `c` lights column `c % 8` (and row 0 for classes 8 and 9),
 /// with a little seeded noise, so that even two epochs learn something.

@@ -1,30 +1,10 @@
 //! Point clouds through the binary: images converted to 2-D clouds, `compare --dataset
 //! modelnet:DIR` on them (table and JSON report), and one clear error for bad cloud files.
 
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{assert_fails_with, gdistill, stderr};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn gdistill(args: &[&str], data_dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gdistill"))
-        .args(args)
-        .env("GDISTILL_DATA_DIR", data_dir)
-        .output()
-        .expect("the gdistill binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn assert_fails_with(o: &Output, needles: &[&str]) {
-    let err = stderr(o);
-    assert_eq!(o.status.code(), Some(1), "stderr: {err}");
-    assert!(!err.contains("panicked"), "panicked: {err}");
-    let line = err.lines().find(|l| l.starts_with("error:")).unwrap_or_else(|| panic!("no error line in: {err}"));
-    for needle in needles {
-        assert!(line.contains(needle), "error line lacks '{needle}': {line}");
-    }
-}
 
 /// An 8x8 digits CSV of two shapes: class 0 a vertical bar, class 1 a horizontal one (the
 /// digits loader always declares its ten classes).

@@ -1,28 +1,17 @@
 //! `gdistill prune` end to end on a small synthetic graph (no data files needed): the table, the
 //! JSON rows, the PNG, a checkpoint as the model, and one clear error for each bad input.
 
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{assert_fails_with, stderr, stdout};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 const TINY: &str = "csbm:nodes=60,classes=2,degree=3,features=4,seed=1";
 
+/// Every dataset here is synthetic: no data directory.
 fn gdistill(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gdistill")).args(args).output().expect("the gdistill binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn assert_fails_with(o: &Output, needles: &[&str]) {
-    let err = text(&o.stderr);
-    assert!(!o.status.success(), "expected failure; stdout: {}", text(&o.stdout));
-    assert!(matches!(o.status.code(), Some(1 | 2)), "exit code {:?}; stderr: {err}", o.status.code());
-    assert!(!err.contains("panicked"), "panicked: {err}");
-    let line = err.lines().find(|l| l.starts_with("error:")).unwrap_or_else(|| panic!("no error line in: {err}"));
-    for needle in needles {
-        assert!(line.contains(needle), "error line lacks '{needle}': {line}");
-    }
+    cli::gdistill(args, Path::new("."))
 }
 
 fn path(p: &Path) -> &str {
@@ -51,8 +40,8 @@ fn prune_reports_every_method_and_sparsity_as_table_json_and_png() {
         path(&png),
     ];
     let o = gdistill(&args);
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    let out = text(&o.stdout);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
     for method in ["obd", "magnitude", "random"] {
         assert!(out.lines().filter(|l| l.starts_with(method)).count() == 3, "{method} rows missing: {out}");
     }
@@ -103,7 +92,7 @@ fn prune_takes_a_checkpoint_one_shot() {
         "-o",
         path(&ckpt),
     ]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(o.status.success(), "{}", stderr(&o));
     let one_shot = [
         "prune",
         "--dataset",
@@ -127,11 +116,11 @@ fn prune_takes_a_checkpoint_one_shot() {
         path(&pruned),
     ];
     let o = gdistill(&one_shot);
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    assert!(text(&o.stdout).contains("one-shot") && text(&o.stdout).contains("exact"), "{}", text(&o.stdout));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("one-shot") && stdout(&o).contains("exact"), "{}", stdout(&o));
     // the pruned model is a checkpoint like any other, and pruning it again keeps its zeros
     let o = gdistill(&["eval", "--dataset", TINY, "--threads", "1", "--checkpoint", path(&pruned)]);
-    assert!(o.status.success() && text(&o.stdout).contains("accuracy"), "{}", text(&o.stderr));
+    assert!(o.status.success() && stdout(&o).contains("accuracy"), "{}", stderr(&o));
     let again = [
         "prune",
         "--dataset",
@@ -150,8 +139,8 @@ fn prune_takes_a_checkpoint_one_shot() {
         "5",
     ];
     let o = gdistill(&again);
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    let stdout = text(&o.stdout);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = stdout(&o);
     let kept: Vec<&str> =
         stdout.lines().filter(|l| l.starts_with("magnitude")).map(|l| l.split_whitespace().last().unwrap()).collect();
     // 4 x 8 + 8 x 2 = 48 weights: a quarter pruned already, half after
@@ -175,7 +164,7 @@ fn prune_ranks_a_distilled_student_on_its_distillation_loss() {
         "-o",
         path(&teacher),
     ]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(o.status.success(), "{}", stderr(&o));
     let distill = [
         "distill",
         "--dataset",
@@ -194,7 +183,7 @@ fn prune_ranks_a_distilled_student_on_its_distillation_loss() {
         path(&student),
     ];
     let o = gdistill(&distill);
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(o.status.success(), "{}", stderr(&o));
     let prune = [
         "prune",
         "--dataset",
@@ -217,8 +206,8 @@ fn prune_ranks_a_distilled_student_on_its_distillation_loss() {
         "10",
     ];
     let o = gdistill(&prune);
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    assert!(text(&o.stdout).contains("soft targets at T = 2"), "{}", text(&o.stdout));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("soft targets at T = 2"), "{}", stdout(&o));
     let base = ["prune", "--dataset", TINY, "--threads", "1", "--model", path(&student)];
     assert_fails_with(&gdistill(&[&base[..], &["--loss", "soft-targets"]].concat()), &["--teacher"]);
     assert_fails_with(&gdistill(&[&base[..], &["--teacher", path(&teacher)]].concat()), &["--loss soft-targets"]);

@@ -149,13 +149,7 @@ impl NodeDataset {
 
     /// Nodes per class.
     pub fn class_counts(&self) -> Vec<usize> {
-        let mut counts = vec![0usize; self.num_classes];
-        for &y in &self.labels {
-            if y < self.num_classes {
-                counts[y] += 1;
-            }
-        }
-        counts
+        crate::split::class_counts(&self.labels, self.num_classes)
     }
 
     /// Whether every feature is non-negative (counts, binary bag-of-words): the features the GCN
@@ -224,21 +218,7 @@ impl NodeDataset {
                 return bad(format!("feature ({row}, {col}) is {v}: features must be finite"));
             }
         }
-        let mut seen = vec![None::<Split>; n];
-        for split in [Split::Train, Split::Val, Split::Test] {
-            for &i in self.split(split) {
-                if i >= n {
-                    return bad(format!("{split:?} index {i} is outside 0..{n}"));
-                }
-                if let Some(other) = seen[i] {
-                    return bad(format!("node {i} is in both the {other:?} and the {split:?} split"));
-                }
-                seen[i] = Some(split);
-            }
-        }
-        if self.train.is_empty() {
-            return bad("the training split is empty".into());
-        }
-        Ok(())
+        crate::split::check_splits(n, "node", [("Train", &self.train), ("Val", &self.val), ("Test", &self.test)])
+            .or_else(bad)
     }
 }

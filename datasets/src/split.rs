@@ -76,3 +76,35 @@ pub fn per_class_split(labels: &[usize], num_classes: usize, opts: &SplitOptions
     split.test.sort_unstable();
     split
 }
+
+/// Items per class, for labels in `0..classes` (others are not counted).
+pub(crate) fn class_counts(labels: &[usize], classes: usize) -> Vec<usize> {
+    let mut counts = vec![0usize; classes];
+    for &y in labels {
+        if y < classes {
+            counts[y] += 1;
+        }
+    }
+    counts
+}
+
+/// Checks that the named splits index `0..n`, share no item and leave training non-empty;
+/// `item` names what is split ("node", "image", "cloud") in the message.
+pub(crate) fn check_splits(n: usize, item: &str, splits: [(&str, &[usize]); 3]) -> Result<(), String> {
+    let mut seen = vec![None::<&str>; n];
+    for (name, split) in splits {
+        for &i in split {
+            if i >= n {
+                return Err(format!("{name} index {i} is outside 0..{n}"));
+            }
+            if let Some(other) = seen[i] {
+                return Err(format!("{item} {i} is in both the {other} and the {name} split"));
+            }
+            seen[i] = Some(name);
+        }
+    }
+    if splits[0].1.is_empty() {
+        return Err("the training split is empty".into());
+    }
+    Ok(())
+}

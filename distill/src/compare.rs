@@ -221,7 +221,7 @@ pub struct CompareReport {
     pub config: CompareConfig,
 }
 
-/// What the comparison is doing now, for progress display.
+/// What a comparison (graphs, images or point clouds) is doing now, for progress display.
 #[derive(Clone, Copy, Debug)]
 pub enum Progress<'a> {
     RunStarted { row: &'a str, seed: u64, run: usize, runs: usize },

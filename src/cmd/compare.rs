@@ -5,12 +5,12 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 use gdistill_datasets::NodeDataset;
-use gdistill_distill::compare::{compare, CompareConfig, KdLoss, Progress};
+use gdistill_distill::compare::{compare, CompareConfig, KdLoss};
 use gdistill_distill::lsp::LspKernel;
 
 use super::distill::KdLossArg;
 use super::{apply_experiment_file, write_json, DatasetArgs, DeviceArgs};
-use crate::output::{print_compare_table, run_bar};
+use crate::output::{print_compare_table, with_run_bar};
 
 #[derive(Args)]
 pub struct CompareArgs {
@@ -150,16 +150,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
     let device = args.device.device()?;
     let dataset = args.dataset.load()?;
     let config = resolve_config(&args, &dataset)?;
-    let bar = run_bar(0);
-    let report = compare(&dataset, &config, device, &mut |event| match event {
-        Progress::RunStarted { row, seed, run, runs } => {
-            bar.set_length(runs as u64);
-            bar.set_position(run as u64);
-            bar.set_prefix(format!("{row} seed {seed}"));
-        }
-        Progress::Epoch { stats, .. } => bar.set_message(format!("epoch {} val {:.3}", stats.epoch + 1, stats.val_acc)),
-    })?;
-    bar.finish_and_clear();
+    let report = with_run_bar(|progress| compare(&dataset, &config, device, progress))?;
     print_compare_table(&report);
     if let Some(path) = &args.json {
         write_json(path, &report)?;

@@ -8,11 +8,12 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use gdistill_datasets::{load_images, ImageDataset};
-use gdistill_distill::images::{compare_images, ImageCompareConfig, ImageProgress};
+use gdistill_distill::images::{compare_images, ImageCompareConfig};
 use gdistill_models::ImageShape;
 
 use super::{apply_experiment_file, write_json};
-use crate::output_images::{image_run_bar, print_image_table};
+use crate::output::with_run_bar;
+use crate::output_images::print_image_table;
 
 /// What `gdistill compare` passes on for an image dataset.
 #[derive(Clone, Debug)]
@@ -72,18 +73,7 @@ fn resolve_config(args: &ImageCompareArgs, dataset: &ImageDataset) -> Result<Ima
 pub fn run_compare(args: ImageCompareArgs) -> Result<()> {
     let dataset = load_images(&args.dataset, &args.data_dir)?;
     let config = resolve_config(&args, &dataset)?;
-    let bar = image_run_bar();
-    let report = compare_images(&dataset, &config, args.device, &mut |event| match event {
-        ImageProgress::RunStarted { row, seed, run, runs } => {
-            bar.set_length(runs as u64);
-            bar.set_position(run as u64);
-            bar.set_prefix(format!("{row} seed {seed}"));
-        }
-        ImageProgress::Epoch { stats, .. } => {
-            bar.set_message(format!("epoch {} loss {:.4} val {:.4}", stats.epoch + 1, stats.loss, stats.val_acc))
-        }
-    })?;
-    bar.finish_and_clear();
+    let report = with_run_bar(|progress| compare_images(&dataset, &config, args.device, progress))?;
     print_image_table(&report);
     if let Some(path) = &args.json {
         write_json(path, &report)?;

@@ -11,10 +11,11 @@ use anyhow::Result;
 use clap::Args;
 use gdistill_datasets::pointcloud::{images_to_clouds, write_modelnet};
 use gdistill_datasets::{load_images, load_pointclouds, PointCloudDataset};
-use gdistill_distill::pointcloud::{compare_clouds, CloudCompareConfig, CloudProgress};
+use gdistill_distill::pointcloud::{compare_clouds, CloudCompareConfig};
 
 use super::{apply_experiment_file, write_json, DatasetArgs};
-use crate::output_pointcloud::{cloud_run_bar, print_cloud_table};
+use crate::output::with_run_bar;
+use crate::output_pointcloud::print_cloud_table;
 
 /// What `gdistill compare` passes on for a point-cloud dataset.
 #[derive(Clone, Debug)]
@@ -70,18 +71,7 @@ fn resolve_config(args: &CloudCompareArgs, dataset: &PointCloudDataset) -> Resul
 pub fn run_compare(args: CloudCompareArgs) -> Result<()> {
     let dataset = load_pointclouds(&args.dataset, &args.data_dir)?;
     let config = resolve_config(&args, &dataset)?;
-    let bar = cloud_run_bar();
-    let report = compare_clouds(&dataset, &config, args.device, &mut |event| match event {
-        CloudProgress::RunStarted { row, seed, run, runs } => {
-            bar.set_length(runs as u64);
-            bar.set_position(run as u64);
-            bar.set_prefix(format!("{row} seed {seed}"));
-        }
-        CloudProgress::Epoch { stats, .. } => {
-            bar.set_message(format!("epoch {} loss {:.4} val {:.4}", stats.epoch + 1, stats.loss, stats.val_acc))
-        }
-    })?;
-    bar.finish_and_clear();
+    let report = with_run_bar(|progress| compare_clouds(&dataset, &config, args.device, progress))?;
     print_cloud_table(&report);
     if let Some(path) = &args.json {
         write_json(path, &report)?;

@@ -73,13 +73,7 @@ impl ImageDataset {
 
     /// Images per class.
     pub fn class_counts(&self) -> Vec<usize> {
-        let mut counts = vec![0usize; self.num_classes];
-        for &y in &self.labels {
-            if y < self.num_classes {
-                counts[y] += 1;
-            }
-        }
-        counts
+        crate::split::class_counts(&self.labels, self.num_classes)
     }
 
     /// The dataset's numbers.
@@ -117,21 +111,7 @@ impl ImageDataset {
             let p = self.pixels_per_image();
             return bad(format!("image {} pixel {} is {}: pixels must be in 0..=1", k / p, k % p, self.images[k]));
         }
-        let mut seen = vec![None::<&str>; n];
-        for (name, split) in [("train", &self.train), ("val", &self.val), ("test", &self.test)] {
-            for &i in split {
-                if i >= n {
-                    return bad(format!("{name} index {i} is outside 0..{n}"));
-                }
-                if let Some(other) = seen[i] {
-                    return bad(format!("image {i} is in both the {other} and the {name} split"));
-                }
-                seen[i] = Some(name);
-            }
-        }
-        if self.train.is_empty() {
-            return bad("the training split is empty".into());
-        }
-        Ok(())
+        crate::split::check_splits(n, "image", [("train", &self.train), ("val", &self.val), ("test", &self.test)])
+            .or_else(bad)
     }
 }

@@ -162,22 +162,8 @@ impl PointCloudDataset {
         if let Some((i, &y)) = self.labels.iter().enumerate().find(|(_, &y)| y >= self.num_classes()) {
             return bad(format!("cloud {i} has label {y}, outside 0..{}", self.num_classes()));
         }
-        let mut seen = vec![None::<&str>; n];
-        for (name, split) in [("train", &self.train), ("val", &self.val), ("test", &self.test)] {
-            for &i in split {
-                if i >= n {
-                    return bad(format!("{name} index {i} is outside 0..{n}"));
-                }
-                if let Some(other) = seen[i] {
-                    return bad(format!("cloud {i} is in both the {other} and the {name} split"));
-                }
-                seen[i] = Some(name);
-            }
-        }
-        if self.train.is_empty() {
-            return bad("the training split is empty".into());
-        }
-        Ok(())
+        crate::split::check_splits(n, "cloud", [("train", &self.train), ("val", &self.val), ("test", &self.test)])
+            .or_else(bad)
     }
 }
 

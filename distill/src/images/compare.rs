@@ -14,10 +14,10 @@ use serde::Serialize;
 use tch::Device;
 
 use super::{
-    predict_images, timed_score_images, train_image_model, ImageCompareConfig, ImageData, ImageEpochStats,
+    predict_images, timed_score_images, train_image_model, ImageCompareConfig, ImageData,
     ImageObjective, ImageTrainConfig, TrainedImageModel, ROWS,
 };
-use crate::compare::mean_std;
+use crate::compare::{mean_std, Progress};
 use crate::TrainError;
 
 /// One row of the image comparison.
@@ -54,13 +54,6 @@ pub struct ImageCompareReport {
     pub config: ImageCompareConfig,
 }
 
-/// What the comparison is doing now, for progress display.
-#[derive(Clone, Copy, Debug)]
-pub enum ImageProgress<'a> {
-    RunStarted { row: &'a str, seed: u64, run: usize, runs: usize },
-    Epoch { row: &'a str, stats: &'a ImageEpochStats },
-}
-
 struct RowRuns {
     name: &'static str,
     arch: ImageArch,
@@ -85,7 +78,7 @@ pub fn compare_images(
     dataset: &ImageDataset,
     config: &ImageCompareConfig,
     device: Device,
-    progress: &mut dyn FnMut(ImageProgress),
+    progress: &mut dyn FnMut(Progress),
 ) -> Result<ImageCompareReport, TrainError> {
     config.validate().map_err(TrainError::Mismatch)?;
     let data = ImageData::new(dataset, device);
@@ -102,7 +95,7 @@ pub fn compare_images(
     for seed in config.first_seed..config.first_seed + config.seeds as u64 {
         let mut teachers: Vec<(&str, TrainedImageModel)> = Vec::new();
         for (k, &(name, _)) in plan.iter().enumerate() {
-            progress(ImageProgress::RunStarted { row: name, seed, run, runs });
+            progress(Progress::RunStarted { row: name, seed, run, runs });
             run += 1;
             let objective = match config.kd_settings(name) {
                 None => ImageObjective::Labels,
@@ -116,7 +109,7 @@ pub fn compare_images(
             };
             let settings = ImageTrainConfig { seed, ..config.training(name).clone() };
             let trained = train_image_model(&rows[k].arch, &data, &objective, &settings, &mut |stats| {
-                progress(ImageProgress::Epoch { row: name, stats })
+                progress(Progress::Epoch { row: name, stats })
             })?;
             rows[k].record(&trained, &data);
             if matches!(name, "teacher" | "cnn") {

@@ -14,9 +14,9 @@ mod eval;
 mod jitter;
 mod train;
 
-pub use compare::{compare_images, ImageCompareReport, ImageCompareRow, ImageProgress};
+pub use compare::{compare_images, ImageCompareReport, ImageCompareRow};
 pub use config::{ImageCompareConfig, KdSettings, StudentSpec, TeacherSpec, ROWS};
 pub use data::ImageData;
 pub use eval::{error_count, predict_images, score_images, score_logits, timed_score_images, ImageScore, EVAL_BATCH};
 pub use jitter::random_shifts;
-pub use train::{train_image_model, ImageEpochStats, ImageObjective, ImageTrainConfig, TrainedImageModel};
+pub use train::{train_image_model, ImageObjective, ImageTrainConfig, TrainedImageModel};

@@ -17,7 +17,7 @@ use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 
 use super::{error_count, predict_images, random_shifts, ImageData};
 use crate::early_stopping::EarlyStopping;
-use crate::{blend, cross_entropy, soft_target_loss_from_log_probs, TrainError};
+use crate::{blend, cross_entropy, soft_target_loss_from_log_probs, EpochStats, TrainError};
 
 /// Optimisation settings of one image training run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -62,16 +62,6 @@ pub enum ImageObjective {
     SoftTargets { teacher_logits: Tensor, temperature: f64, alpha: f64 },
 }
 
-/// One epoch's figures, for progress display.
-#[derive(Clone, Copy, Debug)]
-pub struct ImageEpochStats {
-    pub epoch: usize,
-    /// Mean training loss over the epoch's batches.
-    pub loss: f64,
-    pub val_acc: f64,
-    pub best_val_acc: f64,
-}
-
 /// A trained image classifier.
 pub struct TrainedImageModel {
     pub vs: nn::VarStore,
@@ -88,7 +78,7 @@ pub fn train_image_model(
     data: &ImageData,
     objective: &ImageObjective,
     settings: &ImageTrainConfig,
-    on_epoch: &mut dyn FnMut(&ImageEpochStats),
+    on_epoch: &mut dyn FnMut(&EpochStats),
 ) -> Result<TrainedImageModel, TrainError> {
     let n_train = data.train.size()[0];
     if settings.batch_size == 0 || n_train == 0 {
@@ -121,6 +111,7 @@ pub fn train_image_model(
 
     for epoch in 0..settings.epochs {
         epochs_run = epoch + 1;
+        let step_start = Instant::now();
         let order = Tensor::randperm(n_train, (Kind::Int64, data.device));
         let mut loss_sum = Tensor::zeros([], (Kind::Float, data.device));
         for first in (0..n_train).step_by(batch as usize) {
@@ -145,6 +136,10 @@ pub fn train_image_model(
             opt.step();
             loss_sum += loss.detach() * positions.size()[0] as f64;
         }
+        // the epoch's losses are read back with the validation figures: one host sync per epoch,
+        // so on CUDA the step time ends when the work is queued, and the evaluation waits for it
+        let step_seconds = step_start.elapsed().as_secs_f64();
+        let eval_start = Instant::now();
         let val_logits = predict_images(model.as_ref(), data, &data.val);
         let val_loss = tch::no_grad(|| cross_entropy(&val_logits, &val_labels));
         let figures = Tensor::stack(
@@ -161,7 +156,8 @@ pub fn train_image_model(
         let val_acc = if n_val == 0 { 0.0 } else { 1.0 - val_errors / n_val as f64 };
         // without a validation split every epoch "improves": the last weights are kept
         let stop = stopping.record(epoch, val_acc, val_loss, n_val == 0);
-        on_epoch(&ImageEpochStats { epoch, loss, val_acc, best_val_acc: stopping.best_acc });
+        let eval_seconds = eval_start.elapsed().as_secs_f64();
+        on_epoch(&EpochStats { epoch, loss, val_acc, best_val_acc: stopping.best_acc, step_seconds, eval_seconds });
         if stop {
             break;
         }

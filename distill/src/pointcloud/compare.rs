@@ -12,10 +12,10 @@ use serde::Serialize;
 use tch::Device;
 
 use super::{
-    single_cloud_latency_ms, timed_accuracy, train_cloud_model, CloudCompareConfig, CloudData, CloudEpochStats,
+    single_cloud_latency_ms, timed_accuracy, train_cloud_model, CloudCompareConfig, CloudData,
     CloudObjective, TrainedCloudModel, CLOUD_ROWS,
 };
-use crate::compare::mean_std;
+use crate::compare::{mean_std, Progress};
 use crate::TrainError;
 
 /// One row of the point-cloud comparison.
@@ -54,13 +54,6 @@ pub struct CloudCompareReport {
     pub config: CloudCompareConfig,
 }
 
-/// What the comparison is doing now, for progress display.
-#[derive(Clone, Copy, Debug)]
-pub enum CloudProgress<'a> {
-    RunStarted { row: &'a str, seed: u64, run: usize, runs: usize },
-    Epoch { row: &'a str, stats: &'a CloudEpochStats },
-}
-
 /// Single-cloud forward passes timed per run for the latency column.
 const LATENCY_CLOUDS: i64 = 50;
 
@@ -97,7 +90,7 @@ pub fn compare_clouds(
     dataset: &PointCloudDataset,
     config: &CloudCompareConfig,
     device: Device,
-    progress: &mut dyn FnMut(CloudProgress),
+    progress: &mut dyn FnMut(Progress),
 ) -> Result<CloudCompareReport, TrainError> {
     let data = CloudData::new(dataset, config.points, config.augmentation.clone(), device);
     config.validate(data.shape).map_err(TrainError::Config)?;
@@ -108,7 +101,7 @@ pub fn compare_clouds(
     for seed in config.first_seed..config.first_seed + config.seeds as u64 {
         let mut teacher: Option<TrainedCloudModel> = None;
         for (k, &(name, _)) in plan.iter().enumerate() {
-            progress(CloudProgress::RunStarted { row: name, seed, run, runs });
+            progress(Progress::RunStarted { row: name, seed, run, runs });
             run += 1;
             let objective = objective(name, config, teacher.as_ref());
             if objective.teacher.is_none() && (objective.kd.is_some() || objective.lsp.is_some()) {
@@ -116,7 +109,7 @@ pub fn compare_clouds(
             }
             let settings = super::CloudTrainConfig { seed, ..config.training(name).clone() };
             let trained = train_cloud_model(config.arch(name), &data, &objective, &settings, &mut |stats| {
-                progress(CloudProgress::Epoch { row: name, stats })
+                progress(Progress::Epoch { row: name, stats })
             })?;
             let (acc, ms) = timed_accuracy(trained.model.as_ref(), &data.test, data.shape.classes);
             let latency = single_cloud_latency_ms(trained.model.as_ref(), &data.test, LATENCY_CLOUDS);

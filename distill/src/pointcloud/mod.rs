@@ -16,9 +16,9 @@ mod eval;
 mod objective;
 mod train;
 
-pub use compare::{compare_clouds, CloudCompareReport, CloudCompareRow, CloudProgress};
+pub use compare::{compare_clouds, CloudCompareReport, CloudCompareRow};
 pub use config::{CloudCompareConfig, CLOUD_ROWS};
 pub use data::{CloudData, CloudSet};
 pub use eval::{cloud_accuracy, predict_clouds, single_cloud_latency_ms, timed_accuracy, EVAL_BATCH};
 pub use objective::{lsp_stage, point_lsp_loss, CloudKd, CloudLsp, CloudObjective};
-pub use train::{train_cloud_model, CloudEpochStats, CloudTrainConfig, TrainedCloudModel};
+pub use train::{train_cloud_model, CloudTrainConfig, TrainedCloudModel};

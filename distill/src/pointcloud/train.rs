@@ -17,7 +17,7 @@ use tch::{nn, nn::OptimizerConfig, Kind, Tensor};
 
 use super::{cloud_accuracy, predict_clouds, CloudData, CloudObjective};
 use crate::early_stopping::EarlyStopping;
-use crate::{cross_entropy, TrainError};
+use crate::{cross_entropy, EpochStats, TrainError};
 
 /// Optimisation settings of one cloud training run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -49,16 +49,6 @@ impl Default for CloudTrainConfig {
     }
 }
 
-/// One epoch's figures, for progress display.
-#[derive(Clone, Copy, Debug)]
-pub struct CloudEpochStats {
-    pub epoch: usize,
-    /// Mean training loss over the epoch's batches.
-    pub loss: f64,
-    pub val_acc: f64,
-    pub best_val_acc: f64,
-}
-
 /// A trained cloud classifier.
 pub struct TrainedCloudModel {
     pub vs: nn::VarStore,
@@ -75,7 +65,7 @@ pub fn train_cloud_model(
     data: &CloudData,
     objective: &CloudObjective,
     settings: &CloudTrainConfig,
-    on_epoch: &mut dyn FnMut(&CloudEpochStats),
+    on_epoch: &mut dyn FnMut(&EpochStats),
 ) -> Result<TrainedCloudModel, TrainError> {
     objective.validate().map_err(TrainError::Config)?;
     let mut order = data.dataset.train.clone();
@@ -100,6 +90,7 @@ pub fn train_cloud_model(
     let mut epochs_run = 0;
     for epoch in 0..settings.epochs {
         epochs_run = epoch + 1;
+        let step_start = Instant::now();
         let progress = epoch as f64 / settings.epochs as f64;
         let lr =
             settings.lr_min + 0.5 * (settings.lr - settings.lr_min) * (1.0 + (std::f64::consts::PI * progress).cos());
@@ -119,10 +110,12 @@ pub fn train_cloud_model(
             seen += ids.len();
         }
         let loss = loss_sum.double_value(&[]) / seen as f64;
+        let step_seconds = step_start.elapsed().as_secs_f64();
         if !loss.is_finite() {
             // the mean over the epoch's batches; its terms are not kept per batch
             return Err(TrainError::NonFiniteLoss { epoch: epoch + 1, value: loss, term: "epoch-mean", lr });
         }
+        let eval_start = Instant::now();
         let (val_acc, val_loss) = if data.val.is_empty() {
             (0.0, 0.0)
         } else {
@@ -132,7 +125,8 @@ pub fn train_cloud_model(
         };
         // without a validation split every epoch "improves": the last weights are kept
         let stop = stopping.record(epoch, val_acc, val_loss, data.val.is_empty());
-        on_epoch(&CloudEpochStats { epoch, loss, val_acc, best_val_acc: stopping.best_acc });
+        let eval_seconds = eval_start.elapsed().as_secs_f64();
+        on_epoch(&EpochStats { epoch, loss, val_acc, best_val_acc: stopping.best_acc, step_seconds, eval_seconds });
         if stop {
             break;
         }
