@@ -506,6 +506,20 @@ fn regression_h5_file_that_crashes_libhdf5_is_refused() {
     assert!(message.contains("libhdf5 crashed reading this file (segmentation fault)"), "{message}");
 }
 
+/// A 6 KB soft-targets file (from `fuzz_soft_targets`) on which libhdf5 1.10 allocates 6 GB of
+/// its own buffers, beyond any declared shape the memory checks see. The probe's address space is
+/// capped at the memory budget (256 MiB in this binary, plus its overhead), so it is refused in
+/// a moment instead of after seconds of paging.
+#[test]
+fn regression_h5_file_on_which_libhdf5_allocates_gigabytes() {
+    init();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz_regressions/soft_targets_libhdf5_allocates_6gb.h5");
+    let start = std::time::Instant::now();
+    let message = gdistill_datasets::read_soft_targets(&path).unwrap_err().to_string();
+    assert!(message.contains("soft_targets_libhdf5_allocates_6gb.h5"), "{message}");
+    assert!(start.elapsed().as_secs_f64() < 5.0, "took {:?}: {message}", start.elapsed());
+}
+
 /// The checks that guard libhdf5 refuse nothing libhdf5 itself wrote: Cora (int64 node ids up
 /// to 2707, so values equal to a heap's byte address occur in its data) written dense and sparse
 /// reads back unchanged.

@@ -5,9 +5,12 @@
 //! `H5Dread`). The byte checks of `precheck.rs` refuse the corruptions that can be recognised.
 //! For the rest, the file is first read by a separate probe process (`gdistill-h5probe`, or the
 //! `gdistill` binary itself), exec'd afresh so that it shares no locks or thread pools with this
-//! one (a forked child did, and hung). If the probe crashes or hangs, the file is refused with a
-//! message naming it; if it finishes, the same read runs here, where libhdf5 now behaves as it did
-//! there (same library, same bytes).
+//! one (a forked child did, and hung), and whose address space is capped at the memory budget of
+//! [`crate::limits`] (fuzzing found a 6 KB file that makes libhdf5 allocate 6 GB of its own
+//! buffers). If the probe crashes, runs out of its memory or hangs, the file is refused with a
+//! message naming it; if it refuses the file cleanly, its error is passed on; only if it reads the
+//! file does the same read run here, where libhdf5 now behaves as it did there (same library, same
+//! bytes, within the same memory).
 //!
 //! Which probe: the one set by [`set_probe`], else `$GDISTILL_H5PROBE`, else a
 //! `gdistill-h5probe` next to the running executable or one directory up (where cargo puts
@@ -97,7 +100,8 @@ pub fn find_probe() -> Option<Probe> {
     found.map(plain)
 }
 
-/// The body of a probe process: `args` are `KIND PATH`. Returns the exit status.
+/// The body of a probe process: `args` are `KIND PATH`. Returns the exit status; a refusal is
+/// written to stdout for the parent ([`encode_error`]).
 pub fn probe_main(args: &[OsString]) -> i32 {
     let (Some(kind), Some(path), None) = (args.first(), args.get(1), args.get(2)) else {
         eprintln!("usage: {PROBE_BINARY} graph|soft-targets|clouds FILE");
@@ -110,10 +114,37 @@ pub fn probe_main(args: &[OsString]) -> i32 {
     match kind.read_unguarded(Path::new(path)) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("{e}");
+            print!("{}", encode_error(&e));
             REFUSED
         }
     }
+}
+
+/// An error as lines: its variant, the file (or name, or spec), then the message.
+fn encode_error(e: &DatasetError) -> String {
+    let path = |p: &Path| p.display().to_string();
+    let (variant, subject, message) = match e {
+        DatasetError::Missing { path: p, hint } => ("missing", path(p), hint.clone().unwrap_or_default()),
+        DatasetError::Io { path: p, error } => ("io", path(p), error.to_string()),
+        DatasetError::Format { path: p, message } => ("format", path(p), message.clone()),
+        DatasetError::Spec { spec, message } => ("spec", spec.clone(), message.clone()),
+        DatasetError::Invalid { name, message } => ("invalid", name.clone(), message.clone()),
+    };
+    format!("{variant}\n{subject}\n{message}")
+}
+
+/// The error [`encode_error`] wrote, if the text is one.
+fn decode_error(text: &str) -> Option<DatasetError> {
+    let mut parts = text.splitn(3, '\n');
+    let (variant, subject, message) = (parts.next()?, parts.next()?, parts.next()?.to_string());
+    Some(match variant {
+        "missing" => DatasetError::missing(subject, (!message.is_empty()).then_some(message)),
+        "io" => DatasetError::Io { path: subject.into(), error: std::io::Error::other(message) },
+        "format" => DatasetError::format(subject, message),
+        "spec" => DatasetError::spec(subject, message),
+        "invalid" => DatasetError::invalid(subject, message),
+        _ => return None,
+    })
 }
 
 /// `read(path)` after the byte checks of `precheck.rs` and a trial read by the probe.
@@ -126,10 +157,14 @@ pub(crate) fn read_guarded<T>(
         .map_err(|e| DatasetError::io(path, e))?
         .map_err(|e| DatasetError::format(path, e))?;
     if let Some(probe) = probe() {
-        trial_read(probe, kind, path, time_limit(path))?;
+        let memory = crate::limits::memory_budget().saturating_add(PROBE_OVERHEAD);
+        trial_read(probe, kind, path, time_limit(path), memory)?;
     }
     read(path)
 }
+
+/// Address space a probe needs beyond the data it reads: its code, libhdf5, stacks.
+const PROBE_OVERHEAD: u128 = 512 << 20;
 
 /// How long a probe may take: generous, since a hang is the only thing it catches. Reading runs
 /// at hundreds of MB/s, so 60 s plus 1 s per 10 MB is far beyond any healthy read.
@@ -143,17 +178,28 @@ fn time_limit(path: &Path) -> Duration {
     Duration::from_secs(60 + bytes / 10_000_000)
 }
 
-/// Runs the probe on `path`; Ok when it finished (reading the file or refusing it cleanly).
-fn trial_read(probe: &Probe, kind: ProbeKind, path: &Path, limit: Duration) -> Result<(), DatasetError> {
+/// Runs the probe on `path` with at most `memory` bytes of address space: Ok when it read the
+/// file, its error when it refused it, a crash, memory or hang error otherwise.
+fn trial_read(
+    probe: &Probe,
+    kind: ProbeKind,
+    path: &Path,
+    limit: Duration,
+    memory: u128,
+) -> Result<(), DatasetError> {
     let mut command = Command::new(&probe.program);
     // The child would inherit every descriptor open here (libhdf5 opens files without
     // O_CLOEXEC), and with them the file locks libhdf5 takes: another thread's writer would then
     // find its file locked for as long as the probe runs.
     // They are marked close-on-exec rather than closed: the standard library reports a failed
     // exec through a descriptor of its own.
-    // SAFETY: close_range and fcntl are system calls, async-signal-safe as pre_exec requires.
+    let memory = libc::rlim_t::try_from(memory).unwrap_or(libc::RLIM_INFINITY);
+    // SAFETY: close_range, fcntl and setrlimit are system calls, async-signal-safe as pre_exec
+    // requires.
     unsafe {
-        command.pre_exec(|| {
+        command.pre_exec(move || {
+            let cap = libc::rlimit { rlim_cur: memory, rlim_max: memory };
+            libc::setrlimit(libc::RLIMIT_AS, &cap);
             const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
             if libc::syscall(libc::SYS_close_range, 3 as libc::c_uint, libc::c_uint::MAX, CLOSE_RANGE_CLOEXEC) != 0 {
                 // kernels before 5.11
@@ -169,7 +215,7 @@ fn trial_read(probe: &Probe, kind: ProbeKind, path: &Path, limit: Duration) -> R
         .arg(kind.name())
         .arg(path)
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| {
@@ -181,6 +227,13 @@ fn trial_read(probe: &Probe, kind: ProbeKind, path: &Path, limit: Duration) -> R
                 ),
             )
         })?;
+    // read as it comes, so that a talkative probe never blocks on a full pipe
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut text);
+        text
+    });
     let start = Instant::now();
     let mut pause = Duration::from_micros(200);
     let status = loop {
@@ -205,8 +258,10 @@ fn trial_read(probe: &Probe, kind: ProbeKind, path: &Path, limit: Duration) -> R
             Err(e) => return Err(DatasetError::io(path, e)),
         }
     };
+    let said = reader.join().unwrap_or_default();
     match status.code() {
-        Some(0) | Some(REFUSED) => Ok(()),
+        Some(0) => Ok(()),
+        Some(REFUSED) => Err(decode_error(&said).unwrap_or_else(|| DatasetError::format(path, said))),
         _ => Err(DatasetError::format(path, crash_message(status, probe))),
     }
 }
@@ -218,7 +273,9 @@ fn crash_message(status: ExitStatus, probe: &Probe) -> String {
             "libhdf5 crashed reading this file ({}): the file is corrupt",
             match signal {
                 11 => "segmentation fault".to_string(),
-                6 => "abort".to_string(),
+                6 => "an abort: libhdf5 or gdistill ran out of the memory a read may use, the budget of \
+                      GDISTILL_MAX_MEMORY or the available memory"
+                    .to_string(),
                 7 => "bus error".to_string(),
                 9 => "killed, perhaps for lack of memory".to_string(),
                 s => format!("signal {s}"),
@@ -241,13 +298,38 @@ mod tests {
     }
 
     fn run(probe: &Probe, limit: Duration) -> Result<(), String> {
-        trial_read(probe, ProbeKind::Graph, Path::new("/tmp/some.h5"), limit).map_err(|e| e.to_string())
+        trial_read(probe, ProbeKind::Graph, Path::new("/tmp/some.h5"), limit, 1 << 30).map_err(|e| e.to_string())
     }
 
     #[test]
-    fn a_probe_that_reads_or_refuses_lets_the_read_go_ahead() {
+    fn a_probe_that_reads_lets_the_read_go_ahead() {
         assert_eq!(run(&shell("test \"$1\" = graph && test \"$2\" = /tmp/some.h5"), Duration::from_secs(30)), Ok(()));
-        assert_eq!(run(&shell("exit 3"), Duration::from_secs(30)), Ok(()));
+    }
+
+    #[test]
+    fn a_refusal_comes_back_as_the_probes_error() {
+        for e in [
+            DatasetError::format("/d/g.h5", "'labels' has shape [4], expected [5]\nand a second line"),
+            DatasetError::invalid("toy", "node 3 has label 9"),
+            DatasetError::missing("/d/g.h5", Some("a gdistill HDF5 graph file".into())),
+            DatasetError::missing("/d/g.h5", None),
+        ] {
+            let script = format!("printf '%s' '{}'; exit 3", encode_error(&e).replace('\'', "'\\''"));
+            assert_eq!(run(&shell(&script), Duration::from_secs(30)), Err(e.to_string()));
+        }
+    }
+
+    #[test]
+    fn a_probe_is_held_to_its_memory() {
+        // 64 MiB of address space is too little to start a shell that allocates 256 MiB
+        let o = trial_read(
+            &shell("exec dd if=/dev/zero bs=256M count=1 of=/dev/null"),
+            ProbeKind::Graph,
+            Path::new("/tmp/some.h5"),
+            Duration::from_secs(30),
+            64 << 20,
+        );
+        assert!(o.is_err(), "{o:?}");
     }
 
     #[test]
