@@ -14,7 +14,8 @@ use std::path::Path;
 
 use hdf5::types::VarLenUnicode;
 
-use super::{isolate, write::temp_path, Reader};
+use super::{isolate, Reader};
+use crate::atomic::write_atomically;
 use crate::DatasetError;
 
 /// The value of the root `format` attribute.
@@ -55,9 +56,8 @@ impl SoftTargets {
 /// Writes `targets` to `path`; the file appears only once complete.
 pub fn write_soft_targets(path: &Path, targets: &SoftTargets) -> Result<(), DatasetError> {
     targets.check(path)?;
-    let tmp = temp_path(path);
-    let write = || -> hdf5::Result<()> {
-        let file = hdf5::File::create(&tmp)?;
+    write_atomically(path, "writing HDF5", |tmp| -> hdf5::Result<()> {
+        let file = hdf5::File::create(tmp)?;
         let text = |s: &str| s.parse::<VarLenUnicode>().map_err(|e| hdf5::Error::from(format!("{e}")));
         file.new_attr::<VarLenUnicode>().create("format")?.write_scalar(&text(SOFT_TARGETS_FORMAT)?)?;
         file.new_attr::<i64>().create("version")?.write_scalar(&1i64)?;
@@ -67,14 +67,7 @@ pub fn write_soft_targets(path: &Path, targets: &SoftTargets) -> Result<(), Data
             .create("logits")?
             .write_raw(&targets.logits)?;
         file.close()
-    };
-    let result = write()
-        .map_err(|e| DatasetError::format(path, format!("writing HDF5: {e}")))
-        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| DatasetError::io(path, e)));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    })
 }
 
 /// Reads soft targets written by [`write_soft_targets`] (or by h5py in the same layout).

@@ -1,19 +1,12 @@
 //! Writing the gdistill HDF5 graph layout (see the parent module), atomically.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 
 use hdf5::types::VarLenUnicode;
 
 use super::{H5GRAPH_FORMAT, H5GRAPH_VERSION};
+use crate::atomic::write_atomically;
 use crate::{DatasetError, FeatureLayout, NodeDataset};
-
-pub(super) fn temp_path(path: &Path) -> PathBuf {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let name = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "graph.h5".into());
-    let unique = format!(".{name}.tmp-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
-    path.with_file_name(unique)
-}
 
 fn vlen(path: &Path, s: &str) -> Result<VarLenUnicode, DatasetError> {
     s.parse::<VarLenUnicode>().map_err(|e| DatasetError::format(path, format!("cannot store string '{s}': {e}")))
@@ -71,12 +64,5 @@ fn write_all(path: &Path, tmp: &Path, dataset: &NodeDataset, layout: FeatureLayo
 /// the file appears at `path` only once complete (temporary file + rename in the same directory).
 pub fn write_h5graph(path: &Path, dataset: &NodeDataset, layout: FeatureLayout) -> Result<(), DatasetError> {
     dataset.validate()?;
-    let tmp = temp_path(path);
-    let result = write_all(path, &tmp, dataset, layout)
-        .map_err(|e| DatasetError::format(path, format!("writing HDF5: {e}")))
-        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| DatasetError::io(path, e)));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    write_atomically(path, "writing HDF5", |tmp| write_all(path, tmp, dataset, layout))
 }

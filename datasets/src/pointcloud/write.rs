@@ -7,27 +7,11 @@
 //! file is written to a temporary name in `DIR` and renamed into place, so a reader never sees
 //! half a file.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::PointCloudDataset;
+use crate::atomic::write_atomically;
 use crate::DatasetError;
-
-fn temp_path(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
-}
-
-/// Runs `write` on a temporary path beside `path`, then renames it into place.
-fn atomically(path: &Path, write: impl FnOnce(&Path) -> Result<(), String>) -> Result<(), DatasetError> {
-    let tmp = temp_path(path);
-    let result = write(&tmp)
-        .map_err(|e| DatasetError::format(path, format!("writing: {e}")))
-        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| DatasetError::io(path, e)));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
 
 fn write_h5(tmp: &Path, dataset: &PointCloudDataset, clouds: &[usize]) -> hdf5::Result<()> {
     let (p, d) = (dataset.points_per_cloud, dataset.dim);
@@ -53,7 +37,7 @@ fn write_h5(tmp: &Path, dataset: &PointCloudDataset, clouds: &[usize]) -> hdf5::
 fn write_text(path: &Path, lines: &[String]) -> Result<(), DatasetError> {
     let mut text = lines.join("\n");
     text.push('\n');
-    atomically(path, |tmp| std::fs::write(tmp, text.as_bytes()).map_err(|e| e.to_string()))
+    write_atomically(path, "writing", |tmp| std::fs::write(tmp, text.as_bytes()))
 }
 
 /// Writes `dataset` into `dir` (created when missing) in the layout above.
@@ -63,8 +47,8 @@ pub fn write_modelnet(dir: &Path, dataset: &PointCloudDataset) -> Result<(), Dat
     let mut train: Vec<usize> = dataset.train.iter().chain(&dataset.val).copied().collect();
     train.sort_unstable();
     let (train_name, test_name) = ("ply_data_train0.h5", "ply_data_test0.h5");
-    atomically(&dir.join(train_name), |tmp| write_h5(tmp, dataset, &train).map_err(|e| e.to_string()))?;
-    atomically(&dir.join(test_name), |tmp| write_h5(tmp, dataset, &dataset.test).map_err(|e| e.to_string()))?;
+    write_atomically(&dir.join(train_name), "writing", |tmp| write_h5(tmp, dataset, &train))?;
+    write_atomically(&dir.join(test_name), "writing", |tmp| write_h5(tmp, dataset, &dataset.test))?;
     write_text(&dir.join("shape_names.txt"), &dataset.class_names)?;
     write_text(&dir.join("train_files.txt"), &[train_name.to_string()])?;
     write_text(&dir.join("test_files.txt"), &[test_name.to_string()])
