@@ -84,6 +84,8 @@ pub fn train_mlp_on_soft_targets(
     let is_train = Tensor::from_slice(&is_train);
     let val: Vec<usize> = dataset.val.clone();
     let val_labels = labels.index_select(0, &index(&val)).to(device);
+    // the MLP never reads a graph: one empty one serves every batch
+    let no_graph = SparseMatrix::empty(0, device)?;
     let mut stopping = EarlyStopping::new(&vs, settings.patience);
     let mut epochs_run = 0;
 
@@ -97,7 +99,7 @@ pub fn train_mlp_on_soft_targets(
             let nodes: Vec<usize> = batch.iter().map(|&i| i as usize).collect();
             let rows = index(&nodes);
             let x = dense_rows(&features, &nodes, device);
-            let logits = model.forward_t(&x, &SparseMatrix::empty(nodes.len(), device)?, true).logits;
+            let logits = model.forward_t(&x, &no_graph, true).logits;
             let soft =
                 soft_target_loss_from_log_probs(&logits, &q.index_select(0, &rows).to(device), batches.temperature);
             let train_rows = is_train.index_select(0, &rows).nonzero().view([-1]);
@@ -135,8 +137,7 @@ pub fn train_mlp_on_soft_targets(
             (0.0, 0.0)
         } else {
             let x = dense_rows(&features, &val, device);
-            let graph = SparseMatrix::empty(val.len(), device)?;
-            let logits = tch::no_grad(|| model.forward_t(&x, &graph, false).logits);
+            let logits = tch::no_grad(|| model.forward_t(&x, &no_graph, false).logits);
             let acc = logits.argmax(-1, false).eq_tensor(&val_labels).to_kind(Kind::Double).mean(Kind::Double);
             (acc.double_value(&[]), tch::no_grad(|| cross_entropy(&logits, &val_labels)).double_value(&[]))
         };
