@@ -53,7 +53,6 @@ FUZZ_ENV = GDISTILL_FUZZ_SECS=$(FUZZ_SECS) GDISTILL_FUZZ_ITERS=$(FUZZ_ITERS)
 
 .PHONY: fuzz
 fuzz: bootstrap
-	$(FUZZ_ENV) $(CARGO) test --release -p gdistill-datasets --test fuzz_parsers -- --test-threads=1 --nocapture fuzz_ --skip fuzz_h5graph --skip fuzz_soft_targets --skip fuzz_modelnet
+	$(FUZZ_ENV) $(CARGO) test --release -p gdistill-datasets --test fuzz_parsers -- --test-threads=1 --nocapture fuzz_
 	$(FUZZ_ENV) $(CARGO) test --release -p gdistill-graph --test fuzz_graph -- --test-threads=1 --nocapture fuzz_
 	$(FUZZ_ENV) $(CARGO) test --release -p gdistill-distill --test fuzz_checkpoint -- --test-threads=1 --nocapture fuzz_
-	$(FUZZ_ENV) $(CARGO) test --release -p gdistill-datasets --test fuzz_parsers -- --test-threads=1 --nocapture fuzz_h5graph fuzz_soft_targets fuzz_modelnet

@@ -188,12 +188,12 @@ fn trial_read(
     memory: u128,
 ) -> Result<(), DatasetError> {
     let mut command = Command::new(&probe.program);
-    // The child would inherit every descriptor open here (libhdf5 opens files without
-    // O_CLOEXEC), and with them the file locks libhdf5 takes: another thread's writer would then
-    // find its file locked for as long as the probe runs.
-    // They are marked close-on-exec rather than closed: the standard library reports a failed
-    // exec through a descriptor of its own.
     let memory = libc::rlim_t::try_from(memory).unwrap_or(libc::RLIM_INFINITY);
+    // The child's address space is capped. And it would inherit every descriptor open here
+    // (libhdf5 opens files without O_CLOEXEC), and with them the file locks libhdf5 takes: another
+    // thread's writer would then find its file locked for as long as the probe runs. They are
+    // marked close-on-exec rather than closed: the standard library reports a failed exec through
+    // a descriptor of its own.
     // SAFETY: close_range, fcntl and setrlimit are system calls, async-signal-safe as pre_exec
     // requires.
     unsafe {
