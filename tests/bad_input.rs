@@ -684,7 +684,7 @@ fn npz_cases(root: &Path, c: &mut Cases) {
 fn h5_damaged(dir: &Path, name: &str, edit: impl FnOnce(&hdf5::File)) -> PathBuf {
     let path = dir.join(name);
     write_h5(&path, FeatureLayout::Dense);
-    let file = hdf5::File::open_rw(&path).unwrap();
+    let file = gdistill_datasets::h5file::open_rw(&path).unwrap();
     edit(&file);
     file.close().unwrap();
     path
@@ -1184,10 +1184,10 @@ fn modelnet_dir(root: &Path, label: &str, test_file: impl Fn(&hdf5::File) -> hdf
         let labels: Vec<u8> = (0..n).map(|k| (k % 2) as u8).collect();
         file.new_dataset::<u8>().shape([n, 1]).create("label")?.write_raw(&labels)
     };
-    let train = hdf5::File::create(dir.join("ply_data_train0.h5")).unwrap();
+    let train = gdistill_datasets::h5file::create(dir.join("ply_data_train0.h5")).unwrap();
     good(&train, 8).unwrap();
     train.close().unwrap();
-    let test = hdf5::File::create(dir.join("ply_data_test0.h5")).unwrap();
+    let test = gdistill_datasets::h5file::create(dir.join("ply_data_test0.h5")).unwrap();
     test_file(&test).unwrap();
     test.close().unwrap();
     std::fs::write(dir.join("train_files.txt"), "ply_data_train0.h5\n").unwrap();

@@ -22,6 +22,7 @@ mod atomic;
 pub mod csbm;
 mod dataset;
 mod error;
+pub mod h5file;
 pub mod h5graph;
 pub mod images;
 pub mod limits;

@@ -427,7 +427,7 @@ fn regression_h5_dataset_declaring_more_than_memory() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("huge.h5");
     write_h5(&path, FeatureLayout::Sparse);
-    let file = hdf5::File::open_rw(&path).unwrap();
+    let file = gdistill_datasets::h5file::open_rw(&path).unwrap();
     file.unlink("train_idx").unwrap();
     file.new_dataset::<i64>().chunk([1024]).shape([1_000_000_000_000usize]).create("train_idx").unwrap();
     file.close().unwrap();
@@ -655,7 +655,7 @@ fn fuzz_modelnet() {
     init();
     let dir = tempfile::tempdir().unwrap();
     let valid = dir.path().join("valid.h5");
-    let file = gdistill_datasets::h5graph::hdf5::File::create(&valid).unwrap();
+    let file = gdistill_datasets::h5file::create(&valid).unwrap();
     let points: Vec<f32> = (0..6 * 8 * 3).map(|k| ((k * 7919) % 1000) as f32 / 1000.0 - 0.5).collect();
     file.new_dataset::<f32>().shape([6, 8, 3]).create("data").unwrap().write_raw(&points).unwrap();
     let labels: Vec<u8> = (0..6).map(|k| (k % 3) as u8).collect();

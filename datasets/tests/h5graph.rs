@@ -65,11 +65,29 @@ fn cora_round_trips() {
     assert_eq!(cora.summary(), back.summary());
 }
 
+/// libhdf5 flocks every file it opens, and a child process started meanwhile inherits that lock
+/// for its whole life (CI failed on this: a valid file refused with "unable to lock file, errno =
+/// 11" while a test in another thread ran gdistill). Here a second open file description holds
+/// the lock, as that child would: the file must still read, in the probe and in this process.
+#[test]
+fn a_file_locked_by_another_process_still_reads() {
+    use std::os::fd::AsRawFd;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("locked.h5");
+    write_h5graph(&path, &small(), FeatureLayout::Sparse).unwrap();
+    let holder = std::fs::File::open(&path).unwrap();
+    // SAFETY: a plain flock on a descriptor this test owns.
+    assert_eq!(unsafe { libc::flock(holder.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }, 0);
+    assert_same(&small(), &read_h5graph(&path).unwrap_or_else(|e| panic!("{e}")));
+    assert_same(&small(), &load("h5:locked.h5", dir.path()).unwrap_or_else(|e| panic!("{e}")));
+    drop(holder);
+}
+
 /// Writes `small()` then lets `edit` damage it.
 fn damaged(dir: &Path, name: &str, edit: impl FnOnce(&hdf5::File)) -> PathBuf {
     let path = dir.join(name);
     write_h5graph(&path, &small(), FeatureLayout::Sparse).unwrap();
-    let file = hdf5::File::open_rw(&path).unwrap();
+    let file = gdistill_datasets::h5file::open_rw(&path).unwrap();
     edit(&file);
     file.close().unwrap();
     path

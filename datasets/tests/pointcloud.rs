@@ -19,7 +19,7 @@ use rand_chacha::ChaCha8Rng;
 fn modelnet_dir(make: impl Fn(&hdf5::File, bool) -> hdf5::Result<()>, classes: &[&str]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     for (name, is_test) in [("ply_data_train0.h5", false), ("ply_data_test0.h5", true)] {
-        let file = hdf5::File::create(dir.path().join(name)).unwrap();
+        let file = gdistill_datasets::h5file::create(dir.path().join(name)).unwrap();
         make(&file, is_test).unwrap();
     }
     std::fs::write(dir.path().join("train_files.txt"), "data/modelnet40_ply_hdf5_2048/ply_data_train0.h5\n").unwrap();

@@ -37,7 +37,7 @@ fn bad_soft_target_files_are_refused_naming_the_file() {
 
     // a gdistill graph file, or any HDF5 file without the format attribute
     let other = dir.path().join("other.h5");
-    let file = hdf5::File::create(&other).unwrap();
+    let file = gdistill_datasets::h5file::create(&other).unwrap();
     file.new_dataset::<f32>().shape([4, 3]).create("logits").unwrap().write_raw(&[0f32; 12]).unwrap();
     file.close().unwrap();
     assert!(err(&other).contains("expected 'gdistill-soft-targets'"), "{}", err(&other));
@@ -46,7 +46,7 @@ fn bad_soft_target_files_are_refused_naming_the_file() {
     for (name, rank1) in [("rank1.h5", true), ("ints.h5", false)] {
         let path = dir.path().join(name);
         write_soft_targets(&path, &targets()).unwrap();
-        let file = hdf5::File::open_rw(&path).unwrap();
+        let file = gdistill_datasets::h5file::open_rw(&path).unwrap();
         file.unlink("logits").unwrap();
         if rank1 {
             file.new_dataset::<f32>().shape([12]).create("logits").unwrap().write_raw(&[0f32; 12]).unwrap();

@@ -57,7 +57,7 @@ impl SoftTargets {
 pub fn write_soft_targets(path: &Path, targets: &SoftTargets) -> Result<(), DatasetError> {
     targets.check(path)?;
     write_atomically(path, "writing HDF5", |tmp| -> hdf5::Result<()> {
-        let file = hdf5::File::create(tmp)?;
+        let file = crate::h5file::create(tmp)?;
         let text = |s: &str| s.parse::<VarLenUnicode>().map_err(|e| hdf5::Error::from(format!("{e}")));
         file.new_attr::<VarLenUnicode>().create("format")?.write_scalar(&text(SOFT_TARGETS_FORMAT)?)?;
         file.new_attr::<i64>().create("version")?.write_scalar(&1i64)?;
@@ -80,7 +80,7 @@ pub fn read_soft_targets(path: &Path) -> Result<SoftTargets, DatasetError> {
 
 pub(crate) fn read_unguarded(path: &Path) -> Result<SoftTargets, DatasetError> {
     let file =
-        hdf5::File::open(path).map_err(|e| DatasetError::format(path, format!("not a readable HDF5 file: {e}")))?;
+        crate::h5file::open(path).map_err(|e| DatasetError::format(path, format!("not a readable HDF5 file: {e}")))?;
     let r = Reader { path, file };
     match r.string_attr("format")? {
         Some(f) if f == SOFT_TARGETS_FORMAT => {}

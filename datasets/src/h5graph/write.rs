@@ -13,7 +13,7 @@ fn vlen(path: &Path, s: &str) -> Result<VarLenUnicode, DatasetError> {
 }
 
 fn write_all(path: &Path, tmp: &Path, dataset: &NodeDataset, layout: FeatureLayout) -> hdf5::Result<()> {
-    let file = hdf5::File::create(tmp)?;
+    let file = crate::h5file::create(tmp)?;
     let fmt: VarLenUnicode = H5GRAPH_FORMAT.parse().map_err(|e| hdf5::Error::from(format!("{e}")))?;
     file.new_attr::<VarLenUnicode>().create("format")?.write_scalar(&fmt)?;
     file.new_attr::<i64>().create("version")?.write_scalar(&H5GRAPH_VERSION)?;

@@ -18,7 +18,7 @@ fn write_h5(tmp: &Path, dataset: &PointCloudDataset, clouds: &[usize]) -> hdf5::
     let gather = |values: &[f32]| -> Vec<f32> {
         clouds.iter().flat_map(|&i| values[i * p * d..(i + 1) * p * d].iter().copied()).collect()
     };
-    let file = hdf5::File::create(tmp)?;
+    let file = crate::h5file::create(tmp)?;
     file.new_dataset::<f32>().shape([clouds.len(), p, d]).create("data")?.write_raw(&gather(&dataset.points))?;
     if let Some(normals) = &dataset.normals {
         file.new_dataset::<f32>().shape([clouds.len(), p, d]).create("normal")?.write_raw(&gather(normals))?;
