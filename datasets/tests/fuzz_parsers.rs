@@ -423,7 +423,6 @@ fn regression_csbm_larger_than_memory() {
 #[test]
 fn regression_h5_dataset_declaring_more_than_memory() {
     init();
-    use gdistill_datasets::h5graph::hdf5;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("huge.h5");
     write_h5(&path, FeatureLayout::Sparse);

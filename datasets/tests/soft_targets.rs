@@ -1,6 +1,5 @@
 //! The soft-targets HDF5 file: round trip, and refusal of files that cannot be soft targets.
 
-use gdistill_datasets::h5graph::hdf5;
 use gdistill_datasets::{read_soft_targets, write_soft_targets, SoftTargets};
 
 fn targets() -> SoftTargets {

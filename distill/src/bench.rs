@@ -130,7 +130,7 @@ pub fn bench(dataset: &NodeDataset, device: Device, options: &BenchOptions) -> R
         });
         if let Some(online) = online.as_ref().filter(|_| matches!(name, "teacher" | "mlp")) {
             let row = rows.last_mut().expect("just pushed");
-            row.online_1_ms = Some(online_latency_ms(online, trained.model.as_ref(), 1, 101, 7)?);
+            row.online_1_ms = Some(online_latency_ms(online, trained.model.as_ref(), 1, 1001, 7)?);
             row.online_1000_ms = Some(online_latency_ms(online, trained.model.as_ref(), 1000, 11, 7)?);
         }
         Ok(trained)

@@ -58,7 +58,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     }
     for r in report.rows.iter().filter(|r| r.online_1_ms.is_some()) {
         println!(
-            "{:<18} online: 1 node {:.3} ms, 1000 nodes {:.3} ms (receptive field gathered on the host)",
+            "{:<18} online: 1 node {:.4} ms, 1000 nodes {:.3} ms (receptive field gathered on the host)",
             r.name,
             r.online_1_ms.unwrap_or(f64::NAN),
             r.online_1000_ms.unwrap_or(f64::NAN)

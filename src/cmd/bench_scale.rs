@@ -64,7 +64,7 @@ pub fn run(args: BenchScaleArgs) -> Result<()> {
     };
     for r in &reports {
         println!(
-            "{:>9} {:>10} {:>13.2} {:>13.2} {:>12.2} {:>14.3} {:>14.3} {:>10.0}",
+            "{:>9} {:>10} {:>13.2} {:>13.2} {:>12.2} {:>14.4} {:>14.4} {:>10.0}",
             r["nodes"].as_u64().unwrap_or(0),
             r["edges"].as_u64().unwrap_or(0),
             row(r, "teacher", "step_ms").unwrap_or(f64::NAN),
@@ -90,7 +90,7 @@ pub fn run(args: BenchScaleArgs) -> Result<()> {
         );
         let online = |name: &str| row(last, name, "online_1_ms").unwrap_or(f64::NAN);
         println!(
-            "at {} nodes one node online: GCN teacher {:.3} ms, MLP student {:.3} ms (MLP x{:.0} faster)",
+            "at {} nodes one node online: GCN teacher {:.4} ms, MLP student {:.4} ms (MLP x{:.0} faster)",
             last["nodes"],
             online("teacher"),
             online("mlp"),
