@@ -4,6 +4,8 @@
 
 #[path = "../../tests/support/data.rs"]
 mod data;
+#[path = "../../tests/support/torch_rng.rs"]
+mod torch_rng;
 
 use gdistill_datasets::pointcloud::{load_modelnet_dir, Augmentation};
 use gdistill_datasets::PointCloudDataset;
@@ -115,6 +117,7 @@ fn ci_config(dataset: &PointCloudDataset) -> CloudCompareConfig {
 
 #[test]
 fn ci_sized_comparison_runs_every_row_and_a_seed_fixes_it() {
+    let _rng = torch_rng::torch_rng();
     tch::set_num_threads(1);
     let dataset = synthetic_clouds(60, 32);
     let config = ci_config(&dataset);
@@ -141,6 +144,7 @@ fn ci_sized_comparison_runs_every_row_and_a_seed_fixes_it() {
 
 #[test]
 fn a_distilled_student_needs_its_teacher_and_bad_settings_are_refused() {
+    let _rng = torch_rng::torch_rng();
     let dataset = synthetic_clouds(20, 16);
     let data = CloudData::new(&dataset, 16, Augmentation::none(), Device::Cpu);
     let arch = CloudArch::PointNet { widths: vec![4], head: vec![4], dropout: 0.0 };
@@ -158,6 +162,7 @@ fn a_distilled_student_needs_its_teacher_and_bad_settings_are_refused() {
 
 #[test]
 fn real_chair_monitor_pointnet_learns_in_a_few_epochs() {
+    let _rng = torch_rng::torch_rng();
     let Some(dir) = data::data_dir("pointclouds/modelnet10_chair_monitor_hdf5_2048") else { return };
     tch::set_num_threads(1);
     let dataset = load_modelnet_dir(&dir).unwrap();

@@ -2,6 +2,8 @@
 
 #[path = "../../tests/support/data.rs"]
 mod data;
+#[path = "../../tests/support/torch_rng.rs"]
+mod torch_rng;
 
 use gdistill_datasets::{load, NodeDataset};
 use gdistill_distill::{
@@ -30,6 +32,7 @@ fn fingerprint(d: &NodeDataset) -> DatasetFingerprint {
 
 #[test]
 fn gcn_on_cora_beats_0_75_and_distils_into_an_mlp() {
+    let _rng = torch_rng::torch_rng();
     let Some(cora) = cora() else { return };
     let data = GraphData::new(&cora, Device::Cpu, FeatureLayout::Auto).unwrap();
     let teacher_cfg = ModelConfig::new(Arch::Gcn, 1433, 64, 2, 7, 0.5);
@@ -57,6 +60,7 @@ fn tiny() -> NodeDataset {
 
 #[test]
 fn checkpoints_round_trip_and_reject_corruption() {
+    let _rng = torch_rng::torch_rng();
     let dataset = tiny();
     let data = GraphData::new(&dataset, Device::Cpu, FeatureLayout::Auto).unwrap();
     let cfg = ModelConfig::new(Arch::Gcn, 12, 8, 2, 3, 0.5);
@@ -112,6 +116,7 @@ fn checkpoints_round_trip_and_reject_corruption() {
 
 #[test]
 fn mismatched_shapes_and_divergence_are_errors_not_panics() {
+    let _rng = torch_rng::torch_rng();
     let dataset = tiny();
     let data = GraphData::new(&dataset, Device::Cpu, FeatureLayout::Dense).unwrap();
     let settings = TrainConfig { epochs: 5, ..TrainConfig::default() };
@@ -140,6 +145,7 @@ fn mismatched_shapes_and_divergence_are_errors_not_panics() {
 /// far below epsilon must all but stop the weights; an unclipped step moves them by about lr.
 #[test]
 fn gradient_clipping_bounds_the_gradient_norm() {
+    let _rng = torch_rng::torch_rng();
     let data = GraphData::new(&tiny(), Device::Cpu, FeatureLayout::Dense).unwrap();
     let cfg = ModelConfig::new(Arch::Mlp, 12, 8, 2, 3, 0.0);
     let moved = |clip: Option<f64>| {
