@@ -69,6 +69,10 @@ pub struct BenchReport {
     pub rows: Vec<BenchRow>,
     /// Peak resident set size of the process (Linux `VmHWM`), MiB.
     pub peak_rss_mib: Option<f64>,
+    /// On CUDA, the most device memory in use after any epoch or inference of any model, MiB
+    /// ([`gdistill_models::cuda_memory_in_use_mib`]: the CUDA context and libtorch's cached
+    /// blocks included).
+    pub cuda_memory_mib: Option<f64>,
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -108,6 +112,14 @@ pub fn bench(dataset: &NodeDataset, device: Device, options: &BenchOptions) -> R
     let mlp = ModelConfig::new(Arch::Mlp, f, 64, 2, c, 0.5);
     let settings = TrainConfig { epochs: epochs + warmup, patience: None, ..TrainConfig::default() };
     let mut rows = Vec::new();
+    let mut cuda_memory_mib: Option<f64> = None;
+    let mut sample_cuda_memory = || {
+        if let Device::Cuda(index) = device {
+            if let Some(now) = gdistill_models::cuda_memory_in_use_mib(index) {
+                cuda_memory_mib = Some(cuda_memory_mib.map_or(now, |most| most.max(now)));
+            }
+        }
+    };
     let mut run = |name: &str, config: &ModelConfig, objective: &Objective| -> Result<Trained, TrainError> {
         let (mut steps, mut evals) = (Vec::new(), Vec::new());
         let trained = train(config, &data, objective, &settings, &mut |s| {
@@ -115,6 +127,7 @@ pub fn bench(dataset: &NodeDataset, device: Device, options: &BenchOptions) -> R
                 steps.push(s.step_seconds * 1e3);
                 evals.push(s.eval_seconds * 1e3);
             }
+            sample_cuda_memory();
         })?;
         rows.push(BenchRow {
             name: name.to_string(),
@@ -128,6 +141,7 @@ pub fn bench(dataset: &NodeDataset, device: Device, options: &BenchOptions) -> R
             online_1_ms: None,
             online_1000_ms: None,
         });
+        sample_cuda_memory();
         if let Some(online) = online.as_ref().filter(|_| matches!(name, "teacher" | "mlp")) {
             let row = rows.last_mut().expect("just pushed");
             row.online_1_ms = Some(online_latency_ms(online, trained.model.as_ref(), 1, 1001, 7)?);
@@ -144,7 +158,7 @@ pub fn bench(dataset: &NodeDataset, device: Device, options: &BenchOptions) -> R
         run("mlp", &mlp, &Objective::labels())?;
     }
     let Some(trained_teacher) = trained_teacher.filter(|_| wanted("gcn-small+kd") || wanted("gcn-small+kd+lsp")) else {
-        return Ok(report(&dataset, device, rows));
+        return Ok(report(&dataset, device, rows, cuda_memory_mib));
     };
     let out = tch::no_grad(|| trained_teacher.model.forward_t(&data.features, &data.a_hat, false));
     let kd = || Objective::soft_targets(out.logits.shallow_clone(), 2.0, 0.0);
@@ -163,10 +177,10 @@ pub fn bench(dataset: &NodeDataset, device: Device, options: &BenchOptions) -> R
     if wanted("gcn-small+kd+lsp") {
         run("gcn-small+kd+lsp", &small, &kd().with_lsp(lsp))?;
     }
-    Ok(report(&dataset, device, rows))
+    Ok(report(&dataset, device, rows, cuda_memory_mib))
 }
 
-fn report(dataset: &NodeDataset, device: Device, rows: Vec<BenchRow>) -> BenchReport {
+fn report(dataset: &NodeDataset, device: Device, rows: Vec<BenchRow>, cuda_memory_mib: Option<f64>) -> BenchReport {
     BenchReport {
         dataset: dataset.name.clone(),
         nodes: dataset.num_nodes(),
@@ -176,5 +190,6 @@ fn report(dataset: &NodeDataset, device: Device, rows: Vec<BenchRow>) -> BenchRe
         torch_threads: tch::get_num_threads(),
         rows,
         peak_rss_mib: peak_rss_mib(),
+        cuda_memory_mib,
     }
 }

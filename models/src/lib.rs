@@ -14,7 +14,7 @@ mod model;
 mod sparse;
 mod tape;
 
-pub use device::parse_device;
+pub use device::{cuda_memory_in_use_mib, parse_device};
 pub use dropout::dropout;
 pub use error::ModelError;
 pub use features::{NodeFeatures, Project};

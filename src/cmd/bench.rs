@@ -71,6 +71,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
     if let Some(rss) = report.peak_rss_mib {
         println!("peak resident memory {rss:.0} MiB");
     }
+    if let Some(mib) = report.cuda_memory_mib {
+        println!("GPU memory in use, most after any epoch: {mib:.0} MiB (CUDA context and libtorch's cache included)");
+    }
     let mut json = serde_json::to_value(&report)?;
     if let Some(path) = &args.peer {
         let text = std::fs::read_to_string(path)

@@ -75,6 +75,10 @@ pub fn run(args: BenchScaleArgs) -> Result<()> {
             r["peak_rss_mib"].as_f64().unwrap_or(f64::NAN)
         );
     }
+    let gpu = |r: &serde_json::Value| r["cuda_memory_mib"].as_f64();
+    if reports.iter().any(|r| gpu(r).is_some()) {
+        println!("GPU memory in use, most after any epoch (MiB), by size: {:?}", reports.iter().map(|r| gpu(r).map(f64::round)).collect::<Vec<_>>());
+    }
     let mut growth = serde_json::Map::new();
     if let (Some(first), Some(last), true) = (reports.first(), reports.last(), reports.len() > 1) {
         let edges = |r: &serde_json::Value| r["edges"].as_f64().unwrap_or(f64::NAN);
