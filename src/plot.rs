@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use gdistill_datasets::atomic::AtomicWriteError;
 use gdistill_distill::prune::PruneRow;
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
@@ -58,17 +59,13 @@ const COLOURS: [RGBColor; 6] = [
 pub fn write_prune_plot(path: &Path, title: &str, rows: &[PruneRow]) -> Result<()> {
     check_png_path(path)?;
     load_font()?;
-    let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("plot");
-    let tmp = path.with_file_name(format!(".{name}.tmp{}.png", std::process::id()));
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create the directory", path.display()))?;
     }
-    let drawn = draw(&tmp, title, rows);
-    if let Err(e) = drawn {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e.context(format!("{}: cannot draw the plot", path.display())));
-    }
-    std::fs::rename(&tmp, path).with_context(|| format!("{}: cannot write", path.display()))
+    gdistill_datasets::atomic::write_atomically(path, |tmp| draw(tmp, title, rows)).map_err(|e| match e {
+        AtomicWriteError::Write(e) => e.context(format!("{}: cannot draw the plot", path.display())),
+        AtomicWriteError::Io(e) => anyhow::Error::new(e).context(format!("{}: cannot write", path.display())),
+    })
 }
 
 fn draw(tmp: &Path, title: &str, rows: &[PruneRow]) -> Result<()> {

@@ -4,7 +4,7 @@
 //! Two reference checkpoints are trained to completion first (seeds 1 and 2; on the CPU a seed
 //! fixes the bytes of the file). Then runs alternating between the two seeds write to the same
 //! `--out` path and are killed while they write: the test polls for the writer's temporary file
-//! (`.{name}.tmp{pid}`), waits a random fraction of the write, and sends SIGKILL. After every
+//! (`.{name}.tmp{pid}-...`), waits a random fraction of the write, and sends SIGKILL. After every
 //! kill the file at `--out` must be byte-identical to one of the references (the one it held
 //! before, or the one being written if the rename had happened); at most the killed process's
 //! temporary file may be left beside it, and the next successful write removes such leftovers.
@@ -89,12 +89,17 @@ fn a_checkpoint_killed_mid_write_leaves_the_previous_one_intact() {
     for run in 0..runs {
         let writing = run % 2; // reference index this run writes
         let mut child = gdistill(&train_args(&out, writing as u64 + 1)).spawn().unwrap();
-        let tmp = dir.path().join(format!(".{name}.tmp{}", child.id()));
+        let own = format!(".{name}.tmp{}-", child.id());
+        let own_temp_files = || -> Vec<PathBuf> {
+            let mut files = temp_files(dir.path(), name);
+            files.retain(|p| p.file_name().is_some_and(|f| f.to_string_lossy().starts_with(&own)));
+            files
+        };
         // wait for the write to start
         let start = Instant::now();
         let mut seen = false;
         while start.elapsed() < Duration::from_secs(120) {
-            if tmp.exists() {
+            if !own_temp_files().is_empty() {
                 seen = true;
                 break;
             }
@@ -132,7 +137,7 @@ fn a_checkpoint_killed_mid_write_leaves_the_previous_one_intact() {
             after_rename += holds.flatten().map_or(0, |k| usize::from(k == writing));
         } else {
             mid_write += 1;
-            assert_eq!(strays, vec![tmp.clone()], "run {run}: only the killed process's temporary file is left");
+            assert_eq!(strays, own_temp_files(), "run {run}: only the killed process's temporary file is left");
         }
         previous = holds.flatten().or(previous);
     }

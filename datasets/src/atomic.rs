@@ -1,5 +1,11 @@
-//! Files that appear whole or not at all: written under a temporary name beside their target
-//! (same directory, so the rename cannot cross file systems), then renamed into place.
+//! Files that appear whole or not at all, for every output of gdistill (checkpoints, reports,
+//! plots, HDF5 graphs, soft targets, point clouds).
+//!
+//! The file is written under a temporary name beside its target (same directory, so the rename
+//! cannot cross file systems), flushed to disk, then renamed into place: a reader, or a process
+//! killed at any moment, sees the previous file or the new one, never a mix. A process killed
+//! mid-write leaves its temporary file behind; the next write to the same target removes those
+//! of processes that have ended.
 
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
@@ -7,27 +13,122 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::DatasetError;
 
-/// `.NAME.tmp-PID-N` beside `path`: unique per process and per write.
-fn temp_path(path: &Path) -> PathBuf {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let name = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let unique = format!(".{name}.tmp-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
-    path.with_file_name(unique)
+/// Why an atomic write failed: the caller's writer, or the file system around it.
+#[derive(Debug)]
+pub enum AtomicWriteError<E> {
+    /// The caller's writer failed.
+    Write(E),
+    /// Flushing or renaming the temporary file failed.
+    Io(std::io::Error),
 }
 
-/// Runs `write` on a temporary path beside `path`, then renames it into place. On failure the
-/// temporary file is removed and the error names `path`: `{what}: {error}`.
-pub(crate) fn write_atomically<E: Display>(
+/// `.NAME.tmpPID-N[.EXT]` beside `path`: unique per process and per write, and ending in the
+/// target's extension for writers that choose the format by it (plotters does).
+pub fn temp_path(path: &Path) -> PathBuf {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let name = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let extension = path.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    path.with_file_name(format!(".{name}.tmp{}-{n}{extension}", std::process::id()))
+}
+
+/// Runs `write` on a fresh temporary path beside `path`, flushes what it wrote to disk, then
+/// renames it over `path`. On failure the temporary file is removed and `path` is untouched.
+/// The directory must exist.
+pub fn write_atomically<E>(
     path: &Path,
-    what: &str,
     write: impl FnOnce(&Path) -> Result<(), E>,
-) -> Result<(), DatasetError> {
+) -> Result<(), AtomicWriteError<E>> {
+    remove_stale_temp_files(path);
     let tmp = temp_path(path);
-    let result = write(&tmp)
-        .map_err(|e| DatasetError::format(path, format!("{what}: {e}")))
-        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| DatasetError::io(path, e)));
+    let result = write(&tmp).map_err(AtomicWriteError::Write).and_then(|()| {
+        let flushed = std::fs::File::open(&tmp).and_then(|file| file.sync_all());
+        flushed.and_then(|()| std::fs::rename(&tmp, path)).map_err(AtomicWriteError::Io)
+    });
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// [`write_atomically`] for the datasets crate's writers: `{what}: {error}` names `path`.
+pub(crate) fn write_dataset_file<E: Display>(
+    path: &Path,
+    what: &str,
+    write: impl FnOnce(&Path) -> Result<(), E>,
+) -> Result<(), DatasetError> {
+    write_atomically(path, write).map_err(|e| match e {
+        AtomicWriteError::Write(e) => DatasetError::format(path, format!("{what}: {e}")),
+        AtomicWriteError::Io(e) => DatasetError::io(path, e),
+    })
+}
+
+/// Removes `.NAME.tmpPID...` files beside `path` left by processes that no longer run (killed
+/// during a write). Files of running processes are left alone. Best effort: errors are ignored.
+fn remove_stale_temp_files(path: &Path) {
+    let (Some(name), Some(dir)) = (path.file_name(), path.parent()) else { return };
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    let prefix = format!(".{}.tmp", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(rest) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)) else { continue };
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        let Ok(pid) = digits.parse::<u32>() else { continue };
+        if pid != std::process::id() && !process_is_running(pid) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Whether a process with this id exists (Linux: `/proc/<pid>`; elsewhere assume it does, so
+/// nothing is removed).
+fn process_is_running(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_write_appears_whole_and_a_failed_one_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.json");
+        write_atomically::<std::io::Error>(&path, |tmp| {
+            assert!(tmp.to_string_lossy().ends_with(".json"), "{tmp:?} keeps the extension");
+            std::fs::write(tmp, "new")
+        })
+        .unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+        let failed = write_atomically(&path, |tmp| {
+            std::fs::write(tmp, "half").unwrap();
+            Err("the writer gave up")
+        });
+        assert!(matches!(failed, Err(AtomicWriteError::Write("the writer gave up"))));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new", "the previous file is intact");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, ["report.json"], "no temporary file is left");
+    }
+
+    /// A temporary file of an ended process is removed by the next write; one of a running
+    /// process (this one's parent) is kept, and so are other files.
+    #[test]
+    fn stale_temporary_files_of_ended_processes_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model.ot");
+        // pid_max is at most 2^22 on Linux: this process cannot exist
+        let dead = dir.path().join(".model.ot.tmp4999999-0.ot");
+        let alive = dir.path().join(format!(".model.ot.tmp{}-0.ot", std::os::unix::process::parent_id()));
+        let other = dir.path().join(".model.ot.tmpfile");
+        for p in [&dead, &alive, &other] {
+            std::fs::write(p, "x").unwrap();
+        }
+        write_atomically::<std::io::Error>(&path, |tmp| std::fs::write(tmp, "w")).unwrap();
+        assert!(!dead.exists() && alive.exists() && other.exists());
+    }
 }

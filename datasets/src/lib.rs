@@ -18,7 +18,7 @@
 
 #![warn(missing_docs)]
 pub mod array;
-mod atomic;
+pub mod atomic;
 pub mod csbm;
 mod dataset;
 mod error;

@@ -114,65 +114,22 @@ pub fn save_checkpoint_with_masks(
     write_atomically(path, &bytes)
 }
 
-/// The temporary file [`write_atomically`] writes before renaming it over `path`:
-/// `.{file name}.tmp{pid}` in the same directory.
-fn temp_path_for(path: &Path, pid: u32) -> Option<PathBuf> {
-    let file_name = path.file_name()?;
-    Some(path.with_file_name(format!(".{}.tmp{pid}", file_name.to_string_lossy())))
-}
-
-/// Writes `bytes` to a temporary file beside `path` (`.{name}.tmp{pid}`), flushes it to disk,
-/// then renames it over `path`: a reader, or a process killed at any moment, sees either the
-/// previous file or the new one, never a mix. A process killed mid-write leaves its temporary
-/// file behind; the next write to the same `path` removes those whose process has ended.
+/// Writes `bytes` over `path` atomically ([`gdistill_datasets::atomic`]: temporary file beside
+/// it, flushed to disk, renamed; a process killed at any moment leaves the previous file or the
+/// new one, and the next write removes the temporary files of killed processes), creating the
+/// directory if needed.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
+    use gdistill_datasets::atomic::AtomicWriteError;
     let io = |error| CheckpointError::Io { path: path.to_path_buf(), error };
+    if path.file_name().is_none() {
+        return Err(invalid(path, "not a file path"));
+    }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
-    let tmp = temp_path_for(path, std::process::id()).ok_or_else(|| invalid(path, "not a file path"))?;
-    remove_stale_temp_files(path);
-    let result = (|| {
-        use std::io::Write;
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io)
-}
-
-/// Removes `.{name}.tmp{pid}` files beside `path` left by processes that no longer run (killed
-/// during a write). Files of running processes are left alone. Best effort: errors are ignored.
-fn remove_stale_temp_files(path: &Path) {
-    let (Some(name), Some(dir)) = (path.file_name(), path.parent()) else { return };
-    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
-    let prefix = format!(".{}.tmp", name.to_string_lossy());
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
-        let file_name = entry.file_name();
-        let Some(pid) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)).and_then(|p| p.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if pid != std::process::id() && !process_is_running(pid) {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
-}
-
-/// Whether a process with this id exists (Linux: `/proc/<pid>`; elsewhere assume it does, so
-/// nothing is removed).
-fn process_is_running(pid: u32) -> bool {
-    if cfg!(target_os = "linux") {
-        Path::new(&format!("/proc/{pid}")).exists()
-    } else {
-        true
-    }
+    gdistill_datasets::atomic::write_atomically(path, |tmp| std::fs::write(tmp, bytes)).map_err(|e| match e {
+        AtomicWriteError::Write(e) | AtomicWriteError::Io(e) => io(e),
+    })
 }
 
 /// The parameter count of `config`, without overflow (`None` when it does not fit `u128`).

@@ -15,7 +15,7 @@ use std::path::Path;
 use hdf5::types::VarLenUnicode;
 
 use super::{isolate, Reader};
-use crate::atomic::write_atomically;
+use crate::atomic::write_dataset_file;
 use crate::DatasetError;
 
 /// The value of the root `format` attribute.
@@ -56,7 +56,7 @@ impl SoftTargets {
 /// Writes `targets` to `path`; the file appears only once complete.
 pub fn write_soft_targets(path: &Path, targets: &SoftTargets) -> Result<(), DatasetError> {
     targets.check(path)?;
-    write_atomically(path, "writing HDF5", |tmp| -> hdf5::Result<()> {
+    write_dataset_file(path, "writing HDF5", |tmp| -> hdf5::Result<()> {
         let file = crate::h5file::create(tmp)?;
         let text = |s: &str| s.parse::<VarLenUnicode>().map_err(|e| hdf5::Error::from(format!("{e}")));
         file.new_attr::<VarLenUnicode>().create("format")?.write_scalar(&text(SOFT_TARGETS_FORMAT)?)?;

@@ -5,7 +5,7 @@ use std::path::Path;
 use hdf5::types::VarLenUnicode;
 
 use super::{H5GRAPH_FORMAT, H5GRAPH_VERSION};
-use crate::atomic::write_atomically;
+use crate::atomic::write_dataset_file;
 use crate::{DatasetError, FeatureLayout, NodeDataset};
 
 fn vlen(path: &Path, s: &str) -> Result<VarLenUnicode, DatasetError> {
@@ -64,5 +64,5 @@ fn write_all(path: &Path, tmp: &Path, dataset: &NodeDataset, layout: FeatureLayo
 /// the file appears at `path` only once complete (temporary file + rename in the same directory).
 pub fn write_h5graph(path: &Path, dataset: &NodeDataset, layout: FeatureLayout) -> Result<(), DatasetError> {
     dataset.validate()?;
-    write_atomically(path, "writing HDF5", |tmp| write_all(path, tmp, dataset, layout))
+    write_dataset_file(path, "writing HDF5", |tmp| write_all(path, tmp, dataset, layout))
 }

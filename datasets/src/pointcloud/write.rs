@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use super::PointCloudDataset;
-use crate::atomic::write_atomically;
+use crate::atomic::write_dataset_file;
 use crate::DatasetError;
 
 fn write_h5(tmp: &Path, dataset: &PointCloudDataset, clouds: &[usize]) -> hdf5::Result<()> {
@@ -37,7 +37,7 @@ fn write_h5(tmp: &Path, dataset: &PointCloudDataset, clouds: &[usize]) -> hdf5::
 fn write_text(path: &Path, lines: &[String]) -> Result<(), DatasetError> {
     let mut text = lines.join("\n");
     text.push('\n');
-    write_atomically(path, "writing", |tmp| std::fs::write(tmp, text.as_bytes()))
+    write_dataset_file(path, "writing", |tmp| std::fs::write(tmp, text.as_bytes()))
 }
 
 /// Writes `dataset` into `dir` (created when missing) in the layout above.
@@ -47,8 +47,8 @@ pub fn write_modelnet(dir: &Path, dataset: &PointCloudDataset) -> Result<(), Dat
     let mut train: Vec<usize> = dataset.train.iter().chain(&dataset.val).copied().collect();
     train.sort_unstable();
     let (train_name, test_name) = ("ply_data_train0.h5", "ply_data_test0.h5");
-    write_atomically(&dir.join(train_name), "writing", |tmp| write_h5(tmp, dataset, &train))?;
-    write_atomically(&dir.join(test_name), "writing", |tmp| write_h5(tmp, dataset, &dataset.test))?;
+    write_dataset_file(&dir.join(train_name), "writing", |tmp| write_h5(tmp, dataset, &train))?;
+    write_dataset_file(&dir.join(test_name), "writing", |tmp| write_h5(tmp, dataset, &dataset.test))?;
     write_text(&dir.join("shape_names.txt"), &dataset.class_names)?;
     write_text(&dir.join("train_files.txt"), &[train_name.to_string()])?;
     write_text(&dir.join("test_files.txt"), &[test_name.to_string()])
