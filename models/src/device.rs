@@ -61,8 +61,14 @@ pub fn cuda_memory_in_use_mib(index: usize) -> Option<f64> {
     };
     let (mem_get_info, get_device, set_device) = (symbol("cudaMemGetInfo")?, symbol("cudaGetDevice")?, symbol("cudaSetDevice")?);
     // SAFETY: the CUDA runtime's documented signatures for these three entry points.
-    let (mem_get_info, get_device, set_device): (MemGetInfo, GetDevice, SetDevice) =
-        unsafe { (std::mem::transmute(mem_get_info), std::mem::transmute(get_device), std::mem::transmute(set_device)) };
+    type Symbol = *mut std::ffi::c_void;
+    let (mem_get_info, get_device, set_device) = unsafe {
+        (
+            std::mem::transmute::<Symbol, MemGetInfo>(mem_get_info),
+            std::mem::transmute::<Symbol, GetDevice>(get_device),
+            std::mem::transmute::<Symbol, SetDevice>(set_device),
+        )
+    };
     let (mut free, mut total, mut previous) = (0usize, 0usize, 0i32);
     // SAFETY: plain out-parameters; the calling thread's current device is restored.
     let ok = unsafe {
