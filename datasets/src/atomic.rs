@@ -24,7 +24,7 @@ pub enum AtomicWriteError<E> {
 
 /// `.NAME.tmpPID-N[.EXT]` beside `path`: unique per process and per write, and ending in the
 /// target's extension for writers that choose the format by it (plotters does).
-pub fn temp_path(path: &Path) -> PathBuf {
+fn temp_path(path: &Path) -> PathBuf {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let name = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let extension = path.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();

@@ -51,6 +51,11 @@ pub fn open(path: impl AsRef<Path>) -> hdf5::Result<hdf5::File> {
     unlocked(path.as_ref(), H5F_ACC_RDONLY, false)
 }
 
+/// [`open`] for gdistill's readers: a file libhdf5 cannot open is refused, naming it.
+pub(crate) fn open_input(path: &Path) -> Result<hdf5::File, crate::DatasetError> {
+    open(path).map_err(|e| crate::DatasetError::format(path, format!("not a readable HDF5 file: {e}")))
+}
+
 /// Opens `path` for reading and writing, without a file lock.
 pub fn open_rw(path: impl AsRef<Path>) -> hdf5::Result<hdf5::File> {
     unlocked(path.as_ref(), H5F_ACC_RDWR, false)

@@ -199,8 +199,7 @@ pub fn read_h5graph(path: &Path) -> Result<NodeDataset, DatasetError> {
 
 /// The read itself, once the file has passed the guards of [`isolate::read_guarded`].
 fn read_h5graph_unguarded(path: &Path) -> Result<NodeDataset, DatasetError> {
-    let file =
-        crate::h5file::open(path).map_err(|e| DatasetError::format(path, format!("not a readable HDF5 file: {e}")))?;
+    let file = crate::h5file::open_input(path)?;
     let r = Reader { path, file };
     match r.string_attr("format")? {
         Some(f) if f == H5GRAPH_FORMAT => {}

@@ -79,8 +79,7 @@ pub fn read_soft_targets(path: &Path) -> Result<SoftTargets, DatasetError> {
 }
 
 pub(crate) fn read_unguarded(path: &Path) -> Result<SoftTargets, DatasetError> {
-    let file =
-        crate::h5file::open(path).map_err(|e| DatasetError::format(path, format!("not a readable HDF5 file: {e}")))?;
+    let file = crate::h5file::open_input(path)?;
     let r = Reader { path, file };
     match r.string_attr("format")? {
         Some(f) if f == SOFT_TARGETS_FORMAT => {}

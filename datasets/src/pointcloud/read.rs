@@ -104,8 +104,7 @@ pub fn read_cloud_file(path: &Path) -> Result<CloudFile, DatasetError> {
 }
 
 pub(crate) fn read_unguarded(path: &Path) -> Result<CloudFile, DatasetError> {
-    let file =
-        crate::h5file::open(path).map_err(|e| DatasetError::format(path, format!("not a readable HDF5 file: {e}")))?;
+    let file = crate::h5file::open_input(path)?;
     let r = Reader { path, file };
     let (shape, points) = r.clouds("data", None)?;
     let labels = r.labels(shape[0])?;

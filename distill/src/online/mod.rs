@@ -124,14 +124,10 @@ impl OnlineGraph {
         if let Some(&bad) = query.iter().find(|&&q| q >= self.num_nodes()) {
             return Err(ModelError::Shape(format!("query node {bad} outside the graph's {} nodes", self.num_nodes())));
         }
-        let hops = receptive_hops(model);
-        if hops == 0 && query.len() <= host_mlp::HOST_MAX_ROWS {
-            let mut distinct = Vec::with_capacity(query.len());
-            query.iter().for_each(|q| if !distinct.contains(q) { distinct.push(*q) });
-            if let Some(logits) = self.host_mlp(model, &distinct) {
-                return Ok(logits);
-            }
+        if let Some(logits) = self.host_mlp(model, query) {
+            return Ok(logits);
         }
+        let hops = receptive_hops(model);
         let (field, distinct) = self.field_and_query_count(query, hops);
         let induced_graph;
         let a_hat = if hops == 0 {
@@ -153,12 +149,15 @@ impl OnlineGraph {
         Ok(logits.narrow(0, 0, distinct as i64).to_kind(Kind::Float))
     }
 
-    /// The MLP's logits for a few `nodes`, computed on the host without libtorch (see
-    /// [`host_mlp`]); None where that path does not apply (a GCN, many nodes, a GPU).
-    fn host_mlp(&self, model: &dyn NodeModel, nodes: &[usize]) -> Option<Tensor> {
-        if model.config().arch != Arch::Mlp || nodes.len() > host_mlp::HOST_MAX_ROWS {
+    /// The MLP's logits for a few `query` nodes (each once, in order), computed on the host
+    /// without libtorch (see [`host_mlp`]); None where that path does not apply (a GCN, many
+    /// nodes, a GPU).
+    fn host_mlp(&self, model: &dyn NodeModel, query: &[usize]) -> Option<Tensor> {
+        if model.config().arch != Arch::Mlp || query.len() > host_mlp::HOST_MAX_ROWS {
             return None;
         }
+        let mut nodes = Vec::with_capacity(query.len());
+        query.iter().for_each(|q| if !nodes.contains(q) { nodes.push(*q) });
         let rows: Vec<HostRow> = match &self.features {
             OnlineFeatures::Dense(all) => {
                 let (all, shape) = host_mlp::host_slice(all)?;
