@@ -34,7 +34,16 @@ pub fn chunked_logits(
             dataset.num_features()
         )));
     }
-    let a_hat = matches!(config.arch, Arch::Gcn).then(|| gcn_normalized_adjacency(&dataset.graph));
+    let a_hat = match config.arch {
+        Arch::Gcn => Some(gcn_normalized_adjacency(&dataset.graph)),
+        Arch::Mlp => None,
+        other => {
+            return Err(ModelError::Config(format!(
+                "chunked inference is written for gcn and mlp models, not {other}: \
+                 run it on a device that holds the whole graph"
+            )))
+        }
+    };
     let features = dataset.features.to_csr();
     let n = dataset.num_nodes();
     let chunks: Vec<(usize, usize)> = (0..n).step_by(chunk).map(|start| (start, chunk.min(n - start))).collect();

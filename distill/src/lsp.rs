@@ -169,18 +169,9 @@ pub fn edge_similarity(z: &Tensor, edges: &EdgeList, kernel: LspKernel) -> Tenso
     }
 }
 
-/// `log softmax` of `scores` within each group of edges sharing a centre node. The per-group
-/// maximum is subtracted first (and detached: the softmax does not depend on it), so large
-/// scores cannot overflow.
-pub fn segment_log_softmax(scores: &Tensor, centre: &Tensor, num_nodes: i64) -> Tensor {
-    let options = (scores.kind(), scores.device());
-    let max = Tensor::full([num_nodes], f64::NEG_INFINITY, options)
-        .index_reduce(0, centre, &scores.detach(), "amax", true)
-        .index_select(0, centre);
-    let shifted = scores - max;
-    let sums = Tensor::zeros([num_nodes], options).index_add(0, centre, &shifted.exp());
-    shifted - sums.index_select(0, centre).log()
-}
+/// `log softmax` of `scores` within each group of edges sharing a centre node (the one edge
+/// softmax GAT and LSP share).
+pub use gdistill_models::segment_log_softmax;
 
 /// `log LS_ij` for every edge: the log of node `i`'s local structure at neighbour `j`.
 pub fn log_local_structure(z: &Tensor, edges: &EdgeList, kernel: LspKernel) -> Tensor {

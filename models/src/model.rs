@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
-use crate::{dropout, Gcn, Mlp, ModelError, NodeFeatures, Project, SparseMatrix};
+use crate::{dropout, Appnp, Gat, Gcn, Mlp, ModelError, NodeFeatures, Project, Sage, SparseMatrix};
 
 /// A forward pass: the logits and the hidden representation after each hidden layer
 /// (post-activation, before dropout). Structure-preserving losses and pruning read `hidden`.
@@ -50,13 +50,29 @@ pub(crate) fn forward_stack<L: StackLayer>(
 }
 
 /// Which architecture.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Arch {
     /// Sparse-matrix GCN (Kipf & Welling 2017).
+    #[default]
     Gcn,
     /// Graph-less MLP: reads node features only.
     Mlp,
+    /// GraphSAGE with the mean aggregator (Hamilton et al. 2017).
+    Sage,
+    /// Graph attention network (Velickovic et al. 2018).
+    Gat,
+    /// Predict then propagate: an MLP and personalised PageRank (Klicpera et al. 2019).
+    Appnp,
+}
+
+impl Arch {
+    pub const ALL: [Arch; 5] = [Arch::Gcn, Arch::Mlp, Arch::Sage, Arch::Gat, Arch::Appnp];
+
+    /// Whether the model reads the graph.
+    pub fn uses_graph(self) -> bool {
+        self != Arch::Mlp
+    }
 }
 
 impl std::str::FromStr for Arch {
@@ -65,7 +81,10 @@ impl std::str::FromStr for Arch {
         match s.to_ascii_lowercase().as_str() {
             "gcn" => Ok(Arch::Gcn),
             "mlp" => Ok(Arch::Mlp),
-            other => Err(ModelError::Config(format!("unknown model '{other}': use gcn or mlp"))),
+            "sage" | "graphsage" => Ok(Arch::Sage),
+            "gat" => Ok(Arch::Gat),
+            "appnp" => Ok(Arch::Appnp),
+            other => Err(ModelError::Config(format!("unknown model '{other}': use gcn, mlp, sage, gat or appnp"))),
         }
     }
 }
@@ -75,6 +94,9 @@ impl std::fmt::Display for Arch {
         f.write_str(match self {
             Arch::Gcn => "gcn",
             Arch::Mlp => "mlp",
+            Arch::Sage => "sage",
+            Arch::Gat => "gat",
+            Arch::Appnp => "appnp",
         })
     }
 }
@@ -88,6 +110,36 @@ pub struct ModelConfig {
     pub hidden: Vec<i64>,
     pub num_classes: i64,
     pub dropout: f64,
+    /// Settings only some families read (heads, propagation steps, ...); absent in checkpoints
+    /// written before those families existed.
+    #[serde(default)]
+    pub options: ArchOptions,
+}
+
+/// Family-specific settings, each read only by the family it names.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ArchOptions {
+    /// GAT: attention heads of each hidden layer (concatenated).
+    pub heads: i64,
+    /// GAT: heads of the output layer (averaged).
+    pub output_heads: i64,
+    /// GAT: dropout on the attention coefficients.
+    pub attention_dropout: f64,
+    /// APPNP: propagation steps `K`.
+    pub steps: usize,
+    /// APPNP: teleport probability `alpha`.
+    pub teleport: f64,
+    /// SAGE: L2-normalise each layer's output rows.
+    pub normalize: bool,
+}
+
+impl Default for ArchOptions {
+    /// The published recipes: GAT 8 hidden heads, 1 output head, attention dropout 0.6
+    /// (Velickovic et al. on Cora); APPNP K = 10, alpha = 0.1 (Klicpera et al.).
+    fn default() -> Self {
+        ArchOptions { heads: 8, output_heads: 1, attention_dropout: 0.6, steps: 10, teleport: 0.1, normalize: false }
+    }
 }
 
 impl ModelConfig {
@@ -100,10 +152,24 @@ impl ModelConfig {
         num_classes: i64,
         dropout: f64,
     ) -> ModelConfig {
-        ModelConfig { arch, in_features, hidden: vec![hidden; layers.saturating_sub(1)], num_classes, dropout }
+        ModelConfig {
+            arch,
+            in_features,
+            hidden: vec![hidden; layers.saturating_sub(1)],
+            num_classes,
+            dropout,
+            options: ArchOptions::default(),
+        }
     }
 
-    /// `(in, out)` of each weight layer.
+    /// The same model with other family settings.
+    pub fn with_options(mut self, options: ArchOptions) -> ModelConfig {
+        self.options = options;
+        self
+    }
+
+    /// `(in, out)` of each layer as GCN, MLP, SAGE and APPNP build it (GAT's widths are these
+    /// times the heads: see [`ModelConfig::num_params`]).
     pub fn layer_dims(&self) -> Vec<(i64, i64)> {
         let mut dims = Vec::with_capacity(self.hidden.len() + 1);
         let mut input = self.in_features;
@@ -117,7 +183,28 @@ impl ModelConfig {
     /// Trainable parameters: weights and biases.
     pub fn num_params(&self) -> i64 {
         // Saturating: an absurd width must reach the memory check, not overflow.
-        self.layer_dims().iter().fold(0i64, |n, (i, o)| n.saturating_add(i.saturating_mul(*o)).saturating_add(*o))
+        let add = |n: i64, m: i64| n.saturating_add(m);
+        let mul = |a: i64, b: i64| a.saturating_mul(b);
+        match self.arch {
+            Arch::Gcn | Arch::Mlp | Arch::Appnp => {
+                self.layer_dims().iter().fold(0, |n, &(i, o)| add(add(n, mul(i, o)), o))
+            }
+            // Root and neighbour weights, one bias.
+            Arch::Sage => self.layer_dims().iter().fold(0, |n, &(i, o)| add(add(n, mul(2, mul(i, o))), o)),
+            Arch::Gat => {
+                let (mut n, mut input) = (0i64, self.in_features);
+                let last = self.hidden.len();
+                for (k, &width) in self.hidden.iter().chain(std::iter::once(&self.num_classes)).enumerate() {
+                    let heads = if k == last { self.options.output_heads } else { self.options.heads };
+                    let projected = mul(heads, width);
+                    let bias = if k == last { width } else { projected };
+                    // W, a_src and a_dst, the bias.
+                    n = add(add(add(n, mul(input, projected)), mul(2, projected)), bias);
+                    input = projected;
+                }
+                n
+            }
+        }
     }
 
     pub fn validate(&self) -> Result<(), ModelError> {
@@ -134,7 +221,20 @@ impl ModelConfig {
         if !(0.0..1.0).contains(&self.dropout) {
             return bad(format!("dropout must be in [0, 1), got {}", self.dropout));
         }
-        Ok(())
+        let o = &self.options;
+        match self.arch {
+            Arch::Gat if o.heads <= 0 || o.output_heads <= 0 => {
+                bad(format!("GAT heads must be positive, got {} hidden and {} output heads", o.heads, o.output_heads))
+            }
+            Arch::Gat if !(0.0..1.0).contains(&o.attention_dropout) => {
+                bad(format!("attention dropout must be in [0, 1), got {}", o.attention_dropout))
+            }
+            Arch::Appnp if o.steps == 0 => bad("APPNP needs at least one propagation step".into()),
+            Arch::Appnp if !(o.teleport > 0.0 && o.teleport <= 1.0) => {
+                bad(format!("APPNP's teleport probability must be in (0, 1], got {}", o.teleport))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Builds the model's variables under `path` (layer `k` under `path / k`).
@@ -143,6 +243,9 @@ impl ModelConfig {
         Ok(match self.arch {
             Arch::Gcn => Box::new(Gcn::new(path, self.clone())),
             Arch::Mlp => Box::new(Mlp::new(path, self.clone())),
+            Arch::Sage => Box::new(Sage::new(path, self.clone())),
+            Arch::Gat => Box::new(Gat::new(path, self.clone())),
+            Arch::Appnp => Box::new(Appnp::new(path, self.clone())),
         })
     }
 }

@@ -13,6 +13,8 @@
 //! assert_eq!(Vec::<f32>::try_from(y.view([-1])).unwrap(), vec![3.0, 3.0]);
 //! ```
 
+use std::sync::OnceLock;
+
 use tch::{Device, Kind, Tensor};
 
 use crate::{tape, ModelError};
@@ -30,6 +32,10 @@ pub struct SparseMatrix {
     t_col: Tensor,
     t_perm: Tensor,
     csr: Tensor,
+    // Operators other layer families derive from this one's pattern, built on first use (PyG's
+    // `cached=True`): a graph is built once and read every epoch.
+    row: OnceLock<Tensor>,
+    neighbour_mean: OnceLock<Box<SparseMatrix>>,
 }
 
 impl SparseMatrix {
@@ -86,7 +92,35 @@ impl SparseMatrix {
             t_col: Tensor::from_slice(&t_indices).to(device),
             t_perm: Tensor::from_slice(&t_perm).to(device),
             csr,
+            row: OnceLock::new(),
+            neighbour_mean: OnceLock::new(),
         })
+    }
+
+    /// Builds from CSR arrays already on a device (int64 row pointer and column indices, float
+    /// values), with the transpose's layout computed there too: no host round trip. The caller
+    /// vouches for the arrays (this is how operators derived from a checked matrix are built).
+    pub fn from_csr_tensors(crow: Tensor, col: Tensor, values: Tensor, rows: i64, cols: i64) -> SparseMatrix {
+        let counts = crow.diff(1, 0, None::<Tensor>, None::<Tensor>);
+        let row = Tensor::arange(rows, (Kind::Int64, crow.device())).repeat_interleave_self_tensor(&counts, 0, None);
+        // A stable sort by column keeps each column's rows in order, as the host transpose does.
+        let t_perm = col.argsort_stable(true, 0, false);
+        let t_counts = col.bincount(None::<Tensor>, cols);
+        let t_crow = Tensor::cat(&[Tensor::zeros([1], (Kind::Int64, col.device())), t_counts.cumsum(0, Kind::Int64)], 0);
+        let csr = csr_tensor(&crow, &col, &values, rows, cols);
+        SparseMatrix {
+            rows,
+            cols,
+            t_col: row.index_select(0, &t_perm),
+            crow,
+            col,
+            values,
+            t_crow,
+            t_perm,
+            csr,
+            row: OnceLock::from(row),
+            neighbour_mean: OnceLock::new(),
+        }
     }
 
     /// Builds from a `sprs` matrix (CSR or CSC).
@@ -162,6 +196,8 @@ impl SparseMatrix {
             t_crow: self.t_crow.shallow_clone(),
             t_col: self.t_col.shallow_clone(),
             t_perm: self.t_perm.shallow_clone(),
+            row: self.row.get().map_or_else(OnceLock::new, |r| OnceLock::from(r.shallow_clone())),
+            neighbour_mean: OnceLock::new(),
         }
     }
 
@@ -172,8 +208,32 @@ impl SparseMatrix {
 
     /// Row indices of the stored entries, in CSR order (for edge-list computations).
     pub fn row_indices(&self) -> Tensor {
-        let counts = self.crow.diff(1, 0, None::<Tensor>, None::<Tensor>);
-        Tensor::arange(self.rows, (Kind::Int64, self.device())).repeat_interleave_self_tensor(&counts, 0, None)
+        self.row_index().shallow_clone()
+    }
+
+    /// Row indices of the stored entries, computed once.
+    pub(crate) fn row_index(&self) -> &Tensor {
+        self.row.get_or_init(|| {
+            let counts = self.crow.diff(1, 0, None::<Tensor>, None::<Tensor>);
+            Tensor::arange(self.rows, (Kind::Int64, self.device())).repeat_interleave_self_tensor(&counts, 0, None)
+        })
+    }
+
+    /// The mean over each row's off-diagonal entries: for the graph's `A_hat` (pattern `A + I`)
+    /// this is GraphSAGE's mean aggregator, `(M X)_i = mean_{j in N(i)} x_j`, self excluded; a
+    /// node without neighbours gets a zero row (PyTorch Geometric's mean of nothing). For a
+    /// sampled block (destinations a prefix of sources) "diagonal" is destination `k` = source
+    /// `k`, the node itself. Built on first use and kept.
+    pub fn neighbour_mean(&self) -> &SparseMatrix {
+        self.neighbour_mean.get_or_init(|| {
+            let rows = self.row_index();
+            let off_diagonal = rows.ne_tensor(&self.col);
+            let (row, col) = (rows.masked_select(&off_diagonal), self.col.masked_select(&off_diagonal));
+            let counts = row.bincount(None::<Tensor>, self.rows);
+            let values = counts.to_kind(Kind::Float).clamp_min(1.0).reciprocal().index_select(0, &row);
+            let crow = Tensor::cat(&[Tensor::zeros([1], (Kind::Int64, counts.device())), counts.cumsum(0, Kind::Int64)], 0);
+            Box::new(SparseMatrix::from_csr_tensors(crow, col, values, self.rows, self.cols))
+        })
     }
 
     /// Column indices of the stored entries, in CSR order.

@@ -53,11 +53,13 @@ enum OnlineFeatures {
     Sparse(CsMat<f32>),
 }
 
-/// The hops a model's output depends on: one per graph convolution, none for an MLP.
+/// The hops a model's output depends on: one per message-passing layer, one per propagation
+/// step for APPNP, none for an MLP.
 pub fn receptive_hops(model: &dyn NodeModel) -> usize {
     let config = model.config();
     match config.arch {
-        Arch::Gcn => config.hidden.len() + 1,
+        Arch::Gcn | Arch::Sage | Arch::Gat => config.hidden.len() + 1,
+        Arch::Appnp => config.options.steps,
         Arch::Mlp => 0,
     }
 }

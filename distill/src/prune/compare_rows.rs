@@ -52,8 +52,11 @@ pub(crate) struct PrunedModel {
     pub params: i64,
 }
 
+/// Entries of the weight matrices pruning acts on (every family lays them out differently:
+/// counting a built model's matrices is the one way that cannot drift from the models).
 fn weight_entries(config: &ModelConfig) -> i64 {
-    config.layer_dims().iter().map(|(i, o)| i * o).sum()
+    let vs = nn::VarStore::new(tch::Device::Cpu);
+    config.build(&vs.root()).map_or(0, |m| m.weights().iter().map(|w| w.numel() as i64).sum())
 }
 
 /// The sparsity that leaves `teacher` with as many weight entries as `student` has.

@@ -65,7 +65,14 @@ pub fn hessian_diagonal(
 ) -> Result<Vec<Tensor>, PruneError> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     match estimator {
-        HessianEstimator::GaussNewton => Ok(gauss_newton(model, data, loss)),
+        HessianEstimator::GaussNewton => match model.config().arch {
+            Arch::Gcn | Arch::Mlp => Ok(gauss_newton(model, data, loss)),
+            // Its backward pass is written out for one linear map per layer, then A_hat.
+            other => Err(PruneError::Config(format!(
+                "the gauss-newton estimator is written for GCN and MLP layers, not {other}: \
+                 use fisher, hutchinson, exact or magnitude"
+            ))),
+        },
         HessianEstimator::Exact => exact(model, data, loss),
         HessianEstimator::Fisher { samples } => {
             fisher(model, data, loss, positive(samples, "Fisher samples")?, &mut rng)
