@@ -10,22 +10,29 @@
 //! - transformations: [`Graph::induced_subgraph`], [`Graph::connected_components`],
 //!   [`Graph::largest_component`];
 //! - normalisation: [`gcn_normalized_adjacency`], [`symmetric_normalized_adjacency`],
-//!   [`random_walk_normalized_adjacency`].
+//!   [`random_walk_normalized_adjacency`];
+//! - mini-batches and splits: [`NeighborSampler`] / [`NeighborLoader`] (neighbour sampling into
+//!   bipartite [`Block`]s, as PyG's `NeighborLoader`), [`inductive_partition`] (GLNN's held-out
+//!   test nodes).
 
 mod batch;
 mod components;
 mod csr;
 mod error;
 mod grid;
+mod inductive;
 mod knn;
 mod normalize;
 mod petgraph_convert;
 mod row_split;
+mod sampler;
 mod subgraph;
 
 pub use batch::block_diagonal;
 pub use csr::{EdgeOptions, Graph, SelfLoops};
 pub use error::GraphError;
 pub use grid::{grid_graph, Neighborhood};
+pub use inductive::{inductive_partition, InductivePartition};
 pub use knn::{knn_graph, knn_graph_batched, KnnOptions};
 pub use normalize::{gcn_normalized_adjacency, random_walk_normalized_adjacency, symmetric_normalized_adjacency};
+pub use sampler::{Block, NeighborLoader, NeighborSampler, SampledBatch};
