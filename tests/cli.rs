@@ -263,3 +263,50 @@ fn soft_targets_feed_a_graph_less_student() {
     assert_fails_with(&o, &["required arguments"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("--teacher"));
 }
+
+#[test]
+fn compare_runs_every_teacher_family_with_drawn_splits_and_structural_features() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = "csbm:nodes=200,classes=3,degree=6,features=12,signal=2,seed=4";
+    for family in ["sage", "gat", "appnp"] {
+        let json_path = dir.path().join(format!("{family}.json"));
+        let args = [
+            "compare", "--dataset", spec, "--teacher", family, "--seeds", "2", "--epochs", "15",
+            "--split", "per-class:10,10", "--features", "given+positional:4", "--json", json_path.to_str().unwrap(),
+        ];
+        let o = gdistill(&args, dir.path());
+        assert!(o.status.success(), "{family}: {}", String::from_utf8_lossy(&o.stderr));
+        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+        let names: Vec<&str> = json["rows"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+        let small = format!("{family}-small");
+        assert_eq!(names[..2], ["teacher", "mlp"]);
+        assert!(names.contains(&small.as_str()) && names.contains(&format!("{small}+kd+obd").as_str()), "{names:?}");
+        assert_eq!(json["config"]["family"], family);
+        assert_eq!(json["config"]["split"], "per-class:10,10");
+        // 12 given features and 4 random-walk columns; 10 + 10 per class drawn.
+        assert_eq!(json["dataset"]["features"], 16);
+        assert_eq!([json["dataset"]["train"].as_i64(), json["dataset"]["val"].as_i64()], [Some(30), Some(30)]);
+        // The small student is never narrower than the class count.
+        assert!(json["config"]["gcn_small"]["hidden"].as_i64().unwrap() >= 3);
+    }
+}
+
+#[test]
+fn bad_family_settings_fail_with_one_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = "csbm:nodes=60,classes=2,degree=3,features=4,seed=1";
+    let config = dir.path().join("heads.toml");
+    std::fs::write(&config, "family = \"gat\"\n[teacher.options]\nheads = 0\n").unwrap();
+    let cases: [(&[&str], &[&str]); 5] = [
+        (&["--teacher", "mlp"], &["teacher family", "graph"]),
+        (&["--teacher", "transformer"], &["unknown model"]),
+        (&["--config", config.to_str().unwrap()], &["heads must be positive"]),
+        (&["--split", "per-class:0,5"], &["per-class"]),
+        (&["--features", "positional:0"], &["positional"]),
+    ];
+    for (extra, expect) in cases {
+        let mut args = vec!["compare", "--dataset", spec, "--seeds", "1", "--epochs", "2"];
+        args.extend_from_slice(extra);
+        assert_fails_with(&gdistill(&args, dir.path()), expect);
+    }
+}

@@ -9,7 +9,9 @@
 //! [`pickle`] reader), [`linqs`] (LINQS text), [`npz`] (gnn-benchmark), [`h5graph`] (gdistill's
 //! HDF5 layout, read and write), [`csbm`] (synthetic). Shared pieces: [`array`](mod@array) (numpy arrays),
 //! [`sparse`] (checked CSR construction), [`split`] (seeded per-class splits), [`limits`] (declared
-//! sizes checked against memory before anything is allocated).
+//! sizes checked against memory before anything is allocated). Per experiment: [`split_spec`] (which
+//! split: `public`, `per-class:20,30`, `random:0.6,0.2`), [`structural_features`] (features from the
+//! graph alone, for graphs without node features).
 //!
 //! Image datasets (`mnist:DIR`, `digits:FILE`) are not node datasets: [`load_images`] turns
 //! their specs into an [`ImageDataset`] ([`images`]; [`is_image_spec`] tells the two apart).
@@ -25,6 +27,7 @@ mod error;
 pub mod h5file;
 pub mod h5graph;
 pub mod images;
+pub mod inductive;
 pub mod limits;
 pub mod linqs;
 pub mod npz;
@@ -34,15 +37,20 @@ pub mod pointcloud;
 pub mod sparse;
 pub mod spec;
 pub mod split;
+pub mod split_spec;
+pub mod structural_features;
 
 pub use csbm::{generate_csbm, CsbmParams};
 pub use dataset::{DatasetSummary, FeatureLayout, NodeDataset, Split};
 pub use error::DatasetError;
 pub use h5graph::{read_h5graph, read_soft_targets, write_h5graph, write_soft_targets, SoftTargets};
 pub use images::{is_image_spec, load_images, ImageDataset, ImageSpec, ImageSummary};
+pub use inductive::{inductive_split, InductiveDataset};
 pub use linqs::{load_linqs, LinqsOptions, LinqsReport};
 pub use npz::load_npz;
 pub use planetoid::load_planetoid;
 pub use pointcloud::{is_pointcloud_spec, load_pointclouds, PointCloudDataset, PointCloudSpec, PointCloudSummary};
 pub use spec::{load, load_with_report, DatasetSpec, LoadReport};
 pub use split::{per_class_split, NodeSplit, SplitOptions};
+pub use split_spec::{apply_split, ParseSpecError, SplitSpec};
+pub use structural_features::{apply_features, FeatureSpec};

@@ -142,13 +142,18 @@ fn wrong_shapes_and_labels_are_errors() {
         ("floatlabels", replace(base_arrays(), "labels", Some(floats(&[6], &[0.0; 6]))), "integer"),
         ("edge", replace(base_arrays(), "adj_indices", Some(ints(&[1, 2, 3, 4, 5, 9]))), "index 9 is outside 0..6"),
         ("noadj", replace(base_arrays(), "adj_indptr", None), "adj_data/indices/indptr/shape are missing"),
-        ("noattr", base_arrays().into_iter().filter(|(k, _)| !k.starts_with("attr")).collect(), "no node attributes"),
         ("nolabels", replace(base_arrays(), "labels", None), "no 'labels'"),
     ];
     for (name, arrays, expect) in cases {
         let path = write(dir.path(), &format!("{name}.npz"), &arrays);
         format_error(&path, expect);
     }
+    // A graph without node attributes (polblogs) loads with no feature columns; `--features`
+    // then supplies structural ones, and `given` refuses it (tests/structural_features.rs).
+    let arrays: Vec<_> = base_arrays().into_iter().filter(|(k, _)| !k.starts_with("attr")).collect();
+    let path = write(dir.path(), "noattr.npz", &arrays);
+    let featureless = load_npz(&path, &SplitOptions::default()).unwrap();
+    assert_eq!((featureless.num_nodes(), featureless.num_features()), (6, 0));
     // non-finite features pass the parser but not validation
     let path = write(
         dir.path(),

@@ -5,13 +5,14 @@
 //! accuracy per seed (mean and sample standard deviation), parameters, training seconds and
 //! warm full-graph inference milliseconds.
 
-use gdistill_datasets::NodeDataset;
-use gdistill_models::{Arch, ModelConfig, ModelOutput};
+use gdistill_datasets::{apply_features, apply_split, FeatureSpec, NodeDataset, SplitSpec};
+use gdistill_models::{Arch, ArchOptions, ModelConfig, ModelOutput};
 use serde::{Deserialize, Serialize};
 use tch::Device;
 
 use crate::lsp::{EdgeList, KlDirection, LspKernel};
 pub use crate::prune::compare_rows::PruneRowsConfig;
+use crate::prune::HessianEstimator;
 use crate::prune::compare_rows::{matching_sparsity, prune_distilled, prune_teacher, PrunedModel};
 use crate::{
     accuracy, checked_hidden_index, inference_ms, predict, train, EpochStats, GraphData, LspTerm, Objective,
@@ -22,9 +23,13 @@ use crate::{
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSpec {
+    /// Width of each hidden layer (per head for GAT).
     pub hidden: i64,
     pub layers: usize,
     pub dropout: f64,
+    /// Family settings (GAT heads, APPNP steps, ...); the family is the comparison's.
+    #[serde(default)]
+    pub options: ArchOptions,
 }
 
 /// Which soft-target loss the `+kd` rows use.
@@ -43,10 +48,23 @@ pub enum KdLoss {
 pub struct CompareConfig {
     pub seeds: usize,
     pub first_seed: u64,
+    /// Family of the teacher and of the small graph student (row `<family>-small`).
+    #[serde(default)]
+    pub family: Arch,
+    /// `public` (the dataset's own split), `per-class:T,V` or `random:T,V`, drawn anew for
+    /// each seed (GLNN's and CPF's protocol) unless public.
+    #[serde(default = "public_split")]
+    pub split: SplitSpec,
+    /// `given`, or structural features for graphs without them (`identity`, `degree`,
+    /// `positional:K`), or `given+positional:K`.
+    #[serde(default = "given_features")]
+    pub features: FeatureSpec,
     /// Scale feature rows to sum to one (the GCN recipe).
     pub normalize_features: bool,
     pub teacher: ModelSpec,
     pub teacher_training: TrainConfig,
+    /// The small student of the teacher's family (the key keeps its first name: GCN was the
+    /// only family then).
     pub gcn_small: ModelSpec,
     pub mlp: ModelSpec,
     /// Training of the students from labels alone.
@@ -87,19 +105,57 @@ pub struct LspConfig {
     pub ablation_kernels: Vec<LspKernel>,
 }
 
+fn public_split() -> SplitSpec {
+    SplitSpec::Public
+}
+
+fn given_features() -> FeatureSpec {
+    FeatureSpec::Given
+}
+
 impl CompareConfig {
-    /// Defaults chosen on the validation split of Cora and Citeseer. Row normalisation (the GCN
-    /// recipe for bag-of-words counts) is on only when every feature is non-negative: scaling
-    /// signed features (e.g. the Gaussian ones of a CSBM) by their row sums makes no sense.
+    /// Defaults for a GCN teacher, chosen on the validation split of Cora and Citeseer. Row
+    /// normalisation (the GCN recipe for bag-of-words counts) is on only when every feature is
+    /// non-negative: scaling signed features (e.g. the Gaussian ones of a CSBM) by their row
+    /// sums makes no sense.
     pub fn for_dataset(dataset: &NodeDataset) -> CompareConfig {
+        CompareConfig::for_family(dataset, Arch::Gcn)
+    }
+
+    /// Defaults for a teacher of `family`: its published recipe (GAT: PyTorch Geometric's
+    /// `examples/gat.py`, 8 heads of 8, dropout 0.6, lr 0.005; SAGE and APPNP: the GCN recipe
+    /// with decay on every layer, APPNP with K = 10, alpha = 0.1). The small student is never
+    /// narrower than the class count: a layer of fewer units than classes must squeeze the
+    /// classes through a bottleneck, and on Amazon Photo (8 classes) a width-6 GCN collapsed on
+    /// some seeds (0.545 +- 0.190).
+    pub fn for_family(dataset: &NodeDataset, family: Arch) -> CompareConfig {
+        let spec = |hidden, dropout| ModelSpec { hidden, layers: 2, dropout, options: ArchOptions::default() };
+        let classes = dataset.num_classes as i64;
+        let (teacher, teacher_training, small) = match family {
+            Arch::Gat => (
+                spec(8, 0.6),
+                TrainConfig { lr: 0.005, decay_all_layers: true, ..TrainConfig::default() },
+                // One head: heads multiply the first layer, the one the features make large.
+                ModelSpec { options: ArchOptions { heads: 1, ..ArchOptions::default() }, ..spec(6.max(classes), 0.6) },
+            ),
+            Arch::Gcn => (spec(64, 0.5), TrainConfig::default(), spec(6.max(classes), 0.5)),
+            _ => (
+                spec(64, 0.5),
+                TrainConfig { decay_all_layers: true, ..TrainConfig::default() },
+                spec(6.max(classes), 0.5),
+            ),
+        };
         CompareConfig {
             seeds: 10,
             first_seed: 0,
+            family,
+            split: SplitSpec::Public,
+            features: FeatureSpec::Given,
             normalize_features: dataset.has_nonnegative_features(),
-            teacher: ModelSpec { hidden: 64, layers: 2, dropout: 0.5 },
-            teacher_training: TrainConfig::default(),
-            gcn_small: ModelSpec { hidden: 6, layers: 2, dropout: 0.5 },
-            mlp: ModelSpec { hidden: 64, layers: 2, dropout: 0.5 },
+            teacher,
+            teacher_training,
+            gcn_small: small,
+            mlp: spec(64, 0.5),
             student_training: TrainConfig { decay_all_layers: true, ..TrainConfig::default() },
             distill_training: TrainConfig { weight_decay: 0.0, epochs: 400, ..TrainConfig::default() },
             kd_loss: KdLoss::SoftTargets,
@@ -118,7 +174,11 @@ impl CompareConfig {
                 until_epoch: None,
                 ablation_kernels: Vec::new(),
             },
-            prune: PruneRowsConfig::default(),
+            prune: match family {
+                Arch::Gcn => PruneRowsConfig::default(),
+                // Gauss-Newton is written for GCN layers; Fisher needs only first derivatives.
+                _ => PruneRowsConfig { estimator: HessianEstimator::Fisher { samples: 8 }, ..PruneRowsConfig::default() },
+            },
         }
     }
 }
@@ -127,6 +187,7 @@ impl ModelSpec {
     /// The model this spec describes for `in_features` inputs and `classes` outputs.
     pub fn config(&self, arch: Arch, in_features: i64, classes: i64) -> ModelConfig {
         ModelConfig::new(arch, in_features, self.hidden, self.layers, classes, self.dropout)
+            .with_options(self.options.clone())
     }
 
     fn validate(&self, name: &str) -> Result<(), String> {
@@ -158,6 +219,13 @@ impl CompareConfig {
         for (name, spec) in [("teacher", &self.teacher), ("gcn_small", &self.gcn_small), ("mlp", &self.mlp)] {
             spec.validate(name)?;
         }
+        if self.family == Arch::Mlp {
+            return Err("the teacher family must read the graph: gcn, sage, gat or appnp, not mlp".into());
+        }
+        for (name, spec) in [("teacher", &self.teacher), ("gcn_small", &self.gcn_small)] {
+            // A config built only to check the family settings (heads, steps, ...).
+            spec.config(self.family, 1, 1).validate().map_err(|e| format!("{name}: {e}"))?;
+        }
         self.prune.validate()?;
         let trainings = [
             ("teacher_training", &self.teacher_training),
@@ -173,8 +241,9 @@ impl CompareConfig {
     /// Refuses models whose training state (weights, gradients, Adam's moments) would not fit
     /// in memory for `dataset`, before the first one is built.
     pub fn check_memory(&self, dataset: &NodeDataset) -> Result<(), String> {
-        for (name, spec) in [("teacher", &self.teacher), ("gcn_small", &self.gcn_small), ("mlp", &self.mlp)] {
-            let model = spec.config(Arch::Gcn, dataset.num_features() as i64, dataset.num_classes as i64);
+        let models = [("teacher", &self.teacher, self.family), ("gcn_small", &self.gcn_small, self.family), ("mlp", &self.mlp, Arch::Mlp)];
+        for (name, spec, arch) in models {
+            let model = spec.config(arch, dataset.num_features() as i64, dataset.num_classes as i64);
             let params = model.num_params();
             let what = format!("{name} (hidden {}, {params} parameters)", spec.hidden);
             gdistill_datasets::limits::check_memory(&what, 16 * params.max(0) as u128)?;
@@ -256,17 +325,23 @@ pub fn compare(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<CompareReport, TrainError> {
     config.validate().map_err(TrainError::Config)?;
-    config.check_memory(dataset).map_err(TrainError::TooLarge)?;
     let mut dataset = dataset.clone();
     if config.normalize_features {
         dataset.row_normalize_features();
     }
-    let data = GraphData::new(&dataset, device, crate::FeatureLayout::Auto)?;
-    let model = |arch, spec: &ModelSpec| spec.config(arch, data.num_features(), data.num_classes);
-    let teacher_cfg = model(Arch::Gcn, &config.teacher);
+    // After normalisation: positional columns are not counts to be scaled with the others.
+    let dataset = apply_features(&dataset, &config.features).map_err(|e| TrainError::Config(e.to_string()))?;
+    config.check_memory(&dataset).map_err(TrainError::TooLarge)?;
+    let seed_split = |seed| apply_split(&dataset, &config.split, seed).map_err(|e| TrainError::Config(e.to_string()));
+    // The first seed's split fixes what the report's dataset line shows.
+    let first_split = seed_split(config.first_seed)?;
+    let mut data = GraphData::new(&first_split, device, crate::FeatureLayout::Auto)?;
+    let (num_features, num_classes) = (data.num_features(), data.num_classes);
+    let model = |arch, spec: &ModelSpec| spec.config(arch, num_features, num_classes);
+    let teacher_cfg = model(config.family, &config.teacher);
     let student_cfg = |s: Student| match s {
         Student::Mlp => model(Arch::Mlp, &config.mlp),
-        Student::GcnSmall => model(Arch::Gcn, &config.gcn_small),
+        Student::GcnSmall => model(config.family, &config.gcn_small),
     };
     let plans = row_plans(config);
     let mut rows: Vec<RowRuns> = plans
@@ -274,14 +349,19 @@ pub fn compare(
         .map(|p| RowRuns::new(p.name.clone(), &p.student.map_or_else(|| teacher_cfg.clone(), student_cfg)))
         .collect();
     let lsp_edges = EdgeList::from_graph(&dataset.graph, config.lsp.self_loops, device);
-    let pruned_rows = if config.prune.rows { PRUNED_ROWS.len() } else { 0 };
-    for name in PRUNED_ROWS.iter().take(pruned_rows) {
-        let cfg = if *name == "teacher-obd" { teacher_cfg.clone() } else { student_cfg(Student::GcnSmall) };
-        rows.push(RowRuns::new(name.to_string(), &cfg));
+    let pruned_rows = if config.prune.rows { 2 } else { 0 };
+    let pruned_names = pruned_row_names(config.family);
+    let small_kd = format!("{}+kd", small_row_name(config.family));
+    for name in pruned_names.iter().take(pruned_rows) {
+        let cfg = if name == "teacher-obd" { teacher_cfg.clone() } else { student_cfg(Student::GcnSmall) };
+        rows.push(RowRuns::new(name.clone(), &cfg));
     }
     let runs = rows.len() * config.seeds;
     let mut run = 0;
     for seed in config.first_seed..config.first_seed + config.seeds as u64 {
+        if config.split != SplitSpec::Public && seed != config.first_seed {
+            data.set_split(&seed_split(seed)?);
+        }
         let mut teacher_out = None;
         let (mut teacher, mut distilled_small) = (None, None);
         for (row, plan) in rows.iter_mut().zip(&plans) {
@@ -305,17 +385,17 @@ pub fn compare(
             }
             match plan.name.as_str() {
                 "teacher" if pruned_rows > 0 => teacher = Some(trained),
-                "gcn-small+kd" if pruned_rows > 0 => distilled_small = Some(trained),
+                name if pruned_rows > 0 && name == small_kd => distilled_small = Some(trained),
                 _ => {}
             }
         }
         if let (Some(teacher), Some(small), Some(out)) = (&teacher, &distilled_small, &teacher_out) {
             let sparsity = matching_sparsity(&teacher_cfg, &student_cfg(Student::GcnSmall));
             let offset = rows.len() - pruned_rows;
-            progress(Progress::RunStarted { row: PRUNED_ROWS[0], seed, run, runs });
+            progress(Progress::RunStarted { row: &pruned_names[0], seed, run, runs });
             let pruned = prune_teacher(teacher, &data, config, sparsity, seed)?;
             rows[offset].record_pruned(&pruned, &data);
-            progress(Progress::RunStarted { row: PRUNED_ROWS[1], seed, run: run + 1, runs });
+            progress(Progress::RunStarted { row: &pruned_names[1], seed, run: run + 1, runs });
             let pruned = prune_distilled(small, &out.logits, &data, config, seed)?;
             rows[offset + 1].record_pruned(&pruned, &data);
             run += 2;
@@ -328,9 +408,9 @@ pub fn compare(
             edges: dataset.graph.num_undirected_edges(),
             features: dataset.num_features(),
             classes: dataset.num_classes,
-            train: dataset.train.len(),
-            val: dataset.val.len(),
-            test: dataset.test.len(),
+            train: first_split.train.len(),
+            val: first_split.val.len(),
+            test: first_split.test.len(),
         },
         device: format!("{device:?}"),
         rows: rows.into_iter().map(RowRuns::finish).collect(),
@@ -338,8 +418,15 @@ pub fn compare(
     })
 }
 
+/// The name of the family's small student row: `gcn-small`, `sage-small`, ...
+pub fn small_row_name(family: Arch) -> String {
+    format!("{family}-small")
+}
+
 /// The rows `config.prune.rows` adds, after all the others.
-const PRUNED_ROWS: [&str; 2] = ["teacher-obd", "gcn-small+kd+obd"];
+fn pruned_row_names(family: Arch) -> [String; 2] {
+    ["teacher-obd".to_string(), format!("{}+kd+obd", small_row_name(family))]
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Student {
@@ -359,20 +446,21 @@ struct RowPlan {
 fn row_plans(config: &CompareConfig) -> Vec<RowPlan> {
     let plan = |name: &str, student, kd, lsp| RowPlan { name: name.to_string(), student, kd, lsp };
     let (mlp, small, lsp) = (Some(Student::Mlp), Some(Student::GcnSmall), Some(config.lsp.kernel));
+    let s = small_row_name(config.family);
     let mut plans =
         vec![plan("teacher", None, false, None), plan("mlp", mlp, false, None), plan("mlp+kd", mlp, true, None)];
     if config.lsp.rows {
         plans.push(plan("mlp+kd+lsp", mlp, true, lsp));
     }
-    plans.push(plan("gcn-small", small, false, None));
-    plans.push(plan("gcn-small+kd", small, true, None));
+    plans.push(plan(&s, small, false, None));
+    plans.push(plan(&format!("{s}+kd"), small, true, None));
     if config.lsp.rows {
-        plans.push(plan("gcn-small+lsp", small, false, lsp));
-        plans.push(plan("gcn-small+kd+lsp", small, true, lsp));
+        plans.push(plan(&format!("{s}+lsp"), small, false, lsp));
+        plans.push(plan(&format!("{s}+kd+lsp"), small, true, lsp));
     }
     for &kernel in &config.lsp.ablation_kernels {
-        plans.push(plan(&format!("gcn-small+lsp[{kernel}]"), small, false, Some(kernel)));
-        plans.push(plan(&format!("gcn-small+kd+lsp[{kernel}]"), small, true, Some(kernel)));
+        plans.push(plan(&format!("{s}+lsp[{kernel}]"), small, false, Some(kernel)));
+        plans.push(plan(&format!("{s}+kd+lsp[{kernel}]"), small, true, Some(kernel)));
     }
     plans
 }

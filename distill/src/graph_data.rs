@@ -47,6 +47,15 @@ impl GraphData {
         })
     }
 
+    /// Takes `dataset`'s train, validation and test nodes (a split drawn for another seed of the
+    /// same graph); features, graph and labels stay as they are.
+    pub fn set_split(&mut self, dataset: &NodeDataset) {
+        let index = |v: &[usize]| Tensor::from_slice(&v.iter().map(|&i| i as i64).collect::<Vec<_>>()).to(self.device);
+        self.train = index(&dataset.train);
+        self.val = index(&dataset.val);
+        self.test = index(&dataset.test);
+    }
+
     pub fn num_nodes(&self) -> i64 {
         self.features.num_nodes()
     }

@@ -2,10 +2,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
-use gdistill_datasets::NodeDataset;
+use gdistill_datasets::{FeatureSpec, NodeDataset, SplitSpec};
 use gdistill_distill::compare::{compare, CompareConfig, KdLoss};
+use gdistill_models::Arch;
 use gdistill_distill::lsp::LspKernel;
 
 use super::distill::KdLossArg;
@@ -27,6 +28,15 @@ pub struct CompareArgs {
     /// TOML experiment file overriding the defaults (same keys as the report's "config").
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Teacher family: gcn, sage, gat or appnp (the small student is of the same family).
+    #[arg(long)]
+    pub teacher: Option<Arch>,
+    /// Split: public (the dataset's own), per-class:TRAIN,VAL (drawn per seed), random:TRAIN,VAL.
+    #[arg(long)]
+    pub split: Option<SplitSpec>,
+    /// Node features: given, identity, degree, positional:K (graphs without features), given+positional:K.
+    #[arg(long)]
+    pub features: Option<FeatureSpec>,
     /// Softmax temperature of the soft targets.
     #[arg(long)]
     pub temperature: Option<f64>,
@@ -36,10 +46,10 @@ pub struct CompareArgs {
     /// Teacher-matching loss of the +kd rows.
     #[arg(long, value_enum)]
     pub kd_loss: Option<KdLossArg>,
-    /// Hidden width of the GCN teacher.
+    /// Hidden width of the teacher (per head for GAT).
     #[arg(long)]
     pub teacher_hidden: Option<i64>,
-    /// Hidden width of the small GCN student.
+    /// Hidden width of the small student of the teacher's family.
     #[arg(long)]
     pub gcn_small_hidden: Option<i64>,
     /// Hidden width of the MLP student.
@@ -68,12 +78,22 @@ pub struct CompareArgs {
     pub json: Option<PathBuf>,
 }
 
-/// Defaults for the dataset, then the TOML file, then flags.
+/// Defaults for the dataset and the teacher family, then the TOML file, then flags. The
+/// family comes from `--teacher`, else from the file, so that the file overlays that family's
+/// recipe.
 fn resolve_config(args: &CompareArgs, dataset: &NodeDataset) -> Result<CompareConfig> {
-    let mut config = CompareConfig::for_dataset(dataset);
+    let family = match (args.teacher, &args.config) {
+        (Some(family), _) => family,
+        (None, Some(path)) => family_in_file(path)?.unwrap_or_default(),
+        (None, None) => Arch::Gcn,
+    };
+    let mut config = CompareConfig::for_family(dataset, family);
     if let Some(path) = &args.config {
         config = apply_experiment_file(config, path, |c| c.validate().and_then(|_| c.check_memory(dataset)))?;
     }
+    config.family = family;
+    set(&mut config.split, args.split);
+    set(&mut config.features, args.features);
     set(&mut config.seeds, args.seeds);
     set(&mut config.first_seed, args.first_seed);
     set(&mut config.temperature, args.temperature);
@@ -106,6 +126,19 @@ fn resolve_config(args: &CompareArgs, dataset: &NodeDataset) -> Result<CompareCo
     Ok(config)
 }
 
+/// The `family` key of an experiment file, if it has one.
+fn family_in_file(path: &std::path::Path) -> Result<Option<Arch>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let table: toml::Table = text.parse().with_context(|| format!("{}: not valid TOML", path.display()))?;
+    match table.get("family") {
+        None => Ok(None),
+        Some(toml::Value::String(name)) => {
+            Ok(Some(name.parse().map_err(|e| anyhow::anyhow!("{}: family: {e}", path.display()))?))
+        }
+        Some(other) => anyhow::bail!("{}: family must be a string such as \"gat\", got {other}", path.display()),
+    }
+}
+
 fn set<T>(target: &mut T, value: Option<T>) {
     if let Some(v) = value {
         *target = v;
@@ -119,6 +152,9 @@ pub fn run(args: CompareArgs) -> Result<()> {
     if super::images::is_image_spec(&args.dataset.dataset) {
         let graph_only = [
             ("--kd-loss", args.kd_loss.is_some()),
+            ("--teacher", args.teacher.is_some()),
+            ("--split", args.split.is_some()),
+            ("--features", args.features.is_some()),
             ("--teacher-hidden", args.teacher_hidden.is_some()),
             ("--gcn-small-hidden", args.gcn_small_hidden.is_some()),
             ("--mlp-hidden", args.mlp_hidden.is_some()),
@@ -163,6 +199,9 @@ pub fn run(args: CompareArgs) -> Result<()> {
 fn run_pointcloud(args: CompareArgs) -> Result<()> {
     let graph_only = [
         ("--kd-loss", args.kd_loss.is_some()),
+        ("--teacher", args.teacher.is_some()),
+        ("--split", args.split.is_some()),
+        ("--features", args.features.is_some()),
         ("--teacher-hidden", args.teacher_hidden.is_some()),
         ("--gcn-small-hidden", args.gcn_small_hidden.is_some()),
         ("--mlp-hidden", args.mlp_hidden.is_some()),

@@ -5,7 +5,8 @@
 //!   every stored entry is an edge (weights are ignored), the graph is made undirected and
 //!   self-loops are dropped;
 //! - `attr_data`, `attr_indices`, `attr_indptr`, `attr_shape` (CSR features) or a dense
-//!   `attr_matrix` `[n, f]`;
+//!   `attr_matrix` `[n, f]`; a graph with neither (polblogs) loads with `n x 0` features, for
+//!   [`crate::structural_features`] to fill in;
 //! - `labels`: `n` integers in `0..classes`;
 //! - optional `class_names`: one string per class (`classes` is its length; else `max(label) + 1`,
 //!   which must not exceed the number of nodes).
@@ -132,12 +133,11 @@ pub fn load_npz(path: &Path, split: &SplitOptions) -> Result<NodeDataset, Datase
     if adjacency.cols() != n {
         return Err(bad(format!("adjacency is {} x {}, not square", n, adjacency.cols())));
     }
-    let features = match sparse_member(path, &arrays, "attr")? {
-        Some(f) => f,
-        None => {
-            let dense = arrays
-                .get("attr_matrix")
-                .ok_or_else(|| bad("no node attributes (attr_data... or attr_matrix)".into()))?;
+    let features = match (sparse_member(path, &arrays, "attr")?, arrays.get("attr_matrix")) {
+        (Some(f), _) => f,
+        // A featureless graph is still a graph: features come later from its structure.
+        (None, None) => CsMat::zero((n, 0)),
+        (None, Some(dense)) => {
             let &[rows, cols] = dense.shape.as_slice() else {
                 return Err(bad(format!("attr_matrix has shape {:?}, expected [nodes, features]", dense.shape)));
             };
