@@ -173,6 +173,36 @@ impl SparseMatrix {
         self.csr.mm(dense)
     }
 
+    /// `M(values) @ dense`: this pattern with other values (one per stored entry, CSR order),
+    /// differentiable with respect to both. Recorded on the tape inside
+    /// [`crate::record_sparse_products`] (fast CSR backward); without gradients it is one CSR
+    /// product; otherwise it runs on the edge list (gather, scale, scatter-add), which autograd
+    /// differentiates twice (Hessian-vector products need that).
+    pub fn matmul_with_values(&self, values: &Tensor, dense: &Tensor) -> Tensor {
+        if let Some(output) = tape::record_weighted(self, values, dense) {
+            return output;
+        }
+        if !values.requires_grad() && !dense.requires_grad() {
+            return self.csr_product_with(values, dense);
+        }
+        let messages = dense.index_select(0, &self.col) * values.unsqueeze(-1);
+        Tensor::zeros([self.rows, dense.size()[1]], (messages.kind(), messages.device())).index_add(
+            0,
+            self.row_index(),
+            &messages,
+        )
+    }
+
+    /// `M(values) @ dense` by the CSR kernel, never recorded.
+    pub(crate) fn csr_product_with(&self, values: &Tensor, dense: &Tensor) -> Tensor {
+        csr_tensor(&self.crow, &self.col, values, self.rows, self.cols).mm(&dense.contiguous())
+    }
+
+    /// `M(values)^T` as a CSR tensor.
+    pub(crate) fn transposed_csr_with(&self, values: &Tensor) -> Tensor {
+        csr_tensor(&self.t_crow, &self.t_col, &values.index_select(0, &self.t_perm), self.cols, self.rows)
+    }
+
     /// `M^T` as a CSR tensor.
     pub(crate) fn transposed_csr(&self) -> Tensor {
         let t_values = self.values.index_select(0, &self.t_perm);

@@ -27,10 +27,20 @@ use tch::{Kind, TchError, Tensor};
 
 use crate::SparseMatrix;
 
+/// One recorded product `output = M @ input`.
 struct Record {
     input: Tensor,
     output: Tensor,
     transposed: Tensor,
+    /// Set when `M`'s values are themselves computed (attention): their gradient is
+    /// `G[row] . input[col]` per stored entry (a sampled dense-dense product).
+    values: Option<WeightedEntries>,
+}
+
+struct WeightedEntries {
+    values: Tensor,
+    row: Tensor,
+    col: Tensor,
 }
 
 thread_local! {
@@ -64,6 +74,28 @@ pub(crate) fn record(m: &SparseMatrix, dense: &Tensor) -> Option<Tensor> {
             input: dense.shallow_clone(),
             output: output.shallow_clone(),
             transposed: m.transposed_csr(),
+            values: None,
+        });
+        Some(output)
+    })
+}
+
+/// Records `M(values) @ dense` (the pattern of `m` with other values, e.g. attention
+/// coefficients) when a tape is active and `values` or `dense` needs a gradient.
+pub(crate) fn record_weighted(m: &SparseMatrix, values: &Tensor, dense: &Tensor) -> Option<Tensor> {
+    if !values.requires_grad() && !dense.requires_grad() {
+        return None;
+    }
+    ACTIVE.with(|a| {
+        let mut active = a.borrow_mut();
+        let records = active.as_mut()?;
+        let (values, dense) = (values.shallow_clone(), dense.shallow_clone());
+        let output = tch::no_grad(|| m.csr_product_with(&values.detach(), &dense.detach())).set_requires_grad(true);
+        records.push(Record {
+            transposed: tch::no_grad(|| m.transposed_csr_with(&values.detach())),
+            input: dense,
+            output: output.shallow_clone(),
+            values: Some(WeightedEntries { values, row: m.row_index().shallow_clone(), col: m.col_indices().shallow_clone() }),
         });
         Some(output)
     })
@@ -78,10 +110,27 @@ impl SparseTape {
             if !grad.defined() {
                 continue; // the product did not reach the loss
             }
-            let input_grad = tch::no_grad(|| record.transposed.mm(&grad));
             // <input, input_grad> has gradient input_grad with respect to input: autograd takes
             // it from here into whatever produced the input (weights, earlier layers, ...).
-            backward_keeping_graph(&(&record.input * input_grad).sum(Kind::Float))?;
+            let mut surrogate = None;
+            if record.input.requires_grad() {
+                let input_grad = tch::no_grad(|| record.transposed.mm(&grad));
+                surrogate = Some((&record.input * input_grad).sum(Kind::Float));
+            }
+            if let Some(w) = record.values.as_ref().filter(|w| w.values.requires_grad()) {
+                let values_grad = tch::no_grad(|| {
+                    let g = grad.index_select(0, &w.row) * record.input.detach().index_select(0, &w.col);
+                    g.sum_dim_intlist(-1, false, Kind::Float)
+                });
+                let term = (&w.values * values_grad).sum(Kind::Float);
+                surrogate = Some(match surrogate {
+                    Some(s) => s + term,
+                    None => term,
+                });
+            }
+            if let Some(surrogate) = surrogate {
+                backward_keeping_graph(&surrogate)?;
+            }
         }
         Ok(())
     }
