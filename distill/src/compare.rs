@@ -82,6 +82,9 @@ pub struct CompareConfig {
     /// The pruned rows `teacher-obd` and `gcn-small+kd+obd` ("distil or prune?").
     #[serde(default)]
     pub prune: PruneRowsConfig,
+    /// Search the recipe on validation accuracy first ([`crate::tune`]); absent: use it as is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tune: Option<crate::tune::TuneConfig>,
 }
 
 /// Local structure preservation in the comparison (Yang et al. 2020).
@@ -174,6 +177,7 @@ impl CompareConfig {
                 until_epoch: None,
                 ablation_kernels: Vec::new(),
             },
+            tune: None,
             prune: match family {
                 Arch::Gcn => PruneRowsConfig::default(),
                 // Gauss-Newton is written for GCN layers; Fisher needs only first derivatives.
@@ -227,6 +231,9 @@ impl CompareConfig {
             spec.config(self.family, 1, 1).validate().map_err(|e| format!("{name}: {e}"))?;
         }
         self.prune.validate()?;
+        if let Some(tune) = &self.tune {
+            tune.validate()?;
+        }
         let trainings = [
             ("teacher_training", &self.teacher_training),
             ("student_training", &self.student_training),
@@ -287,7 +294,11 @@ pub struct CompareReport {
     pub dataset: DatasetInfo,
     pub device: String,
     pub rows: Vec<CompareRow>,
+    /// The settings every row ran with (after tuning, when `--tune` searched them).
     pub config: CompareConfig,
+    /// The search behind `config`, when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tune: Option<crate::tune::TuneReport>,
 }
 
 /// What a comparison (graphs, images or point clouds) is doing now, for progress display.
@@ -325,13 +336,14 @@ pub fn compare(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<CompareReport, TrainError> {
     config.validate().map_err(TrainError::Config)?;
-    let mut dataset = dataset.clone();
-    if config.normalize_features {
-        dataset.row_normalize_features();
-    }
-    // After normalisation: positional columns are not counts to be scaled with the others.
-    let dataset = apply_features(&dataset, &config.features).map_err(|e| TrainError::Config(e.to_string()))?;
-    config.check_memory(&dataset).map_err(TrainError::TooLarge)?;
+    let (tuned, tuning) = if config.tune.is_some() {
+        let (tuned, report) = crate::tune::tune(dataset, config, device, progress)?;
+        (tuned, Some(report))
+    } else {
+        (config.clone(), None)
+    };
+    let config = &tuned;
+    let dataset = prepare_dataset(dataset, config)?;
     let seed_split = |seed| apply_split(&dataset, &config.split, seed).map_err(|e| TrainError::Config(e.to_string()));
     // The first seed's split fixes what the report's dataset line shows.
     let first_split = seed_split(config.first_seed)?;
@@ -415,7 +427,46 @@ pub fn compare(
         device: format!("{device:?}"),
         rows: rows.into_iter().map(RowRuns::finish).collect(),
         config: config.clone(),
+        tune: tuning,
     })
+}
+
+/// The dataset as every row of `config` reads it: features row-normalised when the config
+/// says so, then structural features applied (after: positional columns are not counts to be
+/// scaled with the others); memory checked for the models.
+pub fn prepare_dataset(dataset: &NodeDataset, config: &CompareConfig) -> Result<NodeDataset, TrainError> {
+    let mut dataset = dataset.clone();
+    if config.normalize_features {
+        dataset.row_normalize_features();
+    }
+    let dataset = apply_features(&dataset, &config.features).map_err(|e| TrainError::Config(e.to_string()))?;
+    config.check_memory(&dataset).map_err(TrainError::TooLarge)?;
+    Ok(dataset)
+}
+
+impl CompareConfig {
+    /// The model and training settings of a label-trained or distilled row: `teacher`, `mlp`,
+    /// `mlp+kd`, `<family>-small`, `<family>-small+kd`.
+    pub fn row_model(&self, row: &str, features: i64, classes: i64) -> (ModelConfig, TrainConfig) {
+        let small = small_row_name(self.family);
+        let kd = row.ends_with("+kd");
+        let (spec, arch) = match row.trim_end_matches("+kd") {
+            "teacher" => return (self.teacher.config(self.family, features, classes), self.teacher_training.clone()),
+            "mlp" => (&self.mlp, Arch::Mlp),
+            name if name == small => (&self.gcn_small, self.family),
+            other => unreachable!("no row {other}"),
+        };
+        let settings = if kd { &self.distill_training } else { &self.student_training };
+        (spec.config(arch, features, classes), settings.clone())
+    }
+
+    /// The `+kd` rows' objective against `teacher_logits`.
+    pub fn kd_objective(&self, teacher_logits: tch::Tensor) -> Objective {
+        match self.kd_loss {
+            KdLoss::SoftTargets => Objective::soft_targets(teacher_logits, self.temperature, self.alpha),
+            KdLoss::Logits => Objective::logit_matching(teacher_logits, self.alpha),
+        }
+    }
 }
 
 /// The name of the family's small student row: `gcn-small`, `sage-small`, ...
@@ -474,12 +525,7 @@ impl RowPlan {
         edges: &EdgeList,
     ) -> Result<(Objective, &'c TrainConfig), TrainError> {
         let (objective, settings) = if self.kd {
-            let logits = teacher.logits.shallow_clone();
-            let objective = match config.kd_loss {
-                KdLoss::SoftTargets => Objective::soft_targets(logits, config.temperature, config.alpha),
-                KdLoss::Logits => Objective::logit_matching(logits, config.alpha),
-            };
-            (objective, &config.distill_training)
+            (config.kd_objective(teacher.logits.shallow_clone()), &config.distill_training)
         } else {
             (Objective::labels(), &config.student_training)
         };

@@ -19,6 +19,8 @@ pub mod minibatch;
 pub mod online;
 pub mod pointcloud;
 pub mod prune;
+pub mod tune;
+pub mod sampled;
 mod train;
 
 pub use checkpoint::{

@@ -37,6 +37,13 @@ pub struct CompareArgs {
     /// Node features: given, identity, degree, positional:K (graphs without features), given+positional:K.
     #[arg(long)]
     pub features: Option<FeatureSpec>,
+    /// Search N settings per stage (teacher, students, distillation) on validation accuracy
+    /// before the comparison; the report records the trials and the chosen config.
+    #[arg(long, value_name = "N")]
+    pub tune: Option<usize>,
+    /// Write the config every row ran with (tuned or not) as TOML, for `--config`.
+    #[arg(long, value_name = "FILE")]
+    pub save_config: Option<PathBuf>,
     /// Softmax temperature of the soft targets.
     #[arg(long)]
     pub temperature: Option<f64>,
@@ -94,6 +101,9 @@ fn resolve_config(args: &CompareArgs, dataset: &NodeDataset) -> Result<CompareCo
     config.family = family;
     set(&mut config.split, args.split);
     set(&mut config.features, args.features);
+    if let Some(trials) = args.tune {
+        config.tune = Some(gdistill_distill::tune::TuneConfig { trials, seed: 0 });
+    }
     set(&mut config.seeds, args.seeds);
     set(&mut config.first_seed, args.first_seed);
     set(&mut config.temperature, args.temperature);
@@ -153,6 +163,8 @@ pub fn run(args: CompareArgs) -> Result<()> {
         let graph_only = [
             ("--kd-loss", args.kd_loss.is_some()),
             ("--teacher", args.teacher.is_some()),
+            ("--tune", args.tune.is_some()),
+            ("--save-config", args.save_config.is_some()),
             ("--split", args.split.is_some()),
             ("--features", args.features.is_some()),
             ("--teacher-hidden", args.teacher_hidden.is_some()),
@@ -192,6 +204,12 @@ pub fn run(args: CompareArgs) -> Result<()> {
         write_json(path, &report)?;
         println!("wrote {}", path.display());
     }
+    if let Some(path) = &args.save_config {
+        let text = toml::to_string(&report.config).context("the config as TOML")?;
+        gdistill_distill::write_atomically(path, text.as_bytes())
+            .with_context(|| format!("{}: cannot write the config", path.display()))?;
+        println!("wrote {}", path.display());
+    }
     Ok(())
 }
 
@@ -200,6 +218,8 @@ fn run_pointcloud(args: CompareArgs) -> Result<()> {
     let graph_only = [
         ("--kd-loss", args.kd_loss.is_some()),
         ("--teacher", args.teacher.is_some()),
+        ("--tune", args.tune.is_some()),
+        ("--save-config", args.save_config.is_some()),
         ("--split", args.split.is_some()),
         ("--features", args.features.is_some()),
         ("--teacher-hidden", args.teacher_hidden.is_some()),
