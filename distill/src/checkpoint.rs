@@ -132,16 +132,11 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError
     })
 }
 
-/// The parameter count of `config`, without overflow (`None` when it does not fit `u128`).
+/// The parameter count of `config` as its family lays it out (`None` when it overflows:
+/// `num_params` saturates, so a count that reaches `i64::MAX` is taken as an overflow).
 fn declared_params(config: &ModelConfig) -> Option<u128> {
-    let mut total: u128 = 0;
-    let mut input = u128::try_from(config.in_features).ok()?;
-    for &width in config.hidden.iter().chain(std::iter::once(&config.num_classes)) {
-        let width = u128::try_from(width).ok()?;
-        total = total.checked_add(input.checked_mul(width)?.checked_add(width)?)?;
-        input = width;
-    }
-    Some(total)
+    let n = config.num_params();
+    (0..i64::MAX).contains(&n).then_some(n as u128)
 }
 
 /// Reads a checkpoint, rebuilds its model on `device` and loads the weights, checking that every

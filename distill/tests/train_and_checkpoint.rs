@@ -168,3 +168,38 @@ fn nn_initial_weights(cfg: &ModelConfig) -> Tensor {
     let model = cfg.build(&vs.root()).unwrap();
     model.weights()[0].detach().copy()
 }
+
+#[test]
+fn every_family_round_trips_through_a_checkpoint_and_refuses_another_family() {
+    let _rng = torch_rng::torch_rng();
+    let dataset = tiny();
+    let data = GraphData::new(&dataset, Device::Cpu, FeatureLayout::Auto).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for arch in [Arch::Sage, Arch::Gat, Arch::Appnp] {
+        let cfg = ModelConfig::new(arch, 12, 8, 2, 3, 0.5);
+        let settings = TrainConfig { epochs: 5, ..TrainConfig::default() };
+        let trained = train(&cfg, &data, &Objective::labels(), &settings, &mut |_| {}).unwrap();
+        let meta = CheckpointMeta {
+            format_version: 1,
+            model: cfg.clone(),
+            dataset: fingerprint(&dataset),
+            training: serde_json::json!({}),
+        };
+        let path = dir.path().join(format!("{arch}.safetensors"));
+        save_checkpoint(&path, &trained.vs, &meta).unwrap();
+        let (_vs, model, loaded) = load_checkpoint(&path, Device::Cpu).unwrap();
+        assert_eq!(loaded.model, cfg, "{arch}");
+        let diff = (predict(trained.model.as_ref(), &data) - predict(model.as_ref(), &data)).abs().max();
+        assert_eq!(diff.double_value(&[]), 0.0, "{arch}");
+    }
+    // A GAT checkpoint whose metadata claims another family is refused, not loaded half-way.
+    // Same length ("gat" -> "gcn"), so the header stays well-formed and only the family lies.
+    let mut bytes = std::fs::read(dir.path().join("gat.safetensors")).unwrap();
+    let needle = br#"\"arch\":\"gat\""#;
+    let at = bytes.windows(needle.len()).position(|w| w == needle).expect("the family is in the header");
+    bytes[at + needle.len() - 5..at + needle.len() - 2].copy_from_slice(b"gcn");
+    let forged = dir.path().join("forged.safetensors");
+    std::fs::write(&forged, &bytes).unwrap();
+    let err = load_checkpoint(&forged, Device::Cpu).err().expect("a family mismatch is an error").to_string();
+    assert!(err.contains("forged.safetensors") && err.contains("parameter values"), "{err}");
+}
