@@ -18,8 +18,8 @@
 
 use tch::{nn, Tensor};
 
-use crate::model::{forward_stack, StackLayer};
-use crate::{ModelConfig, ModelOutput, NodeFeatures, NodeModel, Project, SparseMatrix};
+use crate::model::{forward_stack, forward_stack_blocks, StackLayer};
+use crate::{ModelConfig, ModelError, ModelOutput, NodeFeatures, NodeModel, Project, SparseMatrix};
 
 /// One graph convolution: `A_hat @ (X @ W) + b`, `W: [in, out]`.
 #[derive(Debug)]
@@ -72,6 +72,15 @@ impl Gcn {
 impl NodeModel for Gcn {
     fn forward_t(&self, x: &NodeFeatures, a_hat: &SparseMatrix, train: bool) -> ModelOutput {
         forward_stack(&self.layers, x, a_hat, self.config.dropout, train)
+    }
+
+    fn forward_blocks_t(
+        &self,
+        x: &NodeFeatures,
+        blocks: &[SparseMatrix],
+        train: bool,
+    ) -> Result<ModelOutput, ModelError> {
+        forward_stack_blocks(&self.layers, x, blocks, self.config.dropout, train)
     }
 
     fn config(&self) -> &ModelConfig {

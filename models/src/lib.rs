@@ -6,6 +6,7 @@
 //! them knows anything of training. [`ModelConfig`] rebuilds any of them (checkpoints store it).
 
 mod appnp;
+mod block;
 mod device;
 mod dropout;
 mod edge_softmax;
@@ -20,6 +21,7 @@ mod sparse;
 mod tape;
 
 pub use appnp::{personalized_pagerank, Appnp};
+pub use block::{block_adjacency, full_degrees, sampled_block_matrices};
 pub use device::{cuda_memory_in_use_mib, parse_device};
 pub use edge_softmax::{segment_log_softmax, segment_softmax};
 pub use dropout::dropout;

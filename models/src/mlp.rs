@@ -19,8 +19,8 @@
 use tch::{nn, Tensor};
 
 use crate::gcn::glorot;
-use crate::model::{forward_stack, StackLayer};
-use crate::{ModelConfig, ModelOutput, NodeFeatures, NodeModel, Project, SparseMatrix};
+use crate::model::{forward_stack, forward_stack_blocks, StackLayer};
+use crate::{ModelConfig, ModelError, ModelOutput, NodeFeatures, NodeModel, Project, SparseMatrix};
 
 /// A fully connected layer `X @ W + b` over sparse or dense input.
 #[derive(Debug)]
@@ -66,6 +66,15 @@ impl Mlp {
 impl NodeModel for Mlp {
     fn forward_t(&self, x: &NodeFeatures, graph: &SparseMatrix, train: bool) -> ModelOutput {
         forward_stack(&self.layers, x, graph, self.config.dropout, train)
+    }
+
+    fn forward_blocks_t(
+        &self,
+        x: &NodeFeatures,
+        blocks: &[SparseMatrix],
+        train: bool,
+    ) -> Result<ModelOutput, ModelError> {
+        forward_stack_blocks(&self.layers, x, blocks, self.config.dropout, train)
     }
 
     fn config(&self) -> &ModelConfig {

@@ -22,6 +22,32 @@ pub trait NodeModel {
     fn weights(&self) -> Vec<&Tensor>;
     /// The bias vectors, in layer order (layer-wise inference rebuilds each layer from these).
     fn biases(&self) -> Vec<&Tensor>;
+
+    /// The forward pass on a neighbour-sampled batch: layer `l` reads `blocks[l]` (a
+    /// [`crate::block_adjacency`] matrix, destinations a prefix of sources) in place of the graph,
+    /// `x` holds one row per source of `blocks[0]`, and the logits are the last block's
+    /// destinations (the seeds). `hidden[l]` holds block `l`'s destination rows. With every
+    /// neighbour sampled this equals `forward_t`'s rows for those nodes.
+    ///
+    /// Families that cannot sample (APPNP's K-hop propagation) refuse, as does a stack of blocks
+    /// that does not fit the model or the input.
+    fn forward_blocks_t(
+        &self,
+        x: &NodeFeatures,
+        blocks: &[SparseMatrix],
+        train: bool,
+    ) -> Result<ModelOutput, ModelError> {
+        let _ = (x, blocks, train);
+        let arch = self.config().arch;
+        let why = match arch {
+            Arch::Appnp => {
+                ": its K propagation steps read every node within K hops, which neighbour sampling does not \
+                 give (train it full-batch)"
+            }
+            _ => "",
+        };
+        Err(ModelError::Config(format!("{arch} does not train on sampled blocks{why}")))
+    }
 }
 
 /// One layer of a stack: how it reads its input (the graph may be ignored).
@@ -47,6 +73,34 @@ pub(crate) fn forward_stack<L: StackLayer>(
         hidden.push(z);
     }
     ModelOutput { logits: h, hidden }
+}
+
+/// [`forward_stack`] on sampled blocks: layer `l` reads `blocks[l]`, and its output keeps
+/// only that block's destination rows (a layer that ignores the graph computes every row it is
+/// given; destinations are a prefix, so the first rows are the ones wanted).
+pub(crate) fn forward_stack_blocks<L: StackLayer>(
+    layers: &[L],
+    x: &NodeFeatures,
+    blocks: &[SparseMatrix],
+    p: f64,
+    train: bool,
+) -> Result<ModelOutput, ModelError> {
+    crate::block::check_blocks(x, blocks, layers.len())?;
+    let destinations = |h: Tensor, block: &SparseMatrix| {
+        if h.size()[0] > block.rows() {
+            h.narrow(0, 0, block.rows())
+        } else {
+            h
+        }
+    };
+    let mut h = destinations(layers[0].apply(&x.dropout(p, train), &blocks[0]), &blocks[0]);
+    let mut hidden = Vec::with_capacity(layers.len() - 1);
+    for (layer, block) in layers[1..].iter().zip(&blocks[1..]) {
+        let z = h.relu();
+        h = destinations(layer.apply(&dropout(&z, p, train), block), block);
+        hidden.push(z);
+    }
+    Ok(ModelOutput { logits: h, hidden })
 }
 
 /// Which architecture.

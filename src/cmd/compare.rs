@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use gdistill_datasets::{FeatureSpec, NodeDataset, SplitSpec};
 use gdistill_distill::compare::{compare, CompareConfig, KdLoss};
+use gdistill_distill::sampled::SamplerConfig;
 use gdistill_models::Arch;
 use gdistill_distill::lsp::LspKernel;
 
@@ -37,6 +38,15 @@ pub struct CompareArgs {
     /// Node features: given, identity, degree, positional:K (graphs without features), given+positional:K.
     #[arg(long)]
     pub features: Option<FeatureSpec>,
+    /// Training of the graph models: full (full-batch) or neighbor (sampled mini-batches).
+    #[arg(long, value_enum)]
+    pub sampler: Option<SamplerArg>,
+    /// Neighbours sampled per node at each hop, nearest hop first (e.g. 15,10; 'all' takes every one).
+    #[arg(long, value_name = "LIST")]
+    pub fanout: Option<String>,
+    /// Seed nodes per sampled batch (default: 512, or every training node when fewer).
+    #[arg(long, value_name = "N")]
+    pub batch_size: Option<usize>,
     /// Search N settings per stage (teacher, students, distillation) on validation accuracy
     /// before the comparison; the report records the trials and the chosen config.
     #[arg(long, value_name = "N")]
@@ -85,6 +95,12 @@ pub struct CompareArgs {
     pub json: Option<PathBuf>,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SamplerArg {
+    Full,
+    Neighbor,
+}
+
 /// Defaults for the dataset and the teacher family, then the TOML file, then flags. The
 /// family comes from `--teacher`, else from the file, so that the file overlays that family's
 /// recipe.
@@ -101,6 +117,25 @@ fn resolve_config(args: &CompareArgs, dataset: &NodeDataset) -> Result<CompareCo
     config.family = family;
     set(&mut config.split, args.split);
     set(&mut config.features, args.features);
+    match (args.sampler, &args.fanout, args.batch_size) {
+        (Some(SamplerArg::Full), None, None) => config.sampler = None,
+        (Some(SamplerArg::Full), _, _) => anyhow::bail!("--fanout and --batch-size need --sampler neighbor"),
+        (None, None, None) => {}
+        (sampler, fanout, batch_size) => {
+            if sampler.is_none() && config.sampler.is_none() {
+                anyhow::bail!("--fanout and --batch-size need --sampler neighbor");
+            }
+            let current = config.sampler.clone();
+            let fanouts = match fanout {
+                Some(text) => SamplerConfig::parse_fanouts(text).map_err(anyhow::Error::msg)?,
+                None => current.as_ref().map_or_else(|| vec![15, 10], |s| s.fanouts.clone()),
+            };
+            let batch_size = batch_size
+                .or(current.map(|s| s.batch_size))
+                .unwrap_or_else(|| 512.min(dataset.train.len().max(1)));
+            config.sampler = Some(SamplerConfig { fanouts, batch_size });
+        }
+    }
     if let Some(trials) = args.tune {
         config.tune = Some(gdistill_distill::tune::TuneConfig { trials, seed: 0 });
     }
@@ -163,6 +198,9 @@ pub fn run(args: CompareArgs) -> Result<()> {
         let graph_only = [
             ("--kd-loss", args.kd_loss.is_some()),
             ("--teacher", args.teacher.is_some()),
+            ("--sampler", args.sampler.is_some()),
+            ("--fanout", args.fanout.is_some()),
+            ("--batch-size", args.batch_size.is_some()),
             ("--tune", args.tune.is_some()),
             ("--save-config", args.save_config.is_some()),
             ("--split", args.split.is_some()),
@@ -218,6 +256,9 @@ fn run_pointcloud(args: CompareArgs) -> Result<()> {
     let graph_only = [
         ("--kd-loss", args.kd_loss.is_some()),
         ("--teacher", args.teacher.is_some()),
+        ("--sampler", args.sampler.is_some()),
+        ("--fanout", args.fanout.is_some()),
+        ("--batch-size", args.batch_size.is_some()),
         ("--tune", args.tune.is_some()),
         ("--save-config", args.save_config.is_some()),
         ("--split", args.split.is_some()),
