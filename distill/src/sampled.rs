@@ -420,47 +420,10 @@ fn check_inputs(
             data.num_features()
         ));
     }
-    if config.in_features != data.num_features() {
-        return mismatch(format!(
-            "the model reads {} features but the dataset has {}",
-            config.in_features,
-            data.num_features()
-        ));
-    }
-    if config.num_classes != data.num_classes {
-        return mismatch(format!(
-            "the model predicts {} classes but the dataset has {}",
-            config.num_classes, data.num_classes
-        ));
-    }
+    // The checks full-batch training makes: feature and class counts, teacher logits, LSP.
+    crate::train::check_shapes(config, data, objective)?;
     if data.train.numel() == 0 && objective.teacher.is_none() {
         return Err(TrainError::Config("training from labels needs training nodes, and the split has none".into()));
-    }
-    let teacher = objective.teacher.as_ref().map(|t| match t {
-        TeacherTarget::SoftTargets { teacher_logits, .. } | TeacherTarget::LogitMatching { teacher_logits } => {
-            teacher_logits
-        }
-    });
-    if let Some(t) = teacher {
-        let expected = [n, data.num_classes];
-        if t.size() != expected {
-            return mismatch(format!(
-                "teacher logits have shape {:?}, expected {expected:?} (one row per node, one column per class)",
-                t.size()
-            ));
-        }
-    }
-    if let Some(lsp) = &objective.lsp {
-        let hidden_layers = config.hidden.len();
-        if checked_hidden_index(lsp.student_layer, hidden_layers).is_none() {
-            return mismatch(format!(
-                "LSP layer {} does not exist: the student has {hidden_layers} hidden layer(s)",
-                lsp.student_layer
-            ));
-        }
-        if lsp.teacher_hidden.size().first() != Some(&n) || lsp.edges.num_nodes != n {
-            return mismatch("LSP teacher features or edges do not cover the graph's nodes".into());
-        }
     }
     Ok(())
 }

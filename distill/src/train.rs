@@ -401,7 +401,7 @@ fn fit(
     Ok(Fitted { best_epoch, epochs_run, best_val_acc: stopping.restore() })
 }
 
-fn check_shapes(config: &ModelConfig, data: &GraphData, objective: &Objective) -> Result<(), TrainError> {
+pub(crate) fn check_shapes(config: &ModelConfig, data: &GraphData, objective: &Objective) -> Result<(), TrainError> {
     if config.in_features != data.num_features() {
         return Err(TrainError::Mismatch(format!(
             "the model reads {} features but the dataset has {}",
