@@ -42,18 +42,29 @@ pub fn with_run_bar<T, E>(compare: impl FnOnce(&mut dyn FnMut(Progress)) -> Resu
 
 pub fn print_compare_table(report: &CompareReport) {
     let d = &report.dataset;
+    let held_out = d.held_out.map_or_else(String::new, |n| format!(" ({n} test nodes held out of training)"));
     println!(
-        "{}: {} nodes, {} edges, {} features, {} classes, split {}/{}/{}; {} seeds on {}",
+        "{}: {} nodes, {} edges, {} features, {} classes, split {}/{}/{}{held_out}; {} seeds on {}",
         d.name, d.nodes, d.edges, d.features, d.classes, d.train, d.val, d.test, report.config.seeds, report.device
     );
     let width = report.rows.iter().map(|r| r.name.len()).max().unwrap_or(5).max(16);
+    // Inductively the test column is GLNN's `prod` (every test node), beside `tran` and `ind`.
+    let inductive = report.rows.iter().any(|r| r.inductive.is_some());
+    let (test, extra) = if inductive {
+        ("prod acc", format!(" {:>16} {:>16}", "tran acc", "ind acc"))
+    } else {
+        ("test acc", String::new())
+    };
     println!(
-        "{:<width$} {:>9} {:>18} {:>8} {:>10} {:>11}",
-        "model", "params", "test acc", "val acc", "train s", "infer ms"
+        "{:<width$} {:>9} {:>18}{extra} {:>8} {:>10} {:>11}",
+        "model", "params", test, "val acc", "train s", "infer ms"
     );
     for row in &report.rows {
+        let extra = row.inductive.as_ref().map_or_else(String::new, |s| {
+            format!(" {:>7.4} +- {:.4} {:>7.4} +- {:.4}", s.tran_mean, s.tran_std, s.ind_mean, s.ind_std)
+        });
         println!(
-            "{:<width$} {:>9} {:>9.4} +- {:.4} {:>8.4} {:>10.2} {:>11.3}",
+            "{:<width$} {:>9} {:>9.4} +- {:.4}{extra} {:>8.4} {:>10.2} {:>11.3}",
             row.name, row.params, row.mean, row.std, row.val_mean, row.train_s, row.infer_ms
         );
     }

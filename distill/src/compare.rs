@@ -12,11 +12,11 @@ use tch::Device;
 
 use crate::lsp::{EdgeList, KlDirection, LspKernel};
 pub use crate::prune::compare_rows::PruneRowsConfig;
-use crate::prune::HessianEstimator;
 use crate::prune::compare_rows::{matching_sparsity, prune_distilled, prune_teacher, PrunedModel};
+use crate::prune::HessianEstimator;
+use crate::setting::{Scores, SeedGraphs, Setting};
 use crate::{
-    accuracy, checked_hidden_index, inference_ms, predict, train, EpochStats, GraphData, LspTerm, Objective,
-    TrainConfig, TrainError, Trained,
+    checked_hidden_index, inference_ms, train, EpochStats, LspTerm, Objective, TrainConfig, TrainError, Trained,
 };
 
 /// Architecture of one model in the comparison.
@@ -59,6 +59,10 @@ pub struct CompareConfig {
     /// `positional:K`), or `given+positional:K`.
     #[serde(default = "given_features")]
     pub features: FeatureSpec,
+    /// `transductive`, or `inductive[:F]`: a fraction F (0.2) of the test nodes held out of
+    /// the graph until test time ([`crate::setting`]).
+    #[serde(default)]
+    pub setting: Setting,
     /// Scale feature rows to sum to one (the GCN recipe).
     pub normalize_features: bool,
     pub teacher: ModelSpec,
@@ -160,6 +164,7 @@ impl CompareConfig {
             family,
             split: SplitSpec::Public,
             features: FeatureSpec::Given,
+            setting: Setting::Transductive,
             normalize_features: dataset.has_nonnegative_features() && dataset.feature_density() < 0.1,
             teacher,
             teacher_training,
@@ -188,7 +193,9 @@ impl CompareConfig {
             prune: match family {
                 Arch::Gcn => PruneRowsConfig::default(),
                 // Gauss-Newton is written for GCN layers; Fisher needs only first derivatives.
-                _ => PruneRowsConfig { estimator: HessianEstimator::Fisher { samples: 8 }, ..PruneRowsConfig::default() },
+                _ => {
+                    PruneRowsConfig { estimator: HessianEstimator::Fisher { samples: 8 }, ..PruneRowsConfig::default() }
+                }
             },
         }
     }
@@ -255,7 +262,11 @@ impl CompareConfig {
     /// Refuses models whose training state (weights, gradients, Adam's moments) would not fit
     /// in memory for `dataset`, before the first one is built.
     pub fn check_memory(&self, dataset: &NodeDataset) -> Result<(), String> {
-        let models = [("teacher", &self.teacher, self.family), ("gcn_small", &self.gcn_small, self.family), ("mlp", &self.mlp, Arch::Mlp)];
+        let models = [
+            ("teacher", &self.teacher, self.family),
+            ("gcn_small", &self.gcn_small, self.family),
+            ("mlp", &self.mlp, Arch::Mlp),
+        ];
         for (name, spec, arch) in models {
             let model = spec.config(arch, dataset.num_features() as i64, dataset.num_classes as i64);
             let params = model.num_params();
@@ -277,6 +288,9 @@ pub struct DatasetInfo {
     pub train: usize,
     pub val: usize,
     pub test: usize,
+    /// Inductive setting: how many of the `test` nodes were held out of the graph.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_out: Option<usize>,
 }
 
 /// One row of the comparison table.
@@ -294,6 +308,25 @@ pub struct CompareRow {
     pub train_s: f64,
     /// Median warm full-graph inference, milliseconds (mean over seeds).
     pub infer_ms: f64,
+    /// Inductive setting only: `test_acc`, `mean` and `std` are then `prod` (every test node).
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub inductive: Option<InductiveScores>,
+}
+
+/// A row's accuracies in the inductive setting (GLNN's Table 3), per seed and as mean and std.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InductiveScores {
+    /// On the test nodes that stayed in the graph, read on the graph training saw.
+    pub tran_acc: Vec<f64>,
+    pub tran_mean: f64,
+    pub tran_std: f64,
+    /// On the held-out test nodes, read on the full graph (an MLP reads only their features).
+    pub ind_acc: Vec<f64>,
+    pub ind_mean: f64,
+    pub ind_std: f64,
+    /// On every test node: the row's `mean` and `std`, repeated under GLNN's name.
+    pub prod_mean: f64,
+    pub prod_std: f64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -331,6 +364,8 @@ struct RowRuns {
     params: i64,
     acc: Vec<f64>,
     val_acc: Vec<f64>,
+    /// Inductive setting: (`tran`, `ind`) per seed.
+    inductive: Vec<(f64, f64)>,
     train_s: Vec<f64>,
     infer_ms: Vec<f64>,
 }
@@ -354,8 +389,9 @@ pub fn compare(
     let seed_split = |seed| apply_split(&dataset, &config.split, seed).map_err(|e| TrainError::Config(e.to_string()));
     // The first seed's split fixes what the report's dataset line shows.
     let first_split = seed_split(config.first_seed)?;
-    let mut data = GraphData::new(&first_split, device, crate::FeatureLayout::Auto)?;
-    let (num_features, num_classes) = (data.num_features(), data.num_classes);
+    let mut graphs = SeedGraphs::new(&first_split, config.setting, config.first_seed, device)?;
+    let held_out = (config.setting != Setting::Transductive).then(|| graphs.held_out());
+    let (num_features, num_classes) = (graphs.data.num_features(), graphs.data.num_classes);
     let model = |arch, spec: &ModelSpec| spec.config(arch, num_features, num_classes);
     let teacher_cfg = model(config.family, &config.teacher);
     let student_cfg = |s: Student| match s {
@@ -367,7 +403,8 @@ pub fn compare(
         .iter()
         .map(|p| RowRuns::new(p.name.clone(), &p.student.map_or_else(|| teacher_cfg.clone(), student_cfg)))
         .collect();
-    let lsp_edges = EdgeList::from_graph(&dataset.graph, config.lsp.self_loops, device);
+    let lsp_edges = |graphs: &SeedGraphs| EdgeList::from_graph(&graphs.dataset.graph, config.lsp.self_loops, device);
+    let mut edges = lsp_edges(&graphs);
     let pruned_rows = if config.prune.rows { 2 } else { 0 };
     let pruned_names = pruned_row_names(config.family);
     let small_kd = format!("{}+kd", small_row_name(config.family));
@@ -378,9 +415,14 @@ pub fn compare(
     let runs = rows.len() * config.seeds;
     let mut run = 0;
     for seed in config.first_seed..config.first_seed + config.seeds as u64 {
-        if config.split != SplitSpec::Public && seed != config.first_seed {
-            data.set_split(&seed_split(seed)?);
+        if seed != config.first_seed {
+            let split_changes = config.split != SplitSpec::Public;
+            graphs.next_seed(&seed_split(seed)?, config.setting, split_changes, seed)?;
+            if config.setting != Setting::Transductive {
+                edges = lsp_edges(&graphs);
+            }
         }
+        let (data, observed) = (&graphs.data, &graphs.dataset);
         let mut teacher_out = None;
         let (mut teacher, mut distilled_small) = (None, None);
         for (row, plan) in rows.iter_mut().zip(&plans) {
@@ -389,7 +431,7 @@ pub fn compare(
             let (cfg, objective, settings) = match (plan.student, &teacher_out) {
                 (None, _) => (teacher_cfg.clone(), Objective::labels(), &config.teacher_training),
                 (Some(student), Some(teacher)) => {
-                    let (objective, settings) = plan.objective(teacher, config, &lsp_edges)?;
+                    let (objective, settings) = plan.objective(teacher, config, &edges)?;
                     (student_cfg(student), objective, settings)
                 }
                 (Some(_), None) => unreachable!("the teacher row comes first"),
@@ -399,12 +441,13 @@ pub fn compare(
             let trained = match &config.sampler {
                 // Graph-less rows need no sampler: their full batch is already small.
                 Some(sampler) if cfg.arch.uses_graph() => {
-                    crate::sampled::train_sampled(&cfg, &dataset, &data, &objective, &settings, sampler, &mut on_epoch)?
+                    crate::sampled::train_sampled(&cfg, observed, data, &objective, &settings, sampler, &mut on_epoch)?
                 }
-                _ => train(&cfg, &data, &objective, &settings, &mut on_epoch)?,
+                _ => train(&cfg, data, &objective, &settings, &mut on_epoch)?,
             };
-            row.record(&trained, &data);
+            row.record(&trained, &graphs);
             if plan.student.is_none() {
+                // Soft targets only for the nodes training sees (inductively, not the held-out ones).
                 teacher_out = Some(tch::no_grad(|| trained.model.forward_t(&data.features, &data.a_hat, false)));
             }
             match plan.name.as_str() {
@@ -417,11 +460,11 @@ pub fn compare(
             let sparsity = matching_sparsity(&teacher_cfg, &student_cfg(Student::GcnSmall));
             let offset = rows.len() - pruned_rows;
             progress(Progress::RunStarted { row: &pruned_names[0], seed, run, runs });
-            let pruned = prune_teacher(teacher, &data, config, sparsity, seed)?;
-            rows[offset].record_pruned(&pruned, &data);
+            let pruned = prune_teacher(teacher, data, config, sparsity, seed)?;
+            rows[offset].record_pruned(&pruned, &graphs);
             progress(Progress::RunStarted { row: &pruned_names[1], seed, run: run + 1, runs });
-            let pruned = prune_distilled(small, &out.logits, &data, config, seed)?;
-            rows[offset + 1].record_pruned(&pruned, &data);
+            let pruned = prune_distilled(small, &out.logits, data, config, seed)?;
+            rows[offset + 1].record_pruned(&pruned, &graphs);
             run += 2;
         }
     }
@@ -435,6 +478,7 @@ pub fn compare(
             train: first_split.train.len(),
             val: first_split.val.len(),
             test: first_split.test.len(),
+            held_out,
         },
         device: format!("{device:?}"),
         rows: rows.into_iter().map(RowRuns::finish).collect(),
@@ -565,28 +609,58 @@ impl RowPlan {
 
 impl RowRuns {
     fn new(name: String, cfg: &ModelConfig) -> RowRuns {
-        RowRuns { name, params: cfg.num_params(), acc: vec![], val_acc: vec![], train_s: vec![], infer_ms: vec![] }
+        RowRuns {
+            name,
+            params: cfg.num_params(),
+            acc: vec![],
+            val_acc: vec![],
+            inductive: vec![],
+            train_s: vec![],
+            infer_ms: vec![],
+        }
     }
 
-    fn record(&mut self, trained: &Trained, data: &GraphData) {
-        let logits = predict(trained.model.as_ref(), data);
-        self.acc.push(accuracy(&logits, &data.labels, &data.test));
-        self.val_acc.push(accuracy(&logits, &data.labels, &data.val));
+    fn record(&mut self, trained: &Trained, graphs: &SeedGraphs) {
+        self.push_scores(graphs.score(trained.model.as_ref()));
         self.train_s.push(trained.train_seconds);
-        self.infer_ms.push(inference_ms(trained.model.as_ref(), data, 2, 7));
+        self.infer_ms.push(inference_ms(trained.model.as_ref(), &graphs.data, 2, 7));
     }
 
     /// A pruned model's figures; its parameters are the non-zero ones.
-    fn record_pruned(&mut self, pruned: &PrunedModel, data: &GraphData) {
+    fn record_pruned(&mut self, pruned: &PrunedModel, graphs: &SeedGraphs) {
         self.params = pruned.params;
-        self.acc.push(pruned.point.test_acc);
-        self.val_acc.push(pruned.point.val_acc);
+        if graphs.held_out() == 0 {
+            // Pruning already scored its retrained model on this graph.
+            self.push_scores(Scores { test: pruned.point.test_acc, val: pruned.point.val_acc, inductive: None });
+        } else {
+            self.push_scores(graphs.score(pruned.model.as_ref()));
+        }
         self.train_s.push(pruned.seconds);
-        self.infer_ms.push(inference_ms(pruned.model.as_ref(), data, 2, 7));
+        self.infer_ms.push(inference_ms(pruned.model.as_ref(), &graphs.data, 2, 7));
+    }
+
+    fn push_scores(&mut self, scores: Scores) {
+        self.acc.push(scores.test);
+        self.val_acc.push(scores.val);
+        self.inductive.extend(scores.inductive);
     }
 
     fn finish(self) -> CompareRow {
         let (mean, std) = mean_std(&self.acc);
+        let inductive = (!self.inductive.is_empty()).then(|| {
+            let (tran_acc, ind_acc): (Vec<f64>, Vec<f64>) = self.inductive.iter().copied().unzip();
+            let ((tran_mean, tran_std), (ind_mean, ind_std)) = (mean_std(&tran_acc), mean_std(&ind_acc));
+            InductiveScores {
+                tran_acc,
+                tran_mean,
+                tran_std,
+                ind_acc,
+                ind_mean,
+                ind_std,
+                prod_mean: mean,
+                prod_std: std,
+            }
+        });
         CompareRow {
             name: self.name,
             params: self.params,
@@ -597,6 +671,7 @@ impl RowRuns {
             train_s: mean_std(&self.train_s).0,
             infer_ms: mean_std(&self.infer_ms).0,
             test_acc: self.acc,
+            inductive,
         }
     }
 }

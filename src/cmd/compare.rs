@@ -6,9 +6,10 @@ use anyhow::{Context, Result};
 use clap::Args;
 use gdistill_datasets::{FeatureSpec, NodeDataset, SplitSpec};
 use gdistill_distill::compare::{compare, CompareConfig, KdLoss};
-use gdistill_distill::sampled::SamplerConfig;
-use gdistill_models::Arch;
 use gdistill_distill::lsp::LspKernel;
+use gdistill_distill::sampled::SamplerConfig;
+use gdistill_distill::setting::Setting;
+use gdistill_models::Arch;
 
 use super::distill::KdLossArg;
 use super::{apply_experiment_file, write_json, DatasetArgs, DeviceArgs};
@@ -38,6 +39,10 @@ pub struct CompareArgs {
     /// Node features: given, identity, degree, positional:K (graphs without features), given+positional:K.
     #[arg(long)]
     pub features: Option<FeatureSpec>,
+    /// transductive, or inductive[:F]: a fraction F (default 0.2) of the test nodes and their
+    /// edges held out of all training; rows then report tran, ind and prod accuracy (GLNN).
+    #[arg(long, value_name = "SETTING")]
+    pub setting: Option<Setting>,
     /// Training of the graph models: full (full-batch) or neighbor (sampled mini-batches).
     #[arg(long, value_enum)]
     pub sampler: Option<SamplerArg>,
@@ -117,6 +122,7 @@ fn resolve_config(args: &CompareArgs, dataset: &NodeDataset) -> Result<CompareCo
     config.family = family;
     set(&mut config.split, args.split);
     set(&mut config.features, args.features);
+    set(&mut config.setting, args.setting);
     match (args.sampler, &args.fanout, args.batch_size) {
         (Some(SamplerArg::Full), None, None) => config.sampler = None,
         (Some(SamplerArg::Full), _, _) => anyhow::bail!("--fanout and --batch-size need --sampler neighbor"),
@@ -130,9 +136,8 @@ fn resolve_config(args: &CompareArgs, dataset: &NodeDataset) -> Result<CompareCo
                 Some(text) => SamplerConfig::parse_fanouts(text).map_err(anyhow::Error::msg)?,
                 None => current.as_ref().map_or_else(|| vec![15, 10], |s| s.fanouts.clone()),
             };
-            let batch_size = batch_size
-                .or(current.map(|s| s.batch_size))
-                .unwrap_or_else(|| 512.min(dataset.train.len().max(1)));
+            let batch_size =
+                batch_size.or(current.map(|s| s.batch_size)).unwrap_or_else(|| 512.min(dataset.train.len().max(1)));
             config.sampler = Some(SamplerConfig { fanouts, batch_size });
         }
     }
@@ -205,6 +210,8 @@ pub fn run(args: CompareArgs) -> Result<()> {
             ("--save-config", args.save_config.is_some()),
             ("--split", args.split.is_some()),
             ("--features", args.features.is_some()),
+            ("--setting", args.setting.is_some()),
+            ("--setting", args.setting.is_some()),
             ("--teacher-hidden", args.teacher_hidden.is_some()),
             ("--gcn-small-hidden", args.gcn_small_hidden.is_some()),
             ("--mlp-hidden", args.mlp_hidden.is_some()),
@@ -263,6 +270,7 @@ fn run_pointcloud(args: CompareArgs) -> Result<()> {
         ("--save-config", args.save_config.is_some()),
         ("--split", args.split.is_some()),
         ("--features", args.features.is_some()),
+        ("--setting", args.setting.is_some()),
         ("--teacher-hidden", args.teacher_hidden.is_some()),
         ("--gcn-small-hidden", args.gcn_small_hidden.is_some()),
         ("--mlp-hidden", args.mlp_hidden.is_some()),
