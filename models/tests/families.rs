@@ -194,7 +194,7 @@ fn gat_attention_gradient_matches_finite_differences() {
         let entry = conv.att_src.get(h).get(c);
         let original = entry.double_value(&[]);
         let at = |v: f64| {
-            tch::no_grad(|| entry.shallow_clone().fill_(v));
+            let _ = tch::no_grad(|| entry.shallow_clone().fill_(v));
             loss().double_value(&[])
         };
         let numeric = (at(original + eps) - at(original - eps)) / (2.0 * eps);
@@ -279,7 +279,8 @@ fn old_checkpoint_configs_without_options_still_load() {
     let json = r#"{"arch":"gcn","in_features":5,"hidden":[4],"num_classes":3,"dropout":0.5}"#;
     let config: ModelConfig = serde_json::from_str(json).unwrap();
     assert_eq!(config.options, ArchOptions::default());
-    let round: ModelConfig = serde_json::from_str(&serde_json::to_string(&ModelConfig::new(Arch::Gat, 5, 8, 2, 3, 0.6)).unwrap()).unwrap();
+    let round: ModelConfig =
+        serde_json::from_str(&serde_json::to_string(&ModelConfig::new(Arch::Gat, 5, 8, 2, 3, 0.6)).unwrap()).unwrap();
     assert_eq!(round.arch, Arch::Gat);
 }
 
@@ -295,7 +296,9 @@ fn gat_gradients_on_the_tape_equal_plain_autograd_and_eval_equals_the_oracle() {
         .build(&vs.root())
         .unwrap();
     let readout = Tensor::randn([13, 3], CPU);
-    let loss = |out: gdistill_models::ModelOutput| (out.logits * &readout).sum(Kind::Float) + out.hidden[0].square().mean(Kind::Float);
+    let loss = |out: gdistill_models::ModelOutput| {
+        (out.logits * &readout).sum(Kind::Float) + out.hidden[0].square().mean(Kind::Float)
+    };
     let params = vs.trainable_variables();
     let plain = Tensor::run_backward(&[loss(model.forward_t(&x, &graph, false))], &params, false, false);
     let (value, tape) = gdistill_models::record_sparse_products(|| loss(model.forward_t(&x, &graph, false)));
