@@ -3,17 +3,24 @@
 //! Each model is trained for a fixed number of epochs (no early stopping); the report gives the
 //! median optimisation step and the median evaluation per epoch after a warm-up, the median warm
 //! full-graph inference, and the process's peak resident memory.
+//!
+//! The teacher is of any family, with the recipe `compare` gives it
+//! ([`CompareConfig::for_family`]); with a [`SamplerConfig`] it trains on neighbour-sampled
+//! mini-batches ([`crate::sampled`]), and its "step" is then a whole epoch of batches, sampling
+//! included (what PyTorch Geometric's `NeighborLoader` loop times).
 
 use gdistill_datasets::NodeDataset;
 use gdistill_models::{Arch, ModelConfig};
 use serde::Serialize;
 use tch::Device;
 
+use crate::compare::CompareConfig;
 use crate::lsp::{EdgeList, KlDirection, LspKernel};
+use crate::sampled::{train_sampled, SamplerConfig};
 use crate::online::{online_latency_ms, OnlineGraph};
 use crate::{
-    accuracy, inference_ms, predict, train, FeatureLayout, GraphData, LspTerm, Objective, TrainConfig, TrainError,
-    Trained,
+    accuracy, inference_ms, predict, train, EpochStats, FeatureLayout, GraphData, LspTerm, Objective, TrainConfig,
+    TrainError, Trained,
 };
 
 #[derive(Clone, Debug, Serialize)]
@@ -21,7 +28,7 @@ pub struct BenchRow {
     pub name: String,
     pub params: i64,
     pub epochs: usize,
-    /// Median forward + backward + optimiser step, milliseconds.
+    /// Median forward + backward + optimiser step, milliseconds (sampled: a whole epoch).
     pub step_ms: f64,
     /// Median evaluation after each step (full-graph forward, validation accuracy and loss), ms.
     pub eval_ms: f64,
@@ -47,6 +54,10 @@ pub struct BenchOptions {
     pub models: Vec<String>,
     /// Also time online classification of unseen nodes.
     pub online: bool,
+    /// The teacher's family.
+    pub family: Arch,
+    /// Train the teacher on neighbour-sampled mini-batches (it is then the only model timed).
+    pub sampler: Option<SamplerConfig>,
 }
 
 /// Every model `bench` can time.
@@ -54,7 +65,14 @@ pub const BENCH_MODELS: [&str; 5] = ["teacher", "gcn-small", "mlp", "gcn-small+k
 
 impl Default for BenchOptions {
     fn default() -> Self {
-        BenchOptions { epochs: 200, warmup: 10, models: BENCH_MODELS.map(String::from).to_vec(), online: false }
+        BenchOptions {
+            epochs: 200,
+            warmup: 10,
+            models: BENCH_MODELS.map(String::from).to_vec(),
+            online: false,
+            family: Arch::Gcn,
+            sampler: None,
+        }
     }
 }
 
@@ -64,6 +82,10 @@ pub struct BenchReport {
     pub nodes: usize,
     pub edges: usize,
     pub device: String,
+    /// The teacher's family, and its sampler when it trained on mini-batches.
+    pub family: Arch,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sampler: Option<SamplerConfig>,
     pub cpu_cores: usize,
     pub torch_threads: i32,
     pub rows: Vec<BenchRow>,
@@ -91,26 +113,44 @@ pub fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-/// Times the teacher (GCN, 64 hidden), the small GCN (6 hidden) and the MLP (64 hidden) from
-/// labels, then the small GCN distilled with soft targets and with soft targets plus LSP (linear
-/// kernel), so that the cost of the LSP term shows as a ratio of step times.
+/// Times the teacher (GCN, 64 hidden, or the family's recipe), the small GCN (6 hidden) and the
+/// MLP (64 hidden) from labels, then the small GCN distilled with soft targets and with soft
+/// targets plus LSP (linear kernel), so that the cost of the LSP term shows as a ratio of step
+/// times.
 pub fn bench(dataset: &NodeDataset, device: Device, options: &BenchOptions) -> Result<BenchReport, TrainError> {
     if let Some(bad) = options.models.iter().find(|m| !BENCH_MODELS.contains(&m.as_str())) {
         return Err(TrainError::Config(format!("unknown bench model '{bad}'; models are {}", BENCH_MODELS.join(", "))));
     }
+    let only_teacher = options.models.iter().all(|m| m == "teacher");
+    if options.sampler.is_some() && !only_teacher {
+        return Err(TrainError::Config("a sampled bench times the teacher only: pass --models teacher".into()));
+    }
+    if options.family != Arch::Gcn && options.models.iter().any(|m| m.starts_with("gcn-small")) {
+        return Err(TrainError::Config(format!(
+            "the gcn-small rows distil a GCN teacher; with a {} teacher time teacher and mlp",
+            options.family
+        )));
+    }
     let (epochs, warmup) = (options.epochs, options.warmup);
     let wanted = |name: &str| options.models.iter().any(|m| m == name);
-    let mut dataset = dataset.clone();
-    if dataset.has_nonnegative_features() {
-        dataset.row_normalize_features();
-    }
-    let online = options.online.then(|| OnlineGraph::new(&dataset, device)).transpose()?;
-    let data = GraphData::new(&dataset, device, FeatureLayout::Auto)?;
+    // A copy only when the features change: at millions of nodes the dataset is gigabytes.
+    let dataset = if dataset.has_nonnegative_features() {
+        let mut normalized = dataset.clone();
+        normalized.row_normalize_features();
+        std::borrow::Cow::Owned(normalized)
+    } else {
+        std::borrow::Cow::Borrowed(dataset)
+    };
+    let dataset = dataset.as_ref();
+    let online = options.online.then(|| OnlineGraph::new(dataset, device)).transpose()?;
+    let data = GraphData::new(dataset, device, FeatureLayout::Auto)?;
     let (f, c) = (data.num_features(), data.num_classes);
-    let teacher = ModelConfig::new(Arch::Gcn, f, 64, 2, c, 0.5);
+    let recipe = CompareConfig::for_family(dataset, options.family);
+    let teacher = recipe.teacher.config(options.family, f, c);
     let small = ModelConfig::new(Arch::Gcn, f, 6, 2, c, 0.5);
     let mlp = ModelConfig::new(Arch::Mlp, f, 64, 2, c, 0.5);
     let settings = TrainConfig { epochs: epochs + warmup, patience: None, ..TrainConfig::default() };
+    let teacher_settings = TrainConfig { epochs: epochs + warmup, patience: None, ..recipe.teacher_training };
     let mut rows = Vec::new();
     let mut cuda_memory_mib: Option<f64> = None;
     let mut sample_cuda_memory = || {
@@ -122,13 +162,20 @@ pub fn bench(dataset: &NodeDataset, device: Device, options: &BenchOptions) -> R
     };
     let mut run = |name: &str, config: &ModelConfig, objective: &Objective| -> Result<Trained, TrainError> {
         let (mut steps, mut evals) = (Vec::new(), Vec::new());
-        let trained = train(config, &data, objective, &settings, &mut |s| {
+        let mut on_epoch = |s: &EpochStats| {
             if s.epoch >= warmup {
                 steps.push(s.step_seconds * 1e3);
                 evals.push(s.eval_seconds * 1e3);
             }
             sample_cuda_memory();
-        })?;
+        };
+        let trained = match (name, &options.sampler) {
+            ("teacher", Some(sampler)) => {
+                train_sampled(config, dataset, &data, objective, &teacher_settings, sampler, &mut on_epoch)?
+            }
+            ("teacher", None) => train(config, &data, objective, &teacher_settings, &mut on_epoch)?,
+            _ => train(config, &data, objective, &settings, &mut on_epoch)?,
+        };
         rows.push(BenchRow {
             name: name.to_string(),
             params: config.num_params(),
@@ -158,7 +205,7 @@ pub fn bench(dataset: &NodeDataset, device: Device, options: &BenchOptions) -> R
         run("mlp", &mlp, &Objective::labels())?;
     }
     let Some(trained_teacher) = trained_teacher.filter(|_| wanted("gcn-small+kd") || wanted("gcn-small+kd+lsp")) else {
-        return Ok(report(&dataset, device, rows, cuda_memory_mib));
+        return Ok(report(dataset, device, options, rows, cuda_memory_mib));
     };
     let out = tch::no_grad(|| trained_teacher.model.forward_t(&data.features, &data.a_hat, false));
     let kd = || Objective::soft_targets(out.logits.shallow_clone(), 2.0, 0.0);
@@ -177,15 +224,23 @@ pub fn bench(dataset: &NodeDataset, device: Device, options: &BenchOptions) -> R
     if wanted("gcn-small+kd+lsp") {
         run("gcn-small+kd+lsp", &small, &kd().with_lsp(lsp))?;
     }
-    Ok(report(&dataset, device, rows, cuda_memory_mib))
+    Ok(report(dataset, device, options, rows, cuda_memory_mib))
 }
 
-fn report(dataset: &NodeDataset, device: Device, rows: Vec<BenchRow>, cuda_memory_mib: Option<f64>) -> BenchReport {
+fn report(
+    dataset: &NodeDataset,
+    device: Device,
+    options: &BenchOptions,
+    rows: Vec<BenchRow>,
+    cuda_memory_mib: Option<f64>,
+) -> BenchReport {
     BenchReport {
         dataset: dataset.name.clone(),
         nodes: dataset.num_nodes(),
         edges: dataset.graph.num_undirected_edges(),
         device: format!("{device:?}"),
+        family: options.family,
+        sampler: options.sampler.clone(),
         cpu_cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         torch_threads: tch::get_num_threads(),
         rows,

@@ -4,8 +4,11 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use gdistill_datasets::{apply_split, SplitSpec};
 use gdistill_distill::bench::{bench, BenchOptions, BENCH_MODELS};
+use gdistill_models::Arch;
 
+use super::sampler_args::SamplerArgs;
 use super::{write_json, DatasetArgs, DeviceArgs};
 
 #[derive(Args)]
@@ -26,6 +29,15 @@ pub struct BenchArgs {
     /// Also time classifying 1 and 1 000 random nodes given the graph (teacher and MLP).
     #[arg(long)]
     pub online: bool,
+    /// Teacher family: gcn, sage, gat or appnp, with compare's recipe for it.
+    #[arg(long, default_value = "gcn")]
+    pub teacher: Arch,
+    /// Split, drawn with seed 0: public, per-class:TRAIN,VAL, random:TRAIN,VAL (the sampled
+    /// teacher's seed nodes are the training nodes).
+    #[arg(long)]
+    pub split: Option<SplitSpec>,
+    #[command(flatten)]
+    pub sampling: SamplerArgs,
     /// A peer's figures for the same teacher recipe (the JSON line bench/pyg_gcn.py prints):
     /// the teacher's figures are then also given as ratios to the peer's.
     #[arg(long)]
@@ -37,13 +49,21 @@ pub struct BenchArgs {
 
 pub fn run(args: BenchArgs) -> Result<()> {
     let device = args.device.device()?;
-    let dataset = args.dataset.load()?;
+    let mut dataset = args.dataset.load()?;
+    if let Some(split) = &args.split {
+        dataset = apply_split(&dataset, split, 0)?;
+    }
     anyhow::ensure!(args.epochs > 0, "--epochs must be at least 1");
     let models = if args.models.is_empty() { BENCH_MODELS.map(String::from).to_vec() } else { args.models.clone() };
-    let options = BenchOptions { epochs: args.epochs, warmup: args.warmup, models, online: args.online };
+    let sampler = args.sampling.resolve(None, dataset.train.len())?;
+    let options =
+        BenchOptions { epochs: args.epochs, warmup: args.warmup, models, online: args.online, family: args.teacher, sampler };
     let report = bench(&dataset, device, &options)?;
+    let sampled = report.sampler.as_ref().map_or_else(String::new, |s| {
+        format!("; teacher {} on sampled batches of {} seeds, fan-out {:?}", report.family, s.batch_size, s.fanouts)
+    });
     println!(
-        "{}: {} nodes, {} edges; {:?} with {} torch threads on {} cores; medians over {} epochs",
+        "{}: {} nodes, {} edges; {:?} with {} torch threads on {} cores; medians over {} epochs{sampled}",
         report.dataset, report.nodes, report.edges, device, report.torch_threads, report.cpu_cores, args.epochs
     );
     println!(
@@ -86,15 +106,29 @@ pub fn run(args: BenchArgs) -> Result<()> {
             .find(|r| r.name == "teacher")
             .context("--peer compares the teacher: include it in --models")?;
         let name = peer["peer"].as_str().unwrap_or("peer");
+        if let Some(model) = peer["model"].as_str() {
+            let ours = report.family.to_string();
+            anyhow::ensure!(model == ours, "{}: the peer timed a {model} teacher, this bench a {ours} one", path.display());
+        }
+        anyhow::ensure!(
+            peer["sampler"].is_null() == report.sampler.is_none(),
+            "{}: one side trained on sampled batches and the other full-batch; pass the same --sampler to both",
+            path.display()
+        );
         println!("teacher against {name} (same recipe, same machine; ratio = peer / gdistill, higher is faster here):");
         let mut ratios = serde_json::Map::new();
+        // A sampled peer times whole epochs (`epoch_ms`), as the sampled teacher's step does.
+        let step_key = if report.sampler.is_some() { "epoch_ms" } else { "step_ms" };
         for (key, ours) in [
-            ("step_ms", teacher.step_ms),
+            (step_key, teacher.step_ms),
             ("eval_ms", teacher.eval_ms),
             ("infer_ms", teacher.infer_ms),
             ("train_s", teacher.train_s),
         ] {
-            let theirs = peer[key].as_f64().with_context(|| format!("{}: no '{key}'", path.display()))?;
+            let Some(theirs) = peer[key].as_f64() else {
+                anyhow::ensure!(key != step_key, "{}: no '{key}'", path.display());
+                continue;
+            };
             println!("  {key:<9} gdistill {ours:>9.3}  {name} {theirs:>9.3}  x{:.1}", theirs / ours);
             ratios.insert(key.to_string(), serde_json::json!(theirs / ours));
         }

@@ -7,11 +7,11 @@ use clap::Args;
 use gdistill_datasets::{FeatureSpec, NodeDataset, SplitSpec};
 use gdistill_distill::compare::{compare, CompareConfig, KdLoss};
 use gdistill_distill::lsp::LspKernel;
-use gdistill_distill::sampled::SamplerConfig;
 use gdistill_distill::setting::Setting;
 use gdistill_models::Arch;
 
 use super::distill::KdLossArg;
+use super::sampler_args::SamplerArgs;
 use super::{apply_experiment_file, write_json, DatasetArgs, DeviceArgs};
 use crate::output::{print_compare_table, with_run_bar};
 
@@ -43,15 +43,8 @@ pub struct CompareArgs {
     /// edges held out of all training; rows then report tran, ind and prod accuracy (GLNN).
     #[arg(long, value_name = "SETTING")]
     pub setting: Option<Setting>,
-    /// Training of the graph models: full (full-batch) or neighbor (sampled mini-batches).
-    #[arg(long, value_enum)]
-    pub sampler: Option<SamplerArg>,
-    /// Neighbours sampled per node at each hop, nearest hop first (e.g. 15,10; 'all' takes every one).
-    #[arg(long, value_name = "LIST")]
-    pub fanout: Option<String>,
-    /// Seed nodes per sampled batch (default: 512, or every training node when fewer).
-    #[arg(long, value_name = "N")]
-    pub batch_size: Option<usize>,
+    #[command(flatten)]
+    pub sampling: SamplerArgs,
     /// Search N settings per stage (teacher, students, distillation) on validation accuracy
     /// before the comparison; the report records the trials and the chosen config.
     #[arg(long, value_name = "N")]
@@ -100,12 +93,6 @@ pub struct CompareArgs {
     pub json: Option<PathBuf>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum SamplerArg {
-    Full,
-    Neighbor,
-}
-
 /// Defaults for the dataset and the teacher family, then the TOML file, then flags. The
 /// family comes from `--teacher`, else from the file, so that the file overlays that family's
 /// recipe.
@@ -123,24 +110,7 @@ fn resolve_config(args: &CompareArgs, dataset: &NodeDataset) -> Result<CompareCo
     set(&mut config.split, args.split);
     set(&mut config.features, args.features);
     set(&mut config.setting, args.setting);
-    match (args.sampler, &args.fanout, args.batch_size) {
-        (Some(SamplerArg::Full), None, None) => config.sampler = None,
-        (Some(SamplerArg::Full), _, _) => anyhow::bail!("--fanout and --batch-size need --sampler neighbor"),
-        (None, None, None) => {}
-        (sampler, fanout, batch_size) => {
-            if sampler.is_none() && config.sampler.is_none() {
-                anyhow::bail!("--fanout and --batch-size need --sampler neighbor");
-            }
-            let current = config.sampler.clone();
-            let fanouts = match fanout {
-                Some(text) => SamplerConfig::parse_fanouts(text).map_err(anyhow::Error::msg)?,
-                None => current.as_ref().map_or_else(|| vec![15, 10], |s| s.fanouts.clone()),
-            };
-            let batch_size =
-                batch_size.or(current.map(|s| s.batch_size)).unwrap_or_else(|| 512.min(dataset.train.len().max(1)));
-            config.sampler = Some(SamplerConfig { fanouts, batch_size });
-        }
-    }
+    config.sampler = args.sampling.resolve(config.sampler.take(), dataset.train.len())?;
     if let Some(trials) = args.tune {
         config.tune = Some(gdistill_distill::tune::TuneConfig { trials, seed: 0 });
     }
@@ -171,6 +141,7 @@ fn resolve_config(args: &CompareArgs, dataset: &NodeDataset) -> Result<CompareCo
     if let Some(epochs) = args.epochs {
         config.teacher_training.epochs = epochs;
         config.student_training.epochs = epochs;
+        config.distill_training.epochs = epochs;
     }
     config.validate().and_then(|_| config.check_memory(dataset)).map_err(anyhow::Error::msg)?;
     Ok(config)
@@ -203,9 +174,6 @@ pub fn run(args: CompareArgs) -> Result<()> {
         let graph_only = [
             ("--kd-loss", args.kd_loss.is_some()),
             ("--teacher", args.teacher.is_some()),
-            ("--sampler", args.sampler.is_some()),
-            ("--fanout", args.fanout.is_some()),
-            ("--batch-size", args.batch_size.is_some()),
             ("--tune", args.tune.is_some()),
             ("--save-config", args.save_config.is_some()),
             ("--split", args.split.is_some()),
@@ -221,7 +189,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
             ("--no-lsp", args.no_lsp),
             ("--no-prune", args.no_prune),
         ];
-        if let Some((flag, _)) = graph_only.iter().find(|(_, given)| *given) {
+        if let Some((flag, _)) = graph_only.iter().chain(&args.sampling.given()).find(|(_, given)| *given) {
             anyhow::bail!(
                 "{flag} applies to graph datasets, not to the image dataset {}; image rows are set in a --config file",
                 args.dataset.dataset
@@ -263,9 +231,6 @@ fn run_pointcloud(args: CompareArgs) -> Result<()> {
     let graph_only = [
         ("--kd-loss", args.kd_loss.is_some()),
         ("--teacher", args.teacher.is_some()),
-        ("--sampler", args.sampler.is_some()),
-        ("--fanout", args.fanout.is_some()),
-        ("--batch-size", args.batch_size.is_some()),
         ("--tune", args.tune.is_some()),
         ("--save-config", args.save_config.is_some()),
         ("--split", args.split.is_some()),
@@ -277,7 +242,7 @@ fn run_pointcloud(args: CompareArgs) -> Result<()> {
         ("--lsp-ablation", !args.lsp_ablation.is_empty()),
         ("--no-lsp", args.no_lsp),
     ];
-    if let Some((flag, _)) = graph_only.iter().find(|(_, given)| *given) {
+    if let Some((flag, _)) = graph_only.iter().chain(&args.sampling.given()).find(|(_, given)| *given) {
         anyhow::bail!(
             "{flag} applies to graph datasets, not to the point-cloud dataset {}; point-cloud models are set in a --config file",
             args.dataset.dataset

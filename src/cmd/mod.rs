@@ -9,6 +9,7 @@ pub mod eval;
 pub mod images;
 pub mod pointcloud;
 pub mod prune;
+pub mod sampler_args;
 pub mod soft_targets;
 pub mod train;
 
