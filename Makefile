@@ -5,7 +5,7 @@ CARGO ?= cargo
 GDISTILL_DATA_DIR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),$(abspath data))
 export GDISTILL_DATA_DIR
 
-.PHONY: bootstrap build test demo bench mnist modelnet mnist-points
+.PHONY: bootstrap build test demo bench bench-sampled mnist modelnet mnist-points
 bootstrap:
 	@bash scripts/bootstrap.sh
 
@@ -27,6 +27,18 @@ bench: build
 	    --json target/bench-$$d-vs-pyg.json && \
 	  ./target/release/gdistill bench --dataset $$d --online --json target/bench-$$d.json || exit 1; done
 	./target/release/gdistill bench-scale --json target/bench-scale.json
+
+# Neighbour-sampled training side by side with PyTorch Geometric's NeighborLoader (torch-sparse,
+# built from source once by setup_pyg.sh --sampled): Amazon Computers, random 0.6/0.2 split,
+# SAGE and GCN, fan-out 15,10, batches of 1024, 20 epochs each; same recipe, same machine.
+AMAZON_COMPUTERS := npz:$(GDISTILL_DATA_DIR)/amazon/amazon_electronics_computers.npz
+bench-sampled: build
+	py=$$(bash bench/setup_pyg.sh --sampled) && for m in sage gcn; do \
+	  $$py bench/pyg_sampled.py --dataset $(AMAZON_COMPUTERS) --split random:0.6,0.2 --model $$m \
+	    --fanout 15,10 --batch-size 1024 --epochs 21 > target/pyg-sampled-$$m.json && \
+	  ./target/release/gdistill bench --dataset $(AMAZON_COMPUTERS) --split random:0.6,0.2 --teacher $$m \
+	    --models teacher --sampler neighbor --fanout 15,10 --batch-size 1024 --epochs 20 --warmup 1 \
+	    --peer target/pyg-sampled-$$m.json --json target/bench-sampled-$$m.json || exit 1; done
 
 # Hinton et al.'s MNIST comparison on the 5 000 training images, tested on the official 10 000.
 mnist: build

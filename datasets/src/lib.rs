@@ -52,5 +52,5 @@ pub use planetoid::load_planetoid;
 pub use pointcloud::{is_pointcloud_spec, load_pointclouds, PointCloudDataset, PointCloudSpec, PointCloudSummary};
 pub use spec::{load, load_with_report, DatasetSpec, LoadReport};
 pub use split::{per_class_split, NodeSplit, SplitOptions};
-pub use split_spec::{apply_split, ParseSpecError, SplitSpec};
+pub use split_spec::{apply_split, resplit, ParseSpecError, SplitSpec};
 pub use structural_features::{apply_features, FeatureSpec};

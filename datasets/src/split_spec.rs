@@ -178,13 +178,21 @@ impl<'de> Deserialize<'de> for SplitSpec {
 /// validation or test empty (a graph too small for the fractions, or classes too small to spare
 /// validation nodes).
 pub fn apply_split(dataset: &NodeDataset, spec: &SplitSpec, seed: u64) -> Result<NodeDataset, DatasetError> {
+    let mut split = dataset.clone();
+    resplit(&mut split, spec, seed)?;
+    Ok(split)
+}
+
+/// [`apply_split`] in place, for datasets too large to copy (at millions of nodes the features
+/// alone are gigabytes). On an error the dataset's split may have changed.
+pub fn resplit(dataset: &mut NodeDataset, spec: &SplitSpec, seed: u64) -> Result<(), DatasetError> {
     let bad = |message: String| DatasetError::invalid(&dataset.name, format!("split {spec}: {message}"));
     if let Some(problem) = spec.problem() {
         return Err(bad(problem));
     }
     let n = dataset.num_nodes();
     let (train, val, test) = match *spec {
-        SplitSpec::Public => return Ok(dataset.clone()),
+        SplitSpec::Public => return Ok(()),
         SplitSpec::PerClass { train, val } => {
             let opts = SplitOptions { train_per_class: train, val_per_class: val, seed };
             let s = per_class_split(&dataset.labels, dataset.num_classes, &opts);
@@ -215,8 +223,6 @@ pub fn apply_split(dataset: &NodeDataset, spec: &SplitSpec, seed: u64) -> Result
             )));
         }
     }
-    let mut split = dataset.clone();
-    (split.train, split.val, split.test) = (train, val, test);
-    split.validate()?;
-    Ok(split)
+    (dataset.train, dataset.val, dataset.test) = (train, val, test);
+    dataset.validate()
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use gdistill_datasets::{apply_split, SplitSpec};
+use gdistill_datasets::{resplit, SplitSpec};
 use gdistill_distill::bench::{bench, BenchOptions, BENCH_MODELS};
 use gdistill_models::Arch;
 
@@ -51,7 +51,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let device = args.device.device()?;
     let mut dataset = args.dataset.load()?;
     if let Some(split) = &args.split {
-        dataset = apply_split(&dataset, split, 0)?;
+        resplit(&mut dataset, split, 0)?;
     }
     anyhow::ensure!(args.epochs > 0, "--epochs must be at least 1");
     let models = if args.models.is_empty() { BENCH_MODELS.map(String::from).to_vec() } else { args.models.clone() };
