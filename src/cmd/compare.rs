@@ -6,9 +6,9 @@ use anyhow::{Context, Result};
 use clap::Args;
 use gdistill_datasets::{FeatureSpec, NodeDataset, SplitSpec};
 use gdistill_distill::compare::{compare, CompareConfig, KdLoss};
+use gdistill_distill::lsp::LspKernel;
 use gdistill_distill::sampled::SamplerConfig;
 use gdistill_models::Arch;
-use gdistill_distill::lsp::LspKernel;
 
 use super::distill::KdLossArg;
 use super::{apply_experiment_file, write_json, DatasetArgs, DeviceArgs};
@@ -93,6 +93,14 @@ pub struct CompareArgs {
     /// Write the report (dataset, rows, config) as JSON.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Draw test accuracy (mean +- std over seeds) against parameters, one labelled point per
+    /// row, as a PNG.
+    #[arg(long, value_name = "FILE.png")]
+    pub plot: Option<PathBuf>,
+    /// Image datasets: save each row's model of the first seed as DIR/ROW.safetensors (for
+    /// `gdistill export`).
+    #[arg(long, value_name = "DIR")]
+    pub save_models: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -130,9 +138,8 @@ fn resolve_config(args: &CompareArgs, dataset: &NodeDataset) -> Result<CompareCo
                 Some(text) => SamplerConfig::parse_fanouts(text).map_err(anyhow::Error::msg)?,
                 None => current.as_ref().map_or_else(|| vec![15, 10], |s| s.fanouts.clone()),
             };
-            let batch_size = batch_size
-                .or(current.map(|s| s.batch_size))
-                .unwrap_or_else(|| 512.min(dataset.train.len().max(1)));
+            let batch_size =
+                batch_size.or(current.map(|s| s.batch_size)).unwrap_or_else(|| 512.min(dataset.train.len().max(1)));
             config.sampler = Some(SamplerConfig { fanouts, batch_size });
         }
     }
@@ -191,6 +198,11 @@ fn set<T>(target: &mut T, value: Option<T>) {
 }
 
 pub fn run(args: CompareArgs) -> Result<()> {
+    if args.save_models.is_some() && !super::images::is_image_spec(&args.dataset.dataset) {
+        anyhow::bail!(
+            "--save-models applies to image datasets (mnist:DIR, digits:FILE); save a graph model with gdistill train -o or distill -o"
+        );
+    }
     if super::pointcloud::is_pointcloud_spec(&args.dataset.dataset) {
         return run_pointcloud(args);
     }
@@ -231,7 +243,12 @@ pub fn run(args: CompareArgs) -> Result<()> {
             alpha: args.alpha,
             epochs: args.epochs,
             json: args.json,
+            save_models: args.save_models,
+            plot: args.plot,
         });
+    }
+    if let Some(path) = &args.plot {
+        crate::plot::check_png_path(path)?;
     }
     let device = args.device.device()?;
     let dataset = args.dataset.load()?;
@@ -240,6 +257,10 @@ pub fn run(args: CompareArgs) -> Result<()> {
     print_compare_table(&report);
     if let Some(path) = &args.json {
         write_json(path, &report)?;
+        println!("wrote {}", path.display());
+    }
+    if let Some(path) = &args.plot {
+        crate::plot_compare::write_size_plot(path, &crate::plot_compare::graph_points(&report))?;
         println!("wrote {}", path.display());
     }
     if let Some(path) = &args.save_config {
@@ -288,5 +309,6 @@ fn run_pointcloud(args: CompareArgs) -> Result<()> {
         lsp_weight: args.lsp_weight,
         epochs: args.epochs,
         json: args.json,
+        plot: args.plot,
     })
 }
