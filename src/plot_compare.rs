@@ -131,7 +131,7 @@ fn draw(root: &DrawingArea<BitMapBackend, Shift>, plot: &SizePlot) -> Result<()>
         .configure_mesh()
         .x_desc("trainable parameters (log scale)")
         .y_desc("test accuracy")
-        .x_label_formatter(&|v| human_count(*v))
+        .x_label_formatter(&|v| if is_round(*v) { human_count(*v) } else { String::new() })
         .y_label_formatter(&|v| format!("{v:.2}"))
         .light_line_style(RGBColor(238, 238, 238))
         .label_style(("sans-serif", 15))
@@ -268,6 +268,13 @@ fn place_labels(
         result[k] = chosen;
     }
     Ok(result)
+}
+
+/// Whether `v` is 1, 2 or 5 times a power of ten: the only ticks labelled, as a log axis over a
+/// decade or two otherwise crowds `80k 90k 100k` into each other.
+fn is_round(v: f64) -> bool {
+    let mantissa = v / 10f64.powf(v.log10().floor());
+    [1.0, 2.0, 5.0, 10.0].iter().any(|m| (mantissa - m).abs() < 1e-6)
 }
 
 /// `1200` -> `1.2k`, `92231` -> `92k`, `3400000` -> `3.4M`.
