@@ -194,7 +194,7 @@ fn gat_attention_gradient_matches_finite_differences() {
         let entry = conv.att_src.get(h).get(c);
         let original = entry.double_value(&[]);
         let at = |v: f64| {
-            tch::no_grad(|| entry.shallow_clone().fill_(v));
+            let _ = tch::no_grad(|| entry.shallow_clone().fill_(v));
             loss().double_value(&[])
         };
         let numeric = (at(original + eps) - at(original - eps)) / (2.0 * eps);
