@@ -8,6 +8,8 @@ mod output;
 mod output_images;
 mod output_pointcloud;
 mod plot;
+mod plot_compare;
+mod plot_training;
 
 use clap::{Parser, Subcommand};
 
@@ -43,6 +45,8 @@ enum Command {
     SoftTargets(cmd::soft_targets::SoftTargetsArgs),
     /// Evaluate a saved checkpoint on a dataset.
     Eval(cmd::eval::EvalArgs),
+    /// A checkpoint as TorchScript (MLP students, image MLPs and CNNs), for torch.jit.load.
+    Export(cmd::export::ExportArgs),
     /// The main job: teacher versus students, from scratch and distilled, over several seeds.
     Compare(cmd::compare::CompareArgs),
     /// Time training epochs and inference, and report peak memory.
@@ -97,6 +101,7 @@ fn main() {
         Command::Distill(a) => cmd::distill::run(a),
         Command::SoftTargets(a) => cmd::soft_targets::run(a),
         Command::Eval(a) => cmd::eval::run(a),
+        Command::Export(a) => cmd::export::run(a),
         Command::Compare(a) => cmd::compare::run(a),
         Command::Bench(a) => cmd::bench::run(a),
         Command::BenchScale(a) => cmd::bench_scale::run(a),

@@ -7,8 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
-use gdistill_datasets::atomic::AtomicWriteError;
+use anyhow::{bail, Result};
 use gdistill_distill::prune::PruneRow;
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
@@ -46,7 +45,7 @@ fn load_font() -> Result<()> {
         .map_err(|_| anyhow::anyhow!("{}: not a TrueType font plotters can read", path.display()))
 }
 
-const COLOURS: [RGBColor; 6] = [
+pub const COLOURS: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -57,15 +56,15 @@ const COLOURS: [RGBColor; 6] = [
 
 /// Writes the accuracy-versus-sparsity curve of `rows` (grouped by method) to `path`.
 pub fn write_prune_plot(path: &Path, title: &str, rows: &[PruneRow]) -> Result<()> {
+    write_png(path, |tmp| draw(tmp, title, rows))
+}
+
+/// Checks the path, loads the font, and draws with `draw` into a temporary PNG beside `path`
+/// that then replaces it: what every plot of the CLI goes through.
+pub fn write_png(path: &Path, draw: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     check_png_path(path)?;
     load_font()?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create the directory", path.display()))?;
-    }
-    gdistill_datasets::atomic::write_atomically(path, |tmp| draw(tmp, title, rows)).map_err(|e| match e {
-        AtomicWriteError::Write(e) => e.context(format!("{}: cannot draw the plot", path.display())),
-        AtomicWriteError::Io(e) => anyhow::Error::new(e).context(format!("{}: cannot write", path.display())),
-    })
+    crate::cmd::write_atomically_with(path, "the plot", draw)
 }
 
 fn draw(tmp: &Path, title: &str, rows: &[PruneRow]) -> Result<()> {

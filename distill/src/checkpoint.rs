@@ -20,6 +20,8 @@ use tch::{nn, Device, Kind, Tensor};
 use crate::prune::Masks;
 
 const META_KEY: &str = "gdistill";
+/// The metadata key of image-model checkpoints ([`crate::images::save_image_checkpoint`]).
+pub(crate) const IMAGE_META_KEY: &str = "gdistill-image";
 /// Prefix of the tensors holding pruning masks: `mask.0` belongs to the first weight matrix.
 const MASK_PREFIX: &str = "mask.";
 
@@ -62,7 +64,7 @@ fn describe_io(error: &std::io::Error) -> String {
     }
 }
 
-fn invalid(path: &Path, message: impl Into<String>) -> CheckpointError {
+pub(crate) fn invalid(path: &Path, message: impl Into<String>) -> CheckpointError {
     CheckpointError::Invalid { path: path.to_path_buf(), message: message.into() }
 }
 
@@ -98,17 +100,29 @@ pub fn save_checkpoint_with_masks(
     meta: &CheckpointMeta,
     masks: Option<&Masks>,
 ) -> Result<(), CheckpointError> {
-    let mut tensors = Vec::new();
     let mask_vars = masks.iter().flat_map(|m| m.0.iter().enumerate()).map(|(k, m)| (format!("{MASK_PREFIX}{k}"), m));
-    for (name, var) in vs.variables().into_iter().chain(mask_vars.map(|(n, m)| (n, m.shallow_clone()))) {
+    let named = vs.variables().into_iter().chain(mask_vars.map(|(n, m)| (n, m.shallow_clone())));
+    let meta_json = serde_json::to_string(meta).map_err(|e| invalid(path, e.to_string()))?;
+    save_tensors(path, named, META_KEY, meta_json)
+}
+
+/// Writes `tensors` as float32 safetensors with `meta_json` under the metadata key `key`,
+/// atomically: the writer shared by every kind of gdistill checkpoint.
+pub(crate) fn save_tensors(
+    path: &Path,
+    named: impl Iterator<Item = (String, Tensor)>,
+    key: &str,
+    meta_json: String,
+) -> Result<(), CheckpointError> {
+    let mut tensors = Vec::new();
+    for (name, var) in named {
         let flat = var.detach().to_device(Device::Cpu).to_kind(Kind::Float).contiguous().view([-1]);
         let values = Vec::<f32>::try_from(&flat).map_err(|e| invalid(path, e.to_string()))?;
         let shape = var.size().iter().map(|&d| d as usize).collect();
         tensors.push((name, F32Tensor { shape, bytes: values.iter().flat_map(|v| v.to_le_bytes()).collect() }));
     }
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
-    let meta_json = serde_json::to_string(meta).map_err(|e| invalid(path, e.to_string()))?;
-    let metadata = Some(HashMap::from([(META_KEY.to_string(), meta_json)]));
+    let metadata = Some(HashMap::from([(key.to_string(), meta_json)]));
     let bytes = safetensors::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), &metadata)
         .map_err(|e| invalid(path, format!("cannot serialise: {e}")))?;
     write_atomically(path, &bytes)
@@ -157,16 +171,7 @@ pub type LoadedCheckpoint = (nn::VarStore, Box<dyn NodeModel>, CheckpointMeta, O
 /// As [`load_checkpoint`], also returning the pruning masks (checked: one per weight matrix, of
 /// its shape, 0 or 1, and the weights they prune are zero).
 pub fn load_checkpoint_with_masks(path: &Path, device: Device) -> Result<LoadedCheckpoint, CheckpointError> {
-    let bytes = std::fs::read(path).map_err(|error| CheckpointError::Io { path: path.to_path_buf(), error })?;
-    let (_, header) = SafeTensors::read_metadata(&bytes)
-        .map_err(|e| invalid(path, format!("not a safetensors checkpoint ({e:?})")))?;
-    let meta_json = header
-        .metadata()
-        .as_ref()
-        .and_then(|m| m.get(META_KEY))
-        .ok_or_else(|| invalid(path, "no gdistill metadata: not a checkpoint written by gdistill"))?;
-    let meta: CheckpointMeta =
-        serde_json::from_str(meta_json).map_err(|e| invalid(path, format!("bad gdistill metadata: {e}")))?;
+    let (bytes, meta): (_, CheckpointMeta) = read_meta(path, META_KEY)?;
     let file = SafeTensors::deserialize(&bytes).map_err(|e| invalid(path, format!("corrupt tensors ({e:?})")))?;
     // The metadata decides what gets allocated: check it against what the file holds before
     // building anything, so a header claiming a 10^12-parameter model is refused, not allocated.
@@ -192,6 +197,74 @@ pub fn load_checkpoint_with_masks(path: &Path, device: Device) -> Result<LoadedC
     }
     let vs = nn::VarStore::new(device);
     let model = meta.model.build(&vs.root()).map_err(|e| invalid(path, e.to_string()))?;
+    copy_variables(path, &file, &vs, device)?;
+    let masks = read_masks(path, &mask_tensors, model.as_ref(), device)?;
+    Ok((vs, model, meta, masks))
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, CheckpointError> {
+    std::fs::read(path).map_err(|error| CheckpointError::Io { path: path.to_path_buf(), error })
+}
+
+/// The value of the metadata entry `key` of the safetensors file in `bytes`, if it has one.
+fn metadata_value(path: &Path, bytes: &[u8], key: &str) -> Result<Option<String>, CheckpointError> {
+    let (_, header) = SafeTensors::read_metadata(bytes)
+        .map_err(|e| invalid(path, format!("not a safetensors checkpoint ({e:?})")))?;
+    Ok(header.metadata().as_ref().and_then(|m| m.get(key)).cloned())
+}
+
+/// Why a checkpoint of one kind was not found: the file holds the other kind, or none.
+fn no_metadata_message(path: &Path, bytes: &[u8]) -> String {
+    match checkpoint_kind_of(path, bytes) {
+        Ok(CheckpointKind::Image) => "an image model's checkpoint, not a node classifier's".into(),
+        Ok(CheckpointKind::Node) => "a node classifier's checkpoint, not an image model's".into(),
+        Err(_) => "no gdistill metadata: not a checkpoint written by gdistill".into(),
+    }
+}
+
+/// What a gdistill checkpoint holds, told apart by its metadata key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckpointKind {
+    /// A node classifier ([`load_checkpoint`]).
+    Node,
+    /// An image classifier ([`crate::images::load_image_checkpoint`]).
+    Image,
+}
+
+/// Reads which kind of model the checkpoint at `path` holds, without building it.
+pub fn checkpoint_kind(path: &Path) -> Result<CheckpointKind, CheckpointError> {
+    checkpoint_kind_of(path, &read_file(path)?)
+}
+
+fn checkpoint_kind_of(path: &Path, bytes: &[u8]) -> Result<CheckpointKind, CheckpointError> {
+    if metadata_value(path, bytes, META_KEY)?.is_some() {
+        Ok(CheckpointKind::Node)
+    } else if metadata_value(path, bytes, IMAGE_META_KEY)?.is_some() {
+        Ok(CheckpointKind::Image)
+    } else {
+        Err(invalid(path, "no gdistill metadata: not a checkpoint written by gdistill"))
+    }
+}
+
+/// Reads the file's metadata entry `key` as the JSON of `T`: what a checkpoint kind records.
+pub(crate) fn read_meta<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    key: &str,
+) -> Result<(Vec<u8>, T), CheckpointError> {
+    let bytes = read_file(path)?;
+    let json = metadata_value(path, &bytes, key)?.ok_or_else(|| invalid(path, no_metadata_message(path, &bytes)))?;
+    let meta = serde_json::from_str(&json).map_err(|e| invalid(path, format!("bad gdistill metadata: {e}")))?;
+    Ok((bytes, meta))
+}
+
+/// Loads the stored tensors into `vs`'s variables, checking that the file holds exactly those
+/// (masks aside), each F32, of the variable's shape and finite.
+pub(crate) fn copy_variables(
+    path: &Path,
+    file: &SafeTensors<'_>,
+    vs: &nn::VarStore,
+    device: Device,
+) -> Result<(), CheckpointError> {
     let variables = vs.variables();
     let mut stored: Vec<String> = file.names().into_iter().filter(|n| !n.starts_with(MASK_PREFIX)).cloned().collect();
     stored.sort();
@@ -212,8 +285,7 @@ pub fn load_checkpoint_with_masks(path: &Path, device: Device) -> Result<LoadedC
         let loaded = finite_tensor(path, name, view.data(), &shape, device)?;
         tch::no_grad(|| var.shallow_clone().copy_(&loaded));
     }
-    let masks = read_masks(path, &mask_tensors, model.as_ref(), device)?;
-    Ok((vs, model, meta, masks))
+    Ok(())
 }
 
 /// A stored F32 tensor's values, refused when one is NaN or infinite.

@@ -25,8 +25,8 @@ mod train;
 pub mod tune;
 
 pub use checkpoint::{
-    load_checkpoint, load_checkpoint_with_masks, save_checkpoint, save_checkpoint_with_masks, write_atomically,
-    CheckpointError, CheckpointMeta, DatasetFingerprint, LoadedCheckpoint,
+    checkpoint_kind, load_checkpoint, load_checkpoint_with_masks, save_checkpoint, save_checkpoint_with_masks,
+    write_atomically, CheckpointError, CheckpointKind, CheckpointMeta, DatasetFingerprint, LoadedCheckpoint,
 };
 pub use eval::{accuracy, accuracy_tensor, inference_ms, predict};
 pub use gdistill_datasets::FeatureLayout;

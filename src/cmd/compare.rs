@@ -91,6 +91,14 @@ pub struct CompareArgs {
     /// Write the report (dataset, rows, config) as JSON.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Draw test accuracy (mean +- std over seeds) against parameters, one labelled point per
+    /// row, as a PNG.
+    #[arg(long, value_name = "FILE.png")]
+    pub plot: Option<PathBuf>,
+    /// Image datasets: save each row's model of the first seed as DIR/ROW.safetensors (for
+    /// `gdistill export`).
+    #[arg(long, value_name = "DIR")]
+    pub save_models: Option<PathBuf>,
 }
 
 /// Defaults for the dataset and the teacher family, then the TOML file, then flags. The
@@ -167,6 +175,11 @@ fn set<T>(target: &mut T, value: Option<T>) {
 }
 
 pub fn run(args: CompareArgs) -> Result<()> {
+    if args.save_models.is_some() && !super::images::is_image_spec(&args.dataset.dataset) {
+        anyhow::bail!(
+            "--save-models applies to image datasets (mnist:DIR, digits:FILE); save a graph model with gdistill train -o or distill -o"
+        );
+    }
     if super::pointcloud::is_pointcloud_spec(&args.dataset.dataset) {
         return run_pointcloud(args);
     }
@@ -206,7 +219,12 @@ pub fn run(args: CompareArgs) -> Result<()> {
             alpha: args.alpha,
             epochs: args.epochs,
             json: args.json,
+            save_models: args.save_models,
+            plot: args.plot,
         });
+    }
+    if let Some(path) = &args.plot {
+        crate::plot::check_png_path(path)?;
     }
     let device = args.device.device()?;
     let dataset = args.dataset.load()?;
@@ -215,6 +233,10 @@ pub fn run(args: CompareArgs) -> Result<()> {
     print_compare_table(&report);
     if let Some(path) = &args.json {
         write_json(path, &report)?;
+        println!("wrote {}", path.display());
+    }
+    if let Some(path) = &args.plot {
+        crate::plot_compare::write_size_plot(path, &crate::plot_compare::graph_points(&report))?;
         println!("wrote {}", path.display());
     }
     if let Some(path) = &args.save_config {
@@ -261,5 +283,6 @@ fn run_pointcloud(args: CompareArgs) -> Result<()> {
         lsp_weight: args.lsp_weight,
         epochs: args.epochs,
         json: args.json,
+        plot: args.plot,
     })
 }

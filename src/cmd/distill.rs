@@ -80,6 +80,9 @@ pub struct DistillArgs {
     /// Checkpoint to write.
     #[arg(long, short = 'o')]
     pub out: Option<PathBuf>,
+    /// Draw the training curve (loss, validation accuracy, the epoch kept) as a PNG.
+    #[arg(long, value_name = "FILE.png")]
+    pub plot: Option<PathBuf>,
 }
 
 pub fn run(args: DistillArgs) -> Result<()> {
@@ -95,6 +98,9 @@ pub fn run(args: DistillArgs) -> Result<()> {
         args.lsp_weight
     );
     args.optim.config().validate().map_err(anyhow::Error::msg)?;
+    if let Some(path) = &args.plot {
+        crate::plot::check_png_path(path)?;
+    }
     if let Some(path) = &args.soft_targets {
         return from_soft_targets(&args, path);
     }
@@ -129,7 +135,7 @@ pub fn run(args: DistillArgs) -> Result<()> {
     }
     let config = model_config(&args.model, &p);
     let settings = args.optim.config();
-    let trained = fit(&format!("{}+kd", config.arch), &config, &p, &objective, &settings)?;
+    let trained = fit(&format!("{}+kd", config.arch), &config, &p, &objective, &settings, args.plot.as_deref())?;
     if let Some(out) = args.out {
         let meta = CheckpointMeta {
             format_version: 1,
@@ -191,9 +197,11 @@ fn from_soft_targets(args: &DistillArgs, path: &std::path::Path) -> Result<()> {
     let settings = args.optim.config();
     let batches = SoftTargetBatches { batch_size: args.batch_size, temperature: args.temperature, alpha: args.alpha };
     let bar = epoch_bar("mlp+kd", settings.epochs);
+    let mut history = Vec::new();
     let trained = train_mlp_on_soft_targets(&config, &dataset, &logits, device, &settings, batches, &mut |s| {
         bar.set_position(s.epoch as u64 + 1);
         bar.set_message(format!("loss {:.4} val {:.3}", s.loss, s.val_acc));
+        history.push(*s);
     })?;
     bar.finish_and_clear();
     let all = chunked_logits(trained.model.as_ref(), &dataset, device, 65536)?;
@@ -209,6 +217,10 @@ fn from_soft_targets(args: &DistillArgs, path: &std::path::Path) -> Result<()> {
         trained.best_val_acc,
         trained.train_seconds
     );
+    if let Some(plot) = &args.plot {
+        crate::plot_training::write_training_plot(plot, "mlp+kd", &history, trained.best_epoch)?;
+        println!("wrote {}", plot.display());
+    }
     if let Some(out) = &args.out {
         let meta = CheckpointMeta {
             format_version: 1,

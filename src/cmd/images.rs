@@ -8,7 +8,9 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use gdistill_datasets::{load_images, ImageDataset};
-use gdistill_distill::images::{compare_images, ImageCompareConfig};
+use gdistill_distill::images::{
+    compare_images_keeping, save_image_checkpoint, ImageCheckpointMeta, ImageCompareConfig, TrainedImageModel,
+};
 use gdistill_models::ImageShape;
 
 use super::{apply_experiment_file, write_json};
@@ -34,6 +36,10 @@ pub struct ImageCompareArgs {
     /// Maximum epochs of every training run.
     pub epochs: Option<usize>,
     pub json: Option<PathBuf>,
+    /// Save each row's model of the first seed as DIR/ROW.safetensors (for `gdistill export`).
+    pub save_models: Option<PathBuf>,
+    /// Draw accuracy against parameters as a PNG.
+    pub plot: Option<PathBuf>,
 }
 
 /// Whether `spec` names an image dataset, which `compare` must hand over to [`run_compare`].
@@ -73,11 +79,56 @@ fn resolve_config(args: &ImageCompareArgs, dataset: &ImageDataset) -> Result<Ima
 pub fn run_compare(args: ImageCompareArgs) -> Result<()> {
     let dataset = load_images(&args.dataset, &args.data_dir)?;
     let config = resolve_config(&args, &dataset)?;
-    let report = with_run_bar(|progress| compare_images(&dataset, &config, args.device, progress))?;
+    if let Some(path) = &args.plot {
+        crate::plot::check_png_path(path)?;
+    }
+    let mut saved: Vec<Result<PathBuf>> = Vec::new();
+    let report = with_run_bar(|progress| {
+        compare_images_keeping(&dataset, &config, args.device, progress, &mut |row, seed, trained| {
+            if let (Some(dir), true) = (&args.save_models, seed == config.first_seed) {
+                saved.push(save_row_model(dir, row, seed, trained, &dataset, &config));
+            }
+        })
+    })?;
     print_image_table(&report);
+    for path in saved {
+        println!("saved {}", path?.display());
+    }
     if let Some(path) = &args.json {
         write_json(path, &report)?;
         println!("wrote {}", path.display());
     }
+    if let Some(path) = &args.plot {
+        crate::plot_compare::write_size_plot(path, &crate::plot_compare::image_points(&report))?;
+        println!("wrote {}", path.display());
+    }
     Ok(())
+}
+
+/// Writes one trained row as `dir/ROW.safetensors`, with its settings and scores inside.
+fn save_row_model(
+    dir: &std::path::Path,
+    row: &str,
+    seed: u64,
+    trained: &TrainedImageModel,
+    dataset: &ImageDataset,
+    config: &ImageCompareConfig,
+) -> Result<PathBuf> {
+    let path = dir.join(format!("{row}.safetensors"));
+    let meta = ImageCheckpointMeta {
+        format_version: 1,
+        model: config.arch(row).clone(),
+        shape: ImageShape {
+            height: dataset.height as i64,
+            width: dataset.width as i64,
+            classes: dataset.num_classes as i64,
+        },
+        dataset: dataset.name.clone(),
+        training: serde_json::json!({
+            "row": row, "seed": seed, "settings": config.training(row), "kd": config.kd_settings(row),
+            "best_epoch": trained.best_epoch + 1, "best_val_acc": trained.best_val_acc,
+        }),
+    };
+    save_image_checkpoint(&path, &trained.vs, &meta)?;
+    Ok(path)
 }

@@ -6,6 +6,7 @@ pub mod compare;
 pub mod data;
 pub mod distill;
 pub mod eval;
+pub mod export;
 pub mod images;
 pub mod pointcloud;
 pub mod prune;
@@ -123,4 +124,22 @@ pub fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> Resu
     text.push('\n');
     gdistill_distill::write_atomically(path, text.as_bytes()).with_context(|| "writing the JSON report")?;
     Ok(())
+}
+
+/// Runs `write` on a temporary path beside `path` and renames the result over it (creating the
+/// directory first), so a crash leaves the old file or the new one; `what` names the output in
+/// errors ("the plot", "the TorchScript module").
+pub fn write_atomically_with(
+    path: &std::path::Path,
+    what: &str,
+    write: impl FnOnce(&std::path::Path) -> Result<()>,
+) -> Result<()> {
+    use gdistill_datasets::atomic::{write_atomically, AtomicWriteError};
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create the directory", path.display()))?;
+    }
+    write_atomically(path, write).map_err(|e| match e {
+        AtomicWriteError::Write(e) => e.context(format!("{}: cannot write {what}", path.display())),
+        AtomicWriteError::Io(e) => anyhow::Error::new(e).context(format!("{}: cannot write", path.display())),
+    })
 }

@@ -33,6 +33,8 @@ pub struct CloudCompareArgs {
     pub lsp_weight: Option<f64>,
     pub epochs: Option<usize>,
     pub json: Option<PathBuf>,
+    /// Draw accuracy against parameters as a PNG.
+    pub plot: Option<PathBuf>,
 }
 
 /// Whether `spec` names a point-cloud dataset, which `compare` must hand over to [`run_compare`].
@@ -71,10 +73,17 @@ fn resolve_config(args: &CloudCompareArgs, dataset: &PointCloudDataset) -> Resul
 pub fn run_compare(args: CloudCompareArgs) -> Result<()> {
     let dataset = load_pointclouds(&args.dataset, &args.data_dir)?;
     let config = resolve_config(&args, &dataset)?;
+    if let Some(path) = &args.plot {
+        crate::plot::check_png_path(path)?;
+    }
     let report = with_run_bar(|progress| compare_clouds(&dataset, &config, args.device, progress))?;
     print_cloud_table(&report);
     if let Some(path) = &args.json {
         write_json(path, &report)?;
+        println!("wrote {}", path.display());
+    }
+    if let Some(path) = &args.plot {
+        crate::plot_compare::write_size_plot(path, &crate::plot_compare::cloud_points(&report))?;
         println!("wrote {}", path.display());
     }
     Ok(())

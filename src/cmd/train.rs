@@ -1,6 +1,6 @@
 //! `gdistill train`: one model from labels, saved as a checkpoint.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -93,6 +93,9 @@ pub struct TrainArgs {
     /// Checkpoint to write (safetensors, the model's configuration inside).
     #[arg(long, short = 'o')]
     pub out: Option<PathBuf>,
+    /// Draw the training curve (loss, validation accuracy, the epoch kept) as a PNG.
+    #[arg(long, value_name = "FILE.png")]
+    pub plot: Option<PathBuf>,
 }
 
 /// A dataset loaded, optionally row-normalised, and moved onto the device.
@@ -127,18 +130,22 @@ pub fn fingerprint(dataset: &gdistill_datasets::NodeDataset, row_normalized: boo
     }
 }
 
-/// Trains with a progress bar, prints validation and test accuracy.
+/// Trains with a progress bar, prints validation and test accuracy; with `plot`, draws the
+/// training curve there.
 pub fn fit(
     label: &str,
     config: &ModelConfig,
     p: &Prepared,
     objective: &Objective,
     settings: &TrainConfig,
+    plot: Option<&Path>,
 ) -> Result<Trained> {
     let bar = epoch_bar(label, settings.epochs);
+    let mut history = Vec::new();
     let trained = train(config, &p.data, objective, settings, &mut |s| {
         bar.set_position(s.epoch as u64 + 1);
         bar.set_message(format!("loss {:.4} val {:.3}", s.loss, s.val_acc));
+        history.push(*s);
     })?;
     bar.finish_and_clear();
     let test = accuracy(&predict(trained.model.as_ref(), &p.data), &p.data.labels, &p.data.test);
@@ -151,6 +158,10 @@ pub fn fit(
         test,
         trained.train_seconds
     );
+    if let Some(path) = plot {
+        crate::plot_training::write_training_plot(path, label, &history, trained.best_epoch)?;
+        println!("wrote {}", path.display());
+    }
     Ok(trained)
 }
 
@@ -160,10 +171,13 @@ pub fn model_config(args: &ModelArgs, p: &Prepared) -> ModelConfig {
 
 pub fn run(args: TrainArgs) -> Result<()> {
     args.optim.config().validate().map_err(anyhow::Error::msg)?;
+    if let Some(path) = &args.plot {
+        crate::plot::check_png_path(path)?;
+    }
     let p = prepare(&args.dataset, &args.device, args.optim.normalize())?;
     let config = model_config(&args.model, &p);
     let settings = args.optim.config();
-    let trained = fit(&config.arch.to_string(), &config, &p, &Objective::labels(), &settings)?;
+    let trained = fit(&config.arch.to_string(), &config, &p, &Objective::labels(), &settings, args.plot.as_deref())?;
     if let Some(out) = args.out {
         let meta = CheckpointMeta {
             format_version: 1,

@@ -80,6 +80,18 @@ pub fn compare_images(
     device: Device,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<ImageCompareReport, TrainError> {
+    compare_images_keeping(dataset, config, device, progress, &mut |_, _, _| {})
+}
+
+/// [`compare_images`], handing every trained model to `keep` (row, seed, model) before it is
+/// dropped: how `gdistill compare --save-models` saves them.
+pub fn compare_images_keeping(
+    dataset: &ImageDataset,
+    config: &ImageCompareConfig,
+    device: Device,
+    progress: &mut dyn FnMut(Progress),
+    keep: &mut dyn FnMut(&str, u64, &TrainedImageModel),
+) -> Result<ImageCompareReport, TrainError> {
     config.validate().map_err(TrainError::Mismatch)?;
     let data = ImageData::new(dataset, device);
     let plan = planned_runs(config);
@@ -112,6 +124,7 @@ pub fn compare_images(
                 progress(Progress::Epoch { row: name, stats })
             })?;
             rows[k].record(&trained, &data);
+            keep(name, seed, &trained);
             if matches!(name, "teacher" | "cnn") {
                 teachers.push((name, trained));
             }

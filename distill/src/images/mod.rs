@@ -7,6 +7,7 @@
 //! blended with cross-entropy). [`compare_images`] runs the whole teacher-versus-students
 //! experiment that `gdistill compare --dataset mnist:DIR` prints.
 
+mod checkpoint;
 mod compare;
 mod config;
 mod data;
@@ -14,7 +15,8 @@ mod eval;
 mod jitter;
 mod train;
 
-pub use compare::{compare_images, ImageCompareReport, ImageCompareRow};
+pub use checkpoint::{load_image_checkpoint, save_image_checkpoint, ImageCheckpointMeta};
+pub use compare::{compare_images, compare_images_keeping, ImageCompareReport, ImageCompareRow};
 pub use config::{ImageCompareConfig, KdSettings, StudentSpec, TeacherSpec, ROWS};
 pub use data::ImageData;
 pub use eval::{error_count, predict_images, score_images, score_logits, timed_score_images, ImageScore, EVAL_BATCH};

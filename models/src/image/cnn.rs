@@ -43,12 +43,12 @@ impl SmallCnn {
 
 impl ImageModel for SmallCnn {
     fn forward_t(&self, images: &Tensor, train: bool) -> ModelOutput {
-        let batch = images.size()[0];
         let mut h = images.unsqueeze(1);
         for conv in &self.convs {
             h = h.apply(conv).relu().max_pool2d_default(2);
         }
-        let flat = h.reshape([batch, -1]);
+        // flatten, not reshape to the batch size read here: a traced export then takes any batch.
+        let flat = h.flatten(1, -1);
         let z = flat.apply(&self.fc).relu();
         let logits = dropout(&z, self.dropout, train).apply(&self.out);
         ModelOutput { logits, hidden: vec![flat, z] }

@@ -32,9 +32,9 @@ impl ImageMlp {
 
 impl ImageModel for ImageMlp {
     fn forward_t(&self, images: &Tensor, train: bool) -> ModelOutput {
-        let batch = images.size()[0];
         let (last, hidden_layers) = self.layers.split_last().expect("an MLP has an output layer");
-        let mut h = dropout(&images.reshape([batch, -1]), self.input_dropout, train);
+        // flatten, not reshape to the batch size read here: a traced export then takes any batch.
+        let mut h = dropout(&images.flatten(1, -1), self.input_dropout, train);
         let mut hidden = Vec::with_capacity(hidden_layers.len());
         for layer in hidden_layers {
             let z = layer.forward(&h).relu();
