@@ -8,7 +8,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use gdistill_datasets::atomic::AtomicWriteError;
+use gdistill_datasets::atomic::{describe_write_error, AtomicWriteError};
+use gdistill_datasets::input::{read_input_bytes, InputKind};
 use gdistill_distill::prune::PruneRow;
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
@@ -37,7 +38,9 @@ fn load_font() -> Result<()> {
         .into_iter()
         .chain(FONT_PATHS.iter().map(PathBuf::from))
         .collect();
-    let Some((path, bytes)) = candidates.iter().find_map(|p| std::fs::read(p).ok().map(|b| (p, b))) else {
+    // through the input checks: GDISTILL_FONT naming a device or a pipe must not hang the plot
+    let font = InputKind::small("a TrueType font");
+    let Some((path, bytes)) = candidates.iter().find_map(|p| read_input_bytes(p, &font).ok().map(|b| (p, b))) else {
         bail!("--plot needs a TrueType font: install fonts-dejavu-core, or set GDISTILL_FONT to a .ttf file");
     };
     // plotters keeps a reference for the life of the program.
@@ -64,7 +67,7 @@ pub fn write_prune_plot(path: &Path, title: &str, rows: &[PruneRow]) -> Result<(
     }
     gdistill_datasets::atomic::write_atomically(path, |tmp| draw(tmp, title, rows)).map_err(|e| match e {
         AtomicWriteError::Write(e) => e.context(format!("{}: cannot draw the plot", path.display())),
-        AtomicWriteError::Io(e) => anyhow::Error::new(e).context(format!("{}: cannot write", path.display())),
+        AtomicWriteError::Io(e) => anyhow::anyhow!("{}: {}", path.display(), describe_write_error(path, &e)),
     })
 }
 

@@ -41,6 +41,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
     anyhow::ensure!(args.epochs > 0, "--epochs must be at least 1");
     let models = if args.models.is_empty() { BENCH_MODELS.map(String::from).to_vec() } else { args.models.clone() };
     let options = BenchOptions { epochs: args.epochs, warmup: args.warmup, models, online: args.online };
+    // read before the benchmark, so that a bad file is refused before minutes of work
+    let peer = args.peer.as_deref().map(read_peer).transpose()?;
     let report = bench(&dataset, device, &options)?;
     println!(
         "{}: {} nodes, {} edges; {:?} with {} torch threads on {} cores; medians over {} epochs",
@@ -75,11 +77,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         println!("GPU memory in use, most after any epoch: {mib:.0} MiB (CUDA context and libtorch's cache included)");
     }
     let mut json = serde_json::to_value(&report)?;
-    if let Some(path) = &args.peer {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("{}: cannot read the peer's figures", path.display()))?;
-        let peer: serde_json::Value = serde_json::from_str(text.lines().last().unwrap_or_default())
-            .with_context(|| format!("{}: not a JSON line", path.display()))?;
+    if let (Some(path), Some(peer)) = (&args.peer, peer) {
         let teacher = report
             .rows
             .iter()
@@ -117,4 +115,12 @@ pub fn run(args: BenchArgs) -> Result<()> {
         println!("wrote {}", path.display());
     }
     Ok(())
+}
+
+/// The peer's figures: the last line of `path`, a JSON object (bench/pyg_gcn.py prints one).
+fn read_peer(path: &std::path::Path) -> Result<serde_json::Value> {
+    let kind = gdistill_datasets::input::InputKind::small("a peer's benchmark figures (a JSON line)");
+    let text = gdistill_datasets::input::read_input_string(path, &kind)?;
+    serde_json::from_str(text.lines().last().unwrap_or_default())
+        .with_context(|| format!("{}: not a JSON line", path.display()))
 }

@@ -51,7 +51,8 @@ pub fn run(args: BenchScaleArgs) -> Result<()> {
             .status()
             .context("running gdistill bench")?;
         anyhow::ensure!(status.success(), "gdistill bench on {} failed ({status})", spec(nodes));
-        let text = std::fs::read_to_string(&json).with_context(|| format!("{}: cannot read", json.display()))?;
+        let kind = gdistill_datasets::input::InputKind::small("a gdistill bench report (JSON)");
+        let text = gdistill_datasets::input::read_input_string(&json, &kind)?;
         reports.push(serde_json::from_str::<serde_json::Value>(&text)?);
     }
     println!();
@@ -77,7 +78,10 @@ pub fn run(args: BenchScaleArgs) -> Result<()> {
     }
     let gpu = |r: &serde_json::Value| r["cuda_memory_mib"].as_f64();
     if reports.iter().any(|r| gpu(r).is_some()) {
-        println!("GPU memory in use, most after any epoch (MiB), by size: {:?}", reports.iter().map(|r| gpu(r).map(f64::round)).collect::<Vec<_>>());
+        println!(
+            "GPU memory in use, most after any epoch (MiB), by size: {:?}",
+            reports.iter().map(|r| gpu(r).map(f64::round)).collect::<Vec<_>>()
+        );
     }
     let mut growth = serde_json::Map::new();
     if let (Some(first), Some(last), true) = (reports.first(), reports.last(), reports.len() > 1) {
