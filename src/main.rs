@@ -59,8 +59,7 @@ enum Command {
 /// as it loads libtorch).
 fn choose_hdf5_probe() {
     use gdistill_datasets::h5graph::isolate;
-    let itself =
-        || std::env::current_exe().ok().map(|program| isolate::Probe { program, args: vec![PROBE_ARG.into()] });
+    let itself = || std::env::current_exe().ok().map(|program| isolate::Probe { program, args: vec![PROBE_ARG.into()] });
     if let Some(probe) = isolate::find_probe().or_else(itself) {
         isolate::set_probe(probe);
     }

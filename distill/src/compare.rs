@@ -12,8 +12,8 @@ use tch::Device;
 
 use crate::lsp::{EdgeList, KlDirection, LspKernel};
 pub use crate::prune::compare_rows::PruneRowsConfig;
-use crate::prune::compare_rows::{matching_sparsity, prune_distilled, prune_teacher, PrunedModel};
 use crate::prune::HessianEstimator;
+use crate::prune::compare_rows::{matching_sparsity, prune_distilled, prune_teacher, PrunedModel};
 use crate::{
     accuracy, checked_hidden_index, inference_ms, predict, train, EpochStats, GraphData, LspTerm, Objective,
     TrainConfig, TrainError, Trained,
@@ -188,9 +188,7 @@ impl CompareConfig {
             prune: match family {
                 Arch::Gcn => PruneRowsConfig::default(),
                 // Gauss-Newton is written for GCN layers; Fisher needs only first derivatives.
-                _ => {
-                    PruneRowsConfig { estimator: HessianEstimator::Fisher { samples: 8 }, ..PruneRowsConfig::default() }
-                }
+                _ => PruneRowsConfig { estimator: HessianEstimator::Fisher { samples: 8 }, ..PruneRowsConfig::default() },
             },
         }
     }
@@ -257,11 +255,7 @@ impl CompareConfig {
     /// Refuses models whose training state (weights, gradients, Adam's moments) would not fit
     /// in memory for `dataset`, before the first one is built.
     pub fn check_memory(&self, dataset: &NodeDataset) -> Result<(), String> {
-        let models = [
-            ("teacher", &self.teacher, self.family),
-            ("gcn_small", &self.gcn_small, self.family),
-            ("mlp", &self.mlp, Arch::Mlp),
-        ];
+        let models = [("teacher", &self.teacher, self.family), ("gcn_small", &self.gcn_small, self.family), ("mlp", &self.mlp, Arch::Mlp)];
         for (name, spec, arch) in models {
             let model = spec.config(arch, dataset.num_features() as i64, dataset.num_classes as i64);
             let params = model.num_params();

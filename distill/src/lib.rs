@@ -19,9 +19,9 @@ pub mod minibatch;
 pub mod online;
 pub mod pointcloud;
 pub mod prune;
+pub mod tune;
 pub mod sampled;
 mod train;
-pub mod tune;
 
 pub use checkpoint::{
     load_checkpoint, load_checkpoint_with_masks, save_checkpoint, save_checkpoint_with_masks, write_atomically,

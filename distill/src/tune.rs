@@ -89,19 +89,14 @@ pub fn tune(
     };
     let runs = 3 * tune.trials;
     let mut run = 0;
-    let mut step = |stage: &str,
-                    row: &str,
-                    candidate: &CompareConfig,
-                    objective: &Objective,
-                    data: &GraphData,
+    let mut step = |stage: &str, row: &str, candidate: &CompareConfig, objective: &Objective, data: &GraphData,
                     progress: &mut dyn FnMut(Progress)|
      -> Result<(f64, Option<Tensor>), TrainError> {
         progress(Progress::RunStarted { row: stage, seed: candidate.first_seed, run, runs });
         run += 1;
         let (cfg, settings) = candidate.row_model(row, data.num_features(), data.num_classes);
         let settings = TrainConfig { seed: candidate.first_seed, ..settings };
-        let trained =
-            train(&cfg, data, objective, &settings, &mut |stats| progress(Progress::Epoch { row: stage, stats }))?;
+        let trained = train(&cfg, data, objective, &settings, &mut |stats| progress(Progress::Epoch { row: stage, stats }))?;
         let logits = (row == "teacher").then(|| crate::predict(trained.model.as_ref(), data));
         Ok((trained.best_val_acc, logits))
     };
@@ -225,8 +220,7 @@ fn validation_only_data(
     normalize: bool,
     device: Device,
 ) -> Result<GraphData, TrainError> {
-    let prepared =
-        crate::compare::prepare_dataset(dataset, &CompareConfig { normalize_features: normalize, ..config.clone() })?;
+    let prepared = crate::compare::prepare_dataset(dataset, &CompareConfig { normalize_features: normalize, ..config.clone() })?;
     let mut split = gdistill_datasets::apply_split(&prepared, &config.split, config.first_seed)
         .map_err(|e| TrainError::Config(e.to_string()))?;
     split.test.clear();

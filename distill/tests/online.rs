@@ -84,10 +84,7 @@ fn classify_equals_the_full_graph_forward() {
                 }
                 let want = full.index_select(0, &Tensor::from_slice(&distinct));
                 let gap = (&got - &want).abs().max().double_value(&[]);
-                assert!(
-                    gap < 1e-5,
-                    "{arch:?} x{layers}, degree {degree}, sparse {sparse}, query {query:?}: max gap {gap}"
-                );
+                assert!(gap < 1e-5, "{arch:?} x{layers}, degree {degree}, sparse {sparse}, query {query:?}: max gap {gap}");
             }
         }
     }

@@ -24,8 +24,7 @@ fn small_config(dataset: &gdistill_datasets::NodeDataset) -> CompareConfig {
 #[test]
 fn tuning_never_reads_a_test_label() {
     let _rng = torch_rng::torch_rng();
-    let dataset =
-        load("csbm:nodes=240,classes=3,degree=5,features=10,signal=1,seed=8", std::path::Path::new(".")).unwrap();
+    let dataset = load("csbm:nodes=240,classes=3,degree=5,features=10,signal=1,seed=8", std::path::Path::new(".")).unwrap();
     let config = small_config(&dataset);
     // The same graph with every test label changed: a search that read them would differ.
     let mut corrupted = dataset.clone();
@@ -45,8 +44,7 @@ fn tuning_never_reads_a_test_label() {
 #[test]
 fn each_stage_keeps_the_best_validation_trial_and_the_first_is_the_current_recipe() {
     let _rng = torch_rng::torch_rng();
-    let dataset =
-        load("csbm:nodes=240,classes=3,degree=5,features=10,signal=1,seed=9", std::path::Path::new(".")).unwrap();
+    let dataset = load("csbm:nodes=240,classes=3,degree=5,features=10,signal=1,seed=9", std::path::Path::new(".")).unwrap();
     let config = small_config(&dataset);
     let (_, report) = tune(&dataset, &config, Device::Cpu, &mut |_| {}).unwrap();
     for stage in ["teacher", "student", "distillation"] {

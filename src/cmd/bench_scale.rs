@@ -78,10 +78,7 @@ pub fn run(args: BenchScaleArgs) -> Result<()> {
     }
     let gpu = |r: &serde_json::Value| r["cuda_memory_mib"].as_f64();
     if reports.iter().any(|r| gpu(r).is_some()) {
-        println!(
-            "GPU memory in use, most after any epoch (MiB), by size: {:?}",
-            reports.iter().map(|r| gpu(r).map(f64::round)).collect::<Vec<_>>()
-        );
+        println!("GPU memory in use, most after any epoch (MiB), by size: {:?}", reports.iter().map(|r| gpu(r).map(f64::round)).collect::<Vec<_>>());
     }
     let mut growth = serde_json::Map::new();
     if let (Some(first), Some(last), true) = (reports.first(), reports.last(), reports.len() > 1) {

@@ -6,9 +6,9 @@ use anyhow::{Context, Result};
 use clap::Args;
 use gdistill_datasets::{FeatureSpec, NodeDataset, SplitSpec};
 use gdistill_distill::compare::{compare, CompareConfig, KdLoss};
-use gdistill_distill::lsp::LspKernel;
 use gdistill_distill::sampled::SamplerConfig;
 use gdistill_models::Arch;
+use gdistill_distill::lsp::LspKernel;
 
 use super::distill::KdLossArg;
 use super::{apply_experiment_table, read_experiment_file, write_json, DatasetArgs, DeviceArgs};
@@ -135,8 +135,9 @@ fn resolve_config(args: &CompareArgs, dataset: &NodeDataset) -> Result<CompareCo
                 Some(text) => SamplerConfig::parse_fanouts(text).map_err(anyhow::Error::msg)?,
                 None => current.as_ref().map_or_else(|| vec![15, 10], |s| s.fanouts.clone()),
             };
-            let batch_size =
-                batch_size.or(current.map(|s| s.batch_size)).unwrap_or_else(|| 512.min(dataset.train.len().max(1)));
+            let batch_size = batch_size
+                .or(current.map(|s| s.batch_size))
+                .unwrap_or_else(|| 512.min(dataset.train.len().max(1)));
             config.sampler = Some(SamplerConfig { fanouts, batch_size });
         }
     }

@@ -14,8 +14,8 @@ use serde::Serialize;
 use tch::Device;
 
 use super::{
-    predict_images, timed_score_images, train_image_model, ImageCompareConfig, ImageData, ImageObjective,
-    ImageTrainConfig, TrainedImageModel, ROWS,
+    predict_images, timed_score_images, train_image_model, ImageCompareConfig, ImageData,
+    ImageObjective, ImageTrainConfig, TrainedImageModel, ROWS,
 };
 use crate::compare::{mean_std, Progress};
 use crate::TrainError;

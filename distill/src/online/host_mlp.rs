@@ -65,9 +65,7 @@ impl HostLayer<'_> {
         out.extend_from_slice(self.bias);
         match input {
             HostRow::Dense(x) => self.accumulate(x.iter().copied().enumerate(), out),
-            HostRow::Sparse { columns, values } => {
-                self.accumulate(columns.iter().copied().zip(values.iter().copied()), out)
-            }
+            HostRow::Sparse { columns, values } => self.accumulate(columns.iter().copied().zip(values.iter().copied()), out),
         }
     }
 
@@ -135,9 +133,7 @@ pub(super) fn host_mlp_logits(weights: &[&Tensor], biases: &[&Tensor], rows: &[H
     let first_inputs = first_inputs?;
     let fits = |row: &HostRow| match row {
         HostRow::Dense(x) => x.len() == first_inputs,
-        HostRow::Sparse { columns, values } => {
-            columns.len() == values.len() && columns.iter().all(|&c| c < first_inputs)
-        }
+        HostRow::Sparse { columns, values } => columns.len() == values.len() && columns.iter().all(|&c| c < first_inputs),
     };
     if !rows.iter().all(fits) {
         return None;

@@ -159,11 +159,7 @@ impl OnlineGraph {
             return None;
         }
         let mut nodes = Vec::with_capacity(query.len());
-        query.iter().for_each(|q| {
-            if !nodes.contains(q) {
-                nodes.push(*q)
-            }
-        });
+        query.iter().for_each(|q| if !nodes.contains(q) { nodes.push(*q) });
         let rows: Vec<HostRow> = match &self.features {
             OnlineFeatures::Dense(all) => {
                 let (all, shape) = host_mlp::host_slice(all)?;

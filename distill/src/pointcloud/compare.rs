@@ -12,8 +12,8 @@ use serde::Serialize;
 use tch::Device;
 
 use super::{
-    single_cloud_latency_ms, timed_accuracy, train_cloud_model, CloudCompareConfig, CloudData, CloudObjective,
-    TrainedCloudModel, CLOUD_ROWS,
+    single_cloud_latency_ms, timed_accuracy, train_cloud_model, CloudCompareConfig, CloudData,
+    CloudObjective, TrainedCloudModel, CLOUD_ROWS,
 };
 use crate::compare::{mean_std, Progress};
 use crate::TrainError;
