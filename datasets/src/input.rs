@@ -171,8 +171,9 @@ fn check_size(path: &Path, kind: &InputKind, len: u64) -> Result<(), DatasetErro
                 human_bytes(max.into())
             ),
         )),
-        SizeLimit::Memory => check_memory(&format!("reading {} ({})", kind.what, human_bytes(len.into())), len.into())
-            .map_err(|e| refuse(path, e)),
+        SizeLimit::Memory => {
+            check_memory(&format!("reading it whole as {}", kind.what), len.into()).map_err(|e| refuse(path, e))
+        }
         SizeLimit::Bytes(_) => Ok(()),
     }
 }
