@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
+use gdistill_datasets::input::{read_input_bytes, InputKind};
 use gdistill_distill::prune::PruneRow;
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
@@ -36,7 +37,9 @@ fn load_font() -> Result<()> {
         .into_iter()
         .chain(FONT_PATHS.iter().map(PathBuf::from))
         .collect();
-    let Some((path, bytes)) = candidates.iter().find_map(|p| std::fs::read(p).ok().map(|b| (p, b))) else {
+    // through the input checks: GDISTILL_FONT naming a device or a pipe must not hang the plot
+    let font = InputKind::small("a TrueType font");
+    let Some((path, bytes)) = candidates.iter().find_map(|p| read_input_bytes(p, &font).ok().map(|b| (p, b))) else {
         bail!("--plot needs a TrueType font: install fonts-dejavu-core, or set GDISTILL_FONT to a .ttf file");
     };
     // plotters keeps a reference for the life of the program.

@@ -893,7 +893,9 @@ fn checkpoint_cases(root: &Path, valid: &[u8], c: &mut Cases) {
     let target = dir.join("a-directory");
     std::fs::create_dir_all(&target).unwrap();
     let args = strings(&["data", "info", "--dataset", CSBM, "--json", &target.display().to_string()]);
-    c.push("json-into-a-directory", Target::Args(args), "a-directory", &["Is a directory"]).outputs.push(target);
+    c.push("json-into-a-directory", Target::Args(args), "a-directory", &["cannot write: is a directory"])
+        .outputs
+        .push(target);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -905,14 +907,14 @@ fn config_cases(root: &Path, c: &mut Cases) {
     let out_dir = root.join("out");
     let file = |name: &str, text: &[u8]| write(&dir.join(name), text);
     let cases: Vec<(&str, PathBuf, &str, Vec<&str>)> = vec![
-        ("toml-missing", dir.join("absent.toml"), "absent.toml", vec!["cannot read"]),
+        ("toml-missing", dir.join("absent.toml"), "absent.toml", vec!["file not found"]),
         (
             "toml-truncated",
             file("truncated.toml", b"temperature = 3.0\n[teach"),
             "truncated.toml",
             vec!["not valid TOML"],
         ),
-        ("toml-random-bytes", file("random.toml", &random_bytes()), "random.toml", vec!["cannot read", "UTF-8"]),
+        ("toml-random-bytes", file("random.toml", &random_bytes()), "random.toml", vec!["not UTF-8 text"]),
         (
             "toml-wrong-dtype",
             file("dtype.toml", b"temperature = \"hot\"\n"),

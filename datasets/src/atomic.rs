@@ -6,6 +6,13 @@
 //! killed at any moment, sees the previous file or the new one, never a mix. A process killed
 //! mid-write leaves its temporary file behind; the next write to the same target removes those
 //! of processes that have ended.
+//!
+//! The temporary file is created here, before the caller's writer runs: a target that cannot be
+//! written (a read-only file system, a directory without permission, `/proc`, which takes no new
+//! files) then fails with the operating system's own reason, the same for every writer, rather
+//! than with whatever a library (libhdf5, plotters) makes of it. [`describe_write_error`] puts
+//! that reason in words: "cannot write: read-only file system", never "file not found" for a
+//! file that is there.
 
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
@@ -41,6 +48,7 @@ pub fn write_atomically<E>(
 ) -> Result<(), AtomicWriteError<E>> {
     remove_stale_temp_files(path);
     let tmp = temp_path(path);
+    std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp).map_err(AtomicWriteError::Io)?;
     let result = write(&tmp).map_err(AtomicWriteError::Write).and_then(|()| {
         let flushed = std::fs::File::open(&tmp).and_then(|file| file.sync_all());
         flushed.and_then(|()| std::fs::rename(&tmp, path)).map_err(AtomicWriteError::Io)
@@ -59,8 +67,48 @@ pub(crate) fn write_dataset_file<E: Display>(
 ) -> Result<(), DatasetError> {
     write_atomically(path, write).map_err(|e| match e {
         AtomicWriteError::Write(e) => DatasetError::format(path, format!("{what}: {e}")),
-        AtomicWriteError::Io(e) => DatasetError::io(path, e),
+        AtomicWriteError::Io(e) => {
+            DatasetError::Unwritable { path: path.to_path_buf(), message: describe_write_error(path, &e) }
+        }
     })
+}
+
+/// Why `path` could not be written, in words: `cannot write: read-only file system`,
+/// `permission denied`, `no space left on the device`, `is a directory`, `the directory DIR does
+/// not exist`, `DIR takes no new files` (`/proc`, `/sys`: "not found" there is about the
+/// temporary file, not the target, which may well exist). Other errors keep the system's words.
+pub fn describe_write_error(path: &Path, error: &std::io::Error) -> String {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let reason = match error.raw_os_error() {
+        Some(libc::EROFS) => "read-only file system".to_string(),
+        Some(libc::EACCES | libc::EPERM) => "permission denied".to_string(),
+        Some(libc::ENOSPC) => "no space left on the device".to_string(),
+        Some(libc::EDQUOT) => "disk quota exceeded".to_string(),
+        Some(libc::EFBIG) => "file too large for the file system".to_string(),
+        Some(libc::EISDIR) => "is a directory".to_string(),
+        Some(libc::ENOTDIR) => format!("{} is not a directory", first_non_directory(dir).display()),
+        Some(libc::ENOENT) if dir.is_dir() => {
+            format!("the directory {} takes no new files (a virtual file system such as /proc or /sys?)", dir.display())
+        }
+        Some(libc::ENOENT) => format!("the directory {} does not exist", dir.display()),
+        _ => error.to_string(),
+    };
+    format!("cannot write: {reason}")
+}
+
+/// The first ancestor of `dir` (itself included, nearest the root first) that exists and is not
+/// a directory, else `dir`.
+fn first_non_directory(dir: &Path) -> &Path {
+    let mut found = dir;
+    for a in dir.ancestors().filter(|a| !a.as_os_str().is_empty()) {
+        if a.exists() && !a.is_dir() {
+            found = a;
+        }
+    }
+    found
 }
 
 /// Removes `.NAME.tmpPID...` files beside `path` left by processes that no longer run (killed
@@ -113,6 +161,26 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "new", "the previous file is intact");
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, ["report.json"], "no temporary file is left");
+    }
+
+    /// Each write error says what happened, in words: never "not found" for a target that is
+    /// there, and no temporary file left.
+    #[test]
+    fn write_errors_say_why() {
+        let e = |path: &str, code: i32| describe_write_error(Path::new(path), &std::io::Error::from_raw_os_error(code));
+        assert_eq!(e("/mnt/ro/x.ot", libc::EROFS), "cannot write: read-only file system");
+        assert_eq!(e("/root/x.ot", libc::EACCES), "cannot write: permission denied");
+        assert_eq!(e("/full/x.ot", libc::ENOSPC), "cannot write: no space left on the device");
+        assert_eq!(e("/tmp", libc::EISDIR), "cannot write: is a directory");
+        assert_eq!(e("/no/such/dir/x.ot", libc::ENOENT), "cannot write: the directory /no/such/dir does not exist");
+        assert!(e("/proc/version", libc::ENOENT).starts_with("cannot write: the directory /proc takes no new files"));
+        assert_eq!(e("/etc/passwd/x.ot", libc::ENOTDIR), "cannot write: /etc/passwd is not a directory");
+        let failed = write_dataset_file(Path::new("/proc/version"), "writing", |tmp| std::fs::write(tmp, "x"));
+        let message = failed.unwrap_err().to_string();
+        assert!(
+            message.starts_with("/proc/version: cannot write: the directory /proc takes no new files"),
+            "{message}"
+        );
     }
 
     /// A temporary file of an ended process is removed by the next write; one of a running

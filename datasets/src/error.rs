@@ -24,6 +24,24 @@ pub enum DatasetError {
         /// The operating system's error.
         error: std::io::Error,
     },
+    /// The path is there but is not something gdistill reads as this input: a directory, a
+    /// device, a socket, a pipe that stays silent, a file far larger than such an input can be
+    /// ([`crate::input`]).
+    #[error("{}: {message}", path.display())]
+    Unreadable {
+        /// The path.
+        path: PathBuf,
+        /// What the path is and why it cannot serve.
+        message: String,
+    },
+    /// An output that cannot be written; the message says why ([`crate::atomic::describe_write_error`]).
+    #[error("{}: {message}", path.display())]
+    Unwritable {
+        /// The output's path.
+        path: PathBuf,
+        /// Why it cannot be written.
+        message: String,
+    },
     /// The file was read but its contents are not what the format says (truncated, corrupt,
     /// wrong dtype or shape, ...).
     #[error("{}: {message}", path.display())]
@@ -82,10 +100,8 @@ impl DatasetError {
     }
 }
 
-/// Reads a whole file; a missing file is [`DatasetError::Missing`] with `hint`.
-pub(crate) fn read_file(path: &Path, hint: Option<&str>) -> Result<Vec<u8>, DatasetError> {
-    std::fs::read(path).map_err(|e| match DatasetError::io(path, e) {
-        DatasetError::Missing { path, .. } => DatasetError::Missing { path, hint: hint.map(str::to_string) },
-        other => other,
-    })
+/// Reads a whole data file through [`crate::input`] (bounded by the memory available; devices,
+/// directories and silent pipes refused); a missing file is [`DatasetError::Missing`] with `hint`.
+pub(crate) fn read_file(path: &Path, hint: &str) -> Result<Vec<u8>, DatasetError> {
+    crate::input::read_input_bytes(path, &crate::input::InputKind::data(hint))
 }

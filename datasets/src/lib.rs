@@ -9,7 +9,8 @@
 //! [`pickle`] reader), [`linqs`] (LINQS text), [`npz`] (gnn-benchmark), [`h5graph`] (gdistill's
 //! HDF5 layout, read and write), [`csbm`] (synthetic). Shared pieces: [`array`](mod@array) (numpy arrays),
 //! [`sparse`] (checked CSR construction), [`split`] (seeded per-class splits), [`limits`] (declared
-//! sizes checked against memory before anything is allocated). Per experiment: [`split_spec`] (which
+//! sizes checked against memory before anything is allocated), [`input`] (the one opener of every input
+//! file: devices and directories refused, sizes and pipes bounded). Per experiment: [`split_spec`] (which
 //! split: `public`, `per-class:20,30`, `random:0.6,0.2`), [`structural_features`] (features from the
 //! graph alone, for graphs without node features).
 //!
@@ -28,6 +29,7 @@ pub mod h5file;
 pub mod h5graph;
 pub mod images;
 pub mod inductive;
+pub mod input;
 pub mod limits;
 pub mod linqs;
 pub mod npz;

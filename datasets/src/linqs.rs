@@ -73,8 +73,7 @@ pub fn linqs_files(prefix: &Path) -> (PathBuf, PathBuf) {
 }
 
 fn read_text(path: &Path, hint: &str) -> Result<String, DatasetError> {
-    String::from_utf8(read_file(path, Some(hint))?)
-        .map_err(|e| DatasetError::format(path, format!("not UTF-8 text: {e}")))
+    String::from_utf8(read_file(path, hint)?).map_err(|e| DatasetError::format(path, format!("not UTF-8 text: {e}")))
 }
 
 /// Loads `PREFIX.content` + `PREFIX.cites`; the dataset is named after the prefix's file name.

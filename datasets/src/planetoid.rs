@@ -55,19 +55,18 @@ pub struct PlanetoidReport {
     pub nodes_without_data: Vec<usize>,
 }
 
-fn hint_for(ext: &str) -> Option<String> {
+fn hint_for(ext: &str) -> &'static str {
     match ext {
-        "allx" => Some(
+        "allx" => {
             "Planetoid keeps the features of all non-test nodes in ind.<name>.allx; without it the \
              features of most nodes are absent and the dataset cannot be built"
-                .into(),
-        ),
-        _ => Some("one of the eight Planetoid ind.<name>.* split files".into()),
+        }
+        _ => "one of the eight Planetoid ind.<name>.* split files",
     }
 }
 
 fn read_pickle(path: &Path, ext: &str) -> Result<Pickle, DatasetError> {
-    let bytes = read_file(path, hint_for(ext).as_deref())?;
+    let bytes = read_file(path, hint_for(ext))?;
     Pickle::parse(&bytes).map_err(|e| DatasetError::format(path, e.to_string()))
 }
 
@@ -109,7 +108,7 @@ fn read_labels(path: &Path, ext: &str) -> Result<(usize, Vec<(usize, bool)>), Da
 }
 
 fn read_test_index(path: &Path) -> Result<Vec<usize>, DatasetError> {
-    let bytes = read_file(path, hint_for("test.index").as_deref())?;
+    let bytes = read_file(path, hint_for("test.index"))?;
     let text = String::from_utf8(bytes).map_err(|_| DatasetError::format(path, "not UTF-8 text"))?;
     text.lines()
         .enumerate()
@@ -133,7 +132,7 @@ pub fn load_planetoid_with_report(dir: &Path, name: &str) -> Result<(NodeDataset
     // Name the first missing file before parsing anything (pubmed lacks allx).
     for ext in ["x", "y", "tx", "ty", "allx", "ally", "graph", "test.index"] {
         if !file(ext).exists() {
-            return Err(DatasetError::missing(file(ext), hint_for(ext)));
+            return Err(DatasetError::missing(file(ext), Some(hint_for(ext).into())));
         }
     }
     let (y_path, allx_path, ally_path, tx_path, ty_path) =

@@ -11,6 +11,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use gdistill_datasets::input::{read_input_bytes, InputKind};
 use gdistill_models::{ModelConfig, NodeModel};
 use safetensors::tensor::{Dtype, View};
 use safetensors::SafeTensors;
@@ -51,18 +52,18 @@ pub struct CheckpointMeta {
 pub enum CheckpointError {
     #[error("{}: {message}", path.display())]
     Invalid { path: PathBuf, message: String },
-    /// The operating system's error is part of the message (not a `source`), so an error chain
-    /// printed with `{:#}` does not repeat it.
-    #[error("{}: {}", path.display(), describe_io(error))]
-    Io { path: PathBuf, error: std::io::Error },
+    /// The file could not be read as an input: missing, a directory or device, a silent pipe,
+    /// larger than memory ([`gdistill_datasets::input`]). The message names the path.
+    #[error(transparent)]
+    Input(#[from] gdistill_datasets::DatasetError),
+    /// The file could not be written; the message says why
+    /// ([`gdistill_datasets::atomic::describe_write_error`]).
+    #[error("{}: {message}", path.display())]
+    Write { path: PathBuf, message: String },
 }
 
-fn describe_io(error: &std::io::Error) -> String {
-    match error.kind() {
-        std::io::ErrorKind::NotFound => "file not found".into(),
-        _ => error.to_string(),
-    }
-}
+/// What a checkpoint is, for the input checks and their messages.
+const CHECKPOINT_INPUT: InputKind<'static> = InputKind::data("a gdistill checkpoint (safetensors)");
 
 pub(crate) fn invalid(path: &Path, message: impl Into<String>) -> CheckpointError {
     CheckpointError::Invalid { path: path.to_path_buf(), message: message.into() }
@@ -134,7 +135,10 @@ pub(crate) fn save_tensors(
 /// directory if needed.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
     use gdistill_datasets::atomic::AtomicWriteError;
-    let io = |error| CheckpointError::Io { path: path.to_path_buf(), error };
+    let io = |error: std::io::Error| CheckpointError::Write {
+        path: path.to_path_buf(),
+        message: gdistill_datasets::atomic::describe_write_error(path, &error),
+    };
     if path.file_name().is_none() {
         return Err(invalid(path, "not a file path"));
     }
@@ -203,7 +207,7 @@ pub fn load_checkpoint_with_masks(path: &Path, device: Device) -> Result<LoadedC
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, CheckpointError> {
-    std::fs::read(path).map_err(|error| CheckpointError::Io { path: path.to_path_buf(), error })
+    Ok(read_input_bytes(path, &CHECKPOINT_INPUT)?)
 }
 
 /// The value of the metadata entry `key` of the safetensors file in `bytes`, if it has one.

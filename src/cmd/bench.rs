@@ -58,6 +58,19 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let sampler = args.sampling.resolve(None, dataset.train.len())?;
     let options =
         BenchOptions { epochs: args.epochs, warmup: args.warmup, models, online: args.online, family: args.teacher, sampler };
+    // read before the benchmark, so that a bad file is refused before minutes of work
+    let peer = args.peer.as_deref().map(read_peer).transpose()?;
+    if let (Some(path), Some(peer)) = (&args.peer, &peer) {
+        if let Some(model) = peer["model"].as_str() {
+            let ours = options.family.to_string();
+            anyhow::ensure!(model == ours, "{}: the peer timed a {model} teacher, this bench a {ours} one", path.display());
+        }
+        anyhow::ensure!(
+            peer["sampler"].is_null() == options.sampler.is_none(),
+            "{}: one side trained on sampled batches and the other full-batch; pass the same --sampler to both",
+            path.display()
+        );
+    }
     let report = bench(&dataset, device, &options)?;
     let sampled = report.sampler.as_ref().map_or_else(String::new, |s| {
         format!("; teacher {} on sampled batches of {} seeds, fan-out {:?}", report.family, s.batch_size, s.fanouts)
@@ -95,26 +108,13 @@ pub fn run(args: BenchArgs) -> Result<()> {
         println!("GPU memory in use, most after any epoch: {mib:.0} MiB (CUDA context and libtorch's cache included)");
     }
     let mut json = serde_json::to_value(&report)?;
-    if let Some(path) = &args.peer {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("{}: cannot read the peer's figures", path.display()))?;
-        let peer: serde_json::Value = serde_json::from_str(text.lines().last().unwrap_or_default())
-            .with_context(|| format!("{}: not a JSON line", path.display()))?;
+    if let (Some(path), Some(peer)) = (&args.peer, peer) {
         let teacher = report
             .rows
             .iter()
             .find(|r| r.name == "teacher")
             .context("--peer compares the teacher: include it in --models")?;
         let name = peer["peer"].as_str().unwrap_or("peer");
-        if let Some(model) = peer["model"].as_str() {
-            let ours = report.family.to_string();
-            anyhow::ensure!(model == ours, "{}: the peer timed a {model} teacher, this bench a {ours} one", path.display());
-        }
-        anyhow::ensure!(
-            peer["sampler"].is_null() == report.sampler.is_none(),
-            "{}: one side trained on sampled batches and the other full-batch; pass the same --sampler to both",
-            path.display()
-        );
         println!("teacher against {name} (same recipe, same machine; ratio = peer / gdistill, higher is faster here):");
         let mut ratios = serde_json::Map::new();
         // A sampled peer times whole epochs (`epoch_ms`), as the sampled teacher's step does.
@@ -151,4 +151,12 @@ pub fn run(args: BenchArgs) -> Result<()> {
         println!("wrote {}", path.display());
     }
     Ok(())
+}
+
+/// The peer's figures: the last line of `path`, a JSON object (bench/pyg_gcn.py prints one).
+fn read_peer(path: &std::path::Path) -> Result<serde_json::Value> {
+    let kind = gdistill_datasets::input::InputKind::small("a peer's benchmark figures (a JSON line)");
+    let text = gdistill_datasets::input::read_input_string(path, &kind)?;
+    serde_json::from_str(text.lines().last().unwrap_or_default())
+        .with_context(|| format!("{}: not a JSON line", path.display()))
 }

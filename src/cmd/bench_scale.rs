@@ -51,7 +51,8 @@ pub fn run(args: BenchScaleArgs) -> Result<()> {
             .status()
             .context("running gdistill bench")?;
         anyhow::ensure!(status.success(), "gdistill bench on {} failed ({status})", spec(nodes));
-        let text = std::fs::read_to_string(&json).with_context(|| format!("{}: cannot read", json.display()))?;
+        let kind = gdistill_datasets::input::InputKind::small("a gdistill bench report (JSON)");
+        let text = gdistill_datasets::input::read_input_string(&json, &kind)?;
         reports.push(serde_json::from_str::<serde_json::Value>(&text)?);
     }
     println!();

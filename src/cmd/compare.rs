@@ -12,7 +12,7 @@ use gdistill_models::Arch;
 
 use super::distill::KdLossArg;
 use super::sampler_args::SamplerArgs;
-use super::{apply_experiment_file, write_json, DatasetArgs, DeviceArgs};
+use super::{apply_experiment_table, read_experiment_file, write_json, DatasetArgs, DeviceArgs};
 use crate::output::{print_compare_table, with_run_bar};
 
 #[derive(Args)]
@@ -105,14 +105,19 @@ pub struct CompareArgs {
 /// family comes from `--teacher`, else from the file, so that the file overlays that family's
 /// recipe.
 fn resolve_config(args: &CompareArgs, dataset: &NodeDataset) -> Result<CompareConfig> {
-    let family = match (args.teacher, &args.config) {
+    // read once: the file may be a pipe (`--config <(...)`)
+    let file = match &args.config {
+        Some(path) => Some((path, read_experiment_file(path)?)),
+        None => None,
+    };
+    let family = match (args.teacher, &file) {
         (Some(family), _) => family,
-        (None, Some(path)) => family_in_file(path)?.unwrap_or_default(),
+        (None, Some((path, table))) => family_in_file(path, table)?.unwrap_or_default(),
         (None, None) => Arch::Gcn,
     };
     let mut config = CompareConfig::for_family(dataset, family);
-    if let Some(path) = &args.config {
-        config = apply_experiment_file(config, path, |c| c.validate().and_then(|_| c.check_memory(dataset)))?;
+    if let Some((path, table)) = file {
+        config = apply_experiment_table(config, path, table, |c| c.validate().and_then(|_| c.check_memory(dataset)))?;
     }
     config.family = family;
     set(&mut config.split, args.split);
@@ -155,10 +160,8 @@ fn resolve_config(args: &CompareArgs, dataset: &NodeDataset) -> Result<CompareCo
     Ok(config)
 }
 
-/// The `family` key of an experiment file, if it has one.
-fn family_in_file(path: &std::path::Path) -> Result<Option<Arch>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    let table: toml::Table = text.parse().with_context(|| format!("{}: not valid TOML", path.display()))?;
+/// The `family` key of the experiment file at `path` (read as `table`), if it has one.
+fn family_in_file(path: &std::path::Path, table: &toml::Table) -> Result<Option<Arch>> {
     match table.get("family") {
         None => Ok(None),
         Some(toml::Value::String(name)) => {

@@ -18,6 +18,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use gdistill_datasets::input::{read_input_string, InputKind};
 use gdistill_datasets::{DatasetSpec, NodeDataset};
 
 /// Where a dataset comes from.
@@ -87,6 +88,17 @@ impl DeviceArgs {
     }
 }
 
+/// What a TOML experiment file is, for the input checks of [`gdistill_datasets::input`] (a few
+/// KiB in practice: anything past its size limit is the wrong file) and their messages.
+const EXPERIMENT_FILE: InputKind<'static> = InputKind::small("a TOML experiment file");
+
+/// Reads the TOML experiment file at `path` once (it may be a pipe, `--config <(...)`, which
+/// cannot be read twice); every error names the file.
+pub fn read_experiment_file(path: &std::path::Path) -> Result<toml::Table> {
+    let text = read_input_string(path, &EXPERIMENT_FILE)?;
+    text.parse().with_context(|| format!("{}: not valid TOML", path.display()))
+}
+
 /// `defaults` overlaid with the TOML experiment file at `path` (tables merge key by key, other
 /// values replace), then checked by `validate`; every error names the file.
 pub fn apply_experiment_file<T>(
@@ -97,8 +109,19 @@ pub fn apply_experiment_file<T>(
 where
     T: serde::Serialize + serde::de::DeserializeOwned,
 {
-    let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    let overrides: toml::Table = text.parse().with_context(|| format!("{}: not valid TOML", path.display()))?;
+    apply_experiment_table(defaults, path, read_experiment_file(path)?, validate)
+}
+
+/// [`apply_experiment_file`] for a file already read ([`read_experiment_file`]).
+pub fn apply_experiment_table<T>(
+    defaults: T,
+    path: &std::path::Path,
+    overrides: toml::Table,
+    validate: impl Fn(&T) -> Result<(), String>,
+) -> Result<T>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
     let mut merged = toml::Table::try_from(&defaults)?;
     overlay(&mut merged, overrides);
     let config: T =
@@ -134,12 +157,12 @@ pub fn write_atomically_with(
     what: &str,
     write: impl FnOnce(&std::path::Path) -> Result<()>,
 ) -> Result<()> {
-    use gdistill_datasets::atomic::{write_atomically, AtomicWriteError};
+    use gdistill_datasets::atomic::{describe_write_error, write_atomically, AtomicWriteError};
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create the directory", path.display()))?;
     }
     write_atomically(path, write).map_err(|e| match e {
         AtomicWriteError::Write(e) => e.context(format!("{}: cannot write {what}", path.display())),
-        AtomicWriteError::Io(e) => anyhow::Error::new(e).context(format!("{}: cannot write", path.display())),
+        AtomicWriteError::Io(e) => anyhow::anyhow!("{}: {}", path.display(), describe_write_error(path, &e)),
     })
 }

@@ -18,8 +18,8 @@
 //! only: library users who read untrusted HDF5 should ship the probe or call [`set_probe`].
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -49,6 +49,15 @@ impl ProbeKind {
             ProbeKind::Graph => "graph",
             ProbeKind::SoftTargets => "soft-targets",
             ProbeKind::Clouds => "clouds",
+        }
+    }
+
+    /// What such a file holds, for messages (the hint of a "file not found").
+    fn what(self) -> &'static str {
+        match self {
+            ProbeKind::Graph => "a gdistill HDF5 graph file",
+            ProbeKind::SoftTargets => "a soft-targets HDF5 file (gdistill soft-targets)",
+            ProbeKind::Clouds => "an HDF5 file of point clouds ('data', 'label')",
         }
     }
 
@@ -126,6 +135,8 @@ fn encode_error(e: &DatasetError) -> String {
     let (variant, subject, message) = match e {
         DatasetError::Missing { path: p, hint } => ("missing", path(p), hint.clone().unwrap_or_default()),
         DatasetError::Io { path: p, error } => ("io", path(p), error.to_string()),
+        DatasetError::Unreadable { path: p, message } => ("unreadable", path(p), message.clone()),
+        DatasetError::Unwritable { path: p, message } => ("unwritable", path(p), message.clone()),
         DatasetError::Format { path: p, message } => ("format", path(p), message.clone()),
         DatasetError::Spec { spec, message } => ("spec", spec.clone(), message.clone()),
         DatasetError::Invalid { name, message } => ("invalid", name.clone(), message.clone()),
@@ -141,18 +152,24 @@ fn decode_error(text: &str) -> Option<DatasetError> {
         "missing" => DatasetError::missing(subject, (!message.is_empty()).then_some(message)),
         "io" => DatasetError::Io { path: subject.into(), error: std::io::Error::other(message) },
         "format" => DatasetError::format(subject, message),
+        "unreadable" => DatasetError::Unreadable { path: subject.into(), message },
+        "unwritable" => DatasetError::Unwritable { path: subject.into(), message },
         "spec" => DatasetError::spec(subject, message),
         "invalid" => DatasetError::invalid(subject, message),
         _ => return None,
     })
 }
 
-/// `read(path)` after the byte checks of `precheck.rs` and a trial read by the probe.
+/// `read(path)` after the checks of [`crate::input`] (a regular file no larger than memory:
+/// libhdf5 opens the path itself and seeks in it, so a pipe or a device cannot serve, and the
+/// byte checks below read the whole file), the byte checks of `precheck.rs` and a trial read by
+/// the probe.
 pub(crate) fn read_guarded<T>(
     path: &Path,
     kind: ProbeKind,
     read: impl Fn(&Path) -> Result<T, DatasetError>,
 ) -> Result<T, DatasetError> {
+    crate::input::check_input(path, &crate::input::InputKind::seekable(kind.what()))?;
     super::precheck::check_file(path)
         .map_err(|e| DatasetError::io(path, e))?
         .map_err(|e| DatasetError::format(path, e))?;

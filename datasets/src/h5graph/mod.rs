@@ -191,9 +191,6 @@ impl Reader<'_> {
 
 /// Reads a gdistill HDF5 graph (layout above) and validates it.
 pub fn read_h5graph(path: &Path) -> Result<NodeDataset, DatasetError> {
-    if !path.exists() {
-        return Err(DatasetError::missing(path, Some("a gdistill HDF5 graph file".into())));
-    }
     isolate::read_guarded(path, isolate::ProbeKind::Graph, read_h5graph_unguarded)
 }
 

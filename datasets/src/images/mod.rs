@@ -121,12 +121,10 @@ fn read_idx_pair(images_path: &Path, labels_path: &Path) -> Result<(idx::IdxImag
 
 /// MNIST from a directory (see the module documentation).
 pub fn load_mnist(dir: &Path) -> Result<ImageDataset, DatasetError> {
-    if !dir.is_dir() {
-        return Err(DatasetError::missing(
-            dir,
-            Some("a directory of MNIST files (t10k-*-ubyte.gz and mnist_5k.csv.gz or train-*-ubyte.gz)".into()),
-        ));
-    }
+    crate::input::check_input_dir(
+        dir,
+        "a directory of MNIST files (t10k-*-ubyte.gz and mnist_5k.csv.gz or train-*-ubyte.gz)",
+    )?;
     let test_images = first_existing(dir, &["t10k-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte"]);
     let test_labels = first_existing(dir, &["t10k-labels-idx1-ubyte.gz", "t10k-labels-idx1-ubyte"]);
     let (test, test_y) = read_idx_pair(&test_images, &test_labels)?;

@@ -5,7 +5,6 @@
 //! through `Read::take(expected + 1)` into a buffer that grows only as bytes actually arrive: a
 //! header declaring an absurd size can never make the reader allocate it.
 
-use std::fs::File;
 use std::io::{BufRead, BufReader, ErrorKind, Read};
 use std::path::{Path, PathBuf};
 
@@ -18,19 +17,17 @@ pub(crate) struct ImageFile {
     pub(crate) reader: Box<dyn BufRead>,
     path: PathBuf,
     gzip: bool,
-    /// Bytes on disk (the decompressed size is unknown until read for gzip files).
+    /// Bytes on disk, or sent by a pipe (the decompressed size is unknown until read for gzip files).
     pub(crate) disk_len: u64,
 }
 
 impl ImageFile {
-    /// Opens `path`; a missing file is [`DatasetError::Missing`] with `hint`.
+    /// Opens `path` through [`crate::input`] (devices, directories, silent pipes and files larger
+    /// than memory refused); a missing file is [`DatasetError::Missing`] with `hint`.
     pub(crate) fn open(path: &Path, hint: &str) -> Result<ImageFile, DatasetError> {
-        let file = File::open(path).map_err(|e| match DatasetError::io(path, e) {
-            DatasetError::Missing { path, .. } => DatasetError::Missing { path, hint: Some(hint.to_string()) },
-            other => other,
-        })?;
-        let disk_len = file.metadata().map_err(|e| DatasetError::io(path, e))?.len();
-        let mut buffered = BufReader::with_capacity(1 << 16, file);
+        let input = crate::input::open_input(path, &crate::input::InputKind::data(hint))?;
+        let disk_len = input.len;
+        let mut buffered = BufReader::with_capacity(1 << 16, input.source);
         let head = buffered.fill_buf().map_err(|e| DatasetError::io(path, e))?;
         let gzip = head.starts_with(&[0x1f, 0x8b]);
         let reader: Box<dyn BufRead> =

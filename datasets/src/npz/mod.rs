@@ -32,9 +32,9 @@ use crate::{DatasetError, NodeDataset};
 
 /// Reads every `.npy` member of an `.npz` archive, keyed by name without `.npy`.
 pub fn read_npz(path: &Path) -> Result<HashMap<String, NdArray>, DatasetError> {
-    let file = File::open(path).map_err(|e| DatasetError::io(path, e))?;
-    let mut archive =
-        zip::ZipArchive::new(file).map_err(|e| DatasetError::format(path, format!("not an npz (zip) archive: {e}")))?;
+    let input = crate::input::open_input(path, &crate::input::InputKind::data("a gnn-benchmark .npz graph"))?;
+    let mut archive = zip::ZipArchive::new(input.source)
+        .map_err(|e| DatasetError::format(path, format!("not an npz (zip) archive: {e}")))?;
     let mut arrays = HashMap::new();
     for k in 0..archive.len() {
         let mut member = archive.by_index(k).map_err(|e| DatasetError::format(path, format!("zip member {k}: {e}")))?;

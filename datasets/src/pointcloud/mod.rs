@@ -247,9 +247,9 @@ pub fn load_pointclouds(spec: &str, data_dir: &Path) -> Result<PointCloudDataset
     spec.parse::<PointCloudSpec>()?.load(data_dir)
 }
 
-/// The non-empty lines of a small text file.
+/// The non-empty lines of a small text file (a list of files, class names).
 fn read_lines(path: &Path, hint: &str) -> Result<Vec<String>, DatasetError> {
-    let bytes = crate::error::read_file(path, Some(hint))?;
+    let bytes = crate::input::read_input_bytes(path, &crate::input::InputKind::small(hint))?;
     let text = String::from_utf8(bytes).map_err(|_| DatasetError::format(path, "not UTF-8 text"))?;
     Ok(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect())
 }
@@ -265,9 +265,7 @@ fn listed_file(dir: &Path, entry: &str) -> PathBuf {
 
 /// A ModelNet directory (see the module documentation).
 pub fn load_modelnet_dir(dir: &Path) -> Result<PointCloudDataset, DatasetError> {
-    if !dir.is_dir() {
-        return Err(DatasetError::missing(dir, Some("a directory with train_files.txt and test_files.txt".into())));
-    }
+    crate::input::check_input_dir(dir, "a directory with train_files.txt and test_files.txt")?;
     let list = |name: &str| -> Result<Vec<PathBuf>, DatasetError> {
         let path = dir.join(name);
         let lines = read_lines(&path, "the list of .h5 files of a ModelNet split")?;

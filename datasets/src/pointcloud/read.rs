@@ -95,11 +95,9 @@ impl Reader<'_> {
 
 /// Reads and validates one file (layout in the module documentation of [`super`]).
 pub fn read_cloud_file(path: &Path) -> Result<CloudFile, DatasetError> {
-    if !path.is_file() {
-        return Err(DatasetError::missing(path, Some("an HDF5 file of point clouds ('data', 'label')".into())));
-    }
-    // libhdf5 hangs and crashes on some corrupt files: checked bytes, then a trial read by a
-    // separate probe process (h5graph/isolate.rs)
+    // libhdf5 hangs and crashes on some corrupt files, and opens the path itself: the path checked
+    // (a regular file, within memory), its bytes checked, then a trial read by a separate probe
+    // process (h5graph/isolate.rs)
     crate::h5graph::isolate::read_guarded(path, crate::h5graph::isolate::ProbeKind::Clouds, read_unguarded)
 }
 
