@@ -171,6 +171,9 @@ impl<'de> Deserialize<'de> for SplitSpec {
     }
 }
 
+/// The ChaCha8 stream of the random split's shuffle (any value other than the generators' 0).
+const RANDOM_SPLIT_STREAM: u64 = 0x5711_7000;
+
 /// `dataset` with the split `spec` describes, drawn with `seed` (ignored by [`SplitSpec::Public`],
 /// which returns the dataset unchanged).
 ///
@@ -200,7 +203,11 @@ pub fn resplit(dataset: &mut NodeDataset, spec: &SplitSpec, seed: u64) -> Result
         }
         SplitSpec::Random { train, val } => {
             let mut nodes: Vec<usize> = (0..n).collect();
-            nodes.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+            // A stream of its own: the CSBM generator permutes its nodes with stream 0 of the
+            // same seed, and the same shuffle put classes 0-5 alone in a 60% training split.
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            rng.set_stream(RANDOM_SPLIT_STREAM);
+            nodes.shuffle(&mut rng);
             let n_train = ((train * n as f64).round() as usize).min(n);
             let n_val = ((val * n as f64).round() as usize).min(n - n_train);
             let part = |range: std::ops::Range<usize>| {

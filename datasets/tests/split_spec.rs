@@ -168,3 +168,20 @@ fn splits_that_cannot_be_drawn_are_errors_naming_the_dataset() {
     let message = invalid_message(apply_split(&tiny, &SplitSpec::Random { train: 0.5, val: 0.01 }, 0));
     assert!(message.contains("the validation split is empty"), "{message}");
 }
+
+/// The random split once shuffled with the stream the CSBM generator permutes its nodes with:
+/// for the same seed, a 60% training split then held classes 0-5 only and every GCN scored 0.
+#[test]
+fn a_random_split_of_a_csbm_graph_is_independent_of_its_classes() {
+    let dataset = gdistill_datasets::load("csbm:nodes=2000,classes=10,degree=4,features=4,seed=0", std::path::Path::new("."))
+        .unwrap();
+    for seed in 0..3 {
+        let split = apply_split(&dataset, &"random:0.6,0.2".parse().unwrap(), seed).unwrap();
+        let mut per_class = vec![0usize; 10];
+        for &v in &split.train {
+            per_class[split.labels[v]] += 1;
+        }
+        // 1 200 training nodes over 10 classes of 200: each class near 120.
+        assert!(per_class.iter().all(|&c| (80..=160).contains(&c)), "seed {seed}: {per_class:?}");
+    }
+}

@@ -40,10 +40,13 @@ pub struct InductivePartition {
     pub local_of: Vec<Option<usize>>,
 }
 
+/// The ChaCha8 stream of the held-out draw.
+pub const HELD_OUT_STREAM: u64 = 0x1d_0c71;
+
 /// Holds out `round(fraction * test.len())` of the `test` nodes, chosen by `seed`.
 ///
 /// The choice depends on the set of test nodes, not their order: they are sorted, shuffled by
-/// `ChaCha8Rng::seed_from_u64(seed)` and the first ones taken.
+/// `ChaCha8Rng::seed_from_u64(seed)` on stream [`HELD_OUT_STREAM`] and the first ones taken.
 ///
 /// Fails when `fraction` is not in `(0, 1)`, when a test node is outside the graph or listed twice,
 /// or when there are too few test nodes for both sides to be non-empty.
@@ -79,7 +82,10 @@ pub fn inductive_partition(
     }
     let mut order = test.to_vec();
     order.sort_unstable();
-    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+    // Its own stream, so that the held-out draw cannot echo another shuffle of the same seed.
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(HELD_OUT_STREAM);
+    order.shuffle(&mut rng);
     let mut held_out = order[..count].to_vec();
     held_out.sort_unstable();
 
