@@ -86,3 +86,21 @@ fn bad_sampler_and_setting_values_fail_with_one_message() {
     let o = gdistill(&["bench", "--dataset", SPEC, "--sampler", "neighbor", "--epochs", "1"], dir.path());
     assert_fails_with(&o, &["--models teacher"]);
 }
+
+#[test]
+fn train_takes_the_sampler_and_records_it_in_the_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sage.safetensors");
+    let args = [
+        "train", "--dataset", SPEC, "--model", "sage", "--epochs", "5", "--sampler", "neighbor", "--fanout", "5,5",
+        "--batch-size", "16", "--out", out.to_str().unwrap(),
+    ];
+    let o = gdistill(&args, dir.path());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The checkpoint's JSON metadata sits in the safetensors header, readable as text.
+    let header = String::from_utf8_lossy(&std::fs::read(&out).unwrap()[..4096.min(std::fs::metadata(&out).unwrap().len() as usize)])
+        .into_owned();
+    assert!(header.contains("fanouts"), "the sampler is recorded: {header}");
+    let o = gdistill(&["train", "--dataset", SPEC, "--epochs", "2", "--batch-size", "8"], dir.path());
+    assert_fails_with(&o, &["--sampler neighbor"]);
+}

@@ -4,12 +4,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
+use gdistill_distill::sampled::{train_sampled, SamplerConfig};
 use gdistill_distill::{
-    accuracy, predict, save_checkpoint, train, CheckpointMeta, DatasetFingerprint, FeatureLayout, GraphData, Objective,
-    TrainConfig, Trained,
+    accuracy, predict, save_checkpoint, train, CheckpointMeta, DatasetFingerprint, EpochStats, FeatureLayout, GraphData,
+    Objective, TrainConfig, Trained,
 };
 use gdistill_models::{Arch, ModelConfig};
 
+use super::sampler_args::SamplerArgs;
 use super::{DatasetArgs, DeviceArgs};
 use crate::output::epoch_bar;
 
@@ -96,13 +98,16 @@ pub struct TrainArgs {
     /// Draw the training curve (loss, validation accuracy, the epoch kept) as a PNG.
     #[arg(long, value_name = "FILE.png")]
     pub plot: Option<PathBuf>,
+    #[command(flatten)]
+    pub sampling: SamplerArgs,
 }
 
 /// A dataset loaded, optionally row-normalised, and moved onto the device.
 pub struct Prepared {
     pub data: GraphData,
-    /// The dataset's graph (LSP compares local structures over its edges).
-    pub graph: gdistill_graph::Graph,
+    /// The dataset as `data` holds it: LSP compares local structures over its graph's edges,
+    /// the sampler draws from its graph and gathers its feature rows.
+    pub dataset: gdistill_datasets::NodeDataset,
     pub fingerprint: DatasetFingerprint,
 }
 
@@ -116,7 +121,7 @@ pub fn prepare(dataset: &DatasetArgs, device: &DeviceArgs, normalize: Option<boo
     }
     let data = GraphData::new(&dataset, device, FeatureLayout::Auto)?;
     let fingerprint = fingerprint(&dataset, normalize);
-    Ok(Prepared { data, graph: dataset.graph, fingerprint })
+    Ok(Prepared { data, dataset, fingerprint })
 }
 
 /// What a checkpoint records of the dataset it was trained on.
@@ -138,15 +143,20 @@ pub fn fit(
     p: &Prepared,
     objective: &Objective,
     settings: &TrainConfig,
+    sampler: Option<&SamplerConfig>,
     plot: Option<&Path>,
 ) -> Result<Trained> {
     let bar = epoch_bar(label, settings.epochs);
     let mut history = Vec::new();
-    let trained = train(config, &p.data, objective, settings, &mut |s| {
+    let mut on_epoch = |s: &EpochStats| {
         bar.set_position(s.epoch as u64 + 1);
         bar.set_message(format!("loss {:.4} val {:.3}", s.loss, s.val_acc));
         history.push(*s);
-    })?;
+    };
+    let trained = match sampler {
+        Some(sampler) => train_sampled(config, &p.dataset, &p.data, objective, settings, sampler, &mut on_epoch)?,
+        None => train(config, &p.data, objective, settings, &mut on_epoch)?,
+    };
     bar.finish_and_clear();
     let test = accuracy(&predict(trained.model.as_ref(), &p.data), &p.data.labels, &p.data.test);
     println!(
@@ -177,13 +187,17 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let p = prepare(&args.dataset, &args.device, args.optim.normalize())?;
     let config = model_config(&args.model, &p);
     let settings = args.optim.config();
-    let trained = fit(&config.arch.to_string(), &config, &p, &Objective::labels(), &settings, args.plot.as_deref())?;
+    let sampler = args.sampling.resolve(None, p.dataset.train.len())?;
+    let trained =
+        fit(&config.arch.to_string(), &config, &p, &Objective::labels(), &settings, sampler.as_ref(), args.plot.as_deref())?;
     if let Some(out) = args.out {
         let meta = CheckpointMeta {
             format_version: 1,
             model: config,
             dataset: p.fingerprint,
-            training: serde_json::json!({"objective": "labels", "settings": settings, "best_val_acc": trained.best_val_acc}),
+            training: serde_json::json!({
+                "objective": "labels", "settings": settings, "sampler": sampler, "best_val_acc": trained.best_val_acc
+            }),
         };
         save_checkpoint(&out, &trained.vs, &meta).context("saving the checkpoint")?;
         println!("saved {}", out.display());
