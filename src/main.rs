@@ -83,6 +83,20 @@ fn reuse_freed_memory() {
     }
 }
 
+extern "C" {
+    /// src/cpp/quiet_warnings.cpp: drops libtorch's "support is in beta state" notices.
+    fn gdistill_drop_libtorch_beta_notices();
+}
+
+/// libtorch's beta notice about sparse CSR tensors on every run is noise: every graph here is
+/// CSR. `GDISTILL_TORCH_WARNINGS=1` keeps it (and it never hides any other warning).
+fn quiet_libtorch_notices() {
+    if std::env::var_os("GDISTILL_TORCH_WARNINGS").is_none_or(|v| v != "1") {
+        // SAFETY: installs a handler object that lives as long as the thread; takes no input.
+        unsafe { gdistill_drop_libtorch_beta_notices() }
+    }
+}
+
 /// The hidden first argument that turns this binary into the HDF5 probe when no
 /// `gdistill-h5probe` was installed beside it.
 const PROBE_ARG: &str = "__h5probe";
@@ -94,6 +108,7 @@ fn main() {
     }
     choose_hdf5_probe();
     reuse_freed_memory();
+    quiet_libtorch_notices();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Data(c) => cmd::data::run(c),
