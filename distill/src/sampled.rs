@@ -6,7 +6,7 @@
 //! hop; only the feature rows of the nodes it reached are gathered, the blocks become the matrices
 //! every model reads ([`block_adjacency`](gdistill_models::block_adjacency): GCN's normalisation
 //! rescaled to an unbiased estimate of the full `A_hat` row), and the model runs layer by layer on
-//! them ([`NodeModel::forward_blocks_t`](gdistill_models::NodeModel::forward_blocks_t)), giving
+//! them ([`NodeModel::forward_blocks_t`]), giving
 //! logits for the seeds alone. One Adam step per batch. After each epoch the whole graph is
 //! evaluated ([`predict`]) for validation accuracy, with the early stopping and best-weights
 //! restore of full-batch [`train`](crate::train).

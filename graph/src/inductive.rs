@@ -46,7 +46,7 @@ pub const HELD_OUT_STREAM: u64 = 0x1d_0c71;
 /// Holds out `round(fraction * test.len())` of the `test` nodes, chosen by `seed`.
 ///
 /// The choice depends on the set of test nodes, not their order: they are sorted, shuffled by
-/// `ChaCha8Rng::seed_from_u64(seed)` on stream [`HELD_OUT_STREAM`] and the first ones taken.
+/// `ChaCha8Rng::seed_from_u64(seed)` on stream `HELD_OUT_STREAM` and the first ones taken.
 ///
 /// Fails when `fraction` is not in `(0, 1)`, when a test node is outside the graph or listed twice,
 /// or when there are too few test nodes for both sides to be non-empty.

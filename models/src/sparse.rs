@@ -159,7 +159,7 @@ impl SparseMatrix {
 
     /// `M @ dense`, differentiable with respect to `dense`.
     ///
-    /// Inside [`record_sparse_products`] the product's backward is deferred to the tape, which
+    /// Inside [`crate::record_sparse_products`] the product's backward is deferred to the tape, which
     /// runs it on the transposed CSR kernel; elsewhere it is plain autograd.
     pub fn matmul(&self, dense: &Tensor) -> Tensor {
         match tape::record(self, dense) {

@@ -110,7 +110,7 @@ pub fn find_probe() -> Option<Probe> {
 }
 
 /// The body of a probe process: `args` are `KIND PATH`. Returns the exit status; a refusal is
-/// written to stdout for the parent ([`encode_error`]).
+/// written to stdout for the parent (`encode_error`).
 pub fn probe_main(args: &[OsString]) -> i32 {
     let (Some(kind), Some(path), None) = (args.first(), args.get(1), args.get(2)) else {
         eprintln!("usage: {PROBE_BINARY} graph|soft-targets|clouds FILE");
