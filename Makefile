@@ -44,7 +44,7 @@ bench-sampled: build
 mnist: build
 	./target/release/gdistill compare --dataset mnist:$(GDISTILL_DATA_DIR)/mnist --seeds 3 --json target/compare-mnist.json
 
-# Point clouds (README, "Point clouds"): a DGCNN teacher against a small DGCNN and a PointNet
+# Point clouds (docs/point-clouds.md): a DGCNN teacher against a small DGCNN and a PointNet
 # student, from labels, with KD, LSP and both; settings in examples/pointcloud/*.toml.
 modelnet: build
 	./target/release/gdistill compare --dataset modelnet:$(GDISTILL_DATA_DIR)/pointclouds/modelnet10_chair_monitor_hdf5_2048 --config examples/pointcloud/modelnet.toml --seeds 3 --json target/compare-modelnet.json

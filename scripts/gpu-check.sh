@@ -7,7 +7,7 @@
 # which builds the binaries and the models crate's tests, and copies them and the small datasets
 # into target/gpu-check/ (ignored by git, about 60 MiB). Then, through the device tool:
 #   run(command="bash scripts/gpu-check.sh", carry=["target/gpu-check"], timeout_s=590)
-# The results (logs, JSON reports) come back from $OUT. Put the figures in the README's
+# The results (logs, JSON reports) come back from $OUT. Put the figures in docs/performance-and-scale.md's
 # Performance section with the date and this command, then give the machine back.
 #
 # Each step has its own time limit, so that one slow step cannot take the others' results with
@@ -56,9 +56,13 @@ step models-tests 45 "$ROOT/bin/models-tests" --test-threads 1
 step cora-bench 75 "$G" bench --dataset cora --device cuda --online --json "$OUT/cora-bench.json"
 step citeseer-bench 75 "$G" bench --dataset citeseer --device cuda --json "$OUT/citeseer-bench.json"
 # every graph model and row on the GPU, two seeds
-step cora-compare 75 "$G" compare --dataset cora --seeds 2 --device cuda --json "$OUT/cora-compare.json"
+step cora-compare 60 "$G" compare --dataset cora --seeds 2 --device cuda --json "$OUT/cora-compare.json"
 step digits-compare 45 "$G" compare --dataset "digits:$ROOT/data/digits/digits.csv.gz" --seeds 1 --device cuda \
     --json "$OUT/digits-compare.json"
 step modelnet-compare 75 "$G" compare --dataset "modelnet:$ROOT/data/pointclouds/modelnet10_chair_monitor_hdf5_2048" \
     --config examples/pointcloud/modelnet.toml --seeds 1 --device cuda --json "$OUT/modelnet-compare.json"
-step scale 150 "$G" bench-scale --device cuda --json "$OUT/scale.json"
+step gat-bench 40 "$G" bench --dataset cora --device cuda --teacher gat --models teacher --epochs 100 \
+    --json "$OUT/gat-bench.json"
+step sampled-sage 40 "$G" bench --dataset cora --device cuda --teacher sage --models teacher --split random:0.6,0.2 \
+    --sampler neighbor --fanout 15,10 --batch-size 512 --epochs 20 --warmup 1 --json "$OUT/sampled-sage.json"
+step scale 120 "$G" bench-scale --device cuda --json "$OUT/scale.json"

@@ -6,7 +6,7 @@
 //!
 //! Every bad file is written here, in a temporary directory, from the small valid inputs of
 //! `tests/support/inputs.rs`. The cases run a few at a time (each is a process start, most of
-//! which is loading libtorch). The table in README.md ("Bad input") lists the same cases.
+//! which is loading libtorch). The table in docs/reliability.md ("Bad input") lists the same cases.
 
 #[path = "support/inputs.rs"]
 mod inputs;
@@ -262,7 +262,7 @@ fn run_cases(cases: Vec<Case>, root: &Path) {
                 let args = case.args(&out_dir);
                 let o = gdistill(&args, root, &case.env);
                 if std::env::var_os("GDISTILL_BAD_INPUT_SHOW").is_some() {
-                    // GDISTILL_BAD_INPUT_SHOW=1 prints every message (for the README's table)
+                    // GDISTILL_BAD_INPUT_SHOW=1 prints every message (for the table in docs/reliability.md)
                     let err = String::from_utf8_lossy(&o.stderr).into_owned();
                     eprintln!("[{}] {}", case.label, err.lines().find(|l| l.starts_with("error:")).unwrap_or(""));
                 }

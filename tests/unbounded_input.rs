@@ -7,7 +7,7 @@
 //! reports it, so such a regression fails rather than hangs.
 //!
 //! Also: a pipe is a legitimate input (`--config <(printf ...)`, a FIFO written by a thread), and
-//! an output that cannot be written says why. The README's "Bad input" table lists these cases.
+//! an output that cannot be written says why. The "Bad input" table in docs/reliability.md lists these cases.
 
 #[path = "support/inputs.rs"]
 mod inputs;

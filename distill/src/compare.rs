@@ -178,7 +178,7 @@ impl CompareConfig {
             lsp: LspConfig {
                 rows: true,
                 // The best mean validation accuracy over 10 seeds on both Cora and Citeseer among
-                // the four kernels at weight 1 (README, "Local structure preservation").
+                // the four kernels at weight 1 (docs/lsp.md).
                 kernel: LspKernel::L1 { b: 1.0 },
                 weight: 1.0,
                 direction: KlDirection::TeacherToStudent,

@@ -6,7 +6,7 @@
 //! for the wide student, T = 3 for the 2x30 one ("temperatures in the range 2.5 to 4 worked
 //! significantly better than higher or lower temperatures"). The other settings were chosen on
 //! the validation split of MNIST's 5 000 training images (and checked on the digits); epoch
-//! budgets keep the whole 3-seed MNIST comparison to minutes on two CPU cores (see the README).
+//! budgets keep the whole 3-seed MNIST comparison to minutes on two CPU cores (docs/images.md).
 
 use gdistill_models::{ImageArch, ImageShape};
 use serde::{Deserialize, Serialize};

@@ -187,7 +187,7 @@ impl OnlineGraph {
 ///
 /// The untimed runs measure a serving process in its steady state. Memory a process has left
 /// untouched for a while can cost far more on first touch than when warm: on the 2-core VM of
-/// the README's figures, after a minute of training at 1M nodes, each of the first few hundred
+/// the figures in docs/performance-and-scale.md, after a minute of training at 1M nodes, each of the first few hundred
 /// single-node queries took 0.1-0.2 ms against 3 us later, with no page fault or context switch
 /// the process could see (the hypervisor, or the guest's DAMON reclaim, had taken the pages).
 pub fn online_latency_ms(
