@@ -88,12 +88,12 @@ fn reuse_freed_memory() {
 }
 
 extern "C" {
-    /// src/cpp/quiet_warnings.cpp: drops libtorch's "support is in beta state" notices.
+    /// src/cpp/quiet_warnings.cpp: drops libtorch's "... is in beta" notices.
     fn gdistill_drop_libtorch_beta_notices();
 }
 
-/// libtorch's beta notice about sparse CSR tensors on every run is noise: every graph here is
-/// CSR. `GDISTILL_TORCH_WARNINGS=1` keeps it (and it never hides any other warning).
+/// libtorch's beta notices (sparse CSR tensors on every run, `index_reduce` for GAT) are noise:
+/// every graph here is CSR. `GDISTILL_TORCH_WARNINGS=1` keeps it (and it never hides any other warning).
 fn quiet_libtorch_notices() {
     if std::env::var_os("GDISTILL_TORCH_WARNINGS").is_none_or(|v| v != "1") {
         // SAFETY: installs a handler object that lives as long as the thread; takes no input.
