@@ -4,8 +4,8 @@
 //! median optimisation step and the median evaluation per epoch after a warm-up, the median warm
 //! full-graph inference, and the process's peak resident memory.
 //!
-//! The teacher is of any family, with the recipe `compare` gives it
-//! ([`CompareConfig::for_family`]); with a [`SamplerConfig`] it trains on neighbour-sampled
+//! The teacher is of any family, with its published recipe
+//! ([`family_recipe`](crate::compare::family_recipe)); with a [`SamplerConfig`] it trains on neighbour-sampled
 //! mini-batches ([`crate::sampled`]), and its "step" is then a whole epoch of batches, sampling
 //! included (what PyTorch Geometric's `NeighborLoader` loop times).
 
@@ -14,7 +14,7 @@ use gdistill_models::{Arch, ModelConfig};
 use serde::Serialize;
 use tch::Device;
 
-use crate::compare::CompareConfig;
+use crate::compare::family_recipe;
 use crate::lsp::{EdgeList, KlDirection, LspKernel};
 use crate::sampled::{train_sampled, SamplerConfig};
 use crate::online::{online_latency_ms, OnlineGraph};
@@ -145,12 +145,12 @@ pub fn bench(dataset: &NodeDataset, device: Device, options: &BenchOptions) -> R
     let online = options.online.then(|| OnlineGraph::new(dataset, device)).transpose()?;
     let data = GraphData::new(dataset, device, FeatureLayout::Auto)?;
     let (f, c) = (data.num_features(), data.num_classes);
-    let recipe = CompareConfig::for_family(dataset, options.family);
-    let teacher = recipe.teacher.config(options.family, f, c);
+    let (teacher_spec, teacher_training, _) = family_recipe(options.family, c);
+    let teacher = teacher_spec.config(options.family, f, c);
     let small = ModelConfig::new(Arch::Gcn, f, 6, 2, c, 0.5);
     let mlp = ModelConfig::new(Arch::Mlp, f, 64, 2, c, 0.5);
     let settings = TrainConfig { epochs: epochs + warmup, patience: None, ..TrainConfig::default() };
-    let teacher_settings = TrainConfig { epochs: epochs + warmup, patience: None, ..recipe.teacher_training };
+    let teacher_settings = TrainConfig { epochs: epochs + warmup, patience: None, ..teacher_training };
     let mut rows = Vec::new();
     let mut cuda_memory_mib: Option<f64> = None;
     let mut sample_cuda_memory = || {

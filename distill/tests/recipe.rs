@@ -1,0 +1,54 @@
+//! The recipe `compare` starts from follows the features: sparse counts are row-normalised and
+//! train at the recipe's learning rate; dense non-negative features stay raw and train slowly.
+
+use gdistill_datasets::{load, NodeDataset};
+use gdistill_distill::compare::{CompareConfig, RAW_FEATURES_LR};
+use gdistill_models::Arch;
+
+/// A CSBM graph whose features are made binary and about half non-zero (Amazon-like).
+fn dense_binary() -> NodeDataset {
+    let mut dataset = load("csbm:nodes=200,classes=3,degree=4,features=16,seed=2", std::path::Path::new(".")).unwrap();
+    let mut features = dataset.features.clone();
+    for value in features.data_mut() {
+        *value = if *value > 0.0 { 1.0 } else { 0.0 };
+    }
+    dataset.features = features;
+    dataset
+}
+
+#[test]
+fn dense_raw_features_train_every_run_at_the_low_learning_rate() {
+    let dense = dense_binary();
+    assert!(dense.feature_density() > 0.1 && dense.has_nonnegative_features());
+    for family in [Arch::Gcn, Arch::Sage, Arch::Gat] {
+        let config = CompareConfig::for_family(&dense, family);
+        assert!(!config.normalize_features, "{family}: dense features stay raw");
+        for t in [&config.teacher_training, &config.student_training, &config.distill_training] {
+            assert_eq!(t.lr, RAW_FEATURES_LR, "{family}");
+        }
+    }
+}
+
+#[test]
+fn signed_and_sparse_features_keep_the_recipes_learning_rates() {
+    // Gaussian CSBM features: signed, never normalised, recipe learning rates.
+    let signed = load("csbm:nodes=200,classes=3,degree=4,features=16,seed=2", std::path::Path::new(".")).unwrap();
+    let config = CompareConfig::for_family(&signed, Arch::Gcn);
+    assert!(!config.normalize_features);
+    assert_eq!(config.teacher_training.lr, 0.01);
+    assert_eq!(CompareConfig::for_family(&signed, Arch::Gat).teacher_training.lr, 0.005);
+    // Sparse counts (one in ten of the binary graph's non-zeros kept): normalised, recipe rates.
+    let mut sparse = dense_binary();
+    let (n, f) = (sparse.num_nodes(), sparse.num_features());
+    let mut kept = sprs::TriMat::new((n, f));
+    for (k, (&value, (row, col))) in sparse.features.iter().enumerate() {
+        if value != 0.0 && k % 10 == 0 {
+            kept.add_triplet(row, col, value);
+        }
+    }
+    sparse.features = kept.to_csr();
+    assert!(sparse.feature_density() < 0.1, "{}", sparse.feature_density());
+    let config = CompareConfig::for_family(&sparse, Arch::Gcn);
+    assert!(config.normalize_features);
+    assert_eq!(config.student_training.lr, 0.01);
+}
