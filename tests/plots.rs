@@ -71,60 +71,34 @@ fn train_on_cora_plots_its_training_curve() {
     assert_plots(&args, cora.parent().unwrap(), &png, (900, 640));
 }
 
+/// `compare --dataset SPEC --epochs 1 --config DIR/tiny.toml --plot DIR/size.png`, the config
+/// holding `toml`, writes a plot of the size the graph comparison's plot has.
+fn compare_plots_with_config(spec: &str, toml: &str, dir: &Path) {
+    let config = dir.join("tiny.toml");
+    std::fs::write(&config, toml).unwrap();
+    let png = dir.join("size.png");
+    let args = ["compare", "--dataset", spec, "--epochs", "1", "--config", config.to_str().unwrap(), "--plot", png.to_str().unwrap()];
+    assert_plots(&args, dir, &png, (960, 620));
+}
+
 #[test]
 fn compare_on_mnist_plots_accuracy_against_parameters() {
     let Some(mnist) = data::data_dir("mnist") else { return };
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("tiny.toml");
-    std::fs::write(
-        &config,
-        "seeds = 2\nrows = [\"teacher\", \"mlp-30\", \"mlp-30+kd\"]\n\
-         [teacher.model]\narch = \"mlp\"\nhidden = [64, 64]\ninput_dropout = 0.0\ndropout = 0.2\n",
-    )
-    .unwrap();
-    let png = dir.path().join("mnist.png");
-    let spec = format!("mnist:{}", mnist.display());
-    let args = [
-        "compare",
-        "--dataset",
-        &spec,
-        "--epochs",
-        "1",
-        "--config",
-        config.to_str().unwrap(),
-        "--plot",
-        png.to_str().unwrap(),
-    ];
-    assert_plots(&args, dir.path(), &png, (960, 620));
+    let toml = "seeds = 2\nrows = [\"teacher\", \"mlp-30\", \"mlp-30+kd\"]\n\
+         [teacher.model]\narch = \"mlp\"\nhidden = [64, 64]\ninput_dropout = 0.0\ndropout = 0.2\n";
+    compare_plots_with_config(&format!("mnist:{}", mnist.display()), toml, dir.path());
 }
 
 #[test]
 fn compare_on_point_clouds_plots_accuracy_against_parameters() {
     let Some(clouds) = data::data_dir("pointclouds/modelnet10_chair_monitor_hdf5_2048") else { return };
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("tiny.toml");
-    std::fs::write(
-        &config,
-        "seeds = 2\npoints = 64\nrows = [\"teacher\", \"student\", \"student+kd\", \"pointnet\"]\n\
+    let toml = "seeds = 2\npoints = 64\nrows = [\"teacher\", \"student\", \"student+kd\", \"pointnet\"]\n\
          teacher = { arch = \"dgcnn\", k = 5, widths = [16, 16], dynamic = false, embed = 32, head = [16], dropout = 0.3 }\n\
          student = { arch = \"dgcnn\", k = 5, widths = [8], dynamic = false, embed = 16, head = [8], dropout = 0.0 }\n\
-         pointnet = { arch = \"pointnet\", widths = [8, 16], head = [8], dropout = 0.0 }\n",
-    )
-    .unwrap();
-    let png = dir.path().join("clouds.png");
-    let spec = format!("modelnet:{}", clouds.display());
-    let args = [
-        "compare",
-        "--dataset",
-        &spec,
-        "--epochs",
-        "1",
-        "--config",
-        config.to_str().unwrap(),
-        "--plot",
-        png.to_str().unwrap(),
-    ];
-    assert_plots(&args, dir.path(), &png, (960, 620));
+         pointnet = { arch = \"pointnet\", widths = [8, 16], head = [8], dropout = 0.0 }\n";
+    compare_plots_with_config(&format!("modelnet:{}", clouds.display()), toml, dir.path());
 }
 
 #[test]
