@@ -86,11 +86,16 @@ impl Setting {
     /// `split` (a dataset with one seed's split) as training sees it: itself, or, inductively,
     /// the subgraph of the nodes not held out (renumbered; its test nodes the observed ones).
     pub fn observed(&self, split: &NodeDataset, seed: u64) -> Result<NodeDataset, TrainError> {
+        self.partition(split, seed).map(|(observed, _)| observed)
+    }
+
+    /// [`Setting::observed`], and inductively the held-out nodes (global ids).
+    fn partition(&self, split: &NodeDataset, seed: u64) -> Result<(NodeDataset, Option<Vec<usize>>), TrainError> {
         match *self {
-            Setting::Transductive => Ok(split.clone()),
-            Setting::Inductive { held_out } => {
-                inductive_split(split, held_out, seed).map(|s| s.dataset).map_err(|e| TrainError::Config(e.to_string()))
-            }
+            Setting::Transductive => Ok((split.clone(), None)),
+            Setting::Inductive { held_out } => inductive_split(split, held_out, seed)
+                .map(|s| (s.dataset, Some(s.held_out)))
+                .map_err(|e| TrainError::Config(e.to_string())),
         }
     }
 }
@@ -119,13 +124,7 @@ pub struct SeedGraphs {
 impl SeedGraphs {
     /// The graphs of the seed whose split is `split`.
     pub fn new(split: &NodeDataset, setting: Setting, seed: u64, device: Device) -> Result<SeedGraphs, TrainError> {
-        let (dataset, held_out) = match setting {
-            Setting::Transductive => (split.clone(), None),
-            Setting::Inductive { held_out } => {
-                let s = inductive_split(split, held_out, seed).map_err(|e| TrainError::Config(e.to_string()))?;
-                (s.dataset, Some(s.held_out))
-            }
-        };
+        let (dataset, held_out) = setting.partition(split, seed)?;
         let data = GraphData::new(&dataset, device, crate::FeatureLayout::Auto)?;
         let full = match held_out {
             None => None,
