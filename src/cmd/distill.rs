@@ -126,7 +126,7 @@ pub fn run(args: DistillArgs) -> Result<()> {
         objective = objective.with_lsp(LspTerm {
             teacher_hidden: hidden[layer].shallow_clone(),
             student_layer: args.lsp_layer,
-            edges: EdgeList::from_graph(&p.dataset.graph, args.lsp_self_loops, p.data.device),
+            edges: EdgeList::from_graph(&p.graph, args.lsp_self_loops, p.data.device),
             kernel: args.lsp_kernel,
             direction: if args.lsp_reverse_kl { KlDirection::StudentToTeacher } else { KlDirection::TeacherToStudent },
             weight: args.lsp_weight,

@@ -105,14 +105,27 @@ pub struct TrainArgs {
 /// A dataset loaded, optionally row-normalised, and moved onto the device.
 pub struct Prepared {
     pub data: GraphData,
-    /// The dataset as `data` holds it: LSP compares local structures over its graph's edges,
-    /// the sampler draws from its graph and gathers its feature rows.
-    pub dataset: gdistill_datasets::NodeDataset,
+    /// The dataset's graph (LSP compares local structures over its edges).
+    pub graph: gdistill_graph::Graph,
     pub fingerprint: DatasetFingerprint,
+    /// The whole dataset as `data` holds it, kept only for sampled training (which draws from its
+    /// graph and gathers its feature rows); otherwise dropped, freeing the host copy of the
+    /// features.
+    pub sampled: Option<gdistill_datasets::NodeDataset>,
 }
 
 /// `normalize: None` decides by the features' signs (see `OptimArgs::no_normalize_features`).
 pub fn prepare(dataset: &DatasetArgs, device: &DeviceArgs, normalize: Option<bool>) -> Result<Prepared> {
+    prepare_keeping(dataset, device, normalize, false)
+}
+
+/// [`prepare`], keeping the whole dataset when `for_sampler`.
+pub fn prepare_keeping(
+    dataset: &DatasetArgs,
+    device: &DeviceArgs,
+    normalize: Option<bool>,
+    for_sampler: bool,
+) -> Result<Prepared> {
     let device = device.device()?;
     let mut dataset = dataset.load()?;
     let normalize = normalize.unwrap_or_else(|| dataset.has_nonnegative_features());
@@ -121,7 +134,8 @@ pub fn prepare(dataset: &DatasetArgs, device: &DeviceArgs, normalize: Option<boo
     }
     let data = GraphData::new(&dataset, device, FeatureLayout::Auto)?;
     let fingerprint = fingerprint(&dataset, normalize);
-    Ok(Prepared { data, dataset, fingerprint })
+    let (graph, sampled) = if for_sampler { (dataset.graph.clone(), Some(dataset)) } else { (dataset.graph, None) };
+    Ok(Prepared { data, graph, fingerprint, sampled })
 }
 
 /// What a checkpoint records of the dataset it was trained on.
@@ -154,7 +168,10 @@ pub fn fit(
         history.push(*s);
     };
     let trained = match sampler {
-        Some(sampler) => train_sampled(config, &p.dataset, &p.data, objective, settings, sampler, &mut on_epoch)?,
+        Some(sampler) => {
+            let dataset = p.sampled.as_ref().context("sampled training needs the dataset kept (prepare_keeping)")?;
+            train_sampled(config, dataset, &p.data, objective, settings, sampler, &mut on_epoch)?
+        }
         None => train(config, &p.data, objective, settings, &mut on_epoch)?,
     };
     bar.finish_and_clear();
@@ -184,10 +201,11 @@ pub fn run(args: TrainArgs) -> Result<()> {
     if let Some(path) = &args.plot {
         crate::plot::check_png_path(path)?;
     }
-    let p = prepare(&args.dataset, &args.device, args.optim.normalize())?;
+    let wants_sampler = args.sampling.given().iter().any(|&(_, given)| given);
+    let p = prepare_keeping(&args.dataset, &args.device, args.optim.normalize(), wants_sampler)?;
     let config = model_config(&args.model, &p);
     let settings = args.optim.config();
-    let sampler = args.sampling.resolve(None, p.dataset.train.len())?;
+    let sampler = args.sampling.resolve(None, p.sampled.as_ref().map_or(0, |d| d.train.len()))?;
     let trained =
         fit(&config.arch.to_string(), &config, &p, &Objective::labels(), &settings, sampler.as_ref(), args.plot.as_deref())?;
     if let Some(out) = args.out {
