@@ -34,6 +34,7 @@ pub use graph_data::GraphData;
 pub use losses::{
     blend, cross_entropy, l2_penalty, logit_matching_loss, soft_target_loss, soft_target_loss_from_log_probs,
 };
+pub use early_stopping::Selection;
 pub use train::{
     checked_hidden_index, retrain_masked, train, EpochStats, Fitted, LspTerm, Objective, TeacherTarget, TrainConfig,
     TrainError, Trained,

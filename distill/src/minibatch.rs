@@ -86,7 +86,7 @@ pub fn train_mlp_on_soft_targets(
     let val_labels = labels.index_select(0, &index(&val)).to(device);
     // the MLP never reads a graph: one empty one serves every batch
     let no_graph = SparseMatrix::empty(0, device)?;
-    let mut stopping = EarlyStopping::new(&vs, settings.patience);
+    let mut stopping = EarlyStopping::selecting(&vs, settings.patience, settings.select);
     let mut epochs_run = 0;
 
     for epoch in 0..settings.epochs {

@@ -182,7 +182,7 @@ pub fn train_sampled(
     let mut opt = nn::Adam::default().build(&vs, settings.lr).map_err(ModelError::from)?;
     let weights = model.weights();
     let decayed = if settings.decay_all_layers { &weights[..] } else { &weights[..1] };
-    let mut stopping = EarlyStopping::new(&vs, settings.patience);
+    let mut stopping = EarlyStopping::selecting(&vs, settings.patience, settings.select);
     let mut epochs_run = 0;
 
     for epoch in 0..settings.epochs {

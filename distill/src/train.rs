@@ -10,7 +10,7 @@ use gdistill_models::{record_sparse_products, ModelConfig, ModelError, ModelOutp
 use serde::{Deserialize, Serialize};
 use tch::{nn, nn::OptimizerConfig, Device, Tensor};
 
-use crate::early_stopping::EarlyStopping;
+use crate::early_stopping::{EarlyStopping, Selection};
 use crate::losses::{cross_entropy, l2_penalty, logit_matching_loss, soft_target_loss_from_log_probs};
 use crate::lsp::{lsp_loss_to, EdgeList, KlDirection, LspKernel, TeacherStructure};
 use crate::{accuracy_tensor, predict, GraphData};
@@ -29,6 +29,9 @@ pub struct TrainConfig {
     /// Rescale the gradients so that their global L2 norm is at most this, before each step.
     #[serde(default)]
     pub clip_grad_norm: Option<f64>,
+    /// Which validation figure picks the kept epoch (and resets patience).
+    #[serde(default, skip_serializing_if = "Selection::is_val_acc")]
+    pub select: Selection,
 }
 
 impl TrainConfig {
@@ -60,6 +63,7 @@ impl Default for TrainConfig {
             patience: Some(100),
             seed: 0,
             clip_grad_norm: None,
+            select: Selection::ValAcc,
         }
     }
 }
@@ -346,7 +350,7 @@ fn fit(
     apply_masks(false);
     let train_labels = data.labels.index_select(0, &data.train);
     let teacher = TeacherConstants::new(objective);
-    let mut stopping = EarlyStopping::new(vs, settings.patience);
+    let mut stopping = EarlyStopping::selecting(vs, settings.patience, settings.select);
     let mut epochs_run = 0;
 
     for epoch in 0..settings.epochs {

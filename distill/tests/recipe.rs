@@ -3,6 +3,7 @@
 
 use gdistill_datasets::{load, NodeDataset};
 use gdistill_distill::compare::{CompareConfig, RAW_FEATURES_LR};
+use gdistill_distill::Selection;
 use gdistill_models::Arch;
 
 /// A CSBM graph whose features are made binary and about half non-zero (Amazon-like).
@@ -51,4 +52,24 @@ fn signed_and_sparse_features_keep_the_recipes_learning_rates() {
     let config = CompareConfig::for_family(&sparse, Arch::Gcn);
     assert!(config.normalize_features);
     assert_eq!(config.student_training.lr, 0.01);
+}
+
+#[test]
+fn the_gat_teacher_is_kept_at_its_lowest_validation_loss_and_other_reports_keep_their_keys() {
+    let signed = load("csbm:nodes=200,classes=3,degree=4,features=16,seed=2", std::path::Path::new(".")).unwrap();
+    let gat = CompareConfig::for_family(&signed, Arch::Gat);
+    assert_eq!(gat.teacher_training.select, Selection::ValLoss);
+    let json = serde_json::to_value(&gat.teacher_training).unwrap();
+    assert_eq!(json["select"], "val-loss");
+    for family in [Arch::Gcn, Arch::Sage, Arch::Appnp] {
+        let config = CompareConfig::for_family(&signed, family);
+        assert_eq!(config.teacher_training.select, Selection::ValAcc, "{family}");
+        let json = serde_json::to_value(&config.teacher_training).unwrap();
+        assert!(json.get("select").is_none(), "{family}: the default adds no key to reports: {json}");
+    }
+    // A saved recipe without the key reads back as the default.
+    let mut json = serde_json::to_value(&gat.teacher_training).unwrap();
+    json.as_object_mut().unwrap().remove("select");
+    let back: gdistill_distill::TrainConfig = serde_json::from_value(json).unwrap();
+    assert_eq!(back.select, Selection::ValAcc);
 }

@@ -7,7 +7,7 @@ use clap::Args;
 use gdistill_distill::sampled::{train_sampled, SamplerConfig};
 use gdistill_distill::{
     accuracy, predict, save_checkpoint, train, CheckpointMeta, DatasetFingerprint, EpochStats, FeatureLayout, GraphData,
-    Objective, TrainConfig, Trained,
+    Objective, Selection, TrainConfig, Trained,
 };
 use gdistill_models::{Arch, ModelConfig};
 
@@ -53,6 +53,10 @@ pub struct OptimArgs {
     /// Rescale gradients to at most this global L2 norm before each step.
     #[arg(long)]
     pub clip_grad_norm: Option<f64>,
+    /// Which validation figure picks the kept epoch: val-acc (ties broken by loss) or val-loss
+    /// (a teacher kept for its probabilities; the GAT recipe's choice).
+    #[arg(long, default_value = "val-acc")]
+    pub select: Selection,
     /// Keep raw features. By default, non-negative features (bag-of-words counts) are scaled to
     /// sum to one per row, as in the GCN recipe; signed features are always kept raw.
     #[arg(long)]
@@ -78,6 +82,7 @@ impl OptimArgs {
             patience: (self.patience > 0).then_some(self.patience),
             seed: self.seed,
             clip_grad_norm: self.clip_grad_norm,
+            select: self.select,
         }
     }
 }
