@@ -81,14 +81,21 @@ impl GatConv {
     pub fn forward(&self, x: &impl Project, graph: &SparseMatrix, attention_dropout: f64, train: bool) -> Tensor {
         let (alpha, projected) = self.attention(x, graph);
         let alpha = dropout(&alpha, attention_dropout, train);
-        // One product per head on the graph's CSR pattern, with the head's coefficients as
-        // values: the scatter of E x heads x width messages costs far more on the CPU.
-        let heads: Vec<Tensor> = (0..self.heads)
-            .map(|h| graph.matmul_with_values(&alpha.select(1, h).contiguous(), &projected.select(1, h).contiguous()))
-            .collect();
-        let aggregated = Tensor::stack(&heads, 1);
+        let aggregated = if self.heads == 1 {
+            graph.matmul_with_values(&alpha.view([-1]), &projected.view([-1, self.out])).unsqueeze(1)
+        } else {
+            // All heads in one product on the block-diagonal pattern (head-major): one CSR
+            // kernel and one tape record per layer instead of one per head.
+            let values = alpha.transpose(0, 1).contiguous().view([-1]);
+            let sources = projected.transpose(0, 1).contiguous().view([-1, self.out]);
+            graph
+                .block_diagonal(self.heads)
+                .matmul_with_values(&values, &sources)
+                .view([self.heads, graph.rows(), self.out])
+                .transpose(0, 1)
+        };
         let combined = if self.concat {
-            aggregated.view([graph.rows(), self.heads * self.out])
+            aggregated.reshape([graph.rows(), self.heads * self.out])
         } else {
             aggregated.mean_dim(1, false, aggregated.kind())
         };

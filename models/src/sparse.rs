@@ -13,7 +13,7 @@
 //! assert_eq!(Vec::<f32>::try_from(y.view([-1])).unwrap(), vec![3.0, 3.0]);
 //! ```
 
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tch::{Device, Kind, Tensor};
 
@@ -36,6 +36,7 @@ pub struct SparseMatrix {
     // `cached=True`): a graph is built once and read every epoch.
     row: OnceLock<Tensor>,
     neighbour_mean: OnceLock<Box<SparseMatrix>>,
+    block_diagonals: Mutex<Vec<(i64, Arc<SparseMatrix>)>>,
 }
 
 impl SparseMatrix {
@@ -94,6 +95,7 @@ impl SparseMatrix {
             csr,
             row: OnceLock::new(),
             neighbour_mean: OnceLock::new(),
+            block_diagonals: Mutex::default(),
         })
     }
 
@@ -120,6 +122,7 @@ impl SparseMatrix {
             csr,
             row: OnceLock::from(row),
             neighbour_mean: OnceLock::new(),
+            block_diagonals: Mutex::default(),
         }
     }
 
@@ -228,6 +231,7 @@ impl SparseMatrix {
             t_perm: self.t_perm.shallow_clone(),
             row: self.row.get().map_or_else(OnceLock::new, |r| OnceLock::from(r.shallow_clone())),
             neighbour_mean: OnceLock::new(),
+            block_diagonals: Mutex::default(),
         }
     }
 
@@ -264,6 +268,29 @@ impl SparseMatrix {
             let crow = Tensor::cat(&[Tensor::zeros([1], (Kind::Int64, counts.device())), counts.cumsum(0, Kind::Int64)], 0);
             Box::new(SparseMatrix::from_csr_tensors(crow, col, values, self.rows, self.cols))
         })
+    }
+
+    /// `heads` copies of this pattern down the diagonal, `heads * rows x heads * cols`: block
+    /// `h` holds head `h`'s entries, so one product aggregates every attention head (one tape
+    /// record and one backward pass instead of `heads`). Its stored entries are head-major, each
+    /// head in this matrix's CSR order. Built on first use for each head count and kept.
+    pub fn block_diagonal(&self, heads: i64) -> Arc<SparseMatrix> {
+        let mut cache = self.block_diagonals.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((_, m)) = cache.iter().find(|(h, _)| *h == heads) {
+            return Arc::clone(m);
+        }
+        let built = {
+            let device = self.device();
+            let offsets = Tensor::arange(heads, (Kind::Int64, device));
+            let nnz = self.nnz();
+            let crow = (self.crow.narrow(0, 0, self.rows).unsqueeze(0) + offsets.unsqueeze(1) * nnz).view([-1]);
+            let crow = Tensor::cat(&[crow, Tensor::from_slice(&[heads * nnz]).to(device)], 0);
+            let col = (self.col.unsqueeze(0) + offsets.unsqueeze(1) * self.cols).view([-1]);
+            let values = self.values.repeat([heads]);
+            Arc::new(SparseMatrix::from_csr_tensors(crow, col, values, heads * self.rows, heads * self.cols))
+        };
+        cache.push((heads, Arc::clone(&built)));
+        built
     }
 
     /// Column indices of the stored entries, in CSR order.

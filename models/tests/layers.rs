@@ -136,3 +136,25 @@ fn bad_configurations_and_devices_are_errors() {
     assert!(SparseMatrix::from_csr(&[0, 1], &[5], &[1.0], (1, 3), Device::Cpu).is_err());
     assert!(SparseMatrix::from_csr(&[0, 2], &[0], &[1.0], (1, 3), Device::Cpu).is_err());
 }
+
+#[test]
+fn block_diagonal_holds_one_copy_per_head_and_its_products_match_per_head_ones() {
+    let (m, dense) = sparse_and_dense(5, 7, 0.4, 11);
+    for heads in [1, 3] {
+        let big = m.block_diagonal(heads);
+        assert_eq!((big.rows(), big.cols(), big.nnz()), (5 * heads, 7 * heads, m.nnz() * heads));
+        let blocks: Vec<Tensor> = (0..heads).map(|_| dense.shallow_clone()).collect();
+        let oracle = Tensor::block_diag(&blocks);
+        assert!(big.to_dense().allclose(&oracle, 0.0, 0.0, false), "heads {heads}");
+        // Per-head values (head-major) and per-head sources give the per-head products stacked.
+        let values = Tensor::randn([heads * m.nnz()], (Kind::Float, Device::Cpu));
+        let sources = Tensor::randn([heads * 7, 2], (Kind::Float, Device::Cpu));
+        let out = big.matmul_with_values(&values, &sources);
+        for h in 0..heads {
+            let expected = m.matmul_with_values(&values.narrow(0, h * m.nnz(), m.nnz()), &sources.narrow(0, h * 7, 7));
+            assert!(out.narrow(0, h * 5, 5).allclose(&expected, 1e-6, 1e-6, false), "head {h}");
+        }
+    }
+    // The same count again is the cached operator, not a new one.
+    assert!(std::sync::Arc::ptr_eq(&m.block_diagonal(3), &m.block_diagonal(3)));
+}
