@@ -73,3 +73,12 @@ fn the_gat_teacher_is_kept_at_its_lowest_validation_loss_and_other_reports_keep_
     let back: gdistill_distill::TrainConfig = serde_json::from_value(json).unwrap();
     assert_eq!(back.select, Selection::ValAcc);
 }
+
+#[test]
+fn a_gat_teacher_is_distilled_at_temperature_one_the_others_at_two() {
+    let signed = load("csbm:nodes=200,classes=3,degree=4,features=16,seed=2", std::path::Path::new(".")).unwrap();
+    assert_eq!(CompareConfig::for_family(&signed, Arch::Gat).temperature, 1.0);
+    for family in [Arch::Gcn, Arch::Sage, Arch::Appnp] {
+        assert_eq!(CompareConfig::for_family(&signed, family).temperature, 2.0, "{family}");
+    }
+}
