@@ -93,6 +93,17 @@ fn dense_rows(features: &CsMat<f32>, nodes: &[usize], device: Device) -> NodeFea
     NodeFeatures::Dense(Tensor::from_slice(&dense).view([nodes.len() as i64, cols as i64]).to(device))
 }
 
+/// The test hook behind `GDISTILL_MPI_TEST_PERTURB=RANK:STEP`: the rank named nudges one weight
+/// after that step, so that the tests can see the weight check catch ranks that drift apart.
+fn perturb_for_tests(rank: usize, step: usize, variables: &[Tensor]) {
+    if std::env::var("GDISTILL_MPI_TEST_PERTURB").is_ok_and(|s| s == format!("{rank}:{step}")) {
+        tch::no_grad(|| {
+            let mut v = variables[0].shallow_clone();
+            v += 1e-3;
+        });
+    }
+}
+
 fn zero_grads(variables: &[Tensor]) {
     tch::no_grad(|| {
         for v in variables {
@@ -226,6 +237,7 @@ pub fn run(args: &DistillArgs, path: &Path) -> Result<()> {
             }
             opt.step();
             steps_run += 1;
+            perturb_for_tests(rank, steps_run, &variables);
             anyhow::ensure!(
                 loss.is_finite(),
                 "the loss became {loss} at epoch {} (soft targets, lr {}): try a lower --lr",
