@@ -147,7 +147,7 @@ pub fn describe_dataset(dataset: &gdistill_datasets::NodeDataset) -> String {
     let mut h = Fnv::default();
     let graph = dataset.graph.csr();
     h.usizes(&dataset.graph.indptr()).usizes(graph.indices()).f32s(graph.data());
-    let features = dataset.features.to_csr();
+    let features = &dataset.features; // CSR (NodeDataset's layout): hashed where it lies, not copied
     h.usizes(&features.indptr().to_proper()).usizes(features.indices()).f32s(features.data());
     h.usizes(&dataset.labels).usizes(&dataset.train).usizes(&dataset.val).usizes(&dataset.test);
     format!(

@@ -137,7 +137,7 @@ pub fn run(args: SoftTargetsArgs) -> Result<()> {
         "rank {rank} receives {received} halo rows but its cut edges end on {cut_endpoints} other-rank nodes"
     );
 
-    let features = dataset.features.to_csr();
+    let features = &dataset.features; // CSR (NodeDataset's layout): sliced where it lies, not copied
     let x = features.slice_outer(mine.clone());
     let x = SparseMatrix::from_csr(&x.indptr().to_proper(), x.indices(), x.data(), (mine.len(), x.cols()), device)?;
     let (weights, biases) = (teacher.weights(), teacher.biases());

@@ -172,7 +172,7 @@ pub fn run(args: &DistillArgs, path: &Path) -> Result<()> {
 
     let logits = Tensor::from_slice(&targets.logits).view([n as i64, targets.classes as i64]);
     let q = (logits / temperature).log_softmax(-1, Kind::Float);
-    let features = dataset.features.to_csr();
+    let features = &dataset.features; // CSR (NodeDataset's layout)
     let labels = Tensor::from_slice(&dataset.labels.iter().map(|&y| y as i64).collect::<Vec<_>>());
     let mut is_train = vec![false; n];
     for &i in &dataset.train {
@@ -208,7 +208,7 @@ pub fn run(args: &DistillArgs, path: &Path) -> Result<()> {
             let mut local_loss = 0.0;
             if !nodes.is_empty() {
                 let rows = index(&nodes);
-                let x = dense_rows(&features, &nodes, device);
+                let x = dense_rows(features, &nodes, device);
                 let out = model.forward_t(&x, &no_graph, true).logits;
                 let share = nodes.len() as f64 / batch_rows as f64;
                 let soft = soft_target_loss_from_log_probs(&out, &q.index_select(0, &rows).to(device), temperature);
@@ -253,7 +253,7 @@ pub fn run(args: &DistillArgs, path: &Path) -> Result<()> {
         // rank 0 evaluates; every rank records the same score
         let mut score = [0.0f64; 2];
         if rank == 0 && !val.is_empty() {
-            let x = dense_rows(&features, &val, device);
+            let x = dense_rows(features, &val, device);
             let out = tch::no_grad(|| model.forward_t(&x, &no_graph, false).logits);
             score[0] =
                 out.argmax(-1, false).eq_tensor(&val_labels).to_kind(Kind::Double).mean(Kind::Double).double_value(&[]);
@@ -288,10 +288,12 @@ pub fn run(args: &DistillArgs, path: &Path) -> Result<()> {
     let checked = if check_every_step { "after every step" } else { "at the end" };
     println!(
         "mlp+kd from {} on {size} ranks: {} parameters, best epoch {} of {epochs_run}, val {best_val_acc:.4}, \
-         test {test_acc:.4}, {train_seconds:.2} s; weights identical on all ranks (checked {checked}, {steps_run} steps)",
+         test {test_acc:.4}, {train_seconds:.2} s; weights identical on all ranks (checked {checked}, {steps_run} steps); \
+         all-reduce of {} bytes per rank per step",
         path.display(),
         config.num_params(),
         best_epoch + 1,
+        (config.num_params() + 1) * 4,
     );
     if let Some(out) = &args.out {
         let meta = CheckpointMeta {
