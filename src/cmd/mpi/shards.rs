@@ -76,9 +76,14 @@ pub fn shard_path(manifest: &Path, rank: usize, size: usize) -> PathBuf {
 /// Largest manifest read (a manifest names one shard per rank: kilobytes).
 const MANIFEST_LIMIT: u64 = 64 << 20;
 
-/// Whether `path` starts like a JSON document rather than an HDF5 file.
+/// Whether `path` is a regular file that starts like a JSON document rather than an HDF5 file.
+/// Anything else (a pipe, a device, a directory) goes to the soft-targets reader, whose bounded
+/// opener refuses it by name: opening a pipe here would wait for a writer.
 fn looks_like_manifest(path: &Path) -> bool {
     use std::io::Read;
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return false;
+    }
     let mut head = [0u8; 1];
     std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok() && head[0] == b'{'
 }
