@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what gdistill needs to build and test, once, outside the repository:
-#   - Debian's libhdf5-dev (for hdf5-metno) and fonts-dejavu-core (for plots), when missing;
+#   - Debian's libhdf5-dev (for hdf5-metno), Open MPI with libclang (for the mpi crate) and
+#     fonts-dejavu-core (for plots), when missing;
 #   - libtorch 2.11 (tch 0.24's version) from PyPI's torch==2.11.0 wheel into a cache,
 #     because libtorch's own download host is not reachable from here;
 #   - .cargo/config.toml (ignored by git), which points tch at that libtorch and bakes its
@@ -25,6 +26,19 @@ if ! dpkg-query -W -f='${Status}' libhdf5-dev 2>/dev/null | grep -q "install ok 
   say "installing libhdf5-dev"
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq libhdf5-dev pkg-config >/dev/null
+fi
+
+# --- Open MPI, for runs across ranks (src/cmd/mpi/) and the multi-rank tests (tests/mpi.rs) -----
+# openmpi-bin: mpirun; libopenmpi-dev: what the mpi crate links; libclang-dev and clang: mpi-sys
+# generates its bindings with bindgen, which loads libclang.
+mpi_missing=()
+for package in openmpi-bin libopenmpi-dev libclang-dev clang; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || mpi_missing+=("$package")
+done
+if [ ${#mpi_missing[@]} -gt 0 ]; then
+  say "installing ${mpi_missing[*]}"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${mpi_missing[@]}" >/dev/null
 fi
 
 # --- a TrueType font, for the curves `gdistill prune --plot` draws ------------------------------

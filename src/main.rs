@@ -114,7 +114,12 @@ fn main() {
     reuse_freed_memory();
     quiet_libtorch_notices();
     let cli = Cli::parse();
+    // Under mpirun/srun with several ranks: MPI up until the end of main (see src/cmd/mpi/).
+    let _mpi = cmd::mpi::launch();
     let result = match cli.command {
+        _ if cmd::mpi::ranks().is_some() && !matches!(cli.command, Command::Distill(_) | Command::SoftTargets(_)) => {
+            Err(anyhow::anyhow!(cmd::mpi::ONLY_THESE_COMMANDS))
+        }
         Command::Data(c) => cmd::data::run(c),
         Command::Train(a) => cmd::train::run(a),
         Command::Distill(a) => cmd::distill::run(a),
@@ -128,6 +133,6 @@ fn main() {
     };
     if let Err(err) = result {
         eprintln!("error: {err:#}");
-        std::process::exit(1);
+        cmd::mpi::exit_on_error(1);
     }
 }

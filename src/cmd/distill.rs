@@ -7,7 +7,6 @@ use clap::{Args, ValueEnum};
 use gdistill_distill::lsp::{EdgeList, KlDirection, LspKernel};
 use gdistill_distill::{checked_hidden_index, load_checkpoint, save_checkpoint, CheckpointMeta, LspTerm, Objective};
 
-use gdistill_datasets::read_soft_targets;
 use gdistill_distill::accuracy;
 use gdistill_distill::chunked::chunked_logits;
 use gdistill_distill::minibatch::{train_mlp_on_soft_targets, SoftTargetBatches};
@@ -102,8 +101,12 @@ pub fn run(args: DistillArgs) -> Result<()> {
         crate::plot::check_png_path(path)?;
     }
     if let Some(path) = &args.soft_targets {
+        if super::mpi::ranks().is_some() {
+            return super::mpi::student::run(&args, path);
+        }
         return from_soft_targets(&args, path);
     }
+    anyhow::ensure!(super::mpi::ranks().is_none(), "across MPI ranks, distill trains from --soft-targets only");
     let teacher_path = args.teacher.clone().context("--teacher or --soft-targets is required")?;
     let p = prepare(&args.dataset, &args.device, args.optim.normalize())?;
     let (_vs, teacher, teacher_meta) = load_checkpoint(&teacher_path, p.data.device)?;
@@ -174,7 +177,7 @@ fn from_soft_targets(args: &DistillArgs, path: &std::path::Path) -> Result<()> {
     if normalize {
         dataset.row_normalize_features();
     }
-    let targets = read_soft_targets(path)?;
+    let targets = super::mpi::shards::read_soft_targets_any(path)?;
     anyhow::ensure!(
         targets.nodes == dataset.num_nodes() && targets.classes == dataset.num_classes,
         "{}: soft targets for {} nodes x {} classes (dataset '{}'), but {} has {} nodes x {} classes",

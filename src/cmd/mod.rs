@@ -8,6 +8,7 @@ pub mod distill;
 pub mod eval;
 pub mod export;
 pub mod images;
+pub mod mpi;
 pub mod pointcloud;
 pub mod prune;
 pub mod sampler_args;

@@ -33,6 +33,9 @@ pub struct SoftTargetsArgs {
 
 pub fn run(args: SoftTargetsArgs) -> Result<()> {
     anyhow::ensure!(args.chunk_nodes > 0, "--chunk-nodes must be at least 1");
+    if super::mpi::ranks().is_some() {
+        return super::mpi::soft_targets::run(args);
+    }
     let device = args.device.device()?;
     let (_vs, teacher, meta) = load_checkpoint(&args.teacher, device)?;
     let mut dataset = args.dataset.load()?;
