@@ -101,6 +101,32 @@ fn quiet_libtorch_notices() {
     }
 }
 
+impl Command {
+    /// The `--device` spec of a command that runs models.
+    fn device_spec(&self) -> Option<&str> {
+        match self {
+            Command::Data(_) | Command::Export(_) | Command::BenchScale(_) => None,
+            Command::Train(a) => Some(&a.device.device),
+            Command::Distill(a) => Some(&a.device.device),
+            Command::SoftTargets(a) => Some(&a.device.device),
+            Command::Eval(a) => Some(&a.device.device),
+            Command::Compare(a) => Some(&a.device.device),
+            Command::Bench(a) => Some(&a.device.device),
+            Command::Prune(a) => Some(&a.device.device),
+        }
+    }
+}
+
+/// libtorch's CUDA backend is not linked (build/link_libtorch.rs): it is loaded here, before the
+/// command touches libtorch, when `--device` may mean CUDA, since libtorch leaves CUDA off for good
+/// once anything (seeding included) asks about it before the load. A failure is reported where
+/// the device is parsed. `bench-scale` runs its sizes as child processes, each loading its own.
+fn load_cuda_if_asked(command: &Command) {
+    if command.device_spec().is_some_and(gdistill_models::asks_for_cuda) {
+        let _ = gdistill_models::load_cuda();
+    }
+}
+
 /// The hidden first argument that turns this binary into the HDF5 probe when no
 /// `gdistill-h5probe` was installed beside it.
 const PROBE_ARG: &str = "__h5probe";
@@ -114,6 +140,7 @@ fn main() {
     reuse_freed_memory();
     quiet_libtorch_notices();
     let cli = Cli::parse();
+    load_cuda_if_asked(&cli.command);
     let result = match cli.command {
         Command::Data(c) => cmd::data::run(c),
         Command::Train(a) => cmd::train::run(a),
