@@ -31,7 +31,7 @@ for line in sys.stdin:
     cuda_lazy=$(test_binary --test cuda_lazy)
     data=${GDISTILL_DATA_DIR:-../shared/data}
     rm -rf "$ROOT" && mkdir -p "$ROOT/bin" "$ROOT/data/pointclouds"
-    cp target/release/gdistill target/release/gdistill-h5probe "$ROOT/bin/"
+    cp target/release/gdistill target/release/gdistill-torch target/release/gdistill-h5probe "$ROOT/bin/"
     cp "$tests" "$ROOT/bin/models-tests"
     cp "$cuda_lazy" "$ROOT/bin/cuda-lazy-test"
     cp -r "$data/cora" "$data/citeseer" "$data/digits" "$ROOT/data/"

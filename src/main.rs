@@ -20,6 +20,9 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(
     name = "gdistill",
+    // Usage lines say gdistill, as the user typed it: this binary is gdistill-torch, run by the
+    // light `gdistill` front (src/front.rs).
+    bin_name = "gdistill",
     version,
     about = "Distil graph neural networks: a sparse GCN teacher into a small GCN or an MLP student",
     long_about = "Distil graph neural networks.\n\n\
@@ -60,18 +63,6 @@ enum Command {
     BenchScale(cmd::bench_scale::BenchScaleArgs),
     /// Optimal Brain Damage against magnitude and random pruning: accuracy versus sparsity.
     Prune(cmd::prune::PruneArgs),
-}
-
-/// HDF5 files are read by a probe process first (libhdf5 crashes on some corrupt files): the
-/// light `gdistill-h5probe` built beside this binary, else this binary itself (slower to start,
-/// as it loads libtorch).
-fn choose_hdf5_probe() {
-    use gdistill_datasets::h5graph::isolate;
-    let itself =
-        || std::env::current_exe().ok().map(|program| isolate::Probe { program, args: vec![PROBE_ARG.into()] });
-    if let Some(probe) = isolate::find_probe().or_else(itself) {
-        isolate::set_probe(probe);
-    }
 }
 
 /// Keeps large allocations in glibc's heap. By default every block above 32 MiB is a fresh `mmap`
@@ -127,16 +118,12 @@ fn load_cuda_if_asked(command: &Command) {
     }
 }
 
-/// The hidden first argument that turns this binary into the HDF5 probe when no
-/// `gdistill-h5probe` was installed beside it.
-const PROBE_ARG: &str = "__h5probe";
-
 fn main() {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if args.get(1).is_some_and(|a| a == PROBE_ARG) {
+    if args.get(1).is_some_and(|a| a == cmd::PROBE_ARG) {
         std::process::exit(gdistill_datasets::h5graph::isolate::probe_main(&args[2..]));
     }
-    choose_hdf5_probe();
+    cmd::choose_hdf5_probe();
     reuse_freed_memory();
     quiet_libtorch_notices();
     let cli = Cli::parse();
