@@ -2,9 +2,10 @@
 //!
 //! Loading libtorch costs about 0.2 s of CPU time before `main` runs (the static initialisers of
 //! libtorch_cpu, which register thousands of operators), which `gdistill data info` never needs.
-//! So this binary links no libtorch: it runs `data info` itself (src/cmd/data_info.rs), and for
-//! every other command becomes `gdistill-torch`, built beside it (src/main.rs), by `exec`: same
-//! process, arguments, standard streams and exit status.
+//! So this binary links no libtorch: it runs `data info` itself (src/cmd/data_info.rs), and the
+//! HDF5 probe where `gdistill-h5probe` is missing, and for every other command becomes
+//! `gdistill-torch`, built beside it (src/main.rs), by `exec`: same process, arguments, standard
+//! streams and exit status.
 
 #[path = "cmd/data_info.rs"]
 mod data_info;
@@ -47,6 +48,10 @@ const TORCH_BINARY: &str = "gdistill-torch";
 fn main() {
     let args: Vec<OsString> = std::env::args_os().collect();
     let word = |i: usize, expected: &str| args.get(i).is_some_and(|a| a == expected);
+    if word(1, light::PROBE_ARG) {
+        // The HDF5 probe where no gdistill-h5probe is installed (light::choose_hdf5_probe).
+        std::process::exit(gdistill_datasets::h5graph::isolate::probe_main(&args[2..]));
+    }
     if word(1, "data") && word(2, "info") {
         light::choose_hdf5_probe();
         let FrontCommand::Data(FrontData::Info(info)) = Front::parse().command;
