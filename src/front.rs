@@ -7,6 +7,10 @@
 //! `gdistill-torch`, built beside it (src/main.rs), by `exec`: same process, arguments, standard
 //! streams and exit status.
 
+// The flag doc comments are `--help` text, where `<name>/` and `[default: ..]` are literal, not
+// HTML or links (as in src/main.rs).
+#![allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
+
 #[path = "cmd/data_info.rs"]
 mod data_info;
 #[path = "cmd/light.rs"]
