@@ -1,10 +1,14 @@
 //! Build script shared by the crates that link libtorch (models, distill, the CLI).
 //!
 //! It makes their binaries, tests and examples find libtorch at run time without
-//! LD_LIBRARY_PATH (an rpath to `$LIBTORCH/lib`), and keeps `libtorch_cuda` linked: Rust links
-//! with `--as-needed`, which would drop it because nothing references it by symbol, and CUDA
-//! would then silently be unavailable. `LIBTORCH` comes from `.cargo/config.toml`, which
-//! `make bootstrap` writes.
+//! LD_LIBRARY_PATH (an rpath to `$LIBTORCH/lib`). `LIBTORCH` comes from `.cargo/config.toml`,
+//! which `make bootstrap` writes.
+//!
+//! `libtorch_cuda` is deliberately not linked: torch-sys asks for it, but Rust links with
+//! `--as-needed`, which drops it because nothing references it by symbol. Linked, it brought the
+//! CUDA libraries (cuBLAS, cuDNN, NCCL, ...) into every process, 0.4-0.8 s of start-up on a
+//! machine without a GPU. `gdistill_models::load_cuda` loads it with `dlopen` when a CUDA
+//! device is asked for (models/src/device.rs).
 
 use std::path::PathBuf;
 
@@ -16,10 +20,4 @@ pub fn main() {
     };
     let lib = PathBuf::from(libtorch).join("lib");
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
-    if lib.join("libtorch_cuda.so").exists() {
-        println!("cargo:rustc-link-search=native={}", lib.display());
-        println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
-        println!("cargo:rustc-link-arg=-ltorch_cuda");
-        println!("cargo:rustc-link-arg=-Wl,--as-needed");
-    }
 }

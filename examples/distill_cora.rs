@@ -13,6 +13,8 @@ use gdistill_distill::{accuracy, predict, train, FeatureLayout, GraphData, Objec
 use gdistill_models::{Arch, ModelConfig};
 
 fn main() -> anyhow::Result<()> {
+    // First, before anything asks libtorch about CUDA: "auto" loads its CUDA backend (not linked).
+    let device = gdistill_models::parse_device("auto")?;
     let data_dir: PathBuf = std::env::args()
         .nth(1)
         .or_else(|| std::env::var("GDISTILL_DATA_DIR").ok())
@@ -22,7 +24,7 @@ fn main() -> anyhow::Result<()> {
     // Cora with the GCN recipe's preprocessing, moved once onto the device.
     let mut cora = gdistill_datasets::load("cora", &data_dir)?;
     cora.row_normalize_features();
-    let data = GraphData::new(&cora, tch::Device::cuda_if_available(), FeatureLayout::Auto)?;
+    let data = GraphData::new(&cora, device, FeatureLayout::Auto)?;
     let (features, classes) = (data.num_features(), data.num_classes);
     let test_accuracy =
         |model: &dyn gdistill_models::NodeModel| accuracy(&predict(model, &data), &data.labels, &data.test);

@@ -16,11 +16,13 @@ use gdistill_distill::images::{
 };
 
 fn main() -> anyhow::Result<()> {
+    // First, before anything asks libtorch about CUDA: "auto" loads its CUDA backend (not linked).
+    let device = gdistill_models::parse_device("auto")?;
     let dir = std::env::args().nth(1).unwrap_or_else(|| "../shared/data/mnist".into());
 
     // 5 000 training images (500 of them kept for validation), the official 10 000 test images.
     let mnist = load_mnist(Path::new(&dir))?;
-    let data = ImageData::new(&mnist, tch::Device::cuda_if_available());
+    let data = ImageData::new(&mnist, device);
     let defaults = ImageCompareConfig::for_shape(data.shape);
     let report = |name: &str, model: &dyn gdistill_models::ImageModel, seconds: f64| {
         let score = score_images(model, &data, &data.test);

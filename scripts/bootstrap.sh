@@ -69,9 +69,9 @@ if [ ! -f "$libtorch/lib/libtorch_cpu.so" ]; then
 fi
 
 # --- cargo configuration -------------------------------------------------------------------------
-# Only the libtorch location goes here. Link flags (rpath, keeping libtorch_cuda) are emitted by
+# Only the libtorch location goes here. Link flags (the rpath) are emitted by
 # build/link_libtorch.rs for the crates that use tch: as global rustflags they would also be linked
-# into proc-macros, and rustc crashes loading a proc-macro that pulls in CUDA.
+# into proc-macros (and when libtorch_cuda was linked there, rustc crashed loading such a proc-macro).
 config=$(cat <<TOML
 # Written by scripts/bootstrap.sh; not tracked. Re-run \`make bootstrap\` to regenerate.
 [env]

@@ -18,16 +18,22 @@ ROOT=target/gpu-check
 if [ "${1:-}" = "--prepare" ]; then
     set -e
     cargo build --release --workspace --bins
-    tests=$(cargo test --release -p gdistill-models --lib --no-run --message-format=json 2>/dev/null |
-        python3 -c 'import json, sys
+    # The test executable cargo built for one target of the models crate (--lib, or --test NAME).
+    test_binary() {
+        cargo test --release -p gdistill-models "$@" --no-run --message-format=json 2>/dev/null |
+            python3 -c 'import json, sys
 for line in sys.stdin:
     m = json.loads(line)
     if m.get("reason") == "compiler-artifact" and m.get("profile", {}).get("test") and m.get("executable"):
-        print(m["executable"])' | tail -1)
+        print(m["executable"])' | tail -1
+    }
+    tests=$(test_binary --lib)
+    cuda_lazy=$(test_binary --test cuda_lazy)
     data=${GDISTILL_DATA_DIR:-../shared/data}
     rm -rf "$ROOT" && mkdir -p "$ROOT/bin" "$ROOT/data/pointclouds"
-    cp target/release/gdistill target/release/gdistill-h5probe "$ROOT/bin/"
+    cp target/release/gdistill target/release/gdistill-torch target/release/gdistill-h5probe "$ROOT/bin/"
     cp "$tests" "$ROOT/bin/models-tests"
+    cp "$cuda_lazy" "$ROOT/bin/cuda-lazy-test"
     cp -r "$data/cora" "$data/citeseer" "$data/digits" "$ROOT/data/"
     cp -r "$data/pointclouds/modelnet10_chair_monitor_hdf5_2048" "$ROOT/data/pointclouds/"
     du -sh "$ROOT"
@@ -51,9 +57,17 @@ step() {
 }
 
 step nvidia-smi 15 nvidia-smi
-# CUDA is linked (libtorch_cuda kept) and the device memory figure is read
+# libtorch_cuda is not linked: it is loaded on demand (gdistill_models::load_cuda). This must
+# find the GPU through that load and run on it (GDISTILL_EXPECT_CUDA=1 makes a missing GPU a
+# failure, not a skip); it prints the device count and the CUDA runtime version.
+step cuda-lazy-load 30 env GDISTILL_EXPECT_CUDA=1 "$ROOT/bin/cuda-lazy-test" --nocapture
 step models-tests 45 "$ROOT/bin/models-tests" --test-threads 1
 step cora-bench 75 "$G" bench --dataset cora --device cuda --online --json "$OUT/cora-bench.json"
+# The CLI's own lazy load: --device cuda ran on the GPU (the report says Cuda and the GPU memory).
+step cora-bench-on-cuda 10 python3 -c 'import json, sys
+r = json.load(open(sys.argv[1]))
+assert "Cuda" in str(r["device"]) and r["cuda_memory_mib"], (r["device"], r["cuda_memory_mib"])
+print("device", r["device"], "GPU memory MiB", r["cuda_memory_mib"])' "$OUT/cora-bench.json"
 step citeseer-bench 75 "$G" bench --dataset citeseer --device cuda --json "$OUT/citeseer-bench.json"
 # every graph model and row on the GPU, two seeds
 step cora-compare 60 "$G" compare --dataset cora --seeds 2 --device cuda --json "$OUT/cora-compare.json"

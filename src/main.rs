@@ -20,6 +20,9 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(
     name = "gdistill",
+    // Usage lines say gdistill, as the user typed it: this binary is gdistill-torch, run by the
+    // light `gdistill` front (src/front.rs).
+    bin_name = "gdistill",
     version,
     about = "Distil graph neural networks: a sparse GCN teacher into a small GCN or an MLP student",
     long_about = "Distil graph neural networks.\n\n\
@@ -62,18 +65,6 @@ enum Command {
     Prune(cmd::prune::PruneArgs),
 }
 
-/// HDF5 files are read by a probe process first (libhdf5 crashes on some corrupt files): the
-/// light `gdistill-h5probe` built beside this binary, else this binary itself (slower to start,
-/// as it loads libtorch).
-fn choose_hdf5_probe() {
-    use gdistill_datasets::h5graph::isolate;
-    let itself =
-        || std::env::current_exe().ok().map(|program| isolate::Probe { program, args: vec![PROBE_ARG.into()] });
-    if let Some(probe) = isolate::find_probe().or_else(itself) {
-        isolate::set_probe(probe);
-    }
-}
-
 /// Keeps large allocations in glibc's heap. By default every block above 32 MiB is a fresh `mmap`
 /// returned with `munmap` when freed, so a 1M-node graph's activations (hundreds of MiB per
 /// tensor, several per step) cost page faults and zeroing on every epoch: measured on a
@@ -101,19 +92,42 @@ fn quiet_libtorch_notices() {
     }
 }
 
-/// The hidden first argument that turns this binary into the HDF5 probe when no
-/// `gdistill-h5probe` was installed beside it.
-const PROBE_ARG: &str = "__h5probe";
+impl Command {
+    /// The `--device` spec of a command that runs models.
+    fn device_spec(&self) -> Option<&str> {
+        match self {
+            Command::Data(_) | Command::Export(_) | Command::BenchScale(_) => None,
+            Command::Train(a) => Some(&a.device.device),
+            Command::Distill(a) => Some(&a.device.device),
+            Command::SoftTargets(a) => Some(&a.device.device),
+            Command::Eval(a) => Some(&a.device.device),
+            Command::Compare(a) => Some(&a.device.device),
+            Command::Bench(a) => Some(&a.device.device),
+            Command::Prune(a) => Some(&a.device.device),
+        }
+    }
+}
+
+/// libtorch's CUDA backend is not linked (build/link_libtorch.rs): it is loaded here, before the
+/// command touches libtorch, when `--device` may mean CUDA, since libtorch leaves CUDA off for good
+/// once anything (seeding included) asks about it before the load. A failure is reported where
+/// the device is parsed. `bench-scale` runs its sizes as child processes, each loading its own.
+fn load_cuda_if_asked(command: &Command) {
+    if command.device_spec().is_some_and(gdistill_models::asks_for_cuda) {
+        let _ = gdistill_models::load_cuda();
+    }
+}
 
 fn main() {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if args.get(1).is_some_and(|a| a == PROBE_ARG) {
+    if args.get(1).is_some_and(|a| a == cmd::PROBE_ARG) {
         std::process::exit(gdistill_datasets::h5graph::isolate::probe_main(&args[2..]));
     }
-    choose_hdf5_probe();
+    cmd::choose_hdf5_probe();
     reuse_freed_memory();
     quiet_libtorch_notices();
     let cli = Cli::parse();
+    load_cuda_if_asked(&cli.command);
     // Under mpirun/srun with several ranks: MPI up until the end of main (see src/cmd/mpi/).
     let _mpi = cmd::mpi::launch();
     let result = match cli.command {

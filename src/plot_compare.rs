@@ -126,7 +126,17 @@ fn draw(root: &DrawingArea<BitMapBackend, Shift>, plot: &SizePlot) -> Result<()>
         .margin(16)
         .x_label_area_size(48)
         .y_label_area_size(64)
-        .build_cartesian_2d((x0..x1).log_scale(), y0..y1)?;
+        // Ticks at 1, 2 and 5 times each power of ten in range, light lines at the other
+        // multiples: plotters' own log ticks left points of a few hundred parameters unlabelled
+        // when the axis reached past 1k.
+        .build_cartesian_2d(
+            (x0..x1).log_scale().with_key_points(log_ticks(x0, x1, &[1.0, 2.0, 5.0])).with_light_points(log_ticks(
+                x0,
+                x1,
+                &[3.0, 4.0, 6.0, 7.0, 8.0, 9.0],
+            )),
+            y0..y1,
+        )?;
     chart
         .configure_mesh()
         .x_desc("trainable parameters (log scale)")
@@ -268,6 +278,22 @@ fn place_labels(
         result[k] = chosen;
     }
     Ok(result)
+}
+
+/// The values `m * 10^k` in `[low, high]` for every mantissa `m` in `mantissas`, ascending.
+fn log_ticks(low: f64, high: f64, mantissas: &[f64]) -> Vec<f64> {
+    let mut ticks = Vec::new();
+    let (first, last) = (low.max(1e-12).log10().floor() as i32, high.max(1e-12).log10().ceil() as i32);
+    for k in first..=last {
+        for m in mantissas {
+            let v = m * 10f64.powi(k);
+            if (low..=high).contains(&v) {
+                ticks.push(v);
+            }
+        }
+    }
+    ticks.sort_by(f64::total_cmp);
+    ticks
 }
 
 /// Whether `v` is 1, 2 or 5 times a power of ten: the only ticks labelled, as a log axis over a

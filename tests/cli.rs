@@ -123,7 +123,7 @@ fn train_eval_distill_round_trip_and_refuse_mismatches() {
         &gdistill(&["eval", "--dataset", spec, "--checkpoint", corrupt.to_str().unwrap()], data_dir),
         &["corrupt.safetensors"],
     );
-    if !tch::Cuda::is_available() {
+    if !gdistill_models::cuda_available() {
         assert_fails_with(&gdistill(&["train", "--dataset", spec, "--device", "cuda"], data_dir), &["CUDA"]);
     }
     assert_fails_with(&gdistill(&["train", "--dataset", spec, "--device", "tpu"], data_dir), &["tpu"]);

@@ -71,6 +71,23 @@ fn train_on_cora_plots_its_training_curve() {
     assert_plots(&args, cora.parent().unwrap(), &png, (900, 640));
 }
 
+#[test]
+fn distill_on_cora_plots_the_students_training_curve() {
+    let Some(cora) = data::data_dir("cora") else { return };
+    let root = cora.parent().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let teacher = dir.path().join("teacher.safetensors");
+    let teacher = teacher.to_str().unwrap();
+    let o = gdistill(&["train", "--dataset", "cora", "--epochs", "5", "--hidden", "16", "--out", teacher], root);
+    assert!(o.status.success(), "train failed: {}", stderr(&o));
+    let png = dir.path().join("student.png");
+    let args = [
+        "distill", "--dataset", "cora", "--teacher", teacher, "--model", "mlp", "--hidden", "16", "--epochs", "15",
+        "--plot", png.to_str().unwrap(),
+    ];
+    assert_plots(&args, root, &png, (900, 640));
+}
+
 /// `compare --dataset SPEC --epochs 1 --config DIR/tiny.toml --plot DIR/size.png`, the config
 /// holding `toml`, writes a plot of the size the graph comparison's plot has.
 fn compare_plots_with_config(spec: &str, toml: &str, dir: &Path) {

@@ -22,7 +22,7 @@ mod tape;
 
 pub use appnp::{personalized_pagerank, Appnp};
 pub use block::{block_adjacency, full_degrees, sampled_block_matrices};
-pub use device::{cuda_memory_in_use_mib, parse_device};
+pub use device::{asks_for_cuda, cuda_available, cuda_memory_in_use_mib, libtorch_lib_dir, load_cuda, parse_device};
 pub use edge_softmax::{segment_log_softmax, segment_softmax};
 pub use dropout::dropout;
 pub use error::ModelError;

@@ -129,7 +129,7 @@ fn bad_configurations_and_devices_are_errors() {
     assert!("transformer".parse::<Arch>().is_err());
     assert!(parse_device("tpu").is_err());
     assert!(parse_device("cuda:x").is_err());
-    if !tch::Cuda::is_available() {
+    if !gdistill_models::cuda_available() {
         let err = parse_device("cuda").unwrap_err().to_string();
         assert!(err.contains("no CUDA device"), "{err}");
     }

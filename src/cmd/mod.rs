@@ -15,58 +15,14 @@ pub mod sampler_args;
 pub mod soft_targets;
 pub mod train;
 
-use std::path::PathBuf;
+// The part of the CLI that needs no libtorch, shared with the light `gdistill` front (src/front.rs).
+pub mod data_info;
+mod light;
+pub use light::{choose_hdf5_probe, write_json, DatasetArgs, PROBE_ARG};
 
 use anyhow::{Context, Result};
 use clap::Args;
 use gdistill_datasets::input::{read_input_string, InputKind};
-use gdistill_datasets::{DatasetSpec, NodeDataset};
-
-/// Where a dataset comes from.
-#[derive(Args, Clone, Debug)]
-pub struct DatasetArgs {
-    /// Dataset spec: cora, citeseer, pubmed, linqs:PREFIX, npz:PATH, h5:PATH, or
-    /// csbm:nodes=N,classes=C,degree=D,homophily=H,features=F,signal=S,seed=K; for compare also
-    /// mnist:DIR, digits:FILE and modelnet:DIR (point clouds).
-    #[arg(long, short = 'd')]
-    pub dataset: String,
-    /// Directory holding <name>/ folders of Planetoid files [default: $GDISTILL_DATA_DIR, else data/].
-    #[arg(long)]
-    pub data_dir: Option<PathBuf>,
-}
-
-impl DatasetArgs {
-    pub fn data_dir(&self) -> PathBuf {
-        self.data_dir
-            .clone()
-            .or_else(|| std::env::var_os("GDISTILL_DATA_DIR").map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from("data"))
-    }
-
-    /// Loads and validates the dataset; notes from the loader (e.g. dropped citations) go to stderr.
-    /// A dataset that parses but breaks an invariant (NaN features, overlapping splits) is
-    /// reported with the spec it came from, so the message names the file.
-    pub fn load(&self) -> Result<NodeDataset> {
-        let spec: DatasetSpec = self.dataset.parse()?;
-        let data_dir = self.data_dir();
-        let (dataset, report) = spec.load_with_report(&data_dir).map_err(|e| match e {
-            gdistill_datasets::DatasetError::Invalid { .. } => {
-                let source = match &spec {
-                    DatasetSpec::Planetoid(name) => {
-                        data_dir.join(name).join(format!("ind.{name}.*")).display().to_string()
-                    }
-                    _ => self.dataset.clone(),
-                };
-                anyhow::anyhow!("{source}: {e}")
-            }
-            other => other.into(),
-        })?;
-        for note in &report.notes {
-            eprintln!("note: {note}");
-        }
-        Ok(dataset)
-    }
-}
 
 /// The compute device.
 #[derive(Args, Clone, Debug)]
@@ -140,14 +96,6 @@ fn overlay(base: &mut toml::Table, overrides: toml::Table) {
             }
         }
     }
-}
-
-/// Writes `value` as pretty JSON to `path` atomically.
-pub fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> Result<()> {
-    let mut text = serde_json::to_string_pretty(value)?;
-    text.push('\n');
-    gdistill_distill::write_atomically(path, text.as_bytes()).with_context(|| "writing the JSON report")?;
-    Ok(())
 }
 
 /// Runs `write` on a temporary path beside `path` and renames the result over it (creating the

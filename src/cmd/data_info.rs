@@ -1,0 +1,74 @@
+//! `gdistill data info`, which needs no libtorch: the light `gdistill` front (src/front.rs) runs
+//! it in-process, so that it starts in milliseconds; `gdistill-torch data info` runs the same code.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+
+use super::{write_json, DatasetArgs};
+
+#[derive(Args)]
+pub struct InfoArgs {
+    #[command(flatten)]
+    dataset: DatasetArgs,
+    /// Also write the figures as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+pub fn info(args: InfoArgs) -> Result<()> {
+    if gdistill_datasets::is_image_spec(&args.dataset.dataset) {
+        return image_info(args);
+    }
+    if gdistill_datasets::is_pointcloud_spec(&args.dataset.dataset) {
+        return pointcloud_info(args);
+    }
+    let dataset = args.dataset.load()?;
+    let s = dataset.summary();
+    println!("dataset          {}", s.name);
+    println!("nodes            {}", s.nodes);
+    println!("edges            {} (undirected, self-loops not counted)", s.edges);
+    println!("features         {} (density {:.4}%)", s.features, 100.0 * s.feature_density);
+    println!("classes          {}", s.classes);
+    let counts: Vec<String> =
+        dataset.class_names.iter().zip(&s.class_counts).map(|(n, c)| format!("{n}={c}")).collect();
+    println!("class counts     {}", counts.join(" "));
+    println!("split            train {} / val {} / test {}", s.train, s.val, s.test);
+    println!("isolated nodes   {}", s.isolated_nodes);
+    println!("self-loops       {}", s.self_loops);
+    if let Some(path) = args.json {
+        write_json(&path, &s)?;
+    }
+    Ok(())
+}
+
+/// `data info` for `mnist:DIR` and `digits:FILE`.
+fn image_info(args: InfoArgs) -> Result<()> {
+    let images = gdistill_datasets::load_images(&args.dataset.dataset, &args.dataset.data_dir())?;
+    let s = images.summary();
+    println!("dataset          {}", s.name);
+    println!("images           {} of {}x{} pixels", s.images, s.height, s.width);
+    println!("classes          {}", s.classes);
+    let counts: Vec<String> = s.class_counts.iter().enumerate().map(|(c, n)| format!("{c}={n}")).collect();
+    println!("class counts     {}", counts.join(" "));
+    println!("split            train {} / val {} / test {}", s.train, s.val, s.test);
+    if let Some(path) = args.json {
+        write_json(&path, &s)?;
+    }
+    Ok(())
+}
+
+/// `data info` for `modelnet:DIR`.
+fn pointcloud_info(args: InfoArgs) -> Result<()> {
+    let clouds = gdistill_datasets::load_pointclouds(&args.dataset.dataset, &args.dataset.data_dir())?;
+    let s = clouds.summary();
+    println!("dataset          {}", s.name);
+    println!("clouds           {} of {} points in {}-D", s.clouds, s.points_per_cloud, s.dim);
+    println!("classes          {} ({})", s.classes, s.class_names.join(", "));
+    println!("split            train {} / val {} / test {}", s.train, s.val, s.test);
+    if let Some(path) = args.json {
+        write_json(&path, &s)?;
+    }
+    Ok(())
+}
