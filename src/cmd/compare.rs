@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use gdistill_datasets::{FeatureSpec, NodeDataset, SplitSpec};
 use gdistill_distill::compare::{compare, CompareConfig, KdLoss};
+use gdistill_distill::ensemble::{EnsembleCombine, EnsembleConfig};
 use gdistill_distill::lsp::LspKernel;
 use gdistill_distill::setting::Setting;
 use gdistill_models::Arch;
@@ -85,6 +86,18 @@ pub struct CompareArgs {
     /// Leave out the pruned rows teacher-obd and gcn-small+kd+obd.
     #[arg(long)]
     pub no_prune: bool,
+    /// Train K teachers (member k with seed + 1 000 000 k) and read them as one: the teacher row
+    /// is the ensemble and every +kd row distils from it (docs/ensembles-and-quantization.md).
+    #[arg(long, value_name = "K")]
+    pub teacher_ensemble: Option<usize>,
+    /// How ensemble members combine: soft-targets (mean of the tempered softmaxes, the default)
+    /// or logits (mean of the logits).
+    #[arg(long, value_name = "HOW")]
+    pub ensemble_combine: Option<EnsembleCombine>,
+    /// Add the int8 rows teacher-int8 and mlp+kd-int8 (simulated post-training quantization)
+    /// and a weight-bytes column.
+    #[arg(long)]
+    pub int8: bool,
     /// Maximum epochs of every training run.
     #[arg(long)]
     pub epochs: Option<usize>,
@@ -145,6 +158,16 @@ fn resolve_config(args: &CompareArgs, dataset: &NodeDataset) -> Result<CompareCo
     if args.no_prune {
         config.prune.rows = false;
     }
+    if args.teacher_ensemble.is_some() || args.ensemble_combine.is_some() {
+        let mut ensemble =
+            config.ensemble.take().unwrap_or(EnsembleConfig { members: 1, combine: EnsembleCombine::default() });
+        set(&mut ensemble.members, args.teacher_ensemble);
+        set(&mut ensemble.combine, args.ensemble_combine);
+        config.ensemble = Some(ensemble);
+    }
+    if args.int8 {
+        config.int8_rows = true;
+    }
     if let Some(loss) = args.kd_loss {
         config.kd_loss = match loss {
             KdLossArg::SoftTargets => KdLoss::SoftTargets,
@@ -204,6 +227,9 @@ pub fn run(args: CompareArgs) -> Result<()> {
             ("--lsp-ablation", !args.lsp_ablation.is_empty()),
             ("--no-lsp", args.no_lsp),
             ("--no-prune", args.no_prune),
+            ("--teacher-ensemble", args.teacher_ensemble.is_some()),
+            ("--ensemble-combine", args.ensemble_combine.is_some()),
+            ("--int8", args.int8),
         ];
         if let Some((flag, _)) = graph_only.iter().chain(&args.sampling.given()).find(|(_, given)| *given) {
             anyhow::bail!(
@@ -266,6 +292,9 @@ fn run_pointcloud(args: CompareArgs) -> Result<()> {
         ("--mlp-hidden", args.mlp_hidden.is_some()),
         ("--lsp-ablation", !args.lsp_ablation.is_empty()),
         ("--no-lsp", args.no_lsp),
+        ("--teacher-ensemble", args.teacher_ensemble.is_some()),
+        ("--ensemble-combine", args.ensemble_combine.is_some()),
+        ("--int8", args.int8),
     ];
     if let Some((flag, _)) = graph_only.iter().chain(&args.sampling.given()).find(|(_, given)| *given) {
         anyhow::bail!(
