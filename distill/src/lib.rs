@@ -24,6 +24,7 @@ pub mod quantize;
 pub mod sampled;
 pub mod setting;
 mod train;
+pub mod transfer_set;
 pub mod tune;
 
 pub use checkpoint::{
