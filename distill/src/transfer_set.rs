@@ -105,6 +105,10 @@ impl<'de> Deserialize<'de> for TransferSet {
 }
 
 impl TransferSet {
+    pub fn is_train(&self) -> bool {
+        *self == TransferSet::Train
+    }
+
     /// Number of pseudo examples (0 for `train`).
     pub fn size(&self) -> usize {
         match *self {
@@ -138,8 +142,21 @@ pub fn nearest_neighbours(x: &[f32], d: usize) -> Vec<usize> {
 /// `local_scale` is `s` ([`MUNGE_LOCAL_SCALE`]); infinity swaps values without jitter.
 pub fn munge(x: &[f32], d: usize, size: usize, p: f64, local_scale: f64, seed: u64) -> Vec<f32> {
     assert!(d > 0 && x.len() % d == 0 && x.len() >= 2 * d, "munge needs at least two rows of d values");
+    munge_with_neighbours(x, d, &nearest_neighbours(x, d), size, p, local_scale, seed)
+}
+
+/// [`munge`] with each row's nearest neighbour given (computed elsewhere, e.g. on a device).
+pub fn munge_with_neighbours(
+    x: &[f32],
+    d: usize,
+    neighbours: &[usize],
+    size: usize,
+    p: f64,
+    local_scale: f64,
+    seed: u64,
+) -> Vec<f32> {
     let n = x.len() / d;
-    let neighbours = nearest_neighbours(x, d);
+    assert!(d > 0 && x.len() == n * d && neighbours.len() == n, "one neighbour per row of d values");
     let (lo, hi) = column_ranges(x, d);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut out = Vec::with_capacity(size * d);

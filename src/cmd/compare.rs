@@ -7,6 +7,7 @@ use clap::Args;
 use gdistill_datasets::{FeatureSpec, NodeDataset, SplitSpec};
 use gdistill_distill::compare::{compare, CompareConfig, KdLoss};
 use gdistill_distill::ensemble::{EnsembleCombine, EnsembleConfig};
+use gdistill_distill::transfer_set::TransferSet;
 use gdistill_distill::lsp::LspKernel;
 use gdistill_distill::setting::Setting;
 use gdistill_models::Arch;
@@ -94,6 +95,10 @@ pub struct CompareArgs {
     /// or logits (mean of the logits).
     #[arg(long, value_name = "HOW")]
     pub ensemble_combine: Option<EnsembleCombine>,
+    /// Image datasets: what the +kd rows are trained on: train (the training images),
+    /// augmented:N, munge:N,P or mixup:N (N pseudo images added, labelled by the teacher).
+    #[arg(long, value_name = "SET")]
+    pub transfer_set: Option<TransferSet>,
     /// Add the int8 rows teacher-int8 and mlp+kd-int8 (simulated post-training quantization)
     /// and a weight-bytes column.
     #[arg(long)]
@@ -227,8 +232,6 @@ pub fn run(args: CompareArgs) -> Result<()> {
             ("--lsp-ablation", !args.lsp_ablation.is_empty()),
             ("--no-lsp", args.no_lsp),
             ("--no-prune", args.no_prune),
-            ("--teacher-ensemble", args.teacher_ensemble.is_some()),
-            ("--ensemble-combine", args.ensemble_combine.is_some()),
             ("--int8", args.int8),
         ];
         if let Some((flag, _)) = graph_only.iter().chain(&args.sampling.given()).find(|(_, given)| *given) {
@@ -250,10 +253,18 @@ pub fn run(args: CompareArgs) -> Result<()> {
             json: args.json,
             save_models: args.save_models,
             plot: args.plot,
+            teacher_ensemble: args.teacher_ensemble,
+            ensemble_combine: args.ensemble_combine,
+            transfer_set: args.transfer_set,
         });
     }
     if let Some(path) = &args.plot {
         crate::plot::check_png_path(path)?;
+    }
+    if args.transfer_set.is_some() {
+        anyhow::bail!(
+            "--transfer-set applies to image datasets; a graph's transfer set is already every node (MUNGE on node features is not implemented)"
+        );
     }
     let device = args.device.device()?;
     let dataset = args.dataset.load()?;
@@ -295,6 +306,7 @@ fn run_pointcloud(args: CompareArgs) -> Result<()> {
         ("--teacher-ensemble", args.teacher_ensemble.is_some()),
         ("--ensemble-combine", args.ensemble_combine.is_some()),
         ("--int8", args.int8),
+        ("--transfer-set", args.transfer_set.is_some()),
     ];
     if let Some((flag, _)) = graph_only.iter().chain(&args.sampling.given()).find(|(_, given)| *given) {
         anyhow::bail!(
