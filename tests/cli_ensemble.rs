@@ -19,7 +19,6 @@ fn compare_with_an_ensemble_teacher_and_int8_rows() {
         "2",
         "--epochs",
         "5",
-        "--no-prune",
         "--no-lsp",
         "--teacher-ensemble",
         "3",
@@ -44,8 +43,12 @@ fn compare_with_an_ensemble_teacher_and_int8_rows() {
     for row in rows {
         assert!(row["weight_bytes"].is_i64(), "{row}");
     }
-    // The ensemble's int8 copy quantizes all three members.
+    // The ensemble's int8 copy quantizes all three members; the pruned rows, before the int8
+    // ones, hold the pruned models (fewer non-zero parameters than the teacher).
     assert_eq!(rows[0]["params"], rows[rows.len() - 2]["params"]);
+    let row = |name: &str| rows.iter().find(|r| r["name"] == name).unwrap();
+    assert!(row("teacher-obd")["params"].as_i64() < row("mlp+kd-int8")["params"].as_i64(), "{rows:?}");
+    assert!(row("teacher-obd")["mean"].is_f64() && row("teacher-int8")["mean"].is_f64(), "{rows:?}");
 }
 
 #[test]

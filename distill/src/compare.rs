@@ -525,7 +525,8 @@ pub fn compare(
         }
         if let (Some(teacher), Some(small), Some(out)) = (&teacher, &distilled_small, &teacher_out) {
             let sparsity = matching_sparsity(&teacher_cfg, &student_cfg(Student::GcnSmall));
-            let offset = rows.len() - pruned_rows;
+            // The int8 rows, when there are any, come after the pruned ones.
+            let offset = rows.len() - pruned_rows - if config.int8_rows { 2 } else { 0 };
             progress(Progress::RunStarted { row: &pruned_names[0], seed, run, runs });
             let pruned = prune_teacher(teacher, data, config, sparsity, seed)?;
             rows[offset].record_pruned(&pruned, &graphs);
