@@ -55,17 +55,38 @@ pub fn print_compare_table(report: &CompareReport) {
     } else {
         ("test acc", String::new())
     };
+    // With int8 rows: the stored bytes of every row's weights.
+    let bytes = report.rows.iter().any(|r| r.weight_bytes.is_some());
+    let bytes_header = if bytes { format!(" {:>10}", "weight B") } else { String::new() };
     println!(
-        "{:<width$} {:>9} {:>18}{extra} {:>8} {:>10} {:>11}",
+        "{:<width$} {:>9}{bytes_header} {:>18}{extra} {:>8} {:>10} {:>11}",
         "model", "params", test, "val acc", "train s", "infer ms"
     );
     for row in &report.rows {
         let extra = row.inductive.as_ref().map_or_else(String::new, |s| {
             format!(" {:>7.4} +- {:.4} {:>7.4} +- {:.4}", s.tran_mean, s.tran_std, s.ind_mean, s.ind_std)
         });
+        let row_bytes = match (bytes, row.weight_bytes) {
+            (true, Some(b)) => format!(" {b:>10}"),
+            (true, None) => format!(" {:>10}", "-"),
+            _ => String::new(),
+        };
         println!(
-            "{:<width$} {:>9} {:>9.4} +- {:.4}{extra} {:>8.4} {:>10.2} {:>11.3}",
+            "{:<width$} {:>9}{row_bytes} {:>9.4} +- {:.4}{extra} {:>8.4} {:>10.2} {:>11.3}",
             row.name, row.params, row.mean, row.std, row.val_mean, row.train_s, row.infer_ms
         );
+    }
+    for row in &report.rows {
+        if let Some(e) = &row.ensemble {
+            let each: Vec<String> =
+                e.member_mean.iter().zip(&e.member_std).map(|(m, s)| format!("{m:.4} +- {s:.4}")).collect();
+            println!(
+                "{}: an ensemble of {} (one member on average {:.4}); members: {}",
+                row.name,
+                e.members,
+                e.single_mean,
+                each.join(", ")
+            );
+        }
     }
 }

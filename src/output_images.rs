@@ -34,4 +34,14 @@ pub fn print_image_table(report: &ImageCompareReport) {
             row.infer_ms
         );
     }
+    for row in &report.rows {
+        if let Some(e) = &row.ensemble {
+            let each: Vec<String> =
+                e.member_mean.iter().zip(&e.member_std).map(|(m, s)| format!("{m:.4} +- {s:.4}")).collect();
+            println!("{}: an ensemble of {}; members: {}", row.name, e.members, each.join(", "));
+        }
+    }
+    if let Some(t) = &report.transfer_set {
+        println!("+kd rows trained on {} images: the training images and {} ({})", t.size, t.pseudo, t.kind);
+    }
 }

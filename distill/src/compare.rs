@@ -93,6 +93,14 @@ pub struct CompareConfig {
     /// Search the recipe on validation accuracy first ([`crate::tune`]); absent: use it as is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tune: Option<crate::tune::TuneConfig>,
+    /// An ensemble teacher ([`crate::ensemble`]): the `teacher` row is the ensemble and every
+    /// `+kd` row distils from it; absent: one teacher.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ensemble: Option<crate::ensemble::EnsembleConfig>,
+    /// The int8 rows `teacher-int8` and `mlp+kd-int8` ([`crate::quantize`]), and every row's
+    /// `weight_bytes` ("distil, prune, or quantize?").
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub int8_rows: bool,
 }
 
 /// Local structure preservation in the comparison (Yang et al. 2020).
@@ -214,6 +222,8 @@ impl CompareConfig {
             },
             tune: None,
             sampler: None,
+            ensemble: None,
+            int8_rows: false,
             prune: match family {
                 Arch::Gcn => PruneRowsConfig::default(),
                 // Gauss-Newton is written for GCN layers; Fisher needs only first derivatives.
@@ -269,6 +279,12 @@ impl CompareConfig {
             spec.config(self.family, 1, 1).validate().map_err(|e| format!("{name}: {e}"))?;
         }
         self.prune.validate()?;
+        if let Some(ensemble) = &self.ensemble {
+            ensemble.validate()?;
+        }
+        if self.int8_rows && !crate::quantize::supports(self.family) {
+            return Err(format!("int8 rows quantize GCN teachers (and MLP students), not a {} teacher", self.family));
+        }
         if let Some(tune) = &self.tune {
             tune.validate()?;
         }
@@ -335,6 +351,14 @@ pub struct CompareRow {
     /// Inductive setting only: `test_acc`, `mean` and `std` are then `prod` (every test node).
     #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
     pub inductive: Option<InductiveScores>,
+    /// The `teacher` row of an ensemble: its members' accuracies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ensemble: Option<crate::ensemble::EnsembleScores>,
+    /// With `int8_rows`: bytes of the stored weights and biases (f32 rows: 4 per parameter;
+    /// pruned rows: 4 per kept parameter, no sparse index counted; int8 rows: see
+    /// [`crate::quantize::Int8Model::weight_bytes`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_bytes: Option<i64>,
 }
 
 /// A row's accuracies in the inductive setting (GLNN's Table 3), per seed and as mean and std.
@@ -392,6 +416,9 @@ struct RowRuns {
     inductive: Vec<(f64, f64)>,
     train_s: Vec<f64>,
     infer_ms: Vec<f64>,
+    /// Ensemble teacher: each member's test accuracy, one vector per seed.
+    member_acc: Vec<Vec<f64>>,
+    weight_bytes: Option<i64>,
 }
 
 /// Runs the comparison on `dataset` (row-normalised here when the config says so).
@@ -436,7 +463,15 @@ pub fn compare(
         let cfg = if name == "teacher-obd" { teacher_cfg.clone() } else { student_cfg(Student::GcnSmall) };
         rows.push(RowRuns::new(name.clone(), &cfg));
     }
-    let runs = rows.len() * config.seeds;
+    let members = config.ensemble.as_ref().map_or(1, |e| e.members);
+    if members > 1 {
+        rows[0].params *= members as i64;
+    }
+    if config.int8_rows {
+        rows.push(RowRuns { params: rows[0].params, ..RowRuns::new("teacher-int8".into(), &teacher_cfg) });
+        rows.push(RowRuns::new("mlp+kd-int8".into(), &student_cfg(Student::Mlp)));
+    }
+    let runs = rows.len() * config.seeds + (members - 1) * config.seeds;
     let mut run = 0;
     for seed in config.first_seed..config.first_seed + config.seeds as u64 {
         if seed != config.first_seed {
@@ -448,7 +483,7 @@ pub fn compare(
         }
         let (data, observed) = (&graphs.data, &graphs.dataset);
         let mut teacher_out = None;
-        let (mut teacher, mut distilled_small) = (None, None);
+        let (mut teacher, mut distilled_small, mut distilled_mlp, mut ensemble) = (None, None, None, None);
         for (row, plan) in rows.iter_mut().zip(&plans) {
             progress(Progress::RunStarted { row: &plan.name, seed, run, runs });
             run += 1;
@@ -462,27 +497,41 @@ pub fn compare(
             };
             let settings = TrainConfig { seed, ..settings.clone() };
             let mut on_epoch = |stats: &EpochStats| progress(Progress::Epoch { row: &plan.name, stats });
-            let trained = match &config.sampler {
-                // Graph-less rows need no sampler: their full batch is already small.
-                Some(sampler) if cfg.arch.uses_graph() => {
-                    crate::sampled::train_sampled(&cfg, observed, data, &objective, &settings, sampler, &mut on_epoch)?
+            let sampler = config.sampler.as_ref();
+            let mut trained = train_row(&cfg, observed, data, &objective, &settings, sampler, &mut on_epoch)?;
+            if plan.student.is_none() && members > 1 {
+                let combine = config.ensemble.as_ref().map(|e| e.combine).unwrap_or_default();
+                let mut all = vec![trained];
+                for k in 1..members {
+                    run += 1;
+                    let settings = TrainConfig { seed: crate::ensemble::member_seed(seed, k), ..settings.clone() };
+                    all.push(train_row(&cfg, observed, data, &objective, &settings, sampler, &mut on_epoch)?);
                 }
-                _ => train(&cfg, data, &objective, &settings, &mut on_epoch)?,
-            };
-            row.record(&trained, &graphs);
-            if plan.student.is_none() {
-                // Soft targets only for the nodes training sees (inductively, not the held-out ones).
-                teacher_out = Some(tch::no_grad(|| trained.model.forward_t(&data.features, &data.a_hat, false)));
+                let built = crate::ensemble::Ensemble::from_trained(&all.iter().collect::<Vec<_>>(), combine)?;
+                row.record_ensemble(&built, &all, &graphs);
+                let mean_logits = config.kd_loss == KdLoss::Logits;
+                teacher_out = Some(built.targets(&data.features, &data.a_hat, config.temperature, mean_logits));
+                ensemble = Some(built);
+                // Member 0 (the single teacher of this seed) is the one the pruned row prunes.
+                trained = all.swap_remove(0);
+            } else {
+                row.record(&trained, &graphs);
+                if plan.student.is_none() {
+                    // Soft targets only for the nodes training sees (inductively, not the held-out ones).
+                    teacher_out = Some(tch::no_grad(|| trained.model.forward_t(&data.features, &data.a_hat, false)));
+                }
             }
             match plan.name.as_str() {
-                "teacher" if pruned_rows > 0 => teacher = Some(trained),
+                "teacher" if pruned_rows > 0 || config.int8_rows => teacher = Some(trained),
                 name if pruned_rows > 0 && name == small_kd => distilled_small = Some(trained),
+                "mlp+kd" if config.int8_rows => distilled_mlp = Some(trained),
                 _ => {}
             }
         }
         if let (Some(teacher), Some(small), Some(out)) = (&teacher, &distilled_small, &teacher_out) {
             let sparsity = matching_sparsity(&teacher_cfg, &student_cfg(Student::GcnSmall));
-            let offset = rows.len() - pruned_rows;
+            // The int8 rows, when there are any, come after the pruned ones.
+            let offset = rows.len() - pruned_rows - if config.int8_rows { 2 } else { 0 };
             progress(Progress::RunStarted { row: &pruned_names[0], seed, run, runs });
             let pruned = prune_teacher(teacher, data, config, sparsity, seed)?;
             rows[offset].record_pruned(&pruned, &graphs);
@@ -490,6 +539,21 @@ pub fn compare(
             let pruned = prune_distilled(small, &out.logits, data, config, seed)?;
             rows[offset + 1].record_pruned(&pruned, &graphs);
             run += 2;
+        }
+        if let (Some(teacher), Some(mlp)) = (&teacher, &distilled_mlp) {
+            let offset = rows.len() - 2;
+            progress(Progress::RunStarted { row: "teacher-int8", seed, run, runs });
+            let quantized = crate::quantize::quantize_row(teacher, ensemble.as_ref(), data)?;
+            rows[offset].record_int8(&quantized, &graphs);
+            progress(Progress::RunStarted { row: "mlp+kd-int8", seed, run: run + 1, runs });
+            let quantized = crate::quantize::quantize_row(mlp, None, data)?;
+            rows[offset + 1].record_int8(&quantized, &graphs);
+            run += 2;
+        }
+    }
+    if config.int8_rows {
+        for row in rows.iter_mut().filter(|r| r.weight_bytes.is_none()) {
+            row.weight_bytes = Some(4 * row.params);
         }
     }
     Ok(CompareReport {
@@ -596,6 +660,25 @@ fn row_plans(config: &CompareConfig) -> Vec<RowPlan> {
     plans
 }
 
+/// Trains one row's model: on sampled blocks when the config has a sampler and the model reads
+/// the graph (graph-less rows need no sampler: their full batch is already small), else full-batch.
+fn train_row(
+    cfg: &ModelConfig,
+    observed: &NodeDataset,
+    data: &crate::GraphData,
+    objective: &Objective,
+    settings: &TrainConfig,
+    sampler: Option<&crate::sampled::SamplerConfig>,
+    on_epoch: &mut dyn FnMut(&EpochStats),
+) -> Result<Trained, TrainError> {
+    match sampler {
+        Some(sampler) if cfg.arch.uses_graph() => {
+            crate::sampled::train_sampled(cfg, observed, data, objective, settings, sampler, on_epoch)
+        }
+        _ => train(cfg, data, objective, settings, on_epoch),
+    }
+}
+
 impl RowPlan {
     /// The student's objective and training settings, given the teacher's outputs.
     fn objective<'c>(
@@ -641,7 +724,26 @@ impl RowRuns {
             inductive: vec![],
             train_s: vec![],
             infer_ms: vec![],
+            member_acc: vec![],
+            weight_bytes: None,
         }
+    }
+
+    /// An ensemble teacher's figures: its own accuracy, each member's, the members' summed
+    /// training seconds, and the inference of all members together.
+    fn record_ensemble(&mut self, ensemble: &crate::ensemble::Ensemble, members: &[Trained], graphs: &SeedGraphs) {
+        self.push_scores(graphs.score(ensemble));
+        self.member_acc.push(members.iter().map(|m| graphs.score(m.model.as_ref()).test).collect());
+        self.train_s.push(members.iter().map(|m| m.train_seconds).sum());
+        self.infer_ms.push(inference_ms(ensemble, &graphs.data, 2, 7));
+    }
+
+    /// An int8 model's figures (its quantization seconds as training seconds).
+    fn record_int8(&mut self, quantized: &crate::quantize::Quantized, graphs: &SeedGraphs) {
+        self.push_scores(graphs.score(quantized.model.as_ref()));
+        self.weight_bytes = Some(quantized.weight_bytes);
+        self.train_s.push(quantized.seconds);
+        self.infer_ms.push(inference_ms(quantized.model.as_ref(), &graphs.data, 2, 7));
     }
 
     fn record(&mut self, trained: &Trained, graphs: &SeedGraphs) {
@@ -696,6 +798,8 @@ impl RowRuns {
             infer_ms: mean_std(&self.infer_ms).0,
             test_acc: self.acc,
             inductive,
+            ensemble: crate::ensemble::EnsembleScores::from_runs(&self.member_acc),
+            weight_bytes: self.weight_bytes,
         }
     }
 }

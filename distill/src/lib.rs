@@ -10,6 +10,7 @@ mod checkpoint;
 pub mod chunked;
 pub mod compare;
 mod early_stopping;
+pub mod ensemble;
 mod eval;
 mod graph_data;
 pub mod images;
@@ -19,9 +20,11 @@ pub mod minibatch;
 pub mod online;
 pub mod pointcloud;
 pub mod prune;
+pub mod quantize;
 pub mod sampled;
 pub mod setting;
 mod train;
+pub mod transfer_set;
 pub mod tune;
 
 pub use checkpoint::{

@@ -6,6 +6,8 @@ use anyhow::{Context, Result};
 use clap::Args;
 use gdistill_datasets::{FeatureSpec, NodeDataset, SplitSpec};
 use gdistill_distill::compare::{compare, CompareConfig, KdLoss};
+use gdistill_distill::ensemble::{EnsembleCombine, EnsembleConfig};
+use gdistill_distill::transfer_set::TransferSet;
 use gdistill_distill::lsp::LspKernel;
 use gdistill_distill::setting::Setting;
 use gdistill_models::Arch;
@@ -85,6 +87,22 @@ pub struct CompareArgs {
     /// Leave out the pruned rows teacher-obd and gcn-small+kd+obd.
     #[arg(long)]
     pub no_prune: bool,
+    /// Train K teachers (member k with seed + 1 000 000 k) and read them as one: the teacher row
+    /// is the ensemble and every +kd row distils from it (docs/ensembles-and-quantization.md).
+    #[arg(long, value_name = "K")]
+    pub teacher_ensemble: Option<usize>,
+    /// How ensemble members combine: soft-targets (mean of the tempered softmaxes, the default)
+    /// or logits (mean of the logits).
+    #[arg(long, value_name = "HOW")]
+    pub ensemble_combine: Option<EnsembleCombine>,
+    /// Image datasets: what the +kd rows are trained on: train (the training images),
+    /// augmented:N, munge:N,P or mixup:N (N pseudo images added, labelled by the teacher).
+    #[arg(long, value_name = "SET")]
+    pub transfer_set: Option<TransferSet>,
+    /// Add the int8 rows teacher-int8 and mlp+kd-int8 (simulated post-training quantization)
+    /// and a weight-bytes column.
+    #[arg(long)]
+    pub int8: bool,
     /// Maximum epochs of every training run.
     #[arg(long)]
     pub epochs: Option<usize>,
@@ -145,6 +163,16 @@ fn resolve_config(args: &CompareArgs, dataset: &NodeDataset) -> Result<CompareCo
     if args.no_prune {
         config.prune.rows = false;
     }
+    if args.teacher_ensemble.is_some() || args.ensemble_combine.is_some() {
+        let mut ensemble =
+            config.ensemble.take().unwrap_or(EnsembleConfig { members: 1, combine: EnsembleCombine::default() });
+        set(&mut ensemble.members, args.teacher_ensemble);
+        set(&mut ensemble.combine, args.ensemble_combine);
+        config.ensemble = Some(ensemble);
+    }
+    if args.int8 {
+        config.int8_rows = true;
+    }
     if let Some(loss) = args.kd_loss {
         config.kd_loss = match loss {
             KdLossArg::SoftTargets => KdLoss::SoftTargets,
@@ -204,6 +232,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
             ("--lsp-ablation", !args.lsp_ablation.is_empty()),
             ("--no-lsp", args.no_lsp),
             ("--no-prune", args.no_prune),
+            ("--int8", args.int8),
         ];
         if let Some((flag, _)) = graph_only.iter().chain(&args.sampling.given()).find(|(_, given)| *given) {
             anyhow::bail!(
@@ -224,10 +253,18 @@ pub fn run(args: CompareArgs) -> Result<()> {
             json: args.json,
             save_models: args.save_models,
             plot: args.plot,
+            teacher_ensemble: args.teacher_ensemble,
+            ensemble_combine: args.ensemble_combine,
+            transfer_set: args.transfer_set,
         });
     }
     if let Some(path) = &args.plot {
         crate::plot::check_png_path(path)?;
+    }
+    if args.transfer_set.is_some() {
+        anyhow::bail!(
+            "--transfer-set applies to image datasets; a graph's transfer set is already every node (MUNGE on node features is not implemented)"
+        );
     }
     let device = args.device.device()?;
     let dataset = args.dataset.load()?;
@@ -266,6 +303,10 @@ fn run_pointcloud(args: CompareArgs) -> Result<()> {
         ("--mlp-hidden", args.mlp_hidden.is_some()),
         ("--lsp-ablation", !args.lsp_ablation.is_empty()),
         ("--no-lsp", args.no_lsp),
+        ("--teacher-ensemble", args.teacher_ensemble.is_some()),
+        ("--ensemble-combine", args.ensemble_combine.is_some()),
+        ("--int8", args.int8),
+        ("--transfer-set", args.transfer_set.is_some()),
     ];
     if let Some((flag, _)) = graph_only.iter().chain(&args.sampling.given()).find(|(_, given)| *given) {
         anyhow::bail!(

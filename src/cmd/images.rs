@@ -40,6 +40,11 @@ pub struct ImageCompareArgs {
     pub save_models: Option<PathBuf>,
     /// Draw accuracy against parameters as a PNG.
     pub plot: Option<PathBuf>,
+    /// Members of an ensemble `teacher` row.
+    pub teacher_ensemble: Option<usize>,
+    pub ensemble_combine: Option<gdistill_distill::ensemble::EnsembleCombine>,
+    /// What the `+kd` rows are trained on.
+    pub transfer_set: Option<gdistill_distill::transfer_set::TransferSet>,
 }
 
 /// Whether `spec` names an image dataset, which `compare` must hand over to [`run_compare`].
@@ -70,6 +75,21 @@ fn resolve_config(args: &ImageCompareArgs, dataset: &ImageDataset) -> Result<Ima
         for training in config.trainings_mut() {
             training.epochs = epochs;
         }
+    }
+    if args.teacher_ensemble.is_some() || args.ensemble_combine.is_some() {
+        let mut ensemble = config
+            .teacher_ensemble
+            .take()
+            .unwrap_or(gdistill_distill::ensemble::EnsembleConfig { members: 1, combine: Default::default() });
+        ensemble.members = args.teacher_ensemble.unwrap_or(ensemble.members);
+        ensemble.combine = args.ensemble_combine.unwrap_or(ensemble.combine);
+        config.teacher_ensemble = Some(ensemble);
+    }
+    if let Some(set) = args.transfer_set {
+        config.transfer_set = set;
+    }
+    if args.save_models.is_some() && config.teacher_ensemble.as_ref().is_some_and(|e| e.members > 1) {
+        anyhow::bail!("--save-models saves one model per row; an ensemble teacher row has several");
     }
     config.validate().map_err(anyhow::Error::msg)?;
     Ok(config)

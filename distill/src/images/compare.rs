@@ -8,14 +8,17 @@
 //! to classify the whole test set. The settings are in [`ImageCompareConfig`] (defaults in
 //! `config.rs`).
 
+use std::rc::Rc;
+
 use gdistill_datasets::{ImageDataset, ImageSummary};
 use gdistill_models::ImageArch;
 use serde::Serialize;
-use tch::Device;
+use tch::{Device, Tensor};
 
 use super::{
-    predict_images, timed_score_images, train_image_model, ImageCompareConfig, ImageData, ImageObjective,
-    ImageTrainConfig, TrainedImageModel, ROWS,
+    predict_images, pseudo_images, score_images, timed_score_images, train_image_model, with_pseudo_images,
+    ImageCompareConfig, ImageData, ImageEnsemble, ImageObjective, ImageTrainConfig, SharedEnsemble, TrainedImageModel,
+    ROWS,
 };
 use crate::compare::{mean_std, Progress};
 use crate::TrainError;
@@ -43,6 +46,9 @@ pub struct ImageCompareRow {
     pub train_s: f64,
     /// Milliseconds to classify the whole test set (the scoring pass; mean over seeds).
     pub infer_ms: f64,
+    /// An ensemble teacher row: its members' accuracies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ensemble: Option<crate::ensemble::EnsembleScores>,
 }
 
 /// The whole comparison, as `gdistill compare --json` writes it for image datasets.
@@ -52,6 +58,18 @@ pub struct ImageCompareReport {
     pub device: String,
     pub rows: Vec<ImageCompareRow>,
     pub config: ImageCompareConfig,
+    /// What the `+kd` rows were trained on, when it was more than the training images.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transfer_set: Option<TransferSetInfo>,
+}
+
+/// The `+kd` rows' transfer set: its kind (`munge:50000,0.5`, ...), the pseudo images and the
+/// total (training images plus pseudo images).
+#[derive(Clone, Debug, Serialize)]
+pub struct TransferSetInfo {
+    pub kind: String,
+    pub pseudo: usize,
+    pub size: usize,
 }
 
 struct RowRuns {
@@ -62,6 +80,8 @@ struct RowRuns {
     best_epochs: Vec<usize>,
     train_s: Vec<f64>,
     infer_ms: Vec<f64>,
+    /// Ensemble teacher: each member's test accuracy, one vector per seed.
+    member_acc: Vec<Vec<f64>>,
 }
 
 /// The training runs one seed needs, in order: (row, whether it is reported).
@@ -99,30 +119,73 @@ pub fn compare_images_keeping(
         .iter()
         .map(|&(name, _)| {
             let arch = config.arch(name).clone();
-            RowRuns { name, arch, acc: vec![], errors: vec![], best_epochs: vec![], train_s: vec![], infer_ms: vec![] }
+            let (acc, errors, best_epochs, train_s, infer_ms) = (vec![], vec![], vec![], vec![], vec![]);
+            RowRuns { name, arch, acc, errors, best_epochs, train_s, infer_ms, member_acc: vec![] }
         })
         .collect();
-    let runs = plan.len() * config.seeds;
+    let members = config.teacher_ensemble.as_ref().map_or(1, |e| e.members);
+    let runs = (plan.len() + members - 1) * config.seeds;
     let mut run = 0;
     for seed in config.first_seed..config.first_seed + config.seeds as u64 {
         let mut teachers: Vec<(&str, TrainedImageModel)> = Vec::new();
+        let mut ensembles: Vec<(&str, Rc<ImageEnsemble>)> = Vec::new();
+        let mut pseudo: Option<Tensor> = None;
         for (k, &(name, _)) in plan.iter().enumerate() {
             progress(Progress::RunStarted { row: name, seed, run, runs });
             run += 1;
+            let mut row_data = None;
             let objective = match config.kd_settings(name) {
                 None => ImageObjective::Labels,
                 Some(kd) => {
                     let teacher = teachers.iter().find(|(t, _)| *t == kd.teacher).map(|(_, m)| m).ok_or_else(|| {
                         TrainError::Mismatch(format!("{name}: teacher '{}' was not trained", kd.teacher))
                     })?;
-                    let teacher_logits = predict_images(teacher.model.as_ref(), &data, &data.train);
+                    let ensemble = ensembles.iter().find(|(t, _)| *t == kd.teacher).map(|(_, e)| e.clone());
+                    let logits_of = |d: &ImageData, index: &Tensor| match &ensemble {
+                        Some(e) => e.logits_at(d, index, kd.temperature),
+                        None => predict_images(teacher.model.as_ref(), d, index),
+                    };
+                    if !config.transfer_set.is_train() {
+                        if pseudo.is_none() {
+                            pseudo = pseudo_images(&data, config.transfer_set, seed);
+                        }
+                        row_data = pseudo.as_ref().map(|p| with_pseudo_images(&data, p, &logits_of));
+                    }
+                    let d = row_data.as_ref().unwrap_or(&data);
+                    let teacher_logits = logits_of(d, &d.train);
                     ImageObjective::SoftTargets { teacher_logits, temperature: kd.temperature, alpha: kd.alpha }
                 }
             };
             let settings = ImageTrainConfig { seed, ..config.training(name).clone() };
-            let trained = train_image_model(&rows[k].arch, &data, &objective, &settings, &mut |stats| {
+            let train_data = row_data.as_ref().unwrap_or(&data);
+            let trained = train_image_model(&rows[k].arch, train_data, &objective, &settings, &mut |stats| {
                 progress(Progress::Epoch { row: name, stats })
             })?;
+            let trained = if name == "teacher" && members > 1 {
+                let mut all = vec![trained];
+                for m in 1..members {
+                    run += 1;
+                    let settings = ImageTrainConfig { seed: crate::ensemble::member_seed(seed, m), ..settings.clone() };
+                    all.push(train_image_model(&rows[k].arch, &data, &objective, &settings, &mut |stats| {
+                        progress(Progress::Epoch { row: name, stats })
+                    })?);
+                }
+                rows[k]
+                    .member_acc
+                    .push(all.iter().map(|m| score_images(m.model.as_ref(), &data, &data.test).accuracy).collect());
+                let (best_epoch, epochs_run, best_val_acc) =
+                    (all[0].best_epoch, all[0].epochs_run, all[0].best_val_acc);
+                let train_seconds = all.iter().map(|m| m.train_seconds).sum();
+                let combine = config.teacher_ensemble.as_ref().map(|e| e.combine).unwrap_or_default();
+                let ensemble = Rc::new(ImageEnsemble { members: all, combine });
+                ensembles.push((name, ensemble.clone()));
+                // The variable store stays empty: `--save-models` is refused for an ensemble.
+                let vs = tch::nn::VarStore::new(device);
+                let model = Box::new(SharedEnsemble(ensemble));
+                TrainedImageModel { vs, model, best_epoch, epochs_run, best_val_acc, train_seconds }
+            } else {
+                trained
+            };
             rows[k].record(&trained, &data);
             keep(name, seed, &trained);
             if matches!(name, "teacher" | "cnn") {
@@ -137,6 +200,11 @@ pub fn compare_images_keeping(
         device: format!("{device:?}"),
         rows: reported.collect(),
         config: config.clone(),
+        transfer_set: (!config.transfer_set.is_train()).then(|| TransferSetInfo {
+            kind: config.transfer_set.to_string(),
+            pseudo: config.transfer_set.size(),
+            size: config.transfer_set.size() + dataset.train.len(),
+        }),
     })
 }
 
@@ -156,7 +224,8 @@ impl RowRuns {
         ImageCompareRow {
             name: self.name.to_string(),
             model: self.arch.describe(),
-            params: self.arch.num_params(*shape),
+            // An ensemble teacher's parameters are its members' together.
+            params: self.arch.num_params(*shape) * self.member_acc.first().map_or(1, |m| m.len() as i64),
             mean,
             std,
             errors_mean: mean_std(&errors).0,
@@ -166,6 +235,7 @@ impl RowRuns {
             infer_ms: mean_std(&self.infer_ms).0,
             test_acc: self.acc,
             errors: self.errors,
+            ensemble: crate::ensemble::EnsembleScores::from_runs(&self.member_acc),
         }
     }
 }

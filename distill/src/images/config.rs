@@ -59,6 +59,14 @@ pub struct ImageCompareConfig {
     pub mlp_800: StudentSpec,
     pub mlp_30: StudentSpec,
     pub grid_gcn: StudentSpec,
+    /// The `teacher` row as an ensemble of this many nets ([`crate::ensemble`]); the `+kd` rows
+    /// that learn from `teacher` read the ensemble. Absent: one teacher.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teacher_ensemble: Option<crate::ensemble::EnsembleConfig>,
+    /// What the `+kd` rows are trained on: the training images, or those and pseudo images
+    /// labelled by the teacher ([`crate::transfer_set`]).
+    #[serde(default, skip_serializing_if = "crate::transfer_set::TransferSet::is_train")]
+    pub transfer_set: crate::transfer_set::TransferSet,
 }
 
 fn mlp(hidden: i64, input_dropout: f64, dropout: f64) -> ImageArch {
@@ -111,6 +119,8 @@ impl ImageCompareConfig {
                 &gcn,
                 kd("cnn", 2.0, 0.5),
             ),
+            teacher_ensemble: None,
+            transfer_set: crate::transfer_set::TransferSet::Train,
         }
     }
 
@@ -118,6 +128,12 @@ impl ImageCompareConfig {
     pub fn validate(&self) -> Result<(), String> {
         if self.seeds == 0 {
             return Err("seeds must be at least 1".into());
+        }
+        if let Some(ensemble) = &self.teacher_ensemble {
+            ensemble.validate().map_err(|e| format!("teacher_{e}"))?;
+        }
+        if self.transfer_set.size() > 1_000_000 {
+            return Err(format!("transfer_set: at most 1 000 000 pseudo images, got {}", self.transfer_set.size()));
         }
         if let Some(bad) = self.rows.iter().find(|r| !ROWS.contains(&r.as_str())) {
             return Err(format!("unknown row '{bad}'; rows are {}", ROWS.join(", ")));

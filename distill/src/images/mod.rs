@@ -13,6 +13,7 @@ mod config;
 mod data;
 mod eval;
 mod jitter;
+mod teachers;
 mod train;
 
 pub use checkpoint::{load_image_checkpoint, save_image_checkpoint, ImageCheckpointMeta};
@@ -21,4 +22,5 @@ pub use config::{ImageCompareConfig, KdSettings, StudentSpec, TeacherSpec, ROWS}
 pub use data::ImageData;
 pub use eval::{error_count, predict_images, score_images, score_logits, timed_score_images, ImageScore, EVAL_BATCH};
 pub use jitter::random_shifts;
+pub use teachers::{nearest_neighbours_tensor, pseudo_images, with_pseudo_images, ImageEnsemble, SharedEnsemble};
 pub use train::{train_image_model, ImageObjective, ImageTrainConfig, TrainedImageModel};

@@ -1,0 +1,213 @@
+//! Ensemble teachers (Hinton, Vinyals & Dean 2015): K teachers trained from different seeds,
+//! whose knowledge a student receives as one set of soft targets.
+//!
+//! Two ways to combine members, which differ:
+//! - [`EnsembleCombine::SoftTargets`] (the default): average the members' *tempered* softmaxes,
+//!   `q = 1/K sum_k softmax(z_k / T)`. This is what Hinton et al. distil from, and it is a
+//!   mixture: a class one member is sure of and another rules out keeps half its mass, so the
+//!   members' disagreement reaches the student as uncertainty.
+//! - [`EnsembleCombine::Logits`]: average the logits, `q = softmax(mean_k z_k / T)`: a product of
+//!   the members' distributions (a geometric mean), sharper than the mixture wherever the
+//!   members agree, and the natural target of a logit-matching (MSE) loss.
+//!
+//! The training loop reads a teacher as logits and applies `log_softmax(logits / T)`; the
+//! averaged soft targets are handed to it as the logits `T * log q`, which that map sends back to
+//! `log q` exactly (`q` sums to one).
+//!
+//! ```
+//! use gdistill_distill::ensemble::{combine_logits, EnsembleCombine};
+//! use tch::Tensor;
+//! let a = Tensor::from_slice(&[2.0f32, 0.0]).view([1, 2]);
+//! let b = Tensor::from_slice(&[0.0f32, 2.0]).view([1, 2]);
+//! let t = 2.0;
+//! let z = combine_logits(&[a, b], EnsembleCombine::SoftTargets, t);
+//! // Two members that disagree symmetrically: the averaged soft targets are uniform.
+//! let q = (&z / t).softmax(-1, tch::Kind::Float);
+//! assert!((q.double_value(&[0, 0]) - 0.5).abs() < 1e-6);
+//! ```
+
+use std::fmt;
+use std::str::FromStr;
+
+use gdistill_models::{ModelConfig, ModelOutput, NodeFeatures, NodeModel, SparseMatrix};
+use serde::{Deserialize, Serialize};
+use tch::{nn, Kind, Tensor};
+
+use crate::{TrainError, Trained};
+
+/// How the members' outputs become one teacher.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EnsembleCombine {
+    /// Mean of the tempered softmaxes (Hinton et al. 2015).
+    #[default]
+    SoftTargets,
+    /// Mean of the logits, then the tempered softmax.
+    Logits,
+}
+
+impl fmt::Display for EnsembleCombine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EnsembleCombine::SoftTargets => "soft-targets",
+            EnsembleCombine::Logits => "logits",
+        })
+    }
+}
+
+impl FromStr for EnsembleCombine {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "soft-targets" | "probs" => Ok(EnsembleCombine::SoftTargets),
+            "logits" => Ok(EnsembleCombine::Logits),
+            other => Err(format!("ensemble combine '{other}': valid values are soft-targets, logits")),
+        }
+    }
+}
+
+/// An ensemble teacher in a comparison (the `[ensemble]` table of an experiment file).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnsembleConfig {
+    /// Number of teachers; member 0 trains with the row's seed (it is the single teacher of a
+    /// run without an ensemble), member k with [`member_seed`].
+    pub members: usize,
+    #[serde(default)]
+    pub combine: EnsembleCombine,
+}
+
+impl EnsembleConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=64).contains(&self.members) {
+            return Err(format!("ensemble.members must be in 1..=64, got {}", self.members));
+        }
+        Ok(())
+    }
+}
+
+/// The training seed of member `k` for the comparison seed `seed`: member 0 keeps `seed`; the
+/// others are offset by a million per member, clear of any other seed of a comparison.
+pub fn member_seed(seed: u64, k: usize) -> u64 {
+    seed.wrapping_add(1_000_000 * k as u64)
+}
+
+/// The members' logits combined as `combine` says, at temperature `temperature`, as logits `z`
+/// such that `softmax(z / temperature)` is the ensemble's soft targets:
+/// `T * log(mean_k softmax(z_k / T))` or `mean_k z_k`.
+pub fn combine_logits(members: &[Tensor], combine: EnsembleCombine, temperature: f64) -> Tensor {
+    assert!(!members.is_empty(), "an ensemble has at least one member");
+    let stacked = Tensor::stack(members, 0);
+    match combine {
+        EnsembleCombine::Logits => stacked.mean_dim(0, false, Kind::Float),
+        EnsembleCombine::SoftTargets => {
+            // log mean_k exp(log_softmax_k): logsumexp keeps tiny probabilities finite.
+            let log_q =
+                (&stacked / temperature).log_softmax(-1, Kind::Float).logsumexp(0, false) - (members.len() as f64).ln();
+            log_q * temperature
+        }
+    }
+}
+
+/// K trained node classifiers read as one. Its logits (`forward_t`) are the combination at
+/// temperature 1 (what its accuracy is read from); its hidden features are member 0's.
+pub struct Ensemble {
+    members: Vec<Box<dyn NodeModel>>,
+    combine: EnsembleCombine,
+    /// The variable stores behind copied members.
+    _stores: Vec<nn::VarStore>,
+}
+
+impl Ensemble {
+    /// An ensemble of `models` (at least one).
+    pub fn new(models: Vec<Box<dyn NodeModel>>, combine: EnsembleCombine) -> Ensemble {
+        assert!(!models.is_empty(), "an ensemble has at least one member");
+        Ensemble { members: models, combine, _stores: Vec::new() }
+    }
+
+    /// An ensemble of copies of `trained` (their weights copied; the originals stay usable).
+    pub fn from_trained(trained: &[&Trained], combine: EnsembleCombine) -> Result<Ensemble, TrainError> {
+        let mut ensemble = Ensemble { members: Vec::new(), combine, _stores: Vec::new() };
+        for t in trained {
+            let mut vs = nn::VarStore::new(t.vs.device());
+            let model = t.model.config().build(&vs.root())?;
+            vs.copy(&t.vs).map_err(gdistill_models::ModelError::from)?;
+            ensemble.members.push(model);
+            ensemble._stores.push(vs);
+        }
+        assert!(!ensemble.members.is_empty(), "an ensemble has at least one member");
+        Ok(ensemble)
+    }
+
+    pub fn members(&self) -> &[Box<dyn NodeModel>] {
+        &self.members
+    }
+
+    pub fn combine(&self) -> EnsembleCombine {
+        self.combine
+    }
+
+    /// The distillation target on every node: the members' logits combined at `temperature`
+    /// (see [`combine_logits`]), or their mean for a logit-matching loss (`mean_logits`), with
+    /// member 0's hidden features (what LSP reads).
+    pub fn targets(&self, x: &NodeFeatures, adj: &SparseMatrix, temperature: f64, mean_logits: bool) -> ModelOutput {
+        tch::no_grad(|| {
+            let mut outputs: Vec<ModelOutput> = self.members.iter().map(|m| m.forward_t(x, adj, false)).collect();
+            let logits: Vec<Tensor> = outputs.iter().map(|o| o.logits.shallow_clone()).collect();
+            let combine = if mean_logits { EnsembleCombine::Logits } else { self.combine };
+            let hidden = std::mem::take(&mut outputs[0].hidden);
+            ModelOutput { logits: combine_logits(&logits, combine, temperature), hidden }
+        })
+    }
+}
+
+impl NodeModel for Ensemble {
+    fn forward_t(&self, x: &NodeFeatures, adj: &SparseMatrix, train: bool) -> ModelOutput {
+        let mut outputs: Vec<ModelOutput> = self.members.iter().map(|m| m.forward_t(x, adj, train)).collect();
+        let logits: Vec<Tensor> = outputs.iter().map(|o| o.logits.shallow_clone()).collect();
+        let hidden = std::mem::take(&mut outputs[0].hidden);
+        ModelOutput { logits: combine_logits(&logits, self.combine, 1.0), hidden }
+    }
+
+    fn config(&self) -> &ModelConfig {
+        self.members[0].config()
+    }
+
+    fn weights(&self) -> Vec<&Tensor> {
+        self.members.iter().flat_map(|m| m.weights()).collect()
+    }
+
+    fn biases(&self) -> Vec<&Tensor> {
+        self.members.iter().flat_map(|m| m.biases()).collect()
+    }
+}
+
+/// The members of an ensemble teacher row, as the report shows them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EnsembleScores {
+    pub members: usize,
+    /// Test accuracy of each member, one vector per member over the seeds (`member_acc[k][s]`).
+    pub member_acc: Vec<Vec<f64>>,
+    /// Mean and sample std over seeds of each member.
+    pub member_mean: Vec<f64>,
+    pub member_std: Vec<f64>,
+    /// The mean over members and seeds: what one teacher scores on average.
+    pub single_mean: f64,
+}
+
+impl EnsembleScores {
+    /// From per-seed vectors of member accuracies; `None` without any.
+    pub fn from_runs(per_seed: &[Vec<f64>]) -> Option<EnsembleScores> {
+        let members = per_seed.first()?.len();
+        let member_acc: Vec<Vec<f64>> = (0..members).map(|k| per_seed.iter().map(|s| s[k]).collect()).collect();
+        let stats: Vec<(f64, f64)> = member_acc.iter().map(|a| crate::compare::mean_std(a)).collect();
+        let all: Vec<f64> = member_acc.iter().flatten().copied().collect();
+        Some(EnsembleScores {
+            members,
+            member_mean: stats.iter().map(|s| s.0).collect(),
+            member_std: stats.iter().map(|s| s.1).collect(),
+            single_mean: crate::compare::mean_std(&all).0,
+            member_acc,
+        })
+    }
+}
