@@ -158,8 +158,9 @@ fn index(nodes: &[usize]) -> Tensor {
     Tensor::from_slice(&nodes.iter().map(|&i| i as i64).collect::<Vec<_>>())
 }
 
-/// Feature rows `nodes` as a dense `[len, F]` tensor on `device`.
-fn dense_rows(features: &CsMat<f32>, nodes: &[usize], device: Device) -> NodeFeatures {
+/// Feature rows `nodes` of a CSR feature matrix as a dense `[len, F]` tensor on `device`: a
+/// mini-batch's inputs (also the data-parallel student's, src/cmd/mpi/student.rs).
+pub fn dense_rows(features: &CsMat<f32>, nodes: &[usize], device: Device) -> NodeFeatures {
     let cols = features.cols();
     let mut dense = vec![0f32; nodes.len() * cols];
     for (r, &node) in nodes.iter().enumerate() {

@@ -158,6 +158,18 @@ pub fn run(args: DistillArgs) -> Result<()> {
 }
 
 /// `--soft-targets`: mini-batches of feature rows against stored teacher logits; no graph.
+/// The graph-less student `--soft-targets` trains (in one process or on MPI ranks).
+pub fn mlp_student_config(args: &DistillArgs, dataset: &gdistill_datasets::NodeDataset) -> ModelConfig {
+    ModelConfig::new(
+        Arch::Mlp,
+        dataset.num_features() as i64,
+        args.model.hidden,
+        args.model.layers,
+        dataset.num_classes as i64,
+        args.model.dropout,
+    )
+}
+
 fn from_soft_targets(args: &DistillArgs, path: &std::path::Path) -> Result<()> {
     anyhow::ensure!(
         args.lsp_weight == 0.0,
@@ -190,14 +202,7 @@ fn from_soft_targets(args: &DistillArgs, path: &std::path::Path) -> Result<()> {
         dataset.num_classes
     );
     let logits = Tensor::from_slice(&targets.logits).view([targets.nodes as i64, targets.classes as i64]);
-    let config = ModelConfig::new(
-        Arch::Mlp,
-        dataset.num_features() as i64,
-        args.model.hidden,
-        args.model.layers,
-        dataset.num_classes as i64,
-        args.model.dropout,
-    );
+    let config = mlp_student_config(args, &dataset);
     let settings = args.optim.config();
     let batches = SoftTargetBatches { batch_size: args.batch_size, temperature: args.temperature, alpha: args.alpha };
     let bar = epoch_bar("mlp+kd", settings.epochs);

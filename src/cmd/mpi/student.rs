@@ -22,18 +22,18 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use gdistill_distill::chunked::chunked_logits;
+use gdistill_distill::minibatch::dense_rows;
 use gdistill_distill::{accuracy, cross_entropy, save_checkpoint, soft_target_loss_from_log_probs, CheckpointMeta};
-use gdistill_models::{Arch, ModelConfig, NodeFeatures, SparseMatrix};
+use gdistill_models::SparseMatrix;
 use mpi::collective::{CommunicatorCollectives, SystemOperation};
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::{Communicator, Root};
-use sprs::CsMat;
 use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 
 use super::shards::read_soft_targets_any;
 use super::soft_targets::maybe_die;
 use super::{broadcast_f64, check_same_inputs, describe_dataset, describe_file, range, Fnv};
-use crate::cmd::distill::DistillArgs;
+use crate::cmd::distill::{mlp_student_config, DistillArgs};
 use crate::cmd::train::fingerprint;
 use crate::output::epoch_bar;
 
@@ -77,20 +77,6 @@ fn check_identical(world: &SimpleCommunicator, variables: &[Tensor], when: &str)
         all.iter().map(|h| format!("{h:016x}")).collect::<Vec<_>>().join(", ")
     );
     Ok(())
-}
-
-/// Feature rows `nodes` as a dense `[len, F]` tensor on `device`.
-fn dense_rows(features: &CsMat<f32>, nodes: &[usize], device: Device) -> NodeFeatures {
-    let cols = features.cols();
-    let mut dense = vec![0f32; nodes.len() * cols];
-    for (r, &node) in nodes.iter().enumerate() {
-        if let Some(row) = features.outer_view(node) {
-            for (j, &v) in row.iter() {
-                dense[r * cols + j] = v;
-            }
-        }
-    }
-    NodeFeatures::Dense(Tensor::from_slice(&dense).view([nodes.len() as i64, cols as i64]).to(device))
 }
 
 /// The test hook behind `GDISTILL_MPI_TEST_PERTURB=RANK:STEP`: the rank named nudges one weight
@@ -140,14 +126,7 @@ pub fn run(args: &DistillArgs, path: &Path) -> Result<()> {
         dataset.num_classes
     );
     anyhow::ensure!(n >= size, "{n} nodes cannot be shared among {size} ranks");
-    let config = ModelConfig::new(
-        Arch::Mlp,
-        dataset.num_features() as i64,
-        args.model.hidden,
-        args.model.layers,
-        dataset.num_classes as i64,
-        args.model.dropout,
-    );
+    let config = mlp_student_config(args, &dataset);
     let settings = args.optim.config();
     settings.validate().map_err(anyhow::Error::msg)?;
     let (temperature, alpha) = (args.temperature, args.alpha);
