@@ -5,7 +5,7 @@
 //! full-graph inference, and the process's peak resident memory.
 //!
 //! The teacher is of any family, with its published recipe
-//! ([`family_recipe`](crate::compare::family_recipe)); with a [`SamplerConfig`] it trains on neighbour-sampled
+//! ([`family_recipe`]); with a [`SamplerConfig`] it trains on neighbour-sampled
 //! mini-batches ([`crate::sampled`]), and its "step" is then a whole epoch of batches, sampling
 //! included (what PyTorch Geometric's `NeighborLoader` loop times).
 
