@@ -240,7 +240,7 @@ pub fn run(args: &DistillArgs, path: &Path) -> Result<()> {
         }
         broadcast_f64(&world, &mut score);
         let [val_acc, val_loss] = score;
-        if val_acc > best.0 || (val_acc == best.0 && val_loss < best.1) {
+        if settings.select.improves(val_acc, val_loss, best.0, best.1) {
             best = (val_acc, val_loss, epoch, flatten(&variables)?);
         }
         if let Some(bar) = &bar {
