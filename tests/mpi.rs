@@ -218,6 +218,14 @@ fn data_parallel_student_has_identical_weights_on_both_ranks_after_every_step() 
         mpirun(2, &args, &[("GDISTILL_MPI_CHECK_WEIGHTS", "1"), ("GDISTILL_MPI_TEST_PERTURB", "1:7")], dir.path());
     assert!(!out.status.success());
     assert!(cli::stderr(&out).contains("weights differ after step 7"), "{}", cli::stderr(&out));
+
+    // what one process refuses for --soft-targets, the ranks refuse too (a GCN student was
+    // trained as an MLP across ranks before the checks were shared)
+    let mut gcn = args.clone();
+    gcn[6] = "gcn";
+    let out = mpirun(2, &gcn, &[], dir.path());
+    assert!(!out.status.success());
+    assert!(cli::stderr(&out).contains("--soft-targets trains graph-less students"), "{}", cli::stderr(&out));
 }
 
 #[test]

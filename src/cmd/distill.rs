@@ -1,15 +1,18 @@
 //! `gdistill distill`: a student trained on a saved teacher's soft targets.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use gdistill_distill::lsp::{EdgeList, KlDirection, LspKernel};
-use gdistill_distill::{checked_hidden_index, load_checkpoint, save_checkpoint, CheckpointMeta, LspTerm, Objective};
+use gdistill_distill::{
+    checked_hidden_index, load_checkpoint, save_checkpoint, CheckpointMeta, LspTerm, Objective, TrainConfig,
+};
 
 use gdistill_distill::accuracy;
 use gdistill_distill::chunked::chunked_logits;
 use gdistill_distill::minibatch::{train_mlp_on_soft_targets, SoftTargetBatches};
+use gdistill_datasets::{NodeDataset, SoftTargets};
 use gdistill_models::{Arch, ModelConfig};
 use tch::Tensor;
 
@@ -101,6 +104,7 @@ pub fn run(args: DistillArgs) -> Result<()> {
         crate::plot::check_png_path(path)?;
     }
     if let Some(path) = &args.soft_targets {
+        check_soft_target_student(&args)?;
         if super::mpi::ranks().is_some() {
             return super::mpi::student::run(&args, path);
         }
@@ -170,7 +174,9 @@ pub fn mlp_student_config(args: &DistillArgs, dataset: &gdistill_datasets::NodeD
     )
 }
 
-fn from_soft_targets(args: &DistillArgs, path: &std::path::Path) -> Result<()> {
+/// What a `--soft-targets` student cannot be, refused before anything loads (in one process and
+/// across MPI ranks alike).
+fn check_soft_target_student(args: &DistillArgs) -> Result<()> {
     anyhow::ensure!(
         args.lsp_weight == 0.0,
         "--lsp-weight needs the teacher's hidden features and the graph: use --teacher instead of --soft-targets"
@@ -183,13 +189,22 @@ fn from_soft_targets(args: &DistillArgs, path: &std::path::Path) -> Result<()> {
         matches!(args.loss, KdLossArg::SoftTargets),
         "--soft-targets trains on tempered soft targets; --loss logits needs --teacher"
     );
-    let device = args.device.device()?;
+    Ok(())
+}
+
+/// The dataset a `--soft-targets` student reads, its features row-normalised unless
+/// `--no-normalize-features` (or signed features) say otherwise; and whether they were.
+pub fn soft_target_student_dataset(args: &DistillArgs) -> Result<(NodeDataset, bool)> {
     let mut dataset = args.dataset.load()?;
     let normalize = args.optim.normalize().unwrap_or_else(|| dataset.has_nonnegative_features());
     if normalize {
         dataset.row_normalize_features();
     }
-    let targets = super::mpi::shards::read_soft_targets_any(path)?;
+    Ok((dataset, normalize))
+}
+
+/// Refuses soft targets (read from `path`) that do not cover `dataset`'s nodes and classes.
+pub fn check_soft_targets_fit(path: &Path, targets: &SoftTargets, dataset: &NodeDataset) -> Result<()> {
     anyhow::ensure!(
         targets.nodes == dataset.num_nodes() && targets.classes == dataset.num_classes,
         "{}: soft targets for {} nodes x {} classes (dataset '{}'), but {} has {} nodes x {} classes",
@@ -201,6 +216,36 @@ fn from_soft_targets(args: &DistillArgs, path: &std::path::Path) -> Result<()> {
         dataset.num_nodes(),
         dataset.num_classes
     );
+    Ok(())
+}
+
+/// The checkpoint record of a `--soft-targets` student (the data-parallel one adds its ranks).
+pub fn soft_target_student_meta(
+    args: &DistillArgs,
+    config: ModelConfig,
+    dataset: &NodeDataset,
+    normalize: bool,
+    path: &Path,
+    settings: &TrainConfig,
+    best_val_acc: f64,
+) -> CheckpointMeta {
+    CheckpointMeta {
+        format_version: 1,
+        model: config,
+        dataset: fingerprint(dataset, normalize),
+        training: serde_json::json!({
+            "objective": "SoftTargets", "soft_targets": path, "temperature": args.temperature,
+            "alpha": args.alpha, "batch_size": args.batch_size, "settings": settings,
+            "best_val_acc": best_val_acc,
+        }),
+    }
+}
+
+fn from_soft_targets(args: &DistillArgs, path: &Path) -> Result<()> {
+    let device = args.device.device()?;
+    let (dataset, normalize) = soft_target_student_dataset(args)?;
+    let targets = super::mpi::shards::read_soft_targets_any(path)?;
+    check_soft_targets_fit(path, &targets, &dataset)?;
     let logits = Tensor::from_slice(&targets.logits).view([targets.nodes as i64, targets.classes as i64]);
     let config = mlp_student_config(args, &dataset);
     let settings = args.optim.config();
@@ -231,16 +276,7 @@ fn from_soft_targets(args: &DistillArgs, path: &std::path::Path) -> Result<()> {
         println!("wrote {}", plot.display());
     }
     if let Some(out) = &args.out {
-        let meta = CheckpointMeta {
-            format_version: 1,
-            model: config,
-            dataset: fingerprint(&dataset, normalize),
-            training: serde_json::json!({
-                "objective": "SoftTargets", "soft_targets": path, "temperature": args.temperature,
-                "alpha": args.alpha, "batch_size": args.batch_size, "settings": settings,
-                "best_val_acc": trained.best_val_acc,
-            }),
-        };
+        let meta = soft_target_student_meta(args, config, &dataset, normalize, path, &settings, trained.best_val_acc);
         save_checkpoint(out, &trained.vs, &meta).context("saving the checkpoint")?;
         println!("saved {}", out.display());
     }

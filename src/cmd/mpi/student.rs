@@ -23,7 +23,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use gdistill_distill::chunked::chunked_logits;
 use gdistill_distill::minibatch::dense_rows;
-use gdistill_distill::{accuracy, cross_entropy, save_checkpoint, soft_target_loss_from_log_probs, CheckpointMeta};
+use gdistill_distill::{accuracy, cross_entropy, save_checkpoint, soft_target_loss_from_log_probs};
 use gdistill_models::SparseMatrix;
 use mpi::collective::{CommunicatorCollectives, SystemOperation};
 use mpi::topology::SimpleCommunicator;
@@ -33,8 +33,9 @@ use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 use super::shards::read_soft_targets_any;
 use super::soft_targets::maybe_die;
 use super::{broadcast_f64, check_same_inputs, describe_dataset, describe_file, range, Fnv};
-use crate::cmd::distill::{mlp_student_config, DistillArgs};
-use crate::cmd::train::fingerprint;
+use crate::cmd::distill::{
+    check_soft_targets_fit, mlp_student_config, soft_target_student_dataset, soft_target_student_meta, DistillArgs,
+};
 use crate::output::epoch_bar;
 
 /// The model's variables in name order (the same order on every rank: `VarStore::variables` is
@@ -106,25 +107,12 @@ pub fn run(args: &DistillArgs, path: &Path) -> Result<()> {
     let (rank, size) = super::ranks().context("not running across ranks")?;
     let world = super::world();
     let device = args.device.device()?;
-    let mut dataset = args.dataset.load()?;
-    let normalize = args.optim.normalize().unwrap_or_else(|| dataset.has_nonnegative_features());
-    if normalize {
-        dataset.row_normalize_features();
-    }
+    let (dataset, normalize) = soft_target_student_dataset(args)?;
     check_same_inputs(&world, &[("dataset", describe_dataset(&dataset)), ("soft targets", describe_file(path))])?;
     anyhow::ensure!(args.batch_size > 0, "--batch-size must be at least 1");
     let targets = read_soft_targets_any(path)?;
+    check_soft_targets_fit(path, &targets, &dataset)?;
     let n = dataset.num_nodes();
-    anyhow::ensure!(
-        targets.nodes == n && targets.classes == dataset.num_classes,
-        "{}: soft targets for {} nodes x {} classes (dataset '{}'), but {} has {n} nodes x {} classes",
-        path.display(),
-        targets.nodes,
-        targets.classes,
-        targets.dataset,
-        dataset.name,
-        dataset.num_classes
-    );
     anyhow::ensure!(n >= size, "{n} nodes cannot be shared among {size} ranks");
     let config = mlp_student_config(args, &dataset);
     let settings = args.optim.config();
@@ -275,16 +263,8 @@ pub fn run(args: &DistillArgs, path: &Path) -> Result<()> {
         (config.num_params() + 1) * 4,
     );
     if let Some(out) = &args.out {
-        let meta = CheckpointMeta {
-            format_version: 1,
-            model: config,
-            dataset: fingerprint(&dataset, normalize),
-            training: serde_json::json!({
-                "objective": "SoftTargets", "soft_targets": path, "temperature": temperature,
-                "alpha": alpha, "batch_size": args.batch_size, "settings": settings,
-                "best_val_acc": best_val_acc, "ranks": size,
-            }),
-        };
+        let mut meta = soft_target_student_meta(args, config, &dataset, normalize, path, &settings, best_val_acc);
+        meta.training["ranks"] = size.into();
         maybe_die(rank, "checkpoint");
         save_checkpoint(out, &vs, &meta).context("saving the checkpoint")?;
         println!("saved {}", out.display());
