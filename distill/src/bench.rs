@@ -16,8 +16,8 @@ use tch::Device;
 
 use crate::compare::family_recipe;
 use crate::lsp::{EdgeList, KlDirection, LspKernel};
-use crate::sampled::{train_sampled, SamplerConfig};
 use crate::online::{online_latency_ms, OnlineGraph};
+use crate::sampled::{train_sampled_or_full, SamplerConfig};
 use crate::{
     accuracy, inference_ms, predict, train, EpochStats, FeatureLayout, GraphData, LspTerm, Objective, TrainConfig,
     TrainError, Trained,
@@ -169,12 +169,11 @@ pub fn bench(dataset: &NodeDataset, device: Device, options: &BenchOptions) -> R
             }
             sample_cuda_memory();
         };
-        let trained = match (name, &options.sampler) {
-            ("teacher", Some(sampler)) => {
-                train_sampled(config, dataset, &data, objective, &teacher_settings, sampler, &mut on_epoch)?
-            }
-            ("teacher", None) => train(config, &data, objective, &teacher_settings, &mut on_epoch)?,
-            _ => train(config, &data, objective, &settings, &mut on_epoch)?,
+        let trained = if name == "teacher" {
+            let sampler = options.sampler.as_ref();
+            train_sampled_or_full(config, dataset, &data, objective, &teacher_settings, sampler, &mut on_epoch)?
+        } else {
+            train(config, &data, objective, &settings, &mut on_epoch)?
         };
         rows.push(BenchRow {
             name: name.to_string(),

@@ -14,9 +14,10 @@ use crate::lsp::{EdgeList, KlDirection, LspKernel};
 pub use crate::prune::compare_rows::PruneRowsConfig;
 use crate::prune::compare_rows::{matching_sparsity, prune_distilled, prune_teacher, PrunedModel};
 use crate::prune::HessianEstimator;
+use crate::sampled::train_sampled_or_full;
 use crate::setting::{Scores, SeedGraphs, Setting};
 use crate::{
-    checked_hidden_index, inference_ms, train, EpochStats, LspTerm, Objective, Selection, TrainConfig, TrainError, Trained,
+    checked_hidden_index, inference_ms, EpochStats, LspTerm, Objective, Selection, TrainConfig, TrainError, Trained,
 };
 
 /// Architecture of one model in the comparison.
@@ -139,7 +140,9 @@ pub fn family_recipe(family: Arch, classes: i64) -> (ModelSpec, TrainConfig, Mod
             ModelSpec { options: ArchOptions { heads: 1, ..ArchOptions::default() }, ..spec(6.max(classes), 0.6) },
         ),
         Arch::Gcn => (spec(64, 0.5), TrainConfig::default(), spec(6.max(classes), 0.5)),
-        _ => (spec(64, 0.5), TrainConfig { decay_all_layers: true, ..TrainConfig::default() }, spec(6.max(classes), 0.5)),
+        _ => {
+            (spec(64, 0.5), TrainConfig { decay_all_layers: true, ..TrainConfig::default() }, spec(6.max(classes), 0.5))
+        }
     }
 }
 
@@ -498,14 +501,23 @@ pub fn compare(
             let settings = TrainConfig { seed, ..settings.clone() };
             let mut on_epoch = |stats: &EpochStats| progress(Progress::Epoch { row: &plan.name, stats });
             let sampler = config.sampler.as_ref();
-            let mut trained = train_row(&cfg, observed, data, &objective, &settings, sampler, &mut on_epoch)?;
+            let mut trained =
+                train_sampled_or_full(&cfg, observed, data, &objective, &settings, sampler, &mut on_epoch)?;
             if plan.student.is_none() && members > 1 {
                 let combine = config.ensemble.as_ref().map(|e| e.combine).unwrap_or_default();
                 let mut all = vec![trained];
                 for k in 1..members {
                     run += 1;
                     let settings = TrainConfig { seed: crate::ensemble::member_seed(seed, k), ..settings.clone() };
-                    all.push(train_row(&cfg, observed, data, &objective, &settings, sampler, &mut on_epoch)?);
+                    all.push(train_sampled_or_full(
+                        &cfg,
+                        observed,
+                        data,
+                        &objective,
+                        &settings,
+                        sampler,
+                        &mut on_epoch,
+                    )?);
                 }
                 let built = crate::ensemble::Ensemble::from_trained(&all.iter().collect::<Vec<_>>(), combine)?;
                 row.record_ensemble(&built, &all, &graphs);
@@ -658,25 +670,6 @@ fn row_plans(config: &CompareConfig) -> Vec<RowPlan> {
         plans.push(plan(&format!("{s}+kd+lsp[{kernel}]"), small, true, Some(kernel)));
     }
     plans
-}
-
-/// Trains one row's model: on sampled blocks when the config has a sampler and the model reads
-/// the graph (graph-less rows need no sampler: their full batch is already small), else full-batch.
-fn train_row(
-    cfg: &ModelConfig,
-    observed: &NodeDataset,
-    data: &crate::GraphData,
-    objective: &Objective,
-    settings: &TrainConfig,
-    sampler: Option<&crate::sampled::SamplerConfig>,
-    on_epoch: &mut dyn FnMut(&EpochStats),
-) -> Result<Trained, TrainError> {
-    match sampler {
-        Some(sampler) if cfg.arch.uses_graph() => {
-            crate::sampled::train_sampled(cfg, observed, data, objective, settings, sampler, on_epoch)
-        }
-        _ => train(cfg, data, objective, settings, on_epoch),
-    }
 }
 
 impl RowPlan {

@@ -131,6 +131,26 @@ fn show_fanouts(fanouts: &[usize]) -> String {
     parts.join(",")
 }
 
+/// Trains a fresh model of `config` on sampled blocks when there is a `sampler` and the model
+/// reads the graph ([`train_sampled`]; a graph-less model needs no sampler: its full batch is
+/// already small), else full-batch on `data` ([`crate::train`]).
+pub fn train_sampled_or_full(
+    config: &ModelConfig,
+    dataset: &NodeDataset,
+    data: &GraphData,
+    objective: &Objective,
+    settings: &TrainConfig,
+    sampler: Option<&SamplerConfig>,
+    on_epoch: &mut dyn FnMut(&EpochStats),
+) -> Result<Trained, TrainError> {
+    match sampler {
+        Some(sampler) if config.arch.uses_graph() => {
+            train_sampled(config, dataset, data, objective, settings, sampler, on_epoch)
+        }
+        _ => crate::train(config, data, objective, settings, on_epoch),
+    }
+}
+
 /// Trains a fresh model of `config` on neighbour-sampled batches of `dataset`'s graph (see the
 /// module documentation). `dataset` holds the graph and the features as the model reads them
 /// (preprocessed like `data`'s); `data` is the same dataset on the device, for labels, the split

@@ -9,10 +9,10 @@ use gdistill_distill::{
     checked_hidden_index, load_checkpoint, save_checkpoint, CheckpointMeta, LspTerm, Objective, TrainConfig,
 };
 
+use gdistill_datasets::{NodeDataset, SoftTargets};
 use gdistill_distill::accuracy;
 use gdistill_distill::chunked::chunked_logits;
 use gdistill_distill::minibatch::{train_mlp_on_soft_targets, SoftTargetBatches};
-use gdistill_datasets::{NodeDataset, SoftTargets};
 use gdistill_models::{Arch, ModelConfig};
 use tch::Tensor;
 
