@@ -45,7 +45,7 @@ pub mod structural_features;
 pub use csbm::{generate_csbm, CsbmParams};
 pub use dataset::{DatasetSummary, FeatureLayout, NodeDataset, Split};
 pub use error::DatasetError;
-pub use h5graph::{read_h5graph, read_soft_targets, write_h5graph, write_soft_targets, SoftTargets};
+pub use h5graph::{read_h5graph, read_soft_targets, write_h5graph, write_soft_targets, EnsembleOrigin, SoftTargets};
 pub use images::{is_image_spec, load_images, ImageDataset, ImageSpec, ImageSummary};
 pub use inductive::{inductive_split, InductiveDataset};
 pub use linqs::{load_linqs, LinqsOptions, LinqsReport};

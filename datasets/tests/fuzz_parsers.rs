@@ -625,6 +625,7 @@ fn fuzz_soft_targets() {
         nodes: 5,
         classes: 3,
         dataset: "toy".into(),
+        ensemble: None,
     };
     gdistill_datasets::write_soft_targets(&valid, &targets).unwrap();
     let corpus = [std::fs::read(&valid).unwrap()];

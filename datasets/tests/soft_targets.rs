@@ -1,9 +1,47 @@
 //! The soft-targets HDF5 file: round trip, and refusal of files that cannot be soft targets.
 
-use gdistill_datasets::{read_soft_targets, write_soft_targets, SoftTargets};
+use gdistill_datasets::{read_soft_targets, write_soft_targets, EnsembleOrigin, SoftTargets};
 
 fn targets() -> SoftTargets {
-    SoftTargets { logits: (0..12).map(|i| i as f32 * 0.5 - 2.0).collect(), nodes: 4, classes: 3, dataset: "toy".into() }
+    SoftTargets {
+        logits: (0..12).map(|i| i as f32 * 0.5 - 2.0).collect(),
+        nodes: 4,
+        classes: 3,
+        dataset: "toy".into(),
+        ensemble: None,
+    }
+}
+
+#[test]
+fn an_ensembles_origin_and_temperature_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    for (combine, temperature) in [("soft-targets", Some(2.5)), ("logits", None)] {
+        let path = dir.path().join(format!("{combine}.h5"));
+        let origin = EnsembleOrigin { members: 5, combine: combine.into(), temperature };
+        let written = SoftTargets { ensemble: Some(origin), ..targets() };
+        write_soft_targets(&path, &written).unwrap();
+        assert_eq!(read_soft_targets(&path).unwrap(), written);
+    }
+}
+
+#[test]
+fn an_ensemble_attribute_of_the_wrong_type_or_value_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.h5");
+    let bad = |name: &str, write: &dyn Fn(&gdistill_datasets::h5graph::hdf5::File)| {
+        write_soft_targets(&path, &targets()).unwrap();
+        let file = gdistill_datasets::h5graph::hdf5::File::open_rw(&path).unwrap();
+        write(&file);
+        file.close().unwrap();
+        let e = read_soft_targets(&path).unwrap_err().to_string();
+        assert!(e.contains("t.h5") && e.contains(name), "{e}");
+    };
+    bad("ensemble_members", &|f| f.new_attr::<i64>().create("ensemble_members").unwrap().write_scalar(&0i64).unwrap());
+    bad("ensemble_members", &|f| f.new_attr::<f64>().create("ensemble_members").unwrap().write_scalar(&2.0).unwrap());
+    bad("temperature", &|f| {
+        f.new_attr::<i64>().create("ensemble_members").unwrap().write_scalar(&3i64).unwrap();
+        f.new_attr::<f64>().create("temperature").unwrap().write_scalar(&-1.0).unwrap();
+    });
 }
 
 #[test]

@@ -203,8 +203,24 @@ pub fn soft_target_student_dataset(args: &DistillArgs) -> Result<(NodeDataset, b
     Ok((dataset, normalize))
 }
 
-/// Refuses soft targets (read from `path`) that do not cover `dataset`'s nodes and classes.
-pub fn check_soft_targets_fit(path: &Path, targets: &SoftTargets, dataset: &NodeDataset) -> Result<()> {
+/// Refuses soft targets (read from `path`) that do not cover `dataset`'s nodes and classes, or an
+/// ensemble's mixture made at another temperature than the student's `temperature`.
+pub fn check_soft_targets_fit(
+    path: &Path,
+    targets: &SoftTargets,
+    dataset: &NodeDataset,
+    temperature: f64,
+) -> Result<()> {
+    if let Some(made_at) = targets.ensemble.as_ref().and_then(|e| e.temperature) {
+        // `T log q` gives back the mixture `q` only at its own T; at another it is a different
+        // distribution that no teacher or ensemble produced.
+        anyhow::ensure!(
+            (made_at - temperature).abs() <= 1e-9 * made_at.max(1.0),
+            "{}: holds the mixture of an ensemble's soft targets at T = {made_at}; distil with --temperature {made_at} \
+             (got {temperature}), or store the ensemble with --ensemble-combine logits",
+            path.display()
+        );
+    }
     anyhow::ensure!(
         targets.nodes == dataset.num_nodes() && targets.classes == dataset.num_classes,
         "{}: soft targets for {} nodes x {} classes (dataset '{}'), but {} has {} nodes x {} classes",
@@ -245,7 +261,7 @@ fn from_soft_targets(args: &DistillArgs, path: &Path) -> Result<()> {
     let device = args.device.device()?;
     let (dataset, normalize) = soft_target_student_dataset(args)?;
     let targets = super::mpi::shards::read_soft_targets_any(path)?;
-    check_soft_targets_fit(path, &targets, &dataset)?;
+    check_soft_targets_fit(path, &targets, &dataset, args.temperature)?;
     let logits = Tensor::from_slice(&targets.logits).view([targets.nodes as i64, targets.classes as i64]);
     let config = mlp_student_config(args, &dataset);
     let settings = args.optim.config();

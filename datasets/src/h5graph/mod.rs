@@ -35,7 +35,7 @@ mod precheck;
 mod soft_targets;
 mod write;
 
-pub use soft_targets::{read_soft_targets, write_soft_targets, SoftTargets, SOFT_TARGETS_FORMAT};
+pub use soft_targets::{read_soft_targets, write_soft_targets, EnsembleOrigin, SoftTargets, SOFT_TARGETS_FORMAT};
 pub use write::write_h5graph;
 
 /// The HDF5 crate this module reads and writes with (`hdf5-metno`), for callers that build or
@@ -150,6 +150,28 @@ impl Reader<'_> {
             ty => return Err(self.bad(format!("attribute '{name}' has type {ty}, expected a string"))),
         };
         value.map(Some).map_err(|e| self.bad(format!("attribute '{name}': {e}")))
+    }
+
+    /// An optional integer scalar attribute of the root.
+    fn int_attr(&self, name: &str) -> Result<Option<i64>, DatasetError> {
+        let Ok(attr) = self.file.attr(name) else { return Ok(None) };
+        match attr.dtype().and_then(|t| t.to_descriptor()) {
+            Ok(TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(_)) => {}
+            Ok(ty) => return Err(self.bad(format!("attribute '{name}' has type {ty}, expected an integer"))),
+            Err(e) => return Err(self.bad(format!("attribute '{name}': {e}"))),
+        }
+        attr.read_scalar::<i64>().map(Some).map_err(|e| self.bad(format!("attribute '{name}': {e}")))
+    }
+
+    /// An optional floating-point scalar attribute of the root.
+    fn float_attr(&self, name: &str) -> Result<Option<f64>, DatasetError> {
+        let Ok(attr) = self.file.attr(name) else { return Ok(None) };
+        match attr.dtype().and_then(|t| t.to_descriptor()) {
+            Ok(TypeDescriptor::Float(_)) => {}
+            Ok(ty) => return Err(self.bad(format!("attribute '{name}' has type {ty}, expected a float"))),
+            Err(e) => return Err(self.bad(format!("attribute '{name}': {e}"))),
+        }
+        attr.read_scalar::<f64>().map(Some).map_err(|e| self.bad(format!("attribute '{name}': {e}")))
     }
 
     fn features(&self, n: usize) -> Result<CsMat<f32>, DatasetError> {

@@ -6,8 +6,14 @@
 //! | `/` attr `version` | attribute | integer scalar | `1` |
 //! | `/` attr `dataset` | attribute | variable-length string | name of the dataset the logits belong to |
 //! | `logits` | dataset | float32 `[N, C]` | the teacher's logits (temperature not applied) |
+//! | `/` attr `ensemble_members` | attribute, optional | integer scalar | K, when the logits combine K teachers |
+//! | `/` attr `ensemble_combine` | attribute, optional | variable-length string | `"soft-targets"` or `"logits"` |
+//! | `/` attr `temperature` | attribute, optional | float64 scalar | T, when the logits are `T log q` of a mixture `q` |
 //!
-//! Logits rather than probabilities: the student's temperature is chosen when it trains.
+//! Logits rather than probabilities: the student's temperature is chosen when it trains. The one
+//! exception is an ensemble whose tempered softmaxes were averaged (a mixture `q`, Hinton et al.
+//! 2015): `T log q` reproduces `q` only at the `T` it was made with, so the file records that `T`
+//! and students must distil at it. Averaged logits hold at every temperature and record none.
 //! Written atomically (temporary file, then rename); every value must be finite.
 
 use std::path::Path;
@@ -32,6 +38,19 @@ pub struct SoftTargets {
     pub classes: usize,
     /// Name of the dataset they were computed on.
     pub dataset: String,
+    /// Set when the logits combine several teachers.
+    pub ensemble: Option<EnsembleOrigin>,
+}
+
+/// How stored logits were combined from an ensemble of teachers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnsembleOrigin {
+    /// How many teachers.
+    pub members: usize,
+    /// `"soft-targets"` (the mixture of tempered softmaxes) or `"logits"` (their mean).
+    pub combine: String,
+    /// The temperature a mixture was made at (`None` for averaged logits).
+    pub temperature: Option<f64>,
 }
 
 impl SoftTargets {
@@ -66,6 +85,13 @@ pub fn write_soft_targets(path: &Path, targets: &SoftTargets) -> Result<(), Data
             .shape([targets.nodes, targets.classes])
             .create("logits")?
             .write_raw(&targets.logits)?;
+        if let Some(origin) = &targets.ensemble {
+            file.new_attr::<i64>().create("ensemble_members")?.write_scalar(&(origin.members as i64))?;
+            file.new_attr::<VarLenUnicode>().create("ensemble_combine")?.write_scalar(&text(&origin.combine)?)?;
+            if let Some(t) = origin.temperature {
+                file.new_attr::<f64>().create("temperature")?.write_scalar(&t)?;
+            }
+        }
         file.close()
     })
 }
@@ -90,7 +116,19 @@ pub(crate) fn read_unguarded(path: &Path) -> Result<SoftTargets, DatasetError> {
     let &[nodes, classes] = shape.as_slice() else {
         return Err(r.bad(format!("'logits' has shape {shape:?}, expected [nodes, classes]")));
     };
-    let targets = SoftTargets { logits, nodes, classes, dataset };
+    let ensemble = match r.int_attr("ensemble_members")? {
+        None => None,
+        Some(members) if members >= 1 => Some(EnsembleOrigin {
+            members: members as usize,
+            combine: r.string_attr("ensemble_combine")?.unwrap_or_default(),
+            temperature: r.float_attr("temperature")?,
+        }),
+        Some(members) => return Err(r.bad(format!("root attribute ensemble_members is {members}, expected >= 1"))),
+    };
+    if let Some(t) = ensemble.as_ref().and_then(|e| e.temperature).filter(|t| !(t.is_finite() && *t > 0.0)) {
+        return Err(r.bad(format!("root attribute temperature is {t}, expected a positive number")));
+    }
+    let targets = SoftTargets { logits, nodes, classes, dataset, ensemble };
     targets.check(path)?;
     Ok(targets)
 }

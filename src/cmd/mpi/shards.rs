@@ -151,5 +151,5 @@ pub fn read_soft_targets_any(path: &Path) -> Result<SoftTargets> {
         path.display(),
         manifest.nodes
     );
-    Ok(SoftTargets { logits, nodes: manifest.nodes, classes: manifest.classes, dataset: manifest.dataset })
+    Ok(SoftTargets { logits, nodes: manifest.nodes, classes: manifest.classes, dataset: manifest.dataset, ensemble: None })
 }

@@ -56,16 +56,17 @@ pub fn run(args: SoftTargetsArgs) -> Result<()> {
     let (rank, size) = super::ranks().context("not running across ranks")?;
     let world = super::world();
     let device = args.device.device()?;
-    let (_vs, teacher, meta) = load_checkpoint(&args.teacher, device)?;
+    let teacher_path = args.single_teacher()?;
+    let (_vs, teacher, meta) = load_checkpoint(teacher_path, device)?;
     let mut dataset = args.dataset.load()?;
     if meta.dataset.row_normalized {
         dataset.row_normalize_features();
     }
     check_same_inputs(
         &world,
-        &[("dataset", describe_dataset(&dataset)), ("teacher checkpoint", describe_file(&args.teacher))],
+        &[("dataset", describe_dataset(&dataset)), ("teacher checkpoint", describe_file(teacher_path))],
     )?;
-    check_fingerprint(&args.teacher, &meta.dataset, &fingerprint(&dataset, meta.dataset.row_normalized))?;
+    check_fingerprint(teacher_path, &meta.dataset, &fingerprint(&dataset, meta.dataset.row_normalized))?;
     let config = teacher.config().clone();
     anyhow::ensure!(
         matches!(config.arch, Arch::Gcn | Arch::Mlp),
@@ -195,7 +196,13 @@ pub fn run(args: SoftTargetsArgs) -> Result<()> {
     // Each rank writes its shard (atomically), then rank 0 writes the manifest once all have.
     let shard_file = shard_path(&args.out, rank, size);
     let targets =
-        SoftTargets { logits: values, nodes: mine.len(), classes: dataset.num_classes, dataset: dataset.name.clone() };
+        SoftTargets {
+            logits: values,
+            nodes: mine.len(),
+            classes: dataset.num_classes,
+            dataset: dataset.name.clone(),
+            ensemble: None,
+        };
     maybe_die(rank, "write");
     write_soft_targets(&shard_file, &targets)?;
     let mine_hash = logits_hash(&targets.logits);
@@ -223,7 +230,7 @@ pub fn run(args: SoftTargetsArgs) -> Result<()> {
         write_atomically(&args.out, &json)?;
         println!(
             "{}: logits of {n} nodes x {} classes on {size} ranks in {seconds:.2} s; wrote {size} shards and {}",
-            args.teacher.display(),
+            teacher_path.display(),
             dataset.num_classes,
             args.out.display()
         );

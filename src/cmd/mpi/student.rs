@@ -111,7 +111,7 @@ pub fn run(args: &DistillArgs, path: &Path) -> Result<()> {
     check_same_inputs(&world, &[("dataset", describe_dataset(&dataset)), ("soft targets", describe_file(path))])?;
     anyhow::ensure!(args.batch_size > 0, "--batch-size must be at least 1");
     let targets = read_soft_targets_any(path)?;
-    check_soft_targets_fit(path, &targets, &dataset)?;
+    check_soft_targets_fit(path, &targets, &dataset, args.temperature)?;
     let n = dataset.num_nodes();
     anyhow::ensure!(n >= size, "{n} nodes cannot be shared among {size} ranks");
     let config = mlp_student_config(args, &dataset);
