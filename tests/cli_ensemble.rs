@@ -51,11 +51,39 @@ fn compare_with_an_ensemble_teacher_and_int8_rows() {
     assert!(row("teacher-obd")["mean"].is_f64() && row("teacher-int8")["mean"].is_f64(), "{rows:?}");
 }
 
+/// MUNGE pseudo nodes join mlp+kd's transfer set; the report says so, and only then.
+#[test]
+fn compare_with_munge_pseudo_nodes_for_the_mlp_student() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str], name: &str| -> serde_json::Value {
+        let json_path = dir.path().join(name);
+        let base = ["compare", "--dataset", SPEC, "--seeds", "1", "--epochs", "20", "--no-lsp", "--no-prune"];
+        let o = gdistill(&[&base[..], extra, &["--json", json_path.to_str().unwrap()]].concat(), dir.path());
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap()
+    };
+    let plain = run(&[], "plain.json");
+    let munged = run(&["--transfer-set", "munge:600,0.5"], "munge.json");
+    assert!(plain["config"].get("transfer_set").is_none(), "old reports keep their keys");
+    assert_eq!(munged["config"]["transfer_set"], "munge:600,0.5");
+    let acc = |j: &serde_json::Value, row: &str| {
+        j["rows"].as_array().unwrap().iter().find(|r| r["name"] == row).unwrap()["mean"].as_f64().unwrap()
+    };
+    // Only mlp+kd trains on the pseudo nodes: every other row is the same run.
+    for row in ["teacher", "mlp", "gcn-small", "gcn-small+kd"] {
+        assert_eq!(acc(&plain, row), acc(&munged, row), "{row}");
+    }
+    assert!(acc(&munged, "mlp+kd") > 0.5, "{munged}");
+}
+
 #[test]
 fn flags_that_do_not_apply_are_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
-    let o = gdistill(&["compare", "--dataset", SPEC, "--transfer-set", "munge:100,0.5"], dir.path());
-    assert_fails_with(&o, &["--transfer-set", "image datasets"]);
+    let o = gdistill(&["compare", "--dataset", SPEC, "--transfer-set", "mixup:100"], dir.path());
+    assert_fails_with(&o, &["mixup:100", "graphs take munge:N,P"]);
+    let sampled = ["--sampler", "neighbor", "--fanout", "5,5", "--transfer-set", "munge:100,0.5"];
+    let o = gdistill(&[&["compare", "--dataset", SPEC][..], &sampled].concat(), dir.path());
+    assert_fails_with(&o, &["munge:N,P", "sampler"]);
     let o = gdistill(&["compare", "--dataset", SPEC, "--teacher", "sage", "--int8"], dir.path());
     assert_fails_with(&o, &["int8", "sage"]);
     let o = gdistill(&["compare", "--dataset", SPEC, "--teacher-ensemble", "0"], dir.path());

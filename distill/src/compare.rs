@@ -6,9 +6,9 @@
 //! warm full-graph inference milliseconds.
 
 use gdistill_datasets::{apply_features, apply_split, FeatureSpec, NodeDataset, SplitSpec};
-use gdistill_models::{Arch, ArchOptions, ModelConfig, ModelOutput};
+use gdistill_models::{Arch, ArchOptions, ModelConfig, ModelOutput, NodeFeatures, SparseMatrix};
 use serde::{Deserialize, Serialize};
-use tch::Device;
+use tch::{Device, Tensor};
 
 use crate::lsp::{EdgeList, KlDirection, LspKernel};
 pub use crate::prune::compare_rows::PruneRowsConfig;
@@ -16,8 +16,10 @@ use crate::prune::compare_rows::{matching_sparsity, prune_distilled, prune_teach
 use crate::prune::HessianEstimator;
 use crate::sampled::train_sampled_or_full;
 use crate::setting::{Scores, SeedGraphs, Setting};
+use crate::transfer_set::TransferSet;
 use crate::{
-    checked_hidden_index, inference_ms, EpochStats, LspTerm, Objective, Selection, TrainConfig, TrainError, Trained,
+    checked_hidden_index, inference_ms, EpochStats, GraphData, LspTerm, Objective, Selection, TrainConfig, TrainError,
+    Trained,
 };
 
 /// Architecture of one model in the comparison.
@@ -102,6 +104,10 @@ pub struct CompareConfig {
     /// `weight_bytes` ("distil, prune, or quantize?").
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub int8_rows: bool,
+    /// What `mlp+kd` distils on: every node (`train`, the default), or every node and
+    /// `munge:N,P` pseudo nodes labelled by the teacher ([`crate::node_munge`]).
+    #[serde(default, skip_serializing_if = "TransferSet::is_train")]
+    pub transfer_set: TransferSet,
 }
 
 /// Local structure preservation in the comparison (Yang et al. 2020).
@@ -227,6 +233,7 @@ impl CompareConfig {
             sampler: None,
             ensemble: None,
             int8_rows: false,
+            transfer_set: TransferSet::Train,
             prune: match family {
                 Arch::Gcn => PruneRowsConfig::default(),
                 // Gauss-Newton is written for GCN layers; Fisher needs only first derivatives.
@@ -290,6 +297,17 @@ impl CompareConfig {
         }
         if let Some(tune) = &self.tune {
             tune.validate()?;
+        }
+        match self.transfer_set {
+            TransferSet::Train | TransferSet::Munge { .. } => {}
+            other => {
+                return Err(format!(
+                    "transfer set {other}: a graph's transfer set is already every node; graphs take munge:N,P (pseudo nodes for mlp+kd)"
+                ))
+            }
+        }
+        if !self.transfer_set.is_train() && self.sampler.is_some() {
+            return Err("transfer set munge:N,P trains mlp+kd full-batch; it does not combine with a sampler".into());
         }
         let trainings = [
             ("teacher_training", &self.teacher_training),
@@ -486,6 +504,7 @@ pub fn compare(
         }
         let (data, observed) = (&graphs.data, &graphs.dataset);
         let mut teacher_out = None;
+        let mut pseudo: Option<(GraphData, Tensor)> = None;
         let (mut teacher, mut distilled_small, mut distilled_mlp, mut ensemble) = (None, None, None, None);
         for (row, plan) in rows.iter_mut().zip(&plans) {
             progress(Progress::RunStarted { row: &plan.name, seed, run, runs });
@@ -501,8 +520,16 @@ pub fn compare(
             let settings = TrainConfig { seed, ..settings.clone() };
             let mut on_epoch = |stats: &EpochStats| progress(Progress::Epoch { row: &plan.name, stats });
             let sampler = config.sampler.as_ref();
-            let mut trained =
-                train_sampled_or_full(&cfg, observed, data, &objective, &settings, sampler, &mut on_epoch)?;
+            let mut trained = match (&pseudo, plan.name.as_str()) {
+                (Some((augmented, targets)), "mlp+kd") => crate::train(
+                    &cfg,
+                    augmented,
+                    &config.kd_objective(targets.shallow_clone()),
+                    &settings,
+                    &mut on_epoch,
+                )?,
+                _ => train_sampled_or_full(&cfg, observed, data, &objective, &settings, sampler, &mut on_epoch)?,
+            };
             if plan.student.is_none() && members > 1 {
                 let combine = config.ensemble.as_ref().map(|e| e.combine).unwrap_or_default();
                 let mut all = vec![trained];
@@ -523,6 +550,13 @@ pub fn compare(
                 row.record_ensemble(&built, &all, &graphs);
                 let mean_logits = config.kd_loss == KdLoss::Logits;
                 teacher_out = Some(built.targets(&data.features, &data.a_hat, config.temperature, mean_logits));
+                if let TransferSet::Munge { size, p } = config.transfer_set {
+                    let mean_logits = config.kd_loss == KdLoss::Logits;
+                    let label = |x: &NodeFeatures, a: &SparseMatrix| {
+                        built.targets(x, a, config.temperature, mean_logits).logits
+                    };
+                    pseudo = Some(munge_transfer_set(observed, data, teacher_out.as_ref(), size, p, seed, label)?);
+                }
                 ensemble = Some(built);
                 // Member 0 (the single teacher of this seed) is the one the pruned row prunes.
                 trained = all.swap_remove(0);
@@ -531,6 +565,12 @@ pub fn compare(
                 if plan.student.is_none() {
                     // Soft targets only for the nodes training sees (inductively, not the held-out ones).
                     teacher_out = Some(tch::no_grad(|| trained.model.forward_t(&data.features, &data.a_hat, false)));
+                    if let TransferSet::Munge { size, p } = config.transfer_set {
+                        let label = |x: &NodeFeatures, a: &SparseMatrix| {
+                            tch::no_grad(|| trained.model.forward_t(x, a, false).logits)
+                        };
+                        pseudo = Some(munge_transfer_set(observed, data, teacher_out.as_ref(), size, p, seed, label)?);
+                    }
                 }
             }
             match plan.name.as_str() {
@@ -585,6 +625,29 @@ pub fn compare(
         config: config.clone(),
         tune: tuning,
     })
+}
+
+/// `mlp+kd`'s data and targets with `size` MUNGE pseudo nodes appended: the real nodes' targets
+/// are `teacher`'s, the pseudo nodes' are what `label` (the teacher, or the ensemble's combined
+/// targets) gives on [`crate::node_munge::teacher_view`].
+fn munge_transfer_set(
+    observed: &NodeDataset,
+    data: &GraphData,
+    teacher: Option<&ModelOutput>,
+    size: usize,
+    p: f64,
+    seed: u64,
+    label: impl Fn(&NodeFeatures, &SparseMatrix) -> Tensor,
+) -> Result<(GraphData, Tensor), TrainError> {
+    use crate::node_munge::{munge_nodes, student_data, teacher_view};
+    let teacher = teacher.expect("the teacher's targets come first");
+    // Its own stream: the pseudo nodes of a seed do not depend on what trained before.
+    let pseudo = munge_nodes(observed, size, p, seed.wrapping_add(0x6d75_6e67_65));
+    let (x, a) = teacher_view(data, observed, &pseudo)?;
+    let n = data.num_nodes();
+    let pseudo_targets = label(&x, &a).narrow(0, n, size as i64);
+    let augmented = student_data(data, observed, &pseudo, &pseudo_targets)?;
+    Ok((augmented, Tensor::cat(&[teacher.logits.shallow_clone(), pseudo_targets], 0)))
 }
 
 /// The dataset as every row of `config` reads it: features row-normalised when the config

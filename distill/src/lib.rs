@@ -17,6 +17,7 @@ pub mod images;
 mod losses;
 pub mod lsp;
 pub mod minibatch;
+pub mod node_munge;
 pub mod online;
 pub mod pointcloud;
 pub mod prune;

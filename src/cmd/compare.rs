@@ -7,9 +7,9 @@ use clap::Args;
 use gdistill_datasets::{FeatureSpec, NodeDataset, SplitSpec};
 use gdistill_distill::compare::{compare, CompareConfig, KdLoss};
 use gdistill_distill::ensemble::{EnsembleCombine, EnsembleConfig};
-use gdistill_distill::transfer_set::TransferSet;
 use gdistill_distill::lsp::LspKernel;
 use gdistill_distill::setting::Setting;
+use gdistill_distill::transfer_set::TransferSet;
 use gdistill_models::Arch;
 
 use super::distill::KdLossArg;
@@ -97,6 +97,7 @@ pub struct CompareArgs {
     pub ensemble_combine: Option<EnsembleCombine>,
     /// Image datasets: what the +kd rows are trained on: train (the training images),
     /// augmented:N, munge:N,P or mixup:N (N pseudo images added, labelled by the teacher).
+    /// Graphs: munge:N,P adds N pseudo nodes (MUNGE on node features) to mlp+kd's transfer set.
     #[arg(long, value_name = "SET")]
     pub transfer_set: Option<TransferSet>,
     /// Add the int8 rows teacher-int8 and mlp+kd-int8 (simulated post-training quantization)
@@ -173,6 +174,7 @@ fn resolve_config(args: &CompareArgs, dataset: &NodeDataset) -> Result<CompareCo
     if args.int8 {
         config.int8_rows = true;
     }
+    set(&mut config.transfer_set, args.transfer_set);
     if let Some(loss) = args.kd_loss {
         config.kd_loss = match loss {
             KdLossArg::SoftTargets => KdLoss::SoftTargets,
@@ -261,16 +263,14 @@ pub fn run(args: CompareArgs) -> Result<()> {
     if let Some(path) = &args.plot {
         crate::plot::check_png_path(path)?;
     }
-    if args.transfer_set.is_some() {
-        anyhow::bail!(
-            "--transfer-set applies to image datasets; a graph's transfer set is already every node (MUNGE on node features is not implemented)"
-        );
-    }
     let device = args.device.device()?;
     let dataset = args.dataset.load()?;
     let config = resolve_config(&args, &dataset)?;
     let report = with_run_bar(|progress| compare(&dataset, &config, device, progress))?;
     print_compare_table(&report);
+    if let TransferSet::Munge { size, p } = config.transfer_set {
+        println!("mlp+kd distilled on every node and {size} MUNGE pseudo nodes (p = {p}) labelled by the teacher");
+    }
     if let Some(path) = &args.json {
         write_json(path, &report)?;
         println!("wrote {}", path.display());
