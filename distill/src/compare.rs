@@ -6,10 +6,12 @@
 //! warm full-graph inference milliseconds.
 
 use gdistill_datasets::{apply_features, apply_split, FeatureSpec, NodeDataset, SplitSpec};
-use gdistill_models::{Arch, ArchOptions, ModelConfig, ModelOutput};
+use gdistill_models::{Arch, ArchOptions, ModelConfig, ModelOutput, NodeModel};
 use serde::{Deserialize, Serialize};
 use tch::Device;
 
+pub use crate::experiment::{mean_std, Progress};
+use crate::experiment::{seeds, Row, RunCounter, Runs};
 use crate::lsp::{EdgeList, KlDirection, LspKernel};
 pub use crate::prune::compare_rows::PruneRowsConfig;
 use crate::prune::compare_rows::{matching_sparsity, prune_distilled, prune_teacher, PrunedModel};
@@ -336,14 +338,12 @@ pub struct DatasetInfo {
     pub held_out: Option<usize>,
 }
 
-/// One row of the comparison table.
+/// One row of the comparison table ([`GraphColumns`] after the shared columns).
+pub type CompareRow = Row<GraphColumns>;
+
+/// A graph row's own columns, after name, parameters and test accuracy.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct CompareRow {
-    pub name: String,
-    pub params: i64,
-    pub test_acc: Vec<f64>,
-    pub mean: f64,
-    pub std: f64,
+pub struct GraphColumns {
     /// Validation accuracy per seed (model selection should read these, not the test figures).
     pub val_acc: Vec<f64>,
     pub val_mean: f64,
@@ -392,35 +392,12 @@ pub struct CompareReport {
     pub tune: Option<crate::tune::TuneReport>,
 }
 
-/// What a comparison (graphs, images or point clouds) is doing now, for progress display.
-#[derive(Clone, Copy, Debug)]
-pub enum Progress<'a> {
-    RunStarted { row: &'a str, seed: u64, run: usize, runs: usize },
-    Epoch { row: &'a str, stats: &'a EpochStats },
-}
-
-/// Mean and sample standard deviation (0 for fewer than two values).
-pub fn mean_std(values: &[f64]) -> (f64, f64) {
-    let n = values.len() as f64;
-    if values.is_empty() {
-        return (f64::NAN, f64::NAN);
-    }
-    let mean = values.iter().sum::<f64>() / n;
-    let var = if values.len() < 2 { 0.0 } else { values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0) };
-    (mean, var.sqrt())
-}
-
 struct RowRuns {
     name: String,
     params: i64,
-    acc: Vec<f64>,
-    val_acc: Vec<f64>,
+    runs: Runs,
     /// Inductive setting: (`tran`, `ind`) per seed.
     inductive: Vec<(f64, f64)>,
-    train_s: Vec<f64>,
-    infer_ms: Vec<f64>,
-    /// Ensemble teacher: each member's test accuracy, one vector per seed.
-    member_acc: Vec<Vec<f64>>,
     weight_bytes: Option<i64>,
 }
 
@@ -474,9 +451,8 @@ pub fn compare(
         rows.push(RowRuns { params: rows[0].params, ..RowRuns::new("teacher-int8".into(), &teacher_cfg) });
         rows.push(RowRuns::new("mlp+kd-int8".into(), &student_cfg(Student::Mlp)));
     }
-    let runs = rows.len() * config.seeds + (members - 1) * config.seeds;
-    let mut run = 0;
-    for seed in config.first_seed..config.first_seed + config.seeds as u64 {
+    let mut counter = RunCounter::new(rows.len() * config.seeds + (members - 1) * config.seeds);
+    for seed in seeds(config.first_seed, config.seeds) {
         if seed != config.first_seed {
             let split_changes = config.split != SplitSpec::Public;
             graphs.next_seed(&seed_split(seed)?, config.setting, split_changes, seed)?;
@@ -488,8 +464,7 @@ pub fn compare(
         let mut teacher_out = None;
         let (mut teacher, mut distilled_small, mut distilled_mlp, mut ensemble) = (None, None, None, None);
         for (row, plan) in rows.iter_mut().zip(&plans) {
-            progress(Progress::RunStarted { row: &plan.name, seed, run, runs });
-            run += 1;
+            counter.start(progress, &plan.name, seed);
             let (cfg, objective, settings) = match (plan.student, &teacher_out) {
                 (None, _) => (teacher_cfg.clone(), Objective::labels(), &config.teacher_training),
                 (Some(student), Some(teacher)) => {
@@ -507,7 +482,7 @@ pub fn compare(
                 let combine = config.ensemble.as_ref().map(|e| e.combine).unwrap_or_default();
                 let mut all = vec![trained];
                 for k in 1..members {
-                    run += 1;
+                    counter.count();
                     let settings = TrainConfig { seed: crate::ensemble::member_seed(seed, k), ..settings.clone() };
                     all.push(train_sampled_or_full(
                         &cfg,
@@ -544,23 +519,21 @@ pub fn compare(
             let sparsity = matching_sparsity(&teacher_cfg, &student_cfg(Student::GcnSmall));
             // The int8 rows, when there are any, come after the pruned ones.
             let offset = rows.len() - pruned_rows - if config.int8_rows { 2 } else { 0 };
-            progress(Progress::RunStarted { row: &pruned_names[0], seed, run, runs });
+            counter.start(progress, &pruned_names[0], seed);
             let pruned = prune_teacher(teacher, data, config, sparsity, seed)?;
             rows[offset].record_pruned(&pruned, &graphs);
-            progress(Progress::RunStarted { row: &pruned_names[1], seed, run: run + 1, runs });
+            counter.start(progress, &pruned_names[1], seed);
             let pruned = prune_distilled(small, &out.logits, data, config, seed)?;
             rows[offset + 1].record_pruned(&pruned, &graphs);
-            run += 2;
         }
         if let (Some(teacher), Some(mlp)) = (&teacher, &distilled_mlp) {
             let offset = rows.len() - 2;
-            progress(Progress::RunStarted { row: "teacher-int8", seed, run, runs });
+            counter.start(progress, "teacher-int8", seed);
             let quantized = crate::quantize::quantize_row(teacher, ensemble.as_ref(), data)?;
             rows[offset].record_int8(&quantized, &graphs);
-            progress(Progress::RunStarted { row: "mlp+kd-int8", seed, run: run + 1, runs });
+            counter.start(progress, "mlp+kd-int8", seed);
             let quantized = crate::quantize::quantize_row(mlp, None, data)?;
             rows[offset + 1].record_int8(&quantized, &graphs);
-            run += 2;
         }
     }
     if config.int8_rows {
@@ -709,63 +682,53 @@ impl RowPlan {
 
 impl RowRuns {
     fn new(name: String, cfg: &ModelConfig) -> RowRuns {
-        RowRuns {
-            name,
-            params: cfg.num_params(),
-            acc: vec![],
-            val_acc: vec![],
-            inductive: vec![],
-            train_s: vec![],
-            infer_ms: vec![],
-            member_acc: vec![],
-            weight_bytes: None,
-        }
+        RowRuns { name, params: cfg.num_params(), runs: Runs::default(), inductive: vec![], weight_bytes: None }
     }
 
     /// An ensemble teacher's figures: its own accuracy, each member's, the members' summed
     /// training seconds, and the inference of all members together.
     fn record_ensemble(&mut self, ensemble: &crate::ensemble::Ensemble, members: &[Trained], graphs: &SeedGraphs) {
-        self.push_scores(graphs.score(ensemble));
-        self.member_acc.push(members.iter().map(|m| graphs.score(m.model.as_ref()).test).collect());
-        self.train_s.push(members.iter().map(|m| m.train_seconds).sum());
-        self.infer_ms.push(inference_ms(ensemble, &graphs.data, 2, 7));
+        self.runs.member_acc.push(members.iter().map(|m| graphs.score(m.model.as_ref()).test).collect());
+        let train_s = members.iter().map(|m| m.train_seconds).sum();
+        self.push(graphs.score(ensemble), train_s, ensemble, graphs);
     }
 
     /// An int8 model's figures (its quantization seconds as training seconds).
     fn record_int8(&mut self, quantized: &crate::quantize::Quantized, graphs: &SeedGraphs) {
-        self.push_scores(graphs.score(quantized.model.as_ref()));
         self.weight_bytes = Some(quantized.weight_bytes);
-        self.train_s.push(quantized.seconds);
-        self.infer_ms.push(inference_ms(quantized.model.as_ref(), &graphs.data, 2, 7));
+        let model = quantized.model.as_ref();
+        self.push(graphs.score(model), quantized.seconds, model, graphs);
     }
 
     fn record(&mut self, trained: &Trained, graphs: &SeedGraphs) {
-        self.push_scores(graphs.score(trained.model.as_ref()));
-        self.train_s.push(trained.train_seconds);
-        self.infer_ms.push(inference_ms(trained.model.as_ref(), &graphs.data, 2, 7));
+        let model = trained.model.as_ref();
+        self.push(graphs.score(model), trained.train_seconds, model, graphs);
     }
 
     /// A pruned model's figures; its parameters are the non-zero ones.
     fn record_pruned(&mut self, pruned: &PrunedModel, graphs: &SeedGraphs) {
         self.params = pruned.params;
-        if graphs.held_out() == 0 {
+        let model = pruned.model.as_ref();
+        let scores = if graphs.held_out() == 0 {
             // Pruning already scored its retrained model on this graph.
-            self.push_scores(Scores { test: pruned.point.test_acc, val: pruned.point.val_acc, inductive: None });
+            Scores { test: pruned.point.test_acc, val: pruned.point.val_acc, inductive: None }
         } else {
-            self.push_scores(graphs.score(pruned.model.as_ref()));
-        }
-        self.train_s.push(pruned.seconds);
-        self.infer_ms.push(inference_ms(pruned.model.as_ref(), &graphs.data, 2, 7));
+            graphs.score(model)
+        };
+        self.push(scores, pruned.seconds, model, graphs);
     }
 
-    fn push_scores(&mut self, scores: Scores) {
-        self.acc.push(scores.test);
-        self.val_acc.push(scores.val);
+    /// One seed's figures of `model`: its scores, training seconds and warm inference time.
+    fn push(&mut self, scores: Scores, train_s: f64, model: &dyn NodeModel, graphs: &SeedGraphs) {
+        self.runs.test_acc.push(scores.test);
+        self.runs.val_acc.push(scores.val);
         self.inductive.extend(scores.inductive);
+        self.runs.train_s.push(train_s);
+        self.runs.infer_ms.push(inference_ms(model, &graphs.data, 2, 7));
     }
 
     fn finish(self) -> CompareRow {
-        let (mean, std) = mean_std(&self.acc);
+        let (mean, std) = mean_std(&self.runs.test_acc);
         let inductive = (!self.inductive.is_empty()).then(|| {
             let (tran_acc, ind_acc): (Vec<f64>, Vec<f64>) = self.inductive.iter().copied().unzip();
             let ((tran_mean, tran_std), (ind_mean, ind_std)) = (mean_std(&tran_acc), mean_std(&ind_acc));
@@ -780,19 +743,15 @@ impl RowRuns {
                 prod_std: std,
             }
         });
-        CompareRow {
-            name: self.name,
-            params: self.params,
-            mean,
-            std,
-            val_mean: mean_std(&self.val_acc).0,
-            val_acc: self.val_acc,
-            train_s: mean_std(&self.train_s).0,
-            infer_ms: mean_std(&self.infer_ms).0,
-            test_acc: self.acc,
+        let columns = GraphColumns {
+            val_acc: self.runs.val_acc.clone(),
+            val_mean: self.runs.val_mean(),
+            train_s: self.runs.train_s(),
+            infer_ms: self.runs.infer_ms(),
             inductive,
-            ensemble: crate::ensemble::EnsembleScores::from_runs(&self.member_acc),
+            ensemble: self.runs.ensemble(),
             weight_bytes: self.weight_bytes,
-        }
+        };
+        self.runs.row(self.name, None, self.params, columns)
     }
 }

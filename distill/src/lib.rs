@@ -12,6 +12,7 @@ pub mod compare;
 mod early_stopping;
 pub mod ensemble;
 mod eval;
+pub mod experiment;
 mod graph_data;
 pub mod images;
 mod losses;

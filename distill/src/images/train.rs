@@ -63,14 +63,7 @@ pub enum ImageObjective {
 }
 
 /// A trained image classifier.
-pub struct TrainedImageModel {
-    pub vs: nn::VarStore,
-    pub model: Box<dyn ImageModel>,
-    pub best_epoch: usize,
-    pub epochs_run: usize,
-    pub best_val_acc: f64,
-    pub train_seconds: f64,
-}
+pub type TrainedImageModel = crate::experiment::TrainedModel<dyn ImageModel>;
 
 /// Trains a fresh `arch` on `data`'s training images; `on_epoch` sees every epoch.
 pub fn train_image_model(

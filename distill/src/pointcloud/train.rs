@@ -50,14 +50,7 @@ impl Default for CloudTrainConfig {
 }
 
 /// A trained cloud classifier.
-pub struct TrainedCloudModel {
-    pub vs: nn::VarStore,
-    pub model: Box<dyn CloudModel>,
-    pub best_epoch: usize,
-    pub epochs_run: usize,
-    pub best_val_acc: f64,
-    pub train_seconds: f64,
-}
+pub type TrainedCloudModel = crate::experiment::TrainedModel<dyn CloudModel>;
 
 /// Trains a fresh `arch` on `data`'s training clouds; `on_epoch` sees every epoch.
 pub fn train_cloud_model(
