@@ -12,6 +12,9 @@ mod row;
 
 pub use row::{Row, Runs};
 
+use std::time::Instant;
+
+use crate::early_stopping::EarlyStopping;
 use crate::EpochStats;
 
 /// What a comparison (graphs, images or point clouds) is doing now, for progress display.
@@ -92,6 +95,22 @@ pub struct TrainedModel<M: ?Sized> {
     pub epochs_run: usize,
     pub best_val_acc: f64,
     pub train_seconds: f64,
+}
+
+impl<M: ?Sized> TrainedModel<M> {
+    /// The model at the end of training, early stopping's best weights restored into `vs`;
+    /// its training timed from `start`.
+    pub(crate) fn restored(
+        vs: tch::nn::VarStore,
+        model: Box<M>,
+        stopping: EarlyStopping,
+        epochs_run: usize,
+        start: Instant,
+    ) -> TrainedModel<M> {
+        let best_epoch = stopping.best_epoch;
+        let best_val_acc = stopping.restore();
+        TrainedModel { vs, model, best_epoch, epochs_run, best_val_acc, train_seconds: start.elapsed().as_secs_f64() }
+    }
 }
 
 #[cfg(test)]

@@ -117,21 +117,10 @@ pub fn train_cloud_model(
             (cloud_accuracy(&logits, &data.val.labels), val_loss)
         };
         // without a validation split every epoch "improves": the last weights are kept
-        let stop = stopping.record(epoch, val_acc, val_loss, data.val.is_empty());
-        let eval_seconds = eval_start.elapsed().as_secs_f64();
-        on_epoch(&EpochStats { epoch, loss, val_acc, best_val_acc: stopping.best_acc, step_seconds, eval_seconds });
-        if stop {
+        let timing = (step_seconds, eval_start);
+        if stopping.end_epoch(epoch, loss, (val_acc, val_loss), data.val.is_empty(), timing, on_epoch) {
             break;
         }
     }
-    let best_epoch = stopping.best_epoch;
-    let best_val_acc = stopping.restore();
-    Ok(TrainedCloudModel {
-        vs,
-        model,
-        best_epoch,
-        epochs_run,
-        best_val_acc,
-        train_seconds: start.elapsed().as_secs_f64(),
-    })
+    Ok(TrainedCloudModel::restored(vs, model, stopping, epochs_run, start))
 }
