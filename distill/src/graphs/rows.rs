@@ -10,6 +10,7 @@ use crate::prune::compare_rows::PrunedModel;
 use crate::setting::{Scores, SeedGraphs};
 use crate::{checked_hidden_index, inference_ms, LspTerm, Objective, TrainConfig, TrainError, Trained};
 
+/// A row's figures per seed while the seeds run, until [`RowRuns::finish`] reports them.
 pub(super) struct RowRuns {
     pub(super) name: String,
     pub(super) params: i64,
