@@ -14,6 +14,7 @@ mod output_pointcloud;
 mod plot;
 mod plot_compare;
 mod plot_training;
+mod table;
 
 use clap::{Parser, Subcommand};
 

@@ -1,7 +1,9 @@
 //! Terminal output: progress bars (drawn only on a terminal) and the comparison table.
 
-use gdistill_distill::compare::{CompareReport, Progress};
+use gdistill_distill::compare::{CompareReport, CompareRow, InductiveScores, Progress};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::table::{self, Column};
 
 fn bar(len: usize, template: &str) -> ProgressBar {
     // indicatif hides a stderr bar when stderr is not a terminal, so logs and CI stay quiet.
@@ -40,6 +42,8 @@ pub fn with_run_bar<T, E>(compare: impl FnOnce(&mut dyn FnMut(Progress)) -> Resu
     result
 }
 
+/// The graph comparison as a table on stdout; inductively with GLNN's three accuracies, with
+/// int8 rows with every row's stored weight bytes.
 pub fn print_compare_table(report: &CompareReport) {
     let d = &report.dataset;
     let held_out = d.held_out.map_or_else(String::new, |n| format!(" ({n} test nodes held out of training)"));
@@ -48,45 +52,31 @@ pub fn print_compare_table(report: &CompareReport) {
         d.name, d.nodes, d.edges, d.features, d.classes, d.train, d.val, d.test, report.config.seeds, report.device
     );
     let width = report.rows.iter().map(|r| r.name.len()).max().unwrap_or(5).max(16);
+    let mut columns = vec![table::name(width), table::params(9)];
+    if report.rows.iter().any(|r| r.weight_bytes.is_some()) {
+        columns.push(Column::right("weight B", 10, |r: &CompareRow| {
+            r.weight_bytes.map_or_else(|| "-".into(), |b| b.to_string())
+        }));
+    }
     // Inductively the test column is GLNN's `prod` (every test node), beside `tran` and `ind`.
-    let inductive = report.rows.iter().any(|r| r.inductive.is_some());
-    let (test, extra) = if inductive {
-        ("prod acc", format!(" {:>16} {:>16}", "tran acc", "ind acc"))
+    if report.rows.iter().any(|r| r.inductive.is_some()) {
+        columns.push(table::accuracy("prod acc"));
+        columns.push(Column::right("tran acc", 16, |r| inductive_cell(r, |s| (s.tran_mean, s.tran_std))));
+        columns.push(Column::right("ind acc", 16, |r| inductive_cell(r, |s| (s.ind_mean, s.ind_std))));
     } else {
-        ("test acc", String::new())
-    };
-    // With int8 rows: the stored bytes of every row's weights.
-    let bytes = report.rows.iter().any(|r| r.weight_bytes.is_some());
-    let bytes_header = if bytes { format!(" {:>10}", "weight B") } else { String::new() };
-    println!(
-        "{:<width$} {:>9}{bytes_header} {:>18}{extra} {:>8} {:>10} {:>11}",
-        "model", "params", test, "val acc", "train s", "infer ms"
-    );
-    for row in &report.rows {
-        let extra = row.inductive.as_ref().map_or_else(String::new, |s| {
-            format!(" {:>7.4} +- {:.4} {:>7.4} +- {:.4}", s.tran_mean, s.tran_std, s.ind_mean, s.ind_std)
-        });
-        let row_bytes = match (bytes, row.weight_bytes) {
-            (true, Some(b)) => format!(" {b:>10}"),
-            (true, None) => format!(" {:>10}", "-"),
-            _ => String::new(),
-        };
-        println!(
-            "{:<width$} {:>9}{row_bytes} {:>9.4} +- {:.4}{extra} {:>8.4} {:>10.2} {:>11.3}",
-            row.name, row.params, row.mean, row.std, row.val_mean, row.train_s, row.infer_ms
-        );
+        columns.push(table::accuracy("test acc"));
     }
-    for row in &report.rows {
-        if let Some(e) = &row.ensemble {
-            let each: Vec<String> =
-                e.member_mean.iter().zip(&e.member_std).map(|(m, s)| format!("{m:.4} +- {s:.4}")).collect();
-            println!(
-                "{}: an ensemble of {} (one member on average {:.4}); members: {}",
-                row.name,
-                e.members,
-                e.single_mean,
-                each.join(", ")
-            );
-        }
-    }
+    columns.push(table::figure("val acc", 8, 4, |r| r.val_mean));
+    columns.push(table::figure("train s", 10, 2, |r| r.train_s));
+    columns.push(table::figure("infer ms", 11, 3, |r| r.infer_ms));
+    table::print_table(&columns, &report.rows);
+    table::print_ensembles(report.rows.iter().filter_map(|r| Some((r.name.as_str(), r.ensemble.as_ref()?))), true);
+}
+
+/// One of a row's inductive accuracies as mean +- std.
+fn inductive_cell(row: &CompareRow, scores: fn(&InductiveScores) -> (f64, f64)) -> String {
+    row.inductive.as_ref().map_or_else(String::new, |s| {
+        let (mean, std) = scores(s);
+        table::plus_minus(mean, std, 7)
+    })
 }

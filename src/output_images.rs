@@ -1,6 +1,8 @@
 //! Terminal output of the image comparison: its table, with test errors counted out of the test set as Hinton et al. report them.
 
-use gdistill_distill::images::ImageCompareReport;
+use gdistill_distill::images::{ImageCompareReport, ImageCompareRow};
+
+use crate::table::{self, Column};
 
 /// The comparison as a table on stdout.
 pub fn print_image_table(report: &ImageCompareReport) {
@@ -10,37 +12,21 @@ pub fn print_image_table(report: &ImageCompareReport) {
         d.name, d.images, d.height, d.width, d.classes, d.train, d.val, d.test, report.config.seeds, report.device
     );
     let test = report.rows.first().map_or(d.test as i64, |r| r.test_images);
-    println!(
-        "{:<12} {:<22} {:>9} {:>18} {:>24} {:>9} {:>10}",
-        "model",
-        "architecture",
-        "params",
-        "test acc",
-        format!("errors /{test}"),
-        "train s",
-        "infer ms"
-    );
-    for row in &report.rows {
-        let errors = row.errors.iter().map(i64::to_string).collect::<Vec<_>>().join(" ");
-        println!(
-            "{:<12} {:<22} {:>9} {:>9.4} +- {:.4} {:>24} {:>9.1} {:>10.1}",
-            row.name,
-            row.model,
-            row.params,
-            row.mean,
-            row.std,
-            format!("{:.1} ({errors})", row.errors_mean),
-            row.train_s,
-            row.infer_ms
-        );
-    }
-    for row in &report.rows {
-        if let Some(e) = &row.ensemble {
-            let each: Vec<String> =
-                e.member_mean.iter().zip(&e.member_std).map(|(m, s)| format!("{m:.4} +- {s:.4}")).collect();
-            println!("{}: an ensemble of {}; members: {}", row.name, e.members, each.join(", "));
-        }
-    }
+    let errors = Column::right(&format!("errors /{test}"), 24, |r: &ImageCompareRow| {
+        let each: Vec<String> = r.errors.iter().map(i64::to_string).collect();
+        format!("{:.1} ({})", r.errors_mean, each.join(" "))
+    });
+    let columns = [
+        table::name(12),
+        table::architecture(22),
+        table::params(9),
+        table::accuracy("test acc"),
+        errors,
+        table::figure("train s", 9, 1, |r| r.train_s),
+        table::figure("infer ms", 10, 1, |r| r.infer_ms),
+    ];
+    table::print_table(&columns, &report.rows);
+    table::print_ensembles(report.rows.iter().filter_map(|r| Some((r.name.as_str(), r.ensemble.as_ref()?))), false);
     if let Some(t) = &report.transfer_set {
         println!("+kd rows trained on {} images: the training images and {} ({})", t.size, t.pseudo, t.kind);
     }

@@ -1,6 +1,8 @@
 //! Terminal output of the point-cloud comparison: its table.
 
-use gdistill_distill::pointcloud::CloudCompareReport;
+use gdistill_distill::pointcloud::{CloudColumns, CloudCompareReport, CloudCompareRow};
+
+use crate::table::{self, Column};
 
 /// The comparison as a table on stdout.
 pub fn print_cloud_table(report: &CloudCompareReport) {
@@ -19,24 +21,19 @@ pub fn print_cloud_table(report: &CloudCompareReport) {
         report.config.seeds,
         report.device
     );
-    println!(
-        "{:<16} {:<26} {:>8} {:>18} {:>8} {:>11} {:>9} {:>12} {:>11}",
-        "model", "architecture", "params", "test acc", "val acc", "gap closed", "train s", "ms / cloud", "latency ms"
-    );
-    for row in &report.rows {
-        let gap = row.gap_closed.map_or(String::new(), |g| format!("{:.0}%", 100.0 * g));
-        println!(
-            "{:<16} {:<26} {:>8} {:>9.4} +- {:.4} {:>8.4} {:>11} {:>9.1} {:>12.3} {:>11.2}",
-            row.name,
-            row.model,
-            row.params,
-            row.mean,
-            row.std,
-            row.val_mean,
-            gap,
-            row.train_s,
-            row.infer_ms_per_cloud,
-            row.latency_ms
-        );
-    }
+    let gap = Column::right("gap closed", 11, |r: &CloudCompareRow| {
+        r.gap_closed.map_or(String::new(), |g| format!("{:.0}%", 100.0 * g))
+    });
+    let columns = [
+        table::name::<CloudColumns>(16),
+        table::architecture(26),
+        table::params(8),
+        table::accuracy("test acc"),
+        table::figure("val acc", 8, 4, |r| r.val_mean),
+        gap,
+        table::figure("train s", 9, 1, |r| r.train_s),
+        table::figure("ms / cloud", 12, 3, |r| r.infer_ms_per_cloud),
+        table::figure("latency ms", 11, 2, |r| r.latency_ms),
+    ];
+    table::print_table(&columns, &report.rows);
 }

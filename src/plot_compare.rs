@@ -9,9 +9,7 @@
 use std::path::Path;
 
 use anyhow::Result;
-use gdistill_distill::compare::CompareReport;
-use gdistill_distill::images::ImageCompareReport;
-use gdistill_distill::pointcloud::CloudCompareReport;
+use gdistill_distill::experiment::Row;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -73,23 +71,11 @@ fn point(label: &str, params: i64, mean: f64, std: f64, is_teacher: bool) -> Siz
     SizePoint { label: label.to_string(), params, mean, std, is_teacher }
 }
 
-/// A graph comparison's rows; `teacher` and its pruned `teacher-obd` are teachers.
-pub fn graph_points(report: &CompareReport) -> SizePlot {
-    let points = report.rows.iter().map(|r| point(&r.name, r.params, r.mean, r.std, r.name.starts_with("teacher")));
-    SizePlot { title: title(&report.dataset.name, report.config.seeds), points: points.collect() }
-}
-
-/// An image comparison's rows; the MLP `teacher` and the `cnn` (the grid GCN's teacher) are teachers.
-pub fn image_points(report: &ImageCompareReport) -> SizePlot {
-    let teacher = |name: &str| matches!(name, "teacher" | "cnn");
-    let points = report.rows.iter().map(|r| point(&r.name, r.params, r.mean, r.std, teacher(&r.name)));
-    SizePlot { title: title(&report.dataset.name, report.config.seeds), points: points.collect() }
-}
-
-/// A point-cloud comparison's rows; `teacher` is the teacher.
-pub fn cloud_points(report: &CloudCompareReport) -> SizePlot {
-    let points = report.rows.iter().map(|r| point(&r.name, r.params, r.mean, r.std, r.name == "teacher"));
-    SizePlot { title: title(&report.dataset.name, report.config.seeds), points: points.collect() }
+/// A comparison's rows (graphs, images or point clouds) as points; `is_teacher` names the
+/// teachers among them.
+pub fn size_points<X>(dataset: &str, seeds: usize, rows: &[Row<X>], is_teacher: impl Fn(&str) -> bool) -> SizePlot {
+    let points = rows.iter().map(|r| point(&r.name, r.params, r.mean, r.std, is_teacher(&r.name)));
+    SizePlot { title: title(dataset, seeds), points: points.collect() }
 }
 
 fn title(dataset: &str, seeds: usize) -> String {

@@ -4,31 +4,9 @@
 #[path = "support/cli.rs"]
 mod cli;
 use cli::{assert_fails_with, gdistill, stderr};
-use std::path::{Path, PathBuf};
-
-/// A small 8x8 digits CSV: class `c` lights column `c % 8` (and row 0 for classes 8 and 9),
-/// with a little seeded noise, so that even two epochs learn something.
-fn write_digits(dir: &Path, rows: usize) -> PathBuf {
-    let mut state = 12345u64;
-    let mut noise = || {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        (state >> 61) as u32 // 0..8
-    };
-    let mut text = String::new();
-    for i in 0..rows {
-        let class = i % 10;
-        let pixels: Vec<String> = (0..64)
-            .map(|p| {
-                let lit = p % 8 == class % 8 || (class >= 8 && p / 8 == 0);
-                (if lit { 16 - noise() } else { noise() / 2 }).to_string()
-            })
-            .collect();
-        text.push_str(&format!("{},{class}\n", pixels.join(",")));
-    }
-    let path = dir.join("digits.csv");
-    std::fs::write(&path, text).unwrap();
-    path
-}
+#[path = "support/fixtures.rs"]
+mod fixtures;
+use fixtures::write_digits;
 
 #[test]
 fn compare_on_digits_prints_errors_and_writes_the_json_contract() {

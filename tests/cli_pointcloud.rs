@@ -4,58 +4,18 @@
 #[path = "support/cli.rs"]
 mod cli;
 use cli::{assert_fails_with, gdistill, stderr};
-use std::path::{Path, PathBuf};
-
-/// An 8x8 digits CSV of two shapes: class 0 a vertical bar, class 1 a horizontal one (the
-/// digits loader always declares its ten classes).
-fn write_bars(dir: &Path, rows: usize) -> PathBuf {
-    let mut text = String::new();
-    for i in 0..rows {
-        let class = i % 2;
-        let at = 1 + i % 6;
-        let pixels: Vec<String> = (0..64)
-            .map(|p| {
-                let lit = if class == 0 { p % 8 == at } else { p / 8 == at };
-                (if lit { 16 } else { 0 }).to_string()
-            })
-            .collect();
-        text.push_str(&format!("{},{class}\n", pixels.join(",")));
-    }
-    let path = dir.join("bars.csv");
-    std::fs::write(&path, text).unwrap();
-    path
-}
+#[path = "support/fixtures.rs"]
+mod fixtures;
+use fixtures::{write_bar_clouds, TINY_CLOUD_CONFIG};
 
 #[test]
 fn images_to_clouds_then_compare_writes_the_table_and_json() {
     let dir = tempfile::tempdir().unwrap();
-    let csv = write_bars(dir.path(), 120);
-    let clouds = dir.path().join("bars-points");
-    let o = gdistill(
-        &[
-            "data",
-            "pointcloud-from-images",
-            "--dataset",
-            &format!("digits:{}", csv.display()),
-            "--points",
-            "12",
-            "--out",
-            clouds.to_str().unwrap(),
-        ],
-        dir.path(),
-    );
+    let (clouds, o) = write_bar_clouds(dir.path(), 120);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("wrote 120 clouds of 12 2-D points"));
     let config = dir.path().join("tiny.toml");
-    std::fs::write(
-        &config,
-        "points = 12\nrows = [\"teacher\", \"student\", \"student+kd+lsp\", \"pointnet+kd\"]\n\
-         teacher = { arch = \"dgcnn\", k = 4, widths = [8, 8], dynamic = true, embed = 16, head = [8], dropout = 0.0 }\n\
-         student = { arch = \"dgcnn\", k = 3, widths = [4], dynamic = false, embed = 8, head = [4], dropout = 0.0 }\n\
-         pointnet = { arch = \"pointnet\", widths = [8], head = [8], dropout = 0.0 }\n\
-         [lsp]\nweight = 1.0\nk = 3\nkernel = { kind = \"linear\" }\n",
-    )
-    .unwrap();
+    std::fs::write(&config, TINY_CLOUD_CONFIG).unwrap();
     let json = dir.path().join("report.json");
     let spec = format!("modelnet:{}", clouds.display());
     let args = ["compare", "--dataset", &spec, "--seeds", "2", "--epochs", "2", "--threads", "1"];

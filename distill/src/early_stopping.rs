@@ -2,8 +2,12 @@
 //! (ties broken by validation loss) or on validation loss, its weights kept aside, patience, and
 //! the restore at the end.
 
+use std::time::Instant;
+
 use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
+
+use crate::EpochStats;
 
 /// Which validation figure picks the epoch whose weights are kept.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,6 +90,24 @@ impl EarlyStopping {
             self.best_weights = snapshot(&self.variables);
         }
         self.patience.is_some_and(|p| epoch - self.best_epoch >= p)
+    }
+
+    /// The end of a mini-batch epoch: records its validation figures `val` (accuracy, loss;
+    /// every epoch kept when `no_val`), hands its figures to `on_epoch`, its evaluation timed
+    /// from `eval_start`; returns whether training should stop.
+    pub fn end_epoch(
+        &mut self,
+        epoch: usize,
+        loss: f64,
+        (val_acc, val_loss): (f64, f64),
+        no_val: bool,
+        (step_seconds, eval_start): (f64, Instant),
+        on_epoch: &mut dyn FnMut(&EpochStats),
+    ) -> bool {
+        let stop = self.record(epoch, val_acc, val_loss, no_val);
+        let eval_seconds = eval_start.elapsed().as_secs_f64();
+        on_epoch(&EpochStats { epoch, loss, val_acc, best_val_acc: self.best_acc, step_seconds, eval_seconds });
+        stop
     }
 
     /// Puts the best weights back into the variables; returns the best validation accuracy.

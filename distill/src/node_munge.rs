@@ -28,7 +28,7 @@ use sprs::CsMat;
 use tch::{Device, Kind, Tensor};
 
 use crate::transfer_set::{munge_with_neighbours, MUNGE_LOCAL_SCALE};
-use crate::GraphData;
+use crate::{GraphData, TrainError};
 
 /// Pseudo nodes: their features (`size x F`, CSR) and the real node each one copies.
 pub struct PseudoNodes {
@@ -168,6 +168,27 @@ pub fn student_data(
         num_classes: data.num_classes,
         device: data.device,
     })
+}
+
+/// `mlp+kd`'s data and targets with `size` MUNGE pseudo nodes appended (`munge:size,p`): the
+/// real nodes' targets are the teacher's (`teacher_logits`), the pseudo nodes' what `label` (the
+/// teacher, or an ensemble's combined targets) gives on [`teacher_view`].
+pub fn transfer_set(
+    observed: &NodeDataset,
+    data: &GraphData,
+    teacher_logits: Option<&Tensor>,
+    size: usize,
+    p: f64,
+    seed: u64,
+    label: impl Fn(&NodeFeatures, &SparseMatrix) -> Tensor,
+) -> Result<(GraphData, Tensor), TrainError> {
+    let teacher_logits = teacher_logits.expect("the teacher's targets come first");
+    // A stream of its own: a seed's pseudo nodes do not depend on what trained before them.
+    let pseudo = munge_nodes(observed, size, p, seed.wrapping_add(0x6d75_6e67_65));
+    let (x, a) = teacher_view(data, observed, &pseudo)?;
+    let pseudo_targets = label(&x, &a).narrow(0, data.num_nodes(), size as i64);
+    let augmented = student_data(data, observed, &pseudo, &pseudo_targets)?;
+    Ok((augmented, Tensor::cat(&[teacher_logits.shallow_clone(), pseudo_targets], 0)))
 }
 
 #[cfg(test)]

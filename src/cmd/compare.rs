@@ -13,9 +13,11 @@ use gdistill_distill::transfer_set::TransferSet;
 use gdistill_models::Arch;
 
 use super::distill::KdLossArg;
+use super::experiment::{run_and_report, ExperimentArgs};
 use super::sampler_args::SamplerArgs;
-use super::{apply_experiment_table, read_experiment_file, write_json, DatasetArgs, DeviceArgs};
-use crate::output::{print_compare_table, with_run_bar};
+use super::{apply_experiment_table, read_experiment_file, DatasetArgs, DeviceArgs};
+use crate::output::print_compare_table;
+use crate::plot_compare::size_points;
 
 #[derive(Args)]
 pub struct CompareArgs {
@@ -214,47 +216,24 @@ pub fn run(args: CompareArgs) -> Result<()> {
         );
     }
     if super::pointcloud::is_pointcloud_spec(&args.dataset.dataset) {
-        return run_pointcloud(args);
+        refuse_graph_flags(
+            &args,
+            "point-cloud dataset",
+            "point-cloud models",
+            &["--lsp-kernel", "--lsp-weight", "--no-prune"],
+        )?;
+        return super::pointcloud::run_compare(super::pointcloud::CloudCompareArgs {
+            common: args.experiment_args()?,
+            lsp_kernel: args.lsp_kernel,
+            lsp_weight: args.lsp_weight,
+        });
     }
     if super::images::is_image_spec(&args.dataset.dataset) {
-        let graph_only = [
-            ("--kd-loss", args.kd_loss.is_some()),
-            ("--teacher", args.teacher.is_some()),
-            ("--tune", args.tune.is_some()),
-            ("--save-config", args.save_config.is_some()),
-            ("--split", args.split.is_some()),
-            ("--features", args.features.is_some()),
-            ("--setting", args.setting.is_some()),
-            ("--setting", args.setting.is_some()),
-            ("--teacher-hidden", args.teacher_hidden.is_some()),
-            ("--gcn-small-hidden", args.gcn_small_hidden.is_some()),
-            ("--mlp-hidden", args.mlp_hidden.is_some()),
-            ("--lsp-kernel", args.lsp_kernel.is_some()),
-            ("--lsp-weight", args.lsp_weight.is_some()),
-            ("--lsp-ablation", !args.lsp_ablation.is_empty()),
-            ("--no-lsp", args.no_lsp),
-            ("--no-prune", args.no_prune),
-            ("--int8", args.int8),
-        ];
-        if let Some((flag, _)) = graph_only.iter().chain(&args.sampling.given()).find(|(_, given)| *given) {
-            anyhow::bail!(
-                "{flag} applies to graph datasets, not to the image dataset {}; image rows are set in a --config file",
-                args.dataset.dataset
-            );
-        }
+        let read = ["--teacher-ensemble", "--ensemble-combine", "--transfer-set"];
+        refuse_graph_flags(&args, "image dataset", "image rows", &read)?;
         return super::images::run_compare(super::images::ImageCompareArgs {
-            dataset: args.dataset.dataset.clone(),
-            data_dir: args.dataset.data_dir(),
-            device: args.device.device()?,
-            seeds: args.seeds,
-            first_seed: args.first_seed,
-            config: args.config,
-            temperature: args.temperature,
-            alpha: args.alpha,
-            epochs: args.epochs,
-            json: args.json,
+            common: args.experiment_args()?,
             save_models: args.save_models,
-            plot: args.plot,
             teacher_ensemble: args.teacher_ensemble,
             ensemble_combine: args.ensemble_combine,
             transfer_set: args.transfer_set,
@@ -266,19 +245,22 @@ pub fn run(args: CompareArgs) -> Result<()> {
     let device = args.device.device()?;
     let dataset = args.dataset.load()?;
     let config = resolve_config(&args, &dataset)?;
-    let report = with_run_bar(|progress| compare(&dataset, &config, device, progress))?;
-    print_compare_table(&report);
-    if let TransferSet::Munge { size, p } = config.transfer_set {
-        println!("mlp+kd distilled on every node and {size} MUNGE pseudo nodes (p = {p}) labelled by the teacher");
-    }
-    if let Some(path) = &args.json {
-        write_json(path, &report)?;
-        println!("wrote {}", path.display());
-    }
-    if let Some(path) = &args.plot {
-        crate::plot_compare::write_size_plot(path, &crate::plot_compare::graph_points(&report))?;
-        println!("wrote {}", path.display());
-    }
+    let report = run_and_report(
+        args.json.as_deref(),
+        args.plot.as_deref(),
+        |progress| compare(&dataset, &config, device, progress),
+        |report| {
+            print_compare_table(report);
+            if let TransferSet::Munge { size, p } = config.transfer_set {
+                println!(
+                    "mlp+kd distilled on every node and {size} MUNGE pseudo nodes (p = {p}) labelled by the teacher"
+                );
+            }
+            Ok(())
+        },
+        // `teacher` and the teacher-derived rows (`teacher-obd`, `teacher-int8`) are teachers.
+        |report| size_points(&report.dataset.name, config.seeds, &report.rows, |name| name.starts_with("teacher")),
+    )?;
     if let Some(path) = &args.save_config {
         let text = toml::to_string(&report.config).context("the config as TOML")?;
         gdistill_distill::write_atomically(path, text.as_bytes())
@@ -288,8 +270,9 @@ pub fn run(args: CompareArgs) -> Result<()> {
     Ok(())
 }
 
-/// Hands a point-cloud spec over to `cmd::pointcloud`, refusing the flags that only graphs read.
-fn run_pointcloud(args: CompareArgs) -> Result<()> {
+/// Refuses the flags only graphs read, but those in `read`, for a `kind` of dataset whose
+/// `settings` are set in a `--config` file instead.
+fn refuse_graph_flags(args: &CompareArgs, kind: &str, settings: &str, read: &[&str]) -> Result<()> {
     let graph_only = [
         ("--kd-loss", args.kd_loss.is_some()),
         ("--teacher", args.teacher.is_some()),
@@ -301,32 +284,41 @@ fn run_pointcloud(args: CompareArgs) -> Result<()> {
         ("--teacher-hidden", args.teacher_hidden.is_some()),
         ("--gcn-small-hidden", args.gcn_small_hidden.is_some()),
         ("--mlp-hidden", args.mlp_hidden.is_some()),
+        ("--lsp-kernel", args.lsp_kernel.is_some()),
+        ("--lsp-weight", args.lsp_weight.is_some()),
         ("--lsp-ablation", !args.lsp_ablation.is_empty()),
         ("--no-lsp", args.no_lsp),
+        ("--no-prune", args.no_prune),
         ("--teacher-ensemble", args.teacher_ensemble.is_some()),
         ("--ensemble-combine", args.ensemble_combine.is_some()),
         ("--int8", args.int8),
         ("--transfer-set", args.transfer_set.is_some()),
     ];
-    if let Some((flag, _)) = graph_only.iter().chain(&args.sampling.given()).find(|(_, given)| *given) {
+    let refused = graph_only.iter().filter(|(flag, _)| !read.contains(flag));
+    if let Some((flag, _)) = refused.chain(&args.sampling.given()).find(|(_, given)| *given) {
         anyhow::bail!(
-            "{flag} applies to graph datasets, not to the point-cloud dataset {}; point-cloud models are set in a --config file",
+            "{flag} applies to graph datasets, not to the {kind} {}; {settings} are set in a --config file",
             args.dataset.dataset
         );
     }
-    super::pointcloud::run_compare(super::pointcloud::CloudCompareArgs {
-        dataset: args.dataset.dataset.clone(),
-        data_dir: args.dataset.data_dir(),
-        device: args.device.device()?,
-        seeds: args.seeds,
-        first_seed: args.first_seed,
-        config: args.config,
-        temperature: args.temperature,
-        alpha: args.alpha,
-        lsp_kernel: args.lsp_kernel,
-        lsp_weight: args.lsp_weight,
-        epochs: args.epochs,
-        json: args.json,
-        plot: args.plot,
-    })
+    Ok(())
+}
+
+impl CompareArgs {
+    /// The values every kind of input reads, for the image and point-cloud experiments.
+    fn experiment_args(&self) -> Result<ExperimentArgs> {
+        Ok(ExperimentArgs {
+            dataset: self.dataset.dataset.clone(),
+            data_dir: self.dataset.data_dir(),
+            device: self.device.device()?,
+            seeds: self.seeds,
+            first_seed: self.first_seed,
+            config: self.config.clone(),
+            temperature: self.temperature,
+            alpha: self.alpha,
+            epochs: self.epochs,
+            json: self.json.clone(),
+            plot: self.plot.clone(),
+        })
+    }
 }

@@ -4,6 +4,7 @@
 //! has already parsed; the settings are resolved as for graphs: the defaults for the image size,
 //! then the TOML file (same keys as the report's `config`), then the flags.
 
+use std::cell::RefCell;
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -13,33 +14,18 @@ use gdistill_distill::images::{
 };
 use gdistill_models::ImageShape;
 
-use super::{apply_experiment_file, write_json};
-use crate::output::with_run_bar;
+use super::apply_experiment_file;
+use super::experiment::{run_and_report, ExperimentArgs};
 use crate::output_images::print_image_table;
+use crate::plot_compare::size_points;
 
 /// What `gdistill compare` passes on for an image dataset.
 #[derive(Clone, Debug)]
 pub struct ImageCompareArgs {
-    /// The spec, `mnist:DIR` or `digits:FILE`.
-    pub dataset: String,
-    /// Where relative paths in the spec are also looked for.
-    pub data_dir: PathBuf,
-    pub device: tch::Device,
-    pub seeds: Option<usize>,
-    pub first_seed: Option<u64>,
-    /// TOML experiment file overriding the defaults.
-    pub config: Option<PathBuf>,
-    /// Temperature of every `+kd` row.
-    pub temperature: Option<f64>,
-    /// Hard-label weight of every `+kd` row.
-    pub alpha: Option<f64>,
-    /// Maximum epochs of every training run.
-    pub epochs: Option<usize>,
-    pub json: Option<PathBuf>,
+    /// The spec (`mnist:DIR` or `digits:FILE`), seeds, file, temperature, ...
+    pub common: ExperimentArgs,
     /// Save each row's model of the first seed as DIR/ROW.safetensors (for `gdistill export`).
     pub save_models: Option<PathBuf>,
-    /// Draw accuracy against parameters as a PNG.
-    pub plot: Option<PathBuf>,
     /// Members of an ensemble `teacher` row.
     pub teacher_ensemble: Option<usize>,
     pub ensemble_combine: Option<gdistill_distill::ensemble::EnsembleCombine>,
@@ -54,23 +40,19 @@ pub fn is_image_spec(spec: &str) -> bool {
 
 /// Defaults for the image size, then the TOML file, then flags.
 fn resolve_config(args: &ImageCompareArgs, dataset: &ImageDataset) -> Result<ImageCompareConfig> {
+    let common = &args.common;
     let shape =
         ImageShape { height: dataset.height as i64, width: dataset.width as i64, classes: dataset.num_classes as i64 };
     let mut config = ImageCompareConfig::for_shape(shape);
-    if let Some(path) = &args.config {
+    if let Some(path) = &common.config {
         config = apply_experiment_file(config, path, ImageCompareConfig::validate)?;
     }
-    if let Some(seeds) = args.seeds {
-        config.seeds = seeds;
-    }
-    if let Some(first) = args.first_seed {
-        config.first_seed = first;
-    }
+    common.set_seeds(&mut config.seeds, &mut config.first_seed);
     for kd in config.kd_mut() {
-        kd.temperature = args.temperature.unwrap_or(kd.temperature);
-        kd.alpha = args.alpha.unwrap_or(kd.alpha);
+        kd.temperature = common.temperature.unwrap_or(kd.temperature);
+        kd.alpha = common.alpha.unwrap_or(kd.alpha);
     }
-    if let Some(epochs) = args.epochs {
+    if let Some(epochs) = common.epochs {
         anyhow::ensure!(epochs > 0, "--epochs must be at least 1");
         for training in config.trainings_mut() {
             training.epochs = epochs;
@@ -97,31 +79,32 @@ fn resolve_config(args: &ImageCompareArgs, dataset: &ImageDataset) -> Result<Ima
 
 /// Loads the images, runs every row over the seeds, prints the table, writes the JSON report.
 pub fn run_compare(args: ImageCompareArgs) -> Result<()> {
-    let dataset = load_images(&args.dataset, &args.data_dir)?;
+    let common = &args.common;
+    let dataset = load_images(&common.dataset, &common.data_dir)?;
     let config = resolve_config(&args, &dataset)?;
-    if let Some(path) = &args.plot {
-        crate::plot::check_png_path(path)?;
-    }
-    let mut saved: Vec<Result<PathBuf>> = Vec::new();
-    let report = with_run_bar(|progress| {
-        compare_images_keeping(&dataset, &config, args.device, progress, &mut |row, seed, trained| {
-            if let (Some(dir), true) = (&args.save_models, seed == config.first_seed) {
-                saved.push(save_row_model(dir, row, seed, trained, &dataset, &config));
+    // Filled while training, printed after the table.
+    let saved: RefCell<Vec<Result<PathBuf>>> = RefCell::default();
+    let teacher = |name: &str| matches!(name, "teacher" | "cnn");
+    run_and_report(
+        common.json.as_deref(),
+        common.plot.as_deref(),
+        |progress| {
+            compare_images_keeping(&dataset, &config, common.device, progress, &mut |row, seed, trained| {
+                if let (Some(dir), true) = (&args.save_models, seed == config.first_seed) {
+                    saved.borrow_mut().push(save_row_model(dir, row, seed, trained, &dataset, &config));
+                }
+            })
+        },
+        |report| {
+            print_image_table(report);
+            for path in saved.take() {
+                println!("saved {}", path?.display());
             }
-        })
-    })?;
-    print_image_table(&report);
-    for path in saved {
-        println!("saved {}", path?.display());
-    }
-    if let Some(path) = &args.json {
-        write_json(path, &report)?;
-        println!("wrote {}", path.display());
-    }
-    if let Some(path) = &args.plot {
-        crate::plot_compare::write_size_plot(path, &crate::plot_compare::image_points(&report))?;
-        println!("wrote {}", path.display());
-    }
+            Ok(())
+        },
+        // The MLP `teacher` and the `cnn` (the grid GCN's teacher) are teachers.
+        |report| size_points(&report.dataset.name, config.seeds, &report.rows, teacher),
+    )?;
     Ok(())
 }
 

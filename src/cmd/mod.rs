@@ -6,6 +6,7 @@ pub mod compare;
 pub mod data;
 pub mod distill;
 pub mod eval;
+pub mod experiment;
 pub mod export;
 pub mod images;
 pub mod mpi;

@@ -13,28 +13,18 @@ use gdistill_datasets::pointcloud::{images_to_clouds, write_modelnet};
 use gdistill_datasets::{load_images, load_pointclouds, PointCloudDataset};
 use gdistill_distill::pointcloud::{compare_clouds, CloudCompareConfig};
 
-use super::{apply_experiment_file, write_json, DatasetArgs};
-use crate::output::with_run_bar;
+use super::experiment::{run_and_report, ExperimentArgs};
+use super::{apply_experiment_file, DatasetArgs};
 use crate::output_pointcloud::print_cloud_table;
+use crate::plot_compare::size_points;
 
 /// What `gdistill compare` passes on for a point-cloud dataset.
 #[derive(Clone, Debug)]
 pub struct CloudCompareArgs {
-    /// The spec, `modelnet:DIR`.
-    pub dataset: String,
-    pub data_dir: PathBuf,
-    pub device: tch::Device,
-    pub seeds: Option<usize>,
-    pub first_seed: Option<u64>,
-    pub config: Option<PathBuf>,
-    pub temperature: Option<f64>,
-    pub alpha: Option<f64>,
+    /// The spec (`modelnet:DIR`), seeds, file, temperature, ...
+    pub common: ExperimentArgs,
     pub lsp_kernel: Option<gdistill_distill::lsp::LspKernel>,
     pub lsp_weight: Option<f64>,
-    pub epochs: Option<usize>,
-    pub json: Option<PathBuf>,
-    /// Draw accuracy against parameters as a PNG.
-    pub plot: Option<PathBuf>,
 }
 
 /// Whether `spec` names a point-cloud dataset, which `compare` must hand over to [`run_compare`].
@@ -44,24 +34,20 @@ pub fn is_pointcloud_spec(spec: &str) -> bool {
 
 /// Defaults for the dataset, then the TOML file, then flags.
 fn resolve_config(args: &CloudCompareArgs, dataset: &PointCloudDataset) -> Result<CloudCompareConfig> {
+    let common = &args.common;
     let defaults = CloudCompareConfig::for_dataset(dataset);
     let shape =
         gdistill_models::pointcloud::CloudShape { dim: dataset.dim as i64, classes: dataset.num_classes() as i64 };
-    let mut config = match &args.config {
+    let mut config = match &common.config {
         Some(path) => apply_experiment_file(defaults, path, |c: &CloudCompareConfig| c.validate(shape))?,
         None => defaults,
     };
-    if let Some(seeds) = args.seeds {
-        config.seeds = seeds;
-    }
-    if let Some(first) = args.first_seed {
-        config.first_seed = first;
-    }
-    config.kd.temperature = args.temperature.unwrap_or(config.kd.temperature);
-    config.kd.alpha = args.alpha.unwrap_or(config.kd.alpha);
+    common.set_seeds(&mut config.seeds, &mut config.first_seed);
+    config.kd.temperature = common.temperature.unwrap_or(config.kd.temperature);
+    config.kd.alpha = common.alpha.unwrap_or(config.kd.alpha);
     config.lsp.kernel = args.lsp_kernel.unwrap_or(config.lsp.kernel);
     config.lsp.weight = args.lsp_weight.unwrap_or(config.lsp.weight);
-    if let Some(epochs) = args.epochs {
+    if let Some(epochs) = common.epochs {
         config.teacher_training.epochs = epochs;
         config.student_training.epochs = epochs;
     }
@@ -71,21 +57,16 @@ fn resolve_config(args: &CloudCompareArgs, dataset: &PointCloudDataset) -> Resul
 
 /// Loads the clouds, runs every row over the seeds, prints the table, writes the JSON report.
 pub fn run_compare(args: CloudCompareArgs) -> Result<()> {
-    let dataset = load_pointclouds(&args.dataset, &args.data_dir)?;
+    let common = &args.common;
+    let dataset = load_pointclouds(&common.dataset, &common.data_dir)?;
     let config = resolve_config(&args, &dataset)?;
-    if let Some(path) = &args.plot {
-        crate::plot::check_png_path(path)?;
-    }
-    let report = with_run_bar(|progress| compare_clouds(&dataset, &config, args.device, progress))?;
-    print_cloud_table(&report);
-    if let Some(path) = &args.json {
-        write_json(path, &report)?;
-        println!("wrote {}", path.display());
-    }
-    if let Some(path) = &args.plot {
-        crate::plot_compare::write_size_plot(path, &crate::plot_compare::cloud_points(&report))?;
-        println!("wrote {}", path.display());
-    }
+    run_and_report(
+        common.json.as_deref(),
+        common.plot.as_deref(),
+        |progress| compare_clouds(&dataset, &config, common.device, progress),
+        |report| Ok(print_cloud_table(report)),
+        |report| size_points(&report.dataset.name, config.seeds, &report.rows, |name| name == "teacher"),
+    )?;
     Ok(())
 }
 

@@ -12,7 +12,7 @@ use std::rc::Rc;
 
 use gdistill_datasets::{ImageDataset, ImageSummary};
 use gdistill_models::ImageArch;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
 
 use super::{
@@ -20,20 +20,15 @@ use super::{
     ImageCompareConfig, ImageData, ImageEnsemble, ImageObjective, ImageTrainConfig, SharedEnsemble, TrainedImageModel,
     ROWS,
 };
-use crate::compare::{mean_std, Progress};
+use crate::experiment::{mean, plan_rows, reported, seeds, Progress, Row, RunCounter, Runs};
 use crate::TrainError;
 
-/// One row of the image comparison.
-#[derive(Clone, Debug, Serialize)]
-pub struct ImageCompareRow {
-    pub name: String,
-    /// The architecture in a few words (`mlp 2x800`, `cnn 32-64/128`, ...).
-    pub model: String,
-    pub params: i64,
-    /// Test accuracy per seed, fractions in `0..=1`.
-    pub test_acc: Vec<f64>,
-    pub mean: f64,
-    pub std: f64,
+/// One row of the image comparison ([`ImageColumns`] after the shared columns).
+pub type ImageCompareRow = Row<ImageColumns>;
+
+/// An image row's own columns, after name, architecture, parameters and test accuracy.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ImageColumns {
     /// Misclassified test images per seed.
     pub errors: Vec<i64>,
     /// Mean of `errors` over the seeds.
@@ -47,7 +42,7 @@ pub struct ImageCompareRow {
     /// Milliseconds to classify the whole test set (the scoring pass; mean over seeds).
     pub infer_ms: f64,
     /// An ensemble teacher row: its members' accuracies.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ensemble: Option<crate::ensemble::EnsembleScores>,
 }
 
@@ -75,13 +70,8 @@ pub struct TransferSetInfo {
 struct RowRuns {
     name: &'static str,
     arch: ImageArch,
-    acc: Vec<f64>,
+    runs: Runs,
     errors: Vec<i64>,
-    best_epochs: Vec<usize>,
-    train_s: Vec<f64>,
-    infer_ms: Vec<f64>,
-    /// Ensemble teacher: each member's test accuracy, one vector per seed.
-    member_acc: Vec<Vec<f64>>,
 }
 
 /// The training runs one seed needs, in order: (row, whether it is reported).
@@ -90,7 +80,7 @@ fn planned_runs(config: &ImageCompareConfig) -> Vec<(&'static str, bool)> {
     let teacher_needed = |name: &str| {
         ROWS.iter().filter(|r| r.ends_with("+kd") && wanted(r)).any(|r| config.kd_teacher(r) == Some(name))
     };
-    ROWS.iter().filter(|r| wanted(r) || teacher_needed(r)).map(|&r| (r, wanted(r))).collect()
+    plan_rows(&ROWS, &config.rows, teacher_needed)
 }
 
 /// Runs the comparison on `dataset`.
@@ -117,22 +107,16 @@ pub fn compare_images_keeping(
     let plan = planned_runs(config);
     let mut rows: Vec<RowRuns> = plan
         .iter()
-        .map(|&(name, _)| {
-            let arch = config.arch(name).clone();
-            let (acc, errors, best_epochs, train_s, infer_ms) = (vec![], vec![], vec![], vec![], vec![]);
-            RowRuns { name, arch, acc, errors, best_epochs, train_s, infer_ms, member_acc: vec![] }
-        })
+        .map(|&(name, _)| RowRuns { name, arch: config.arch(name).clone(), runs: Runs::default(), errors: vec![] })
         .collect();
     let members = config.teacher_ensemble.as_ref().map_or(1, |e| e.members);
-    let runs = (plan.len() + members - 1) * config.seeds;
-    let mut run = 0;
-    for seed in config.first_seed..config.first_seed + config.seeds as u64 {
+    let mut counter = RunCounter::new((plan.len() + members - 1) * config.seeds);
+    for seed in seeds(config.first_seed, config.seeds) {
         let mut teachers: Vec<(&str, TrainedImageModel)> = Vec::new();
         let mut ensembles: Vec<(&str, Rc<ImageEnsemble>)> = Vec::new();
         let mut pseudo: Option<Tensor> = None;
         for (k, &(name, _)) in plan.iter().enumerate() {
-            progress(Progress::RunStarted { row: name, seed, run, runs });
-            run += 1;
+            counter.start(progress, name, seed);
             let mut row_data = None;
             let objective = match config.kd_settings(name) {
                 None => ImageObjective::Labels,
@@ -164,13 +148,14 @@ pub fn compare_images_keeping(
             let trained = if name == "teacher" && members > 1 {
                 let mut all = vec![trained];
                 for m in 1..members {
-                    run += 1;
+                    counter.count();
                     let settings = ImageTrainConfig { seed: crate::ensemble::member_seed(seed, m), ..settings.clone() };
                     all.push(train_image_model(&rows[k].arch, &data, &objective, &settings, &mut |stats| {
                         progress(Progress::Epoch { row: name, stats })
                     })?);
                 }
                 rows[k]
+                    .runs
                     .member_acc
                     .push(all.iter().map(|m| score_images(m.model.as_ref(), &data, &data.test).accuracy).collect());
                 let (best_epoch, epochs_run, best_val_acc) =
@@ -193,12 +178,11 @@ pub fn compare_images_keeping(
             }
         }
     }
-    let reported =
-        plan.iter().zip(rows).filter(|((_, shown), _)| *shown).map(|(_, row)| row.finish(&data, &data.shape));
+    let reported = reported(&plan, rows.into_iter().map(|row| row.finish(&data, &data.shape)));
     Ok(ImageCompareReport {
         dataset: dataset.summary(),
         device: format!("{device:?}"),
-        rows: reported.collect(),
+        rows: reported,
         config: config.clone(),
         transfer_set: (!config.transfer_set.is_train()).then(|| TransferSetInfo {
             kind: config.transfer_set.to_string(),
@@ -211,31 +195,26 @@ pub fn compare_images_keeping(
 impl RowRuns {
     fn record(&mut self, trained: &TrainedImageModel, data: &ImageData) {
         let (score, infer_ms) = timed_score_images(trained.model.as_ref(), data, &data.test);
-        self.acc.push(score.accuracy);
+        self.runs.test_acc.push(score.accuracy);
         self.errors.push(score.errors);
-        self.infer_ms.push(infer_ms);
-        self.best_epochs.push(trained.best_epoch + 1);
-        self.train_s.push(trained.train_seconds);
+        self.runs.infer_ms.push(infer_ms);
+        self.runs.best_epochs.push(trained.best_epoch + 1);
+        self.runs.train_s.push(trained.train_seconds);
     }
 
     fn finish(self, data: &ImageData, shape: &gdistill_models::ImageShape) -> ImageCompareRow {
-        let (mean, std) = mean_std(&self.acc);
         let errors: Vec<f64> = self.errors.iter().map(|&e| e as f64).collect();
-        ImageCompareRow {
-            name: self.name.to_string(),
-            model: self.arch.describe(),
-            // An ensemble teacher's parameters are its members' together.
-            params: self.arch.num_params(*shape) * self.member_acc.first().map_or(1, |m| m.len() as i64),
-            mean,
-            std,
-            errors_mean: mean_std(&errors).0,
+        let columns = ImageColumns {
+            errors_mean: mean(&errors),
             test_images: data.test.size()[0],
-            best_epochs: self.best_epochs,
-            train_s: mean_std(&self.train_s).0,
-            infer_ms: mean_std(&self.infer_ms).0,
-            test_acc: self.acc,
+            best_epochs: self.runs.best_epochs.clone(),
+            train_s: self.runs.train_s(),
+            infer_ms: self.runs.infer_ms(),
             errors: self.errors,
-            ensemble: crate::ensemble::EnsembleScores::from_runs(&self.member_acc),
-        }
+            ensemble: self.runs.ensemble(),
+        };
+        // An ensemble teacher's parameters are its members' together.
+        let params = self.arch.num_params(*shape) * self.runs.members();
+        self.runs.row(self.name, Some(self.arch.describe()), params, columns)
     }
 }

@@ -63,14 +63,7 @@ pub enum ImageObjective {
 }
 
 /// A trained image classifier.
-pub struct TrainedImageModel {
-    pub vs: nn::VarStore,
-    pub model: Box<dyn ImageModel>,
-    pub best_epoch: usize,
-    pub epochs_run: usize,
-    pub best_val_acc: f64,
-    pub train_seconds: f64,
-}
+pub type TrainedImageModel = crate::experiment::TrainedModel<dyn ImageModel>;
 
 /// Trains a fresh `arch` on `data`'s training images; `on_epoch` sees every epoch.
 pub fn train_image_model(
@@ -155,23 +148,11 @@ pub fn train_image_model(
         }
         let val_acc = if n_val == 0 { 0.0 } else { 1.0 - val_errors / n_val as f64 };
         // without a validation split every epoch "improves": the last weights are kept
-        let stop = stopping.record(epoch, val_acc, val_loss, n_val == 0);
-        let eval_seconds = eval_start.elapsed().as_secs_f64();
-        on_epoch(&EpochStats { epoch, loss, val_acc, best_val_acc: stopping.best_acc, step_seconds, eval_seconds });
-        if stop {
+        if stopping.end_epoch(epoch, loss, (val_acc, val_loss), n_val == 0, (step_seconds, eval_start), on_epoch) {
             break;
         }
         lr *= settings.lr_decay;
         opt.set_lr(lr);
     }
-    let best_epoch = stopping.best_epoch;
-    let best_val_acc = stopping.restore();
-    Ok(TrainedImageModel {
-        vs,
-        model,
-        best_epoch,
-        epochs_run,
-        best_val_acc,
-        train_seconds: start.elapsed().as_secs_f64(),
-    })
+    Ok(TrainedImageModel::restored(vs, model, stopping, epochs_run, start))
 }

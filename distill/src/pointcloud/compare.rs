@@ -8,27 +8,22 @@
 //! between their student from scratch and the teacher that distillation closed.
 
 use gdistill_datasets::{PointCloudDataset, PointCloudSummary};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tch::Device;
 
 use super::{
     single_cloud_latency_ms, timed_accuracy, train_cloud_model, CloudCompareConfig, CloudData, CloudObjective,
     TrainedCloudModel, CLOUD_ROWS,
 };
-use crate::compare::{mean_std, Progress};
+use crate::experiment::{mean, plan_rows, reported, seeds, Progress, Row, RunCounter, Runs};
 use crate::TrainError;
 
-/// One row of the point-cloud comparison.
-#[derive(Clone, Debug, Serialize)]
-pub struct CloudCompareRow {
-    pub name: String,
-    /// The architecture in a few words (`dgcnn 64-64-128 k10 dyn`).
-    pub model: String,
-    pub params: i64,
-    /// Test accuracy per seed, fractions in `0..=1`.
-    pub test_acc: Vec<f64>,
-    pub mean: f64,
-    pub std: f64,
+/// One row of the point-cloud comparison ([`CloudColumns`] after the shared columns).
+pub type CloudCompareRow = Row<CloudColumns>;
+
+/// A point-cloud row's own columns, after name, architecture, parameters and test accuracy.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CloudColumns {
     /// Validation accuracy per seed (what settings are chosen on).
     pub val_acc: Vec<f64>,
     pub val_mean: f64,
@@ -57,22 +52,10 @@ pub struct CloudCompareReport {
 /// Single-cloud forward passes timed per run for the latency column.
 const LATENCY_CLOUDS: i64 = 50;
 
-/// What one training run of a row gave.
-#[derive(Clone, Copy, Debug)]
-struct RunResult {
-    test_acc: f64,
-    val_acc: f64,
-    best_epoch: usize,
-    train_s: f64,
-    ms_per_cloud: f64,
-    latency_ms: f64,
-}
-
 /// The training runs one seed needs, in order: (row, whether it is reported).
 fn planned_runs(config: &CloudCompareConfig) -> Vec<(&'static str, bool)> {
-    let wanted = |row: &str| config.rows.iter().any(|r| r == row);
-    let teacher_needed = CLOUD_ROWS.iter().any(|r| r.contains('+') && wanted(r));
-    CLOUD_ROWS.iter().filter(|r| wanted(r) || (**r == "teacher" && teacher_needed)).map(|&r| (r, wanted(r))).collect()
+    let teacher_needed = config.rows.iter().any(|r| r.contains('+'));
+    plan_rows(&CLOUD_ROWS, &config.rows, |r| r == "teacher" && teacher_needed)
 }
 
 /// The objective of `row` against `teacher`.
@@ -95,14 +78,13 @@ pub fn compare_clouds(
     let data = CloudData::new(dataset, config.points, config.augmentation.clone(), device);
     config.validate(data.shape).map_err(TrainError::Config)?;
     let plan = planned_runs(config);
-    let mut results: Vec<Vec<RunResult>> = vec![Vec::new(); plan.len()];
-    let runs = plan.len() * config.seeds;
-    let mut run = 0;
-    for seed in config.first_seed..config.first_seed + config.seeds as u64 {
+    // Per row: its runs, with the per-cloud milliseconds as `infer_ms`, and its latencies.
+    let mut results: Vec<(Runs, Vec<f64>)> = vec![Default::default(); plan.len()];
+    let mut counter = RunCounter::new(plan.len() * config.seeds);
+    for seed in seeds(config.first_seed, config.seeds) {
         let mut teacher: Option<TrainedCloudModel> = None;
         for (k, &(name, _)) in plan.iter().enumerate() {
-            progress(Progress::RunStarted { row: name, seed, run, runs });
-            run += 1;
+            counter.start(progress, name, seed);
             let objective = objective(name, config, teacher.as_ref());
             if objective.teacher.is_none() && (objective.kd.is_some() || objective.lsp.is_some()) {
                 return Err(TrainError::Mismatch(format!("{name}: the teacher was not trained")));
@@ -113,14 +95,13 @@ pub fn compare_clouds(
             })?;
             let (acc, ms) = timed_accuracy(trained.model.as_ref(), &data.test, data.shape.classes);
             let latency = single_cloud_latency_ms(trained.model.as_ref(), &data.test, LATENCY_CLOUDS);
-            results[k].push(RunResult {
-                test_acc: acc,
-                val_acc: trained.best_val_acc,
-                best_epoch: trained.best_epoch + 1,
-                train_s: trained.train_seconds,
-                ms_per_cloud: ms,
-                latency_ms: latency,
-            });
+            let (runs, latencies) = &mut results[k];
+            runs.test_acc.push(acc);
+            runs.val_acc.push(trained.best_val_acc);
+            runs.best_epochs.push(trained.best_epoch + 1);
+            runs.train_s.push(trained.train_seconds);
+            runs.infer_ms.push(ms);
+            latencies.push(latency);
             if name == "teacher" {
                 teacher = Some(trained);
             }
@@ -129,26 +110,18 @@ pub fn compare_clouds(
     let mut rows: Vec<CloudCompareRow> = plan
         .iter()
         .zip(&results)
-        .map(|(&(name, _), runs)| {
+        .map(|(&(name, _), (runs, latencies))| {
             let arch = config.arch(name);
-            let column = |f: fn(&RunResult) -> f64| runs.iter().map(f).collect::<Vec<f64>>();
-            let (test_acc, val_acc) = (column(|r| r.test_acc), column(|r| r.val_acc));
-            let (mean, std) = mean_std(&test_acc);
-            CloudCompareRow {
-                name: name.to_string(),
-                model: arch.describe(),
-                params: arch.num_params(data.shape),
-                mean,
-                std,
-                val_mean: mean_std(&val_acc).0,
-                best_epochs: runs.iter().map(|r| r.best_epoch).collect(),
-                train_s: mean_std(&column(|r| r.train_s)).0,
-                infer_ms_per_cloud: mean_std(&column(|r| r.ms_per_cloud)).0,
-                latency_ms: mean_std(&column(|r| r.latency_ms)).0,
-                test_acc,
-                val_acc,
+            let columns = CloudColumns {
+                val_acc: runs.val_acc.clone(),
+                val_mean: runs.val_mean(),
+                best_epochs: runs.best_epochs.clone(),
+                train_s: runs.train_s(),
+                infer_ms_per_cloud: runs.infer_ms(),
+                latency_ms: mean(latencies),
                 gap_closed: None,
-            }
+            };
+            runs.row(name, Some(arch.describe()), arch.num_params(data.shape), columns)
         })
         .collect();
     let mean_of = |rows: &[CloudCompareRow], name: &str| rows.iter().find(|r| r.name == name).map(|r| r.mean);
@@ -160,7 +133,6 @@ pub fn compare_clouds(
             }
         }
     }
-    let shown: Vec<bool> = plan.iter().map(|&(_, shown)| shown).collect();
-    let rows = rows.into_iter().zip(shown).filter(|(_, shown)| *shown).map(|(row, _)| row).collect();
+    let rows = reported(&plan, rows);
     Ok(CloudCompareReport { dataset: dataset.summary(), device: format!("{device:?}"), rows, config: config.clone() })
 }

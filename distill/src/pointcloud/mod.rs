@@ -16,7 +16,7 @@ mod eval;
 mod objective;
 mod train;
 
-pub use compare::{compare_clouds, CloudCompareReport, CloudCompareRow};
+pub use compare::{compare_clouds, CloudColumns, CloudCompareReport, CloudCompareRow};
 pub use config::{CloudCompareConfig, CLOUD_ROWS};
 pub use data::{CloudData, CloudSet};
 pub use eval::{cloud_accuracy, predict_clouds, single_cloud_latency_ms, timed_accuracy, EVAL_BATCH};

@@ -50,14 +50,7 @@ impl Default for CloudTrainConfig {
 }
 
 /// A trained cloud classifier.
-pub struct TrainedCloudModel {
-    pub vs: nn::VarStore,
-    pub model: Box<dyn CloudModel>,
-    pub best_epoch: usize,
-    pub epochs_run: usize,
-    pub best_val_acc: f64,
-    pub train_seconds: f64,
-}
+pub type TrainedCloudModel = crate::experiment::TrainedModel<dyn CloudModel>;
 
 /// Trains a fresh `arch` on `data`'s training clouds; `on_epoch` sees every epoch.
 pub fn train_cloud_model(
@@ -124,21 +117,10 @@ pub fn train_cloud_model(
             (cloud_accuracy(&logits, &data.val.labels), val_loss)
         };
         // without a validation split every epoch "improves": the last weights are kept
-        let stop = stopping.record(epoch, val_acc, val_loss, data.val.is_empty());
-        let eval_seconds = eval_start.elapsed().as_secs_f64();
-        on_epoch(&EpochStats { epoch, loss, val_acc, best_val_acc: stopping.best_acc, step_seconds, eval_seconds });
-        if stop {
+        let timing = (step_seconds, eval_start);
+        if stopping.end_epoch(epoch, loss, (val_acc, val_loss), data.val.is_empty(), timing, on_epoch) {
             break;
         }
     }
-    let best_epoch = stopping.best_epoch;
-    let best_val_acc = stopping.restore();
-    Ok(TrainedCloudModel {
-        vs,
-        model,
-        best_epoch,
-        epochs_run,
-        best_val_acc,
-        train_seconds: start.elapsed().as_secs_f64(),
-    })
+    Ok(TrainedCloudModel::restored(vs, model, stopping, epochs_run, start))
 }

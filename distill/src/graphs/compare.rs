@@ -1,0 +1,287 @@
+//! The graph experiment: a teacher against students trained from scratch and distilled.
+//!
+//! For each seed: train the teacher from labels; take its logits on every node; train each
+//! student from labels alone and from the teacher's soft targets. Every row reports test
+//! accuracy per seed (mean and sample standard deviation), parameters, training seconds and
+//! warm full-graph inference milliseconds.
+
+use gdistill_datasets::{apply_features, apply_split, NodeDataset, SplitSpec};
+use gdistill_models::{Arch, NodeFeatures, SparseMatrix};
+use serde::{Deserialize, Serialize};
+use tch::Device;
+
+use super::rows::{pruned_row_names, row_plans, RowRuns, Student};
+use super::{small_row_name, CompareConfig, KdLoss, ModelSpec};
+use crate::experiment::{seeds, Progress, Row, RunCounter};
+use crate::lsp::EdgeList;
+use crate::node_munge;
+use crate::prune::compare_rows::{matching_sparsity, prune_distilled, prune_teacher};
+use crate::sampled::train_sampled_or_full;
+use crate::setting::{SeedGraphs, Setting};
+use crate::transfer_set::TransferSet;
+use crate::{EpochStats, Objective, TrainConfig, TrainError};
+
+/// The dataset as the report shows it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DatasetInfo {
+    pub name: String,
+    pub nodes: usize,
+    pub edges: usize,
+    pub features: usize,
+    pub classes: usize,
+    pub train: usize,
+    pub val: usize,
+    pub test: usize,
+    /// Inductive setting: how many of the `test` nodes were held out of the graph.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_out: Option<usize>,
+}
+
+/// One row of the comparison table ([`GraphColumns`] after the shared columns).
+pub type CompareRow = Row<GraphColumns>;
+
+/// A graph row's own columns, after name, parameters and test accuracy.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct GraphColumns {
+    /// Validation accuracy per seed (model selection should read these, not the test figures).
+    pub val_acc: Vec<f64>,
+    pub val_mean: f64,
+    /// Mean training seconds per seed.
+    pub train_s: f64,
+    /// Median warm full-graph inference, milliseconds (mean over seeds).
+    pub infer_ms: f64,
+    /// Inductive setting only: `test_acc`, `mean` and `std` are then `prod` (every test node).
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub inductive: Option<InductiveScores>,
+    /// The `teacher` row of an ensemble: its members' accuracies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ensemble: Option<crate::ensemble::EnsembleScores>,
+    /// With `int8_rows`: bytes of the stored weights and biases (f32 rows: 4 per parameter;
+    /// pruned rows: 4 per kept parameter, no sparse index counted; int8 rows: see
+    /// [`crate::quantize::Int8Model::weight_bytes`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_bytes: Option<i64>,
+}
+
+/// A row's accuracies in the inductive setting (GLNN's Table 3), per seed and as mean and std.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InductiveScores {
+    /// On the test nodes that stayed in the graph, read on the graph training saw.
+    pub tran_acc: Vec<f64>,
+    pub tran_mean: f64,
+    pub tran_std: f64,
+    /// On the held-out test nodes, read on the full graph (an MLP reads only their features).
+    pub ind_acc: Vec<f64>,
+    pub ind_mean: f64,
+    pub ind_std: f64,
+    /// On every test node: the row's `mean` and `std`, repeated under GLNN's name.
+    pub prod_mean: f64,
+    pub prod_std: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CompareReport {
+    pub dataset: DatasetInfo,
+    pub device: String,
+    pub rows: Vec<CompareRow>,
+    /// The settings every row ran with (after tuning, when `--tune` searched them).
+    pub config: CompareConfig,
+    /// The search behind `config`, when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tune: Option<crate::tune::TuneReport>,
+}
+
+/// Runs the comparison on `dataset` (row-normalised here when the config says so).
+pub fn compare(
+    dataset: &NodeDataset,
+    config: &CompareConfig,
+    device: Device,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<CompareReport, TrainError> {
+    config.validate().map_err(TrainError::Config)?;
+    let (tuned, tuning) = if config.tune.is_some() {
+        let (tuned, report) = crate::tune::tune(dataset, config, device, progress)?;
+        (tuned, Some(report))
+    } else {
+        (config.clone(), None)
+    };
+    let config = &tuned;
+    let dataset = prepare_dataset(dataset, config)?;
+    let seed_split = |seed| apply_split(&dataset, &config.split, seed).map_err(|e| TrainError::Config(e.to_string()));
+    // The first seed's split fixes what the report's dataset line shows.
+    let first_split = seed_split(config.first_seed)?;
+    let mut graphs = SeedGraphs::new(&first_split, config.setting, config.first_seed, device)?;
+    let held_out = (config.setting != Setting::Transductive).then(|| graphs.held_out());
+    let (num_features, num_classes) = (graphs.data.num_features(), graphs.data.num_classes);
+    let model = |arch, spec: &ModelSpec| spec.config(arch, num_features, num_classes);
+    let teacher_cfg = model(config.family, &config.teacher);
+    let student_cfg = |s: Student| match s {
+        Student::Mlp => model(Arch::Mlp, &config.mlp),
+        Student::GcnSmall => model(config.family, &config.gcn_small),
+    };
+    let plans = row_plans(config);
+    let mut rows: Vec<RowRuns> = plans
+        .iter()
+        .map(|p| RowRuns::new(p.name.clone(), &p.student.map_or_else(|| teacher_cfg.clone(), student_cfg)))
+        .collect();
+    let lsp_edges = |graphs: &SeedGraphs| EdgeList::from_graph(&graphs.dataset.graph, config.lsp.self_loops, device);
+    let mut edges = lsp_edges(&graphs);
+    let pruned_rows = if config.prune.rows { 2 } else { 0 };
+    let pruned_names = pruned_row_names(config.family);
+    let small_kd = format!("{}+kd", small_row_name(config.family));
+    for name in pruned_names.iter().take(pruned_rows) {
+        let cfg = if name == "teacher-obd" { teacher_cfg.clone() } else { student_cfg(Student::GcnSmall) };
+        rows.push(RowRuns::new(name.clone(), &cfg));
+    }
+    let members = config.ensemble.as_ref().map_or(1, |e| e.members);
+    if members > 1 {
+        rows[0].params *= members as i64;
+    }
+    if config.int8_rows {
+        rows.push(RowRuns { params: rows[0].params, ..RowRuns::new("teacher-int8".into(), &teacher_cfg) });
+        rows.push(RowRuns::new("mlp+kd-int8".into(), &student_cfg(Student::Mlp)));
+    }
+    let mut counter = RunCounter::new(rows.len() * config.seeds + (members - 1) * config.seeds);
+    for seed in seeds(config.first_seed, config.seeds) {
+        if seed != config.first_seed {
+            let split_changes = config.split != SplitSpec::Public;
+            graphs.next_seed(&seed_split(seed)?, config.setting, split_changes, seed)?;
+            if config.setting != Setting::Transductive {
+                edges = lsp_edges(&graphs);
+            }
+        }
+        let (data, observed) = (&graphs.data, &graphs.dataset);
+        let mut teacher_out = None;
+        let mut pseudo: Option<(crate::GraphData, tch::Tensor)> = None;
+        let (mut teacher, mut distilled_small, mut distilled_mlp, mut ensemble) = (None, None, None, None);
+        for (row, plan) in rows.iter_mut().zip(&plans) {
+            counter.start(progress, &plan.name, seed);
+            let (cfg, objective, settings) = match (plan.student, &teacher_out) {
+                (None, _) => (teacher_cfg.clone(), Objective::labels(), &config.teacher_training),
+                (Some(student), Some(teacher)) => {
+                    let (objective, settings) = plan.objective(teacher, config, &edges)?;
+                    (student_cfg(student), objective, settings)
+                }
+                (Some(_), None) => unreachable!("the teacher row comes first"),
+            };
+            let settings = TrainConfig { seed, ..settings.clone() };
+            let mut on_epoch = |stats: &EpochStats| progress(Progress::Epoch { row: &plan.name, stats });
+            let sampler = config.sampler.as_ref();
+            let mut trained = match (&pseudo, plan.name.as_str()) {
+                (Some((augmented, targets)), "mlp+kd") => crate::train(
+                    &cfg,
+                    augmented,
+                    &config.kd_objective(targets.shallow_clone()),
+                    &settings,
+                    &mut on_epoch,
+                )?,
+                _ => train_sampled_or_full(&cfg, observed, data, &objective, &settings, sampler, &mut on_epoch)?,
+            };
+            if plan.student.is_none() && members > 1 {
+                let combine = config.ensemble.as_ref().map(|e| e.combine).unwrap_or_default();
+                let mut all = vec![trained];
+                for k in 1..members {
+                    counter.count();
+                    let settings = TrainConfig { seed: crate::ensemble::member_seed(seed, k), ..settings.clone() };
+                    all.push(train_sampled_or_full(
+                        &cfg,
+                        observed,
+                        data,
+                        &objective,
+                        &settings,
+                        sampler,
+                        &mut on_epoch,
+                    )?);
+                }
+                let built = crate::ensemble::Ensemble::from_trained(&all.iter().collect::<Vec<_>>(), combine)?;
+                row.record_ensemble(&built, &all, &graphs);
+                let mean_logits = config.kd_loss == KdLoss::Logits;
+                teacher_out = Some(built.targets(&data.features, &data.a_hat, config.temperature, mean_logits));
+                if let TransferSet::Munge { size, p } = config.transfer_set {
+                    let label = |x: &NodeFeatures, a: &SparseMatrix| {
+                        built.targets(x, a, config.temperature, mean_logits).logits
+                    };
+                    let targets = teacher_out.as_ref().map(|t| &t.logits);
+                    pseudo = Some(node_munge::transfer_set(observed, data, targets, size, p, seed, label)?);
+                }
+                ensemble = Some(built);
+                // Member 0 (the single teacher of this seed) is the one the pruned row prunes.
+                trained = all.swap_remove(0);
+            } else {
+                row.record(&trained, &graphs);
+                if plan.student.is_none() {
+                    // Soft targets only for the nodes training sees (inductively, not the held-out ones).
+                    teacher_out = Some(tch::no_grad(|| trained.model.forward_t(&data.features, &data.a_hat, false)));
+                    if let TransferSet::Munge { size, p } = config.transfer_set {
+                        let label = |x: &NodeFeatures, a: &SparseMatrix| {
+                            tch::no_grad(|| trained.model.forward_t(x, a, false).logits)
+                        };
+                        let targets = teacher_out.as_ref().map(|t| &t.logits);
+                        pseudo = Some(node_munge::transfer_set(observed, data, targets, size, p, seed, label)?);
+                    }
+                }
+            }
+            match plan.name.as_str() {
+                "teacher" if pruned_rows > 0 || config.int8_rows => teacher = Some(trained),
+                name if pruned_rows > 0 && name == small_kd => distilled_small = Some(trained),
+                "mlp+kd" if config.int8_rows => distilled_mlp = Some(trained),
+                _ => {}
+            }
+        }
+        if let (Some(teacher), Some(small), Some(out)) = (&teacher, &distilled_small, &teacher_out) {
+            let sparsity = matching_sparsity(&teacher_cfg, &student_cfg(Student::GcnSmall));
+            // The int8 rows, when there are any, come after the pruned ones.
+            let offset = rows.len() - pruned_rows - if config.int8_rows { 2 } else { 0 };
+            counter.start(progress, &pruned_names[0], seed);
+            let pruned = prune_teacher(teacher, data, config, sparsity, seed)?;
+            rows[offset].record_pruned(&pruned, &graphs);
+            counter.start(progress, &pruned_names[1], seed);
+            let pruned = prune_distilled(small, &out.logits, data, config, seed)?;
+            rows[offset + 1].record_pruned(&pruned, &graphs);
+        }
+        if let (Some(teacher), Some(mlp)) = (&teacher, &distilled_mlp) {
+            let offset = rows.len() - 2;
+            counter.start(progress, "teacher-int8", seed);
+            let quantized = crate::quantize::quantize_row(teacher, ensemble.as_ref(), data)?;
+            rows[offset].record_int8(&quantized, &graphs);
+            counter.start(progress, "mlp+kd-int8", seed);
+            let quantized = crate::quantize::quantize_row(mlp, None, data)?;
+            rows[offset + 1].record_int8(&quantized, &graphs);
+        }
+    }
+    if config.int8_rows {
+        for row in rows.iter_mut().filter(|r| r.weight_bytes.is_none()) {
+            row.weight_bytes = Some(4 * row.params);
+        }
+    }
+    Ok(CompareReport {
+        dataset: DatasetInfo {
+            name: dataset.name.clone(),
+            nodes: dataset.num_nodes(),
+            edges: dataset.graph.num_undirected_edges(),
+            features: dataset.num_features(),
+            classes: dataset.num_classes,
+            train: first_split.train.len(),
+            val: first_split.val.len(),
+            test: first_split.test.len(),
+            held_out,
+        },
+        device: format!("{device:?}"),
+        rows: rows.into_iter().map(RowRuns::finish).collect(),
+        config: config.clone(),
+        tune: tuning,
+    })
+}
+
+/// The dataset as every row of `config` reads it: features row-normalised when the config
+/// says so, then structural features applied (after: positional columns are not counts to be
+/// scaled with the others); memory checked for the models.
+pub fn prepare_dataset(dataset: &NodeDataset, config: &CompareConfig) -> Result<NodeDataset, TrainError> {
+    let mut dataset = dataset.clone();
+    if config.normalize_features {
+        dataset.row_normalize_features();
+    }
+    let dataset = apply_features(&dataset, &config.features).map_err(|e| TrainError::Config(e.to_string()))?;
+    config.check_memory(&dataset).map_err(TrainError::TooLarge)?;
+    Ok(dataset)
+}

@@ -1,0 +1,13 @@
+//! The graph experiment (node classification), side by side with [`crate::images`] and
+//! [`crate::pointcloud`] in the shape of [`crate::experiment`]: its settings (`config.rs`),
+//! its rows (`rows.rs`) and the run over the seeds (`compare.rs`). Also reachable as
+//! `gdistill_distill::compare`, its first name.
+
+mod compare;
+mod config;
+mod rows;
+
+pub use crate::experiment::{mean_std, Progress};
+pub use crate::prune::compare_rows::PruneRowsConfig;
+pub use compare::{compare, prepare_dataset, CompareReport, CompareRow, DatasetInfo, GraphColumns, InductiveScores};
+pub use config::{family_recipe, small_row_name, CompareConfig, KdLoss, LspConfig, ModelSpec, RAW_FEATURES_LR};

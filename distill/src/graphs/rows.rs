@@ -1,0 +1,179 @@
+//! The graph experiment's rows: which model each trains and against what objective, and
+//! their figures per seed until they are reported.
+
+use gdistill_models::{Arch, ModelConfig, ModelOutput, NodeModel};
+
+use super::{small_row_name, CompareConfig, CompareRow, GraphColumns, InductiveScores};
+use crate::experiment::{mean_std, Runs};
+use crate::lsp::{EdgeList, LspKernel};
+use crate::prune::compare_rows::PrunedModel;
+use crate::setting::{Scores, SeedGraphs};
+use crate::{checked_hidden_index, inference_ms, LspTerm, Objective, TrainConfig, TrainError, Trained};
+
+/// A row's figures per seed while the seeds run, until [`RowRuns::finish`] reports them.
+pub(super) struct RowRuns {
+    pub(super) name: String,
+    pub(super) params: i64,
+    pub(super) runs: Runs,
+    /// Inductive setting: (`tran`, `ind`) per seed.
+    pub(super) inductive: Vec<(f64, f64)>,
+    pub(super) weight_bytes: Option<i64>,
+}
+
+/// The rows `config.prune.rows` adds, after all the others.
+pub(super) fn pruned_row_names(family: Arch) -> [String; 2] {
+    ["teacher-obd".to_string(), format!("{}+kd+obd", small_row_name(family))]
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Student {
+    Mlp,
+    GcnSmall,
+}
+
+/// One row: which model (`None`: the teacher), distilled or not, with LSP or not.
+pub(super) struct RowPlan {
+    pub(super) name: String,
+    pub(super) student: Option<Student>,
+    pub(super) kd: bool,
+    pub(super) lsp: Option<LspKernel>,
+}
+
+/// The rows in report order; LSP rows when `config.lsp.rows`, plus one pair per ablation kernel.
+pub(super) fn row_plans(config: &CompareConfig) -> Vec<RowPlan> {
+    let plan = |name: &str, student, kd, lsp| RowPlan { name: name.to_string(), student, kd, lsp };
+    let (mlp, small, lsp) = (Some(Student::Mlp), Some(Student::GcnSmall), Some(config.lsp.kernel));
+    let s = small_row_name(config.family);
+    let mut plans =
+        vec![plan("teacher", None, false, None), plan("mlp", mlp, false, None), plan("mlp+kd", mlp, true, None)];
+    if config.lsp.rows {
+        plans.push(plan("mlp+kd+lsp", mlp, true, lsp));
+    }
+    plans.push(plan(&s, small, false, None));
+    plans.push(plan(&format!("{s}+kd"), small, true, None));
+    if config.lsp.rows {
+        plans.push(plan(&format!("{s}+lsp"), small, false, lsp));
+        plans.push(plan(&format!("{s}+kd+lsp"), small, true, lsp));
+    }
+    for &kernel in &config.lsp.ablation_kernels {
+        plans.push(plan(&format!("{s}+lsp[{kernel}]"), small, false, Some(kernel)));
+        plans.push(plan(&format!("{s}+kd+lsp[{kernel}]"), small, true, Some(kernel)));
+    }
+    plans
+}
+
+impl RowPlan {
+    /// The student's objective and training settings, given the teacher's outputs.
+    pub(super) fn objective<'c>(
+        &self,
+        teacher: &ModelOutput,
+        config: &'c CompareConfig,
+        edges: &EdgeList,
+    ) -> Result<(Objective, &'c TrainConfig), TrainError> {
+        let (objective, settings) = if self.kd {
+            (config.kd_objective(teacher.logits.shallow_clone()), &config.distill_training)
+        } else {
+            (Objective::labels(), &config.student_training)
+        };
+        let Some(kernel) = self.lsp else { return Ok((objective, settings)) };
+        let l = &config.lsp;
+        let layer = checked_hidden_index(l.teacher_layer, teacher.hidden.len()).ok_or_else(|| {
+            TrainError::Mismatch(format!(
+                "LSP teacher layer {} does not exist ({} hidden)",
+                l.teacher_layer,
+                teacher.hidden.len()
+            ))
+        })?;
+        let term = LspTerm {
+            teacher_hidden: teacher.hidden[layer].shallow_clone(),
+            student_layer: l.student_layer,
+            edges: edges.shallow_clone(),
+            kernel,
+            direction: l.direction,
+            weight: l.weight,
+            until_epoch: l.until_epoch,
+        };
+        Ok((objective.with_lsp(term), settings))
+    }
+}
+
+impl RowRuns {
+    pub(super) fn new(name: String, cfg: &ModelConfig) -> RowRuns {
+        RowRuns { name, params: cfg.num_params(), runs: Runs::default(), inductive: vec![], weight_bytes: None }
+    }
+
+    /// An ensemble teacher's figures: its own accuracy, each member's, the members' summed
+    /// training seconds, and the inference of all members together.
+    pub(super) fn record_ensemble(
+        &mut self,
+        ensemble: &crate::ensemble::Ensemble,
+        members: &[Trained],
+        graphs: &SeedGraphs,
+    ) {
+        self.runs.member_acc.push(members.iter().map(|m| graphs.score(m.model.as_ref()).test).collect());
+        let train_s = members.iter().map(|m| m.train_seconds).sum();
+        self.push(graphs.score(ensemble), train_s, ensemble, graphs);
+    }
+
+    /// An int8 model's figures (its quantization seconds as training seconds).
+    pub(super) fn record_int8(&mut self, quantized: &crate::quantize::Quantized, graphs: &SeedGraphs) {
+        self.weight_bytes = Some(quantized.weight_bytes);
+        let model = quantized.model.as_ref();
+        self.push(graphs.score(model), quantized.seconds, model, graphs);
+    }
+
+    pub(super) fn record(&mut self, trained: &Trained, graphs: &SeedGraphs) {
+        let model = trained.model.as_ref();
+        self.push(graphs.score(model), trained.train_seconds, model, graphs);
+    }
+
+    /// A pruned model's figures; its parameters are the non-zero ones.
+    pub(super) fn record_pruned(&mut self, pruned: &PrunedModel, graphs: &SeedGraphs) {
+        self.params = pruned.params;
+        let model = pruned.model.as_ref();
+        let scores = if graphs.held_out() == 0 {
+            // Pruning already scored its retrained model on this graph.
+            Scores { test: pruned.point.test_acc, val: pruned.point.val_acc, inductive: None }
+        } else {
+            graphs.score(model)
+        };
+        self.push(scores, pruned.seconds, model, graphs);
+    }
+
+    /// One seed's figures of `model`: its scores, training seconds and warm inference time.
+    fn push(&mut self, scores: Scores, train_s: f64, model: &dyn NodeModel, graphs: &SeedGraphs) {
+        self.runs.test_acc.push(scores.test);
+        self.runs.val_acc.push(scores.val);
+        self.inductive.extend(scores.inductive);
+        self.runs.train_s.push(train_s);
+        self.runs.infer_ms.push(inference_ms(model, &graphs.data, 2, 7));
+    }
+
+    pub(super) fn finish(self) -> CompareRow {
+        let (mean, std) = mean_std(&self.runs.test_acc);
+        let inductive = (!self.inductive.is_empty()).then(|| {
+            let (tran_acc, ind_acc): (Vec<f64>, Vec<f64>) = self.inductive.iter().copied().unzip();
+            let ((tran_mean, tran_std), (ind_mean, ind_std)) = (mean_std(&tran_acc), mean_std(&ind_acc));
+            InductiveScores {
+                tran_acc,
+                tran_mean,
+                tran_std,
+                ind_acc,
+                ind_mean,
+                ind_std,
+                prod_mean: mean,
+                prod_std: std,
+            }
+        });
+        let columns = GraphColumns {
+            val_acc: self.runs.val_acc.clone(),
+            val_mean: self.runs.val_mean(),
+            train_s: self.runs.train_s(),
+            infer_ms: self.runs.infer_ms(),
+            inductive,
+            ensemble: self.runs.ensemble(),
+            weight_bytes: self.weight_bytes,
+        };
+        self.runs.row(self.name, None, self.params, columns)
+    }
+}
