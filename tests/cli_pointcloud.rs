@@ -26,11 +26,10 @@ fn write_bars(dir: &Path, rows: usize) -> PathBuf {
     path
 }
 
-#[test]
-fn images_to_clouds_then_compare_writes_the_table_and_json() {
-    let dir = tempfile::tempdir().unwrap();
-    let csv = write_bars(dir.path(), 120);
-    let clouds = dir.path().join("bars-points");
+/// The bars as 12-point clouds under `dir`, converted by the binary; their `modelnet:` spec.
+fn bar_clouds(dir: &Path) -> String {
+    let csv = write_bars(dir, 120);
+    let clouds = dir.join("bars-points");
     let o = gdistill(
         &[
             "data",
@@ -42,10 +41,17 @@ fn images_to_clouds_then_compare_writes_the_table_and_json() {
             "--out",
             clouds.to_str().unwrap(),
         ],
-        dir.path(),
+        dir,
     );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("wrote 120 clouds of 12 2-D points"));
+    format!("modelnet:{}", clouds.display())
+}
+
+#[test]
+fn images_to_clouds_then_compare_writes_the_table_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = bar_clouds(dir.path());
     let config = dir.path().join("tiny.toml");
     std::fs::write(
         &config,
@@ -57,7 +63,6 @@ fn images_to_clouds_then_compare_writes_the_table_and_json() {
     )
     .unwrap();
     let json = dir.path().join("report.json");
-    let spec = format!("modelnet:{}", clouds.display());
     let args = ["compare", "--dataset", &spec, "--seeds", "2", "--epochs", "2", "--threads", "1"];
     let o = gdistill(
         &[&args[..], &["--config", config.to_str().unwrap(), "--json", json.to_str().unwrap()]].concat(),
@@ -80,6 +85,22 @@ fn images_to_clouds_then_compare_writes_the_table_and_json() {
     assert!(rows[3]["gap_closed"].is_null(), "pointnet from scratch was not run, so there is no gap to close");
     assert_eq!(report["config"]["teacher_training"]["epochs"], 2);
     assert_eq!(report["dataset"]["test"], 36);
+    // No ensemble, transfer set or int8 option: none of their keys.
+    for key in ["teacher_ensemble", "transfer_set", "int8_rows"] {
+        assert!(report["config"].get(key).is_none() && report.get(key).is_none(), "{key}");
+    }
+    assert!(rows.iter().all(|r| r.get("ensemble").is_none() && r.get("weight_bytes").is_none()));
+}
+
+#[test]
+fn bad_ensemble_and_transfer_set_options_on_clouds_are_one_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = bar_clouds(dir.path());
+    let compare = |extra: &[&str]| gdistill(&[&["compare", "--dataset", &spec][..], extra].concat(), dir.path());
+    assert_fails_with(&compare(&["--teacher-ensemble", "0"]), &["ensemble.members"]);
+    assert_fails_with(&compare(&["--transfer-set", "munge:0,0.5"]), &["munge:0,0.5", "positive integer"]);
+    assert_fails_with(&compare(&["--transfer-set", "munge:10,1.5"]), &["munge:10,1.5", "P must be in [0, 1]"]);
+    assert_fails_with(&compare(&["--transfer-set", "mixup:0"]), &["mixup:0", "positive integer"]);
 }
 
 #[test]

@@ -7,9 +7,9 @@ use clap::Args;
 use gdistill_datasets::{FeatureSpec, NodeDataset, SplitSpec};
 use gdistill_distill::compare::{compare, CompareConfig, KdLoss};
 use gdistill_distill::ensemble::{EnsembleCombine, EnsembleConfig};
-use gdistill_distill::transfer_set::TransferSet;
 use gdistill_distill::lsp::LspKernel;
 use gdistill_distill::setting::Setting;
+use gdistill_distill::transfer_set::TransferSet;
 use gdistill_models::Arch;
 
 use super::distill::KdLossArg;
@@ -95,8 +95,8 @@ pub struct CompareArgs {
     /// or logits (mean of the logits).
     #[arg(long, value_name = "HOW")]
     pub ensemble_combine: Option<EnsembleCombine>,
-    /// Image datasets: what the +kd rows are trained on: train (the training images),
-    /// augmented:N, munge:N,P or mixup:N (N pseudo images added, labelled by the teacher).
+    /// Image and point-cloud datasets: what the +kd rows are trained on: train (the training
+    /// inputs), augmented:N, munge:N,P or mixup:N (N pseudo inputs added, labelled by the teacher).
     #[arg(long, value_name = "SET")]
     pub transfer_set: Option<TransferSet>,
     /// Add the int8 rows teacher-int8 and mlp+kd-int8 (simulated post-training quantization)
@@ -303,10 +303,7 @@ fn run_pointcloud(args: CompareArgs) -> Result<()> {
         ("--mlp-hidden", args.mlp_hidden.is_some()),
         ("--lsp-ablation", !args.lsp_ablation.is_empty()),
         ("--no-lsp", args.no_lsp),
-        ("--teacher-ensemble", args.teacher_ensemble.is_some()),
-        ("--ensemble-combine", args.ensemble_combine.is_some()),
         ("--int8", args.int8),
-        ("--transfer-set", args.transfer_set.is_some()),
     ];
     if let Some((flag, _)) = graph_only.iter().chain(&args.sampling.given()).find(|(_, given)| *given) {
         anyhow::bail!(
@@ -326,6 +323,9 @@ fn run_pointcloud(args: CompareArgs) -> Result<()> {
         lsp_kernel: args.lsp_kernel,
         lsp_weight: args.lsp_weight,
         epochs: args.epochs,
+        teacher_ensemble: args.teacher_ensemble,
+        ensemble_combine: args.ensemble_combine,
+        transfer_set: args.transfer_set,
         json: args.json,
         plot: args.plot,
     })

@@ -32,6 +32,9 @@ pub struct CloudCompareArgs {
     pub lsp_kernel: Option<gdistill_distill::lsp::LspKernel>,
     pub lsp_weight: Option<f64>,
     pub epochs: Option<usize>,
+    pub teacher_ensemble: Option<usize>,
+    pub ensemble_combine: Option<gdistill_distill::ensemble::EnsembleCombine>,
+    pub transfer_set: Option<gdistill_distill::transfer_set::TransferSet>,
     pub json: Option<PathBuf>,
     /// Draw accuracy against parameters as a PNG.
     pub plot: Option<PathBuf>,
@@ -65,6 +68,14 @@ fn resolve_config(args: &CloudCompareArgs, dataset: &PointCloudDataset) -> Resul
         config.teacher_training.epochs = epochs;
         config.student_training.epochs = epochs;
     }
+    if args.teacher_ensemble.is_some() || args.ensemble_combine.is_some() {
+        let ensemble = config
+            .teacher_ensemble
+            .get_or_insert(gdistill_distill::ensemble::EnsembleConfig { members: 1, combine: Default::default() });
+        ensemble.members = args.teacher_ensemble.unwrap_or(ensemble.members);
+        ensemble.combine = args.ensemble_combine.unwrap_or(ensemble.combine);
+    }
+    config.transfer_set = args.transfer_set.unwrap_or(config.transfer_set);
     config.validate(shape).map_err(anyhow::Error::msg)?;
     Ok(config)
 }

@@ -17,7 +17,7 @@ mod teachers;
 mod train;
 
 pub use checkpoint::{load_image_checkpoint, save_image_checkpoint, ImageCheckpointMeta};
-pub use compare::{compare_images, compare_images_keeping, ImageCompareReport, ImageCompareRow};
+pub use compare::{compare_images, compare_images_keeping, ImageCompareReport, ImageCompareRow, TransferSetInfo};
 pub use config::{ImageCompareConfig, KdSettings, StudentSpec, TeacherSpec, ROWS};
 pub use data::ImageData;
 pub use eval::{error_count, predict_images, score_images, score_logits, timed_score_images, ImageScore, EVAL_BATCH};

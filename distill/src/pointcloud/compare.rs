@@ -11,11 +11,15 @@ use gdistill_datasets::{PointCloudDataset, PointCloudSummary};
 use serde::Serialize;
 use tch::Device;
 
+use gdistill_models::pointcloud::CloudModel;
+
+use super::teachers::teacher_ensemble;
 use super::{
-    single_cloud_latency_ms, timed_accuracy, train_cloud_model, CloudCompareConfig, CloudData, CloudObjective,
-    TrainedCloudModel, CLOUD_ROWS,
+    pseudo_clouds, single_cloud_latency_ms, timed_accuracy, train_cloud_model, transfer_set_info, CloudCompareConfig,
+    CloudData, CloudEnsemble, CloudObjective, CLOUD_ROWS,
 };
 use crate::compare::{mean_std, Progress};
+use crate::ensemble::EnsembleScores;
 use crate::TrainError;
 
 /// One row of the point-cloud comparison.
@@ -43,6 +47,9 @@ pub struct CloudCompareRow {
     /// For a distilled row: `(mean - scratch) / (teacher - scratch)`, the share of the gap
     /// between its student trained from labels and the teacher that distillation closed.
     pub gap_closed: Option<f64>,
+    /// An ensemble teacher row: its members' accuracies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ensemble: Option<crate::ensemble::EnsembleScores>,
 }
 
 /// The whole comparison, as `gdistill compare --json` writes it for point clouds.
@@ -52,13 +59,16 @@ pub struct CloudCompareReport {
     pub device: String,
     pub rows: Vec<CloudCompareRow>,
     pub config: CloudCompareConfig,
+    /// What the `+kd` rows were trained on, when it was more than the training clouds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transfer_set: Option<crate::images::TransferSetInfo>,
 }
 
 /// Single-cloud forward passes timed per run for the latency column.
 const LATENCY_CLOUDS: i64 = 50;
 
 /// What one training run of a row gave.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct RunResult {
     test_acc: f64,
     val_acc: f64,
@@ -66,6 +76,8 @@ struct RunResult {
     train_s: f64,
     ms_per_cloud: f64,
     latency_ms: f64,
+    /// An ensemble teacher's members' test accuracies.
+    member_acc: Vec<f64>,
 }
 
 /// The training runs one seed needs, in order: (row, whether it is reported).
@@ -76,10 +88,10 @@ fn planned_runs(config: &CloudCompareConfig) -> Vec<(&'static str, bool)> {
 }
 
 /// The objective of `row` against `teacher`.
-fn objective<'a>(row: &str, config: &CloudCompareConfig, teacher: Option<&'a TrainedCloudModel>) -> CloudObjective<'a> {
+fn objective<'a>(row: &str, config: &CloudCompareConfig, teacher: Option<&'a CloudEnsemble>) -> CloudObjective<'a> {
     let (kd, lsp) = (row.contains("+kd"), row.contains("+lsp"));
     CloudObjective {
-        teacher: if kd || lsp { teacher.map(|t| t.model.as_ref()) } else { None },
+        teacher: if kd || lsp { teacher.map(|t| t as &dyn CloudModel) } else { None },
         kd: kd.then_some(config.kd),
         lsp: lsp.then_some(config.lsp),
     }
@@ -96,34 +108,53 @@ pub fn compare_clouds(
     config.validate(data.shape).map_err(TrainError::Config)?;
     let plan = planned_runs(config);
     let mut results: Vec<Vec<RunResult>> = vec![Vec::new(); plan.len()];
-    let runs = plan.len() * config.seeds;
+    let extra_members = if plan.first().is_some_and(|p| p.0 == "teacher") { config.ensemble_members() - 1 } else { 0 };
+    let runs = (plan.len() + extra_members) * config.seeds;
     let mut run = 0;
     for seed in config.first_seed..config.first_seed + config.seeds as u64 {
-        let mut teacher: Option<TrainedCloudModel> = None;
+        // The teacher at temperature 1 (its row), and at the KD temperature (the students' target).
+        let (mut teacher, mut kd_teacher): (Option<CloudEnsemble>, Option<CloudEnsemble>) = (None, None);
+        let mut kd_data: Option<CloudData> = None;
         for (k, &(name, _)) in plan.iter().enumerate() {
             progress(Progress::RunStarted { row: name, seed, run, runs });
             run += 1;
-            let objective = objective(name, config, teacher.as_ref());
+            let objective = objective(name, config, kd_teacher.as_ref());
             if objective.teacher.is_none() && (objective.kd.is_some() || objective.lsp.is_some()) {
                 return Err(TrainError::Mismatch(format!("{name}: the teacher was not trained")));
             }
             let settings = super::CloudTrainConfig { seed, ..config.training(name).clone() };
-            let trained = train_cloud_model(config.arch(name), &data, &objective, &settings, &mut |stats| {
-                progress(Progress::Epoch { row: name, stats })
-            })?;
-            let (acc, ms) = timed_accuracy(trained.model.as_ref(), &data.test, data.shape.classes);
-            let latency = single_cloud_latency_ms(trained.model.as_ref(), &data.test, LATENCY_CLOUDS);
+            if name.contains("+kd") && !config.transfer_set.is_train() && kd_data.is_none() {
+                kd_data = pseudo_clouds(&data, config.transfer_set, seed).map(|p| data.with_pseudo(p));
+            }
+            let row_data = kd_data.as_ref().filter(|_| name.contains("+kd")).unwrap_or(&data);
+            let mut on_epoch = |stats: &crate::EpochStats| progress(Progress::Epoch { row: name, stats });
+            let trained = train_cloud_model(config.arch(name), row_data, &objective, &settings, &mut on_epoch)?;
+            let (best_epoch, mut train_s, val_acc) =
+                (trained.best_epoch + 1, trained.train_seconds, trained.best_val_acc);
+            let mut member_acc = Vec::new();
+            let student;
+            let model: &dyn CloudModel = if name == "teacher" {
+                let mut next = || run += 1;
+                let (ensemble, accs) = teacher_ensemble(trained, config, &data, &settings, &mut next, &mut on_epoch)?;
+                train_s = ensemble.members.iter().map(|m| m.train_seconds).sum();
+                member_acc = accs;
+                kd_teacher = Some(ensemble.at(config.kd.temperature));
+                teacher.insert(ensemble)
+            } else {
+                student = trained;
+                student.model.as_ref()
+            };
+            let (acc, ms) = timed_accuracy(model, &data.test, data.shape.classes);
+            let latency = single_cloud_latency_ms(model, &data.test, LATENCY_CLOUDS);
             results[k].push(RunResult {
                 test_acc: acc,
-                val_acc: trained.best_val_acc,
-                best_epoch: trained.best_epoch + 1,
-                train_s: trained.train_seconds,
+                val_acc,
+                best_epoch,
+                train_s,
                 ms_per_cloud: ms,
                 latency_ms: latency,
+                member_acc,
             });
-            if name == "teacher" {
-                teacher = Some(trained);
-            }
         }
     }
     let mut rows: Vec<CloudCompareRow> = plan
@@ -137,7 +168,8 @@ pub fn compare_clouds(
             CloudCompareRow {
                 name: name.to_string(),
                 model: arch.describe(),
-                params: arch.num_params(data.shape),
+                // An ensemble teacher's parameters are its members' together.
+                params: arch.num_params(data.shape) * runs[0].member_acc.len().max(1) as i64,
                 mean,
                 std,
                 val_mean: mean_std(&val_acc).0,
@@ -148,6 +180,9 @@ pub fn compare_clouds(
                 test_acc,
                 val_acc,
                 gap_closed: None,
+                ensemble: EnsembleScores::from_runs(
+                    &runs.iter().map(|r| r.member_acc.clone()).filter(|a| !a.is_empty()).collect::<Vec<_>>(),
+                ),
             }
         })
         .collect();
@@ -162,5 +197,11 @@ pub fn compare_clouds(
     }
     let shown: Vec<bool> = plan.iter().map(|&(_, shown)| shown).collect();
     let rows = rows.into_iter().zip(shown).filter(|(_, shown)| *shown).map(|(row, _)| row).collect();
-    Ok(CloudCompareReport { dataset: dataset.summary(), device: format!("{device:?}"), rows, config: config.clone() })
+    Ok(CloudCompareReport {
+        dataset: dataset.summary(),
+        device: format!("{device:?}"),
+        rows,
+        config: config.clone(),
+        transfer_set: transfer_set_info(config.transfer_set, dataset.train.len()),
+    })
 }

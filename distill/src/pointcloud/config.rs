@@ -36,6 +36,14 @@ pub struct CloudCompareConfig {
     pub lsp: CloudLsp,
     /// Which of [`CLOUD_ROWS`] to run.
     pub rows: Vec<String>,
+    /// The `teacher` row as an ensemble of this many DGCNNs ([`crate::ensemble`]); every
+    /// distilled row learns from the ensemble. Absent: one teacher.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teacher_ensemble: Option<crate::ensemble::EnsembleConfig>,
+    /// What the `+kd` rows train on: the training clouds, or those and pseudo clouds labelled by
+    /// the teacher ([`crate::transfer_set`]).
+    #[serde(default, skip_serializing_if = "crate::transfer_set::TransferSet::is_train")]
+    pub transfer_set: crate::transfer_set::TransferSet,
 }
 
 impl CloudCompareConfig {
@@ -74,6 +82,8 @@ impl CloudCompareConfig {
             kd: CloudKd { temperature: 4.0, alpha: 0.5 },
             lsp: CloudLsp { weight: 1.0, kernel: LspKernel::Rbf { sigma: 1.0 }, k: 8 },
             rows: CLOUD_ROWS.iter().map(|r| r.to_string()).collect(),
+            teacher_ensemble: None,
+            transfer_set: crate::transfer_set::TransferSet::Train,
         }
     }
 
@@ -84,6 +94,11 @@ impl CloudCompareConfig {
             Some("pointnet") => &self.pointnet,
             _ => &self.student,
         }
+    }
+
+    /// Teachers in the `teacher` row (1 without an ensemble).
+    pub fn ensemble_members(&self) -> usize {
+        self.teacher_ensemble.as_ref().map_or(1, |e| e.members)
     }
 
     /// The training settings of `row`.
@@ -113,6 +128,13 @@ impl CloudCompareConfig {
             }
         }
         self.augmentation.validate()?;
+        if let Some(ensemble) = &self.teacher_ensemble {
+            ensemble.validate().map_err(|e| format!("teacher_{e}"))?;
+        }
+        // The pseudo clouds are held on the host: a million 64-point planar clouds is 0.5 GB.
+        if self.transfer_set.size() > 1_000_000 {
+            return Err(format!("transfer_set: at most 1 000 000 pseudo clouds, got {}", self.transfer_set.size()));
+        }
         if self.kd.temperature <= 0.0 || !(0.0..=1.0).contains(&self.kd.alpha) {
             return Err(format!("kd: temperature must be positive and alpha in [0, 1], got {:?}", self.kd));
         }

@@ -14,6 +14,7 @@ mod config;
 mod data;
 mod eval;
 mod objective;
+mod teachers;
 mod train;
 
 pub use compare::{compare_clouds, CloudCompareReport, CloudCompareRow};
@@ -21,4 +22,5 @@ pub use config::{CloudCompareConfig, CLOUD_ROWS};
 pub use data::{CloudData, CloudSet};
 pub use eval::{cloud_accuracy, predict_clouds, single_cloud_latency_ms, timed_accuracy, EVAL_BATCH};
 pub use objective::{lsp_stage, point_lsp_loss, CloudKd, CloudLsp, CloudObjective};
+pub use teachers::{label_pseudo_clouds, pseudo_clouds, transfer_set_info, CloudEnsemble};
 pub use train::{train_cloud_model, CloudTrainConfig, TrainedCloudModel};
