@@ -1,5 +1,6 @@
 //! Terminal output of the image comparison: its table, with test errors counted out of the test set as Hinton et al. report them.
 
+use gdistill_distill::ensemble::EnsembleScores;
 use gdistill_distill::images::ImageCompareReport;
 
 /// The comparison as a table on stdout.
@@ -34,14 +35,17 @@ pub fn print_image_table(report: &ImageCompareReport) {
             row.infer_ms
         );
     }
-    for row in &report.rows {
-        if let Some(e) = &row.ensemble {
-            let each: Vec<String> =
-                e.member_mean.iter().zip(&e.member_std).map(|(m, s)| format!("{m:.4} +- {s:.4}")).collect();
-            println!("{}: an ensemble of {}; members: {}", row.name, e.members, each.join(", "));
-        }
-    }
+    print_ensembles(report.rows.iter().map(|r| (r.name.as_str(), r.ensemble.as_ref())));
     if let Some(t) = &report.transfer_set {
         println!("+kd rows trained on {} images: the training images and {} ({})", t.size, t.pseudo, t.kind);
+    }
+}
+
+/// One line per ensemble row (image and point-cloud tables): its members' accuracies.
+pub fn print_ensembles<'a>(rows: impl Iterator<Item = (&'a str, Option<&'a EnsembleScores>)>) {
+    for (name, e) in rows.filter_map(|(name, e)| Some((name, e?))) {
+        let each: Vec<String> =
+            e.member_mean.iter().zip(&e.member_std).map(|(m, s)| format!("{m:.4} +- {s:.4}")).collect();
+        println!("{name}: an ensemble of {}; members: {}", e.members, each.join(", "));
     }
 }

@@ -101,6 +101,10 @@ fn bad_ensemble_and_transfer_set_options_on_clouds_are_one_clear_error() {
     assert_fails_with(&compare(&["--transfer-set", "munge:0,0.5"]), &["munge:0,0.5", "positive integer"]);
     assert_fails_with(&compare(&["--transfer-set", "munge:10,1.5"]), &["munge:10,1.5", "P must be in [0, 1]"]);
     assert_fails_with(&compare(&["--transfer-set", "mixup:0"]), &["mixup:0", "positive integer"]);
+    let rows = dir.path().join("rows.toml");
+    std::fs::write(&rows, "points = 12\nrows = [\"student\"]\n").unwrap();
+    let int8 = compare(&["--int8", "--config", rows.to_str().unwrap()]);
+    assert_fails_with(&int8, &["int8 rows quantize the rows teacher and student+kd"]);
 }
 
 #[test]

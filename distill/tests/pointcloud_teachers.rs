@@ -97,3 +97,32 @@ fn an_ensemble_teacher_with_a_munge_transfer_set_reports_its_members() {
     }
     assert!(json["rows"][0].get("ensemble").is_none());
 }
+
+#[test]
+fn int8_rows_keep_the_float_accuracy_at_about_a_quarter_of_the_bytes() {
+    let _rng = torch_rng::torch_rng();
+    tch::set_num_threads(1);
+    let dataset = synthetic_clouds(200, 32);
+    let mut config = ci_config(&dataset);
+    config.rows = vec!["teacher".into(), "student".into(), "student+kd".into()];
+    config.int8_rows = true;
+    let report = compare_clouds(&dataset, &config, Device::Cpu, &mut |_| {}).unwrap();
+    let names: Vec<&str> = report.rows.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["teacher", "student", "student+kd", "teacher-int8", "student+kd-int8"]);
+    let row = |name: &str| report.rows.iter().find(|r| r.name == name).unwrap();
+    for (f32_row, int8_row) in [("teacher", "teacher-int8"), ("student+kd", "student+kd-int8")] {
+        let (f, q) = (row(f32_row), row(int8_row));
+        // 40 test clouds: at most two may change their class.
+        assert!((f.mean - q.mean).abs() <= 0.05 + 1e-9, "{f32_row}: {} against {}", f.mean, q.mean);
+        let (fb, qb) = (f.weight_bytes.unwrap(), q.weight_bytes.unwrap());
+        // Weights shrink fourfold; these tiny models' biases and batch-norm values, a large
+        // share of them, stay f32 (the exact count: ensemble_quantize.rs).
+        assert!(qb < fb && qb * 4 > fb, "{f32_row}: {qb} int8 bytes against {fb}");
+        assert_eq!(f.params, q.params);
+    }
+    assert!(report.rows.iter().all(|r| r.weight_bytes.is_some()));
+
+    config.rows = vec!["student".into(), "pointnet".into()];
+    let err = compare_clouds(&dataset, &config, Device::Cpu, &mut |_| {}).err().unwrap();
+    assert!(err.to_string().contains("int8 rows quantize the rows teacher and student+kd"), "{err}");
+}

@@ -35,6 +35,8 @@ pub struct CloudCompareArgs {
     pub teacher_ensemble: Option<usize>,
     pub ensemble_combine: Option<gdistill_distill::ensemble::EnsembleCombine>,
     pub transfer_set: Option<gdistill_distill::transfer_set::TransferSet>,
+    /// Add the rows teacher-int8 and student+kd-int8 and a weight-bytes column.
+    pub int8: bool,
     pub json: Option<PathBuf>,
     /// Draw accuracy against parameters as a PNG.
     pub plot: Option<PathBuf>,
@@ -76,6 +78,7 @@ fn resolve_config(args: &CloudCompareArgs, dataset: &PointCloudDataset) -> Resul
         ensemble.combine = args.ensemble_combine.unwrap_or(ensemble.combine);
     }
     config.transfer_set = args.transfer_set.unwrap_or(config.transfer_set);
+    config.int8_rows |= args.int8;
     config.validate(shape).map_err(anyhow::Error::msg)?;
     Ok(config)
 }

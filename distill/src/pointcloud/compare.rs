@@ -13,13 +13,17 @@ use tch::Device;
 
 use gdistill_models::pointcloud::CloudModel;
 
+use std::rc::Rc;
+
 use super::teachers::teacher_ensemble;
 use super::{
-    pseudo_clouds, single_cloud_latency_ms, timed_accuracy, train_cloud_model, transfer_set_info, CloudCompareConfig,
-    CloudData, CloudEnsemble, CloudObjective, CLOUD_ROWS,
+    calibrate_input, cloud_accuracy, int8_model, predict_clouds, pseudo_clouds, single_cloud_latency_ms,
+    timed_accuracy, train_cloud_model, transfer_set_info, CloudCompareConfig, CloudData, CloudEnsemble, CloudObjective,
+    CLOUD_ROWS, INT8_ROWS,
 };
 use crate::compare::{mean_std, Progress};
 use crate::ensemble::EnsembleScores;
+use crate::quantize_store::f32_store_bytes;
 use crate::TrainError;
 
 /// One row of the point-cloud comparison.
@@ -50,6 +54,10 @@ pub struct CloudCompareRow {
     /// An ensemble teacher row: its members' accuracies.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ensemble: Option<crate::ensemble::EnsembleScores>,
+    /// With `--int8`: bytes of the stored variables (f32 rows: 4 per value, batch-norm
+    /// statistics included; int8 rows: [`super::int8_model`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight_bytes: Option<i64>,
 }
 
 /// The whole comparison, as `gdistill compare --json` writes it for point clouds.
@@ -78,6 +86,7 @@ struct RunResult {
     latency_ms: f64,
     /// An ensemble teacher's members' test accuracies.
     member_acc: Vec<f64>,
+    weight_bytes: i64,
 }
 
 /// The training runs one seed needs, in order: (row, whether it is reported).
@@ -106,8 +115,15 @@ pub fn compare_clouds(
 ) -> Result<CloudCompareReport, TrainError> {
     let data = CloudData::new(dataset, config.points, config.augmentation.clone(), device);
     config.validate(data.shape).map_err(TrainError::Config)?;
-    let plan = planned_runs(config);
-    let mut results: Vec<Vec<RunResult>> = vec![Vec::new(); plan.len()];
+    let mut plan = planned_runs(config);
+    // The int8 rows, after the others: (row, index of the row it quantizes).
+    let int8: Vec<(&str, usize)> = INT8_ROWS
+        .iter()
+        .filter_map(|&(row, of)| plan.iter().position(|p| p == &(of, true)).map(|k| (row, k)))
+        .filter(|_| config.int8_rows)
+        .collect();
+    let input_grid = config.int8_rows.then(|| calibrate_input(&data));
+    let mut results: Vec<Vec<RunResult>> = vec![Vec::new(); plan.len() + int8.len()];
     let extra_members = if plan.first().is_some_and(|p| p.0 == "teacher") { config.ensemble_members() - 1 } else { 0 };
     let runs = (plan.len() + extra_members) * config.seeds;
     let mut run = 0;
@@ -132,20 +148,47 @@ pub fn compare_clouds(
             let (best_epoch, mut train_s, val_acc) =
                 (trained.best_epoch + 1, trained.train_seconds, trained.best_val_acc);
             let mut member_acc = Vec::new();
-            let student;
+            let (student, members);
             let model: &dyn CloudModel = if name == "teacher" {
                 let mut next = || run += 1;
                 let (ensemble, accs) = teacher_ensemble(trained, config, &data, &settings, &mut next, &mut on_epoch)?;
                 train_s = ensemble.members.iter().map(|m| m.train_seconds).sum();
                 member_acc = accs;
                 kd_teacher = Some(ensemble.at(config.kd.temperature));
+                members = ensemble.members.clone();
                 teacher.insert(ensemble)
             } else {
                 student = trained;
-                student.model.as_ref()
+                members = Rc::new(vec![student]);
+                members[0].model.as_ref()
             };
-            let (acc, ms) = timed_accuracy(model, &data.test, data.shape.classes);
-            let latency = single_cloud_latency_ms(model, &data.test, LATENCY_CLOUDS);
+            let measure = |model: &dyn CloudModel| {
+                let (acc, ms) = timed_accuracy(model, &data.test, data.shape.classes);
+                (acc, ms, single_cloud_latency_ms(model, &data.test, LATENCY_CLOUDS))
+            };
+            let (acc, ms, latency) = measure(model);
+            let weight_bytes = members.iter().map(|m| f32_store_bytes(&m.vs)).sum();
+            if let (Some(&(row, _)), Some(grid)) = (int8.iter().find(|(_, of)| *of == k), input_grid) {
+                progress(Progress::RunStarted { row, seed, run, runs });
+                let start = std::time::Instant::now();
+                let combine = config.teacher_ensemble.as_ref().map(|e| e.combine).unwrap_or_default();
+                let (quantized, bytes) = int8_model(config.arch(name), &members, combine, &data, grid)?;
+                let (acc, ms, latency) = measure(quantized.as_ref());
+                let j = plan.len() + int8.iter().position(|(r, _)| *r == row).unwrap();
+                results[j].push(RunResult {
+                    test_acc: acc,
+                    val_acc: cloud_accuracy(
+                        &predict_clouds(quantized.as_ref(), &data.val, data.shape.classes),
+                        &data.val.labels,
+                    ),
+                    best_epoch,
+                    train_s: start.elapsed().as_secs_f64(),
+                    ms_per_cloud: ms,
+                    latency_ms: latency,
+                    member_acc: Vec::new(),
+                    weight_bytes: bytes,
+                });
+            }
             results[k].push(RunResult {
                 test_acc: acc,
                 val_acc,
@@ -154,9 +197,11 @@ pub fn compare_clouds(
                 ms_per_cloud: ms,
                 latency_ms: latency,
                 member_acc,
+                weight_bytes,
             });
         }
     }
+    plan.extend(int8.iter().map(|&(row, _)| (row, true)));
     let mut rows: Vec<CloudCompareRow> = plan
         .iter()
         .zip(&results)
@@ -169,7 +214,8 @@ pub fn compare_clouds(
                 name: name.to_string(),
                 model: arch.describe(),
                 // An ensemble teacher's parameters are its members' together.
-                params: arch.num_params(data.shape) * runs[0].member_acc.len().max(1) as i64,
+                params: arch.num_params(data.shape)
+                    * if name.starts_with("teacher") { config.ensemble_members() as i64 } else { 1 },
                 mean,
                 std,
                 val_mean: mean_std(&val_acc).0,
@@ -180,6 +226,7 @@ pub fn compare_clouds(
                 test_acc,
                 val_acc,
                 gap_closed: None,
+                weight_bytes: config.int8_rows.then(|| runs[0].weight_bytes),
                 ensemble: EnsembleScores::from_runs(
                     &runs.iter().map(|r| r.member_acc.clone()).filter(|a| !a.is_empty()).collect::<Vec<_>>(),
                 ),

@@ -44,6 +44,10 @@ pub struct CloudCompareConfig {
     /// the teacher ([`crate::transfer_set`]).
     #[serde(default, skip_serializing_if = "crate::transfer_set::TransferSet::is_train")]
     pub transfer_set: crate::transfer_set::TransferSet,
+    /// Add the int8 rows `teacher-int8` and `student+kd-int8` ([`super::INT8_ROWS`]) and every
+    /// row's `weight_bytes`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub int8_rows: bool,
 }
 
 impl CloudCompareConfig {
@@ -84,12 +88,13 @@ impl CloudCompareConfig {
             rows: CLOUD_ROWS.iter().map(|r| r.to_string()).collect(),
             teacher_ensemble: None,
             transfer_set: crate::transfer_set::TransferSet::Train,
+            int8_rows: false,
         }
     }
 
     /// The architecture of `row`.
     pub fn arch(&self, row: &str) -> &CloudArch {
-        match row.split('+').next() {
+        match row.trim_end_matches("-int8").split('+').next() {
             Some("teacher") => &self.teacher,
             Some("pointnet") => &self.pointnet,
             _ => &self.student,
@@ -128,6 +133,12 @@ impl CloudCompareConfig {
             }
         }
         self.augmentation.validate()?;
+        if self.int8_rows && !super::INT8_ROWS.iter().any(|(_, of)| self.rows.iter().any(|r| r == of)) {
+            return Err(format!(
+                "int8 rows quantize the rows teacher and student+kd; neither is among the rows {}",
+                self.rows.join(", ")
+            ));
+        }
         if let Some(ensemble) = &self.teacher_ensemble {
             ensemble.validate().map_err(|e| format!("teacher_{e}"))?;
         }
