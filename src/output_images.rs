@@ -11,8 +11,10 @@ pub fn print_image_table(report: &ImageCompareReport) {
         d.name, d.images, d.height, d.width, d.classes, d.train, d.val, d.test, report.config.seeds, report.device
     );
     let test = report.rows.first().map_or(d.test as i64, |r| r.test_images);
+    // With int8 rows: the stored bytes of every row.
+    let bytes_header = if report.config.int8_rows { format!(" {:>10}", "weight B") } else { String::new() };
     println!(
-        "{:<12} {:<22} {:>9} {:>18} {:>24} {:>9} {:>10}",
+        "{:<15} {:<22} {:>9}{bytes_header} {:>18} {:>24} {:>9} {:>10}",
         "model",
         "architecture",
         "params",
@@ -24,10 +26,11 @@ pub fn print_image_table(report: &ImageCompareReport) {
     for row in &report.rows {
         let errors = row.errors.iter().map(i64::to_string).collect::<Vec<_>>().join(" ");
         println!(
-            "{:<12} {:<22} {:>9} {:>9.4} +- {:.4} {:>24} {:>9.1} {:>10.1}",
+            "{:<15} {:<22} {:>9}{} {:>9.4} +- {:.4} {:>24} {:>9.1} {:>10.1}",
             row.name,
             row.model,
             row.params,
+            row.weight_bytes.map_or(String::new(), |b| format!(" {b:>10}")),
             row.mean,
             row.std,
             format!("{:.1} ({errors})", row.errors_mean),

@@ -99,7 +99,8 @@ pub struct CompareArgs {
     /// inputs), augmented:N, munge:N,P or mixup:N (N pseudo inputs added, labelled by the teacher).
     #[arg(long, value_name = "SET")]
     pub transfer_set: Option<TransferSet>,
-    /// Add the int8 rows teacher-int8 and mlp+kd-int8 (point clouds: student+kd-int8; simulated post-training quantization)
+    /// Add the int8 rows teacher-int8 and mlp+kd-int8 (images: mlp-800+kd-int8, point clouds:
+    /// student+kd-int8; simulated post-training quantization)
     /// and a weight-bytes column.
     #[arg(long)]
     pub int8: bool,
@@ -232,7 +233,6 @@ pub fn run(args: CompareArgs) -> Result<()> {
             ("--lsp-ablation", !args.lsp_ablation.is_empty()),
             ("--no-lsp", args.no_lsp),
             ("--no-prune", args.no_prune),
-            ("--int8", args.int8),
         ];
         if let Some((flag, _)) = graph_only.iter().chain(&args.sampling.given()).find(|(_, given)| *given) {
             anyhow::bail!(
@@ -256,6 +256,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
             teacher_ensemble: args.teacher_ensemble,
             ensemble_combine: args.ensemble_combine,
             transfer_set: args.transfer_set,
+            int8: args.int8,
         });
     }
     if let Some(path) = &args.plot {

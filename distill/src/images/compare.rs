@@ -16,9 +16,9 @@ use serde::Serialize;
 use tch::{Device, Tensor};
 
 use super::{
-    predict_images, pseudo_images, score_images, timed_score_images, train_image_model, with_pseudo_images,
-    ImageCompareConfig, ImageData, ImageEnsemble, ImageObjective, ImageTrainConfig, SharedEnsemble, TrainedImageModel,
-    ROWS,
+    image_f32_bytes, int8_image_model, predict_images, pseudo_images, score_images, timed_score_images,
+    train_image_model, with_pseudo_images, ImageCompareConfig, ImageData, ImageEnsemble, ImageObjective,
+    ImageTrainConfig, SharedEnsemble, TrainedImageModel, IMAGE_INT8_ROWS, ROWS,
 };
 use crate::compare::{mean_std, Progress};
 use crate::TrainError;
@@ -49,6 +49,10 @@ pub struct ImageCompareRow {
     /// An ensemble teacher row: its members' accuracies.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ensemble: Option<crate::ensemble::EnsembleScores>,
+    /// With `--int8`: bytes of the stored variables (f32 rows: 4 per value; int8 rows:
+    /// [`super::int8_image_model`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight_bytes: Option<i64>,
 }
 
 /// The whole comparison, as `gdistill compare --json` writes it for image datasets.
@@ -82,6 +86,9 @@ struct RowRuns {
     infer_ms: Vec<f64>,
     /// Ensemble teacher: each member's test accuracy, one vector per seed.
     member_acc: Vec<Vec<f64>>,
+    weight_bytes: Option<i64>,
+    /// Models in the row: an int8 ensemble's members (a float ensemble counts `member_acc`).
+    members: usize,
 }
 
 /// The training runs one seed needs, in order: (row, whether it is reported).
@@ -115,14 +122,15 @@ pub fn compare_images_keeping(
     config.validate().map_err(TrainError::Mismatch)?;
     let data = ImageData::new(dataset, device);
     let plan = planned_runs(config);
-    let mut rows: Vec<RowRuns> = plan
+    let mut rows: Vec<RowRuns> = plan.iter().map(|&(name, _)| RowRuns::new(name, config.arch(name))).collect();
+    // The int8 rows, after the others: (rows, index of the row each quantizes).
+    let (mut int8_rows, int8_of): (Vec<RowRuns>, Vec<usize>) = IMAGE_INT8_ROWS
         .iter()
-        .map(|&(name, _)| {
-            let arch = config.arch(name).clone();
-            let (acc, errors, best_epochs, train_s, infer_ms) = (vec![], vec![], vec![], vec![], vec![]);
-            RowRuns { name, arch, acc, errors, best_epochs, train_s, infer_ms, member_acc: vec![] }
+        .filter(|_| config.int8_rows)
+        .filter_map(|&(row, of)| {
+            plan.iter().position(|p| p == &(of, true)).map(|k| (RowRuns::new(row, config.arch(of)), k))
         })
-        .collect();
+        .unzip();
     let members = config.teacher_ensemble.as_ref().map_or(1, |e| e.members);
     let runs = (plan.len() + members - 1) * config.seeds;
     let mut run = 0;
@@ -187,14 +195,24 @@ pub fn compare_images_keeping(
                 trained
             };
             rows[k].record(&trained, &data);
+            if config.int8_rows {
+                let ensemble = ensembles.iter().find(|(t, _)| *t == name).map(|(_, e)| e.as_ref());
+                rows[k].weight_bytes = Some(image_f32_bytes(&trained, ensemble));
+                if let Some(j) = int8_of.iter().position(|&of| of == k) {
+                    let (quantized, bytes) = int8_image_model(&rows[k].arch, &trained, ensemble, &data)?;
+                    int8_rows[j].record(&quantized, &data);
+                    int8_rows[j].weight_bytes = Some(bytes);
+                    int8_rows[j].members = ensemble.map_or(1, |e| e.members.len());
+                }
+            }
             keep(name, seed, &trained);
             if matches!(name, "teacher" | "cnn") {
                 teachers.push((name, trained));
             }
         }
     }
-    let reported =
-        plan.iter().zip(rows).filter(|((_, shown), _)| *shown).map(|(_, row)| row.finish(&data, &data.shape));
+    let shown = plan.iter().zip(rows).filter(|((_, shown), _)| *shown).map(|(_, row)| row);
+    let reported = shown.chain(int8_rows).map(|row| row.finish(&data, &data.shape));
     Ok(ImageCompareReport {
         dataset: dataset.summary(),
         device: format!("{device:?}"),
@@ -209,6 +227,22 @@ pub fn compare_images_keeping(
 }
 
 impl RowRuns {
+    fn new(name: &'static str, arch: &ImageArch) -> RowRuns {
+        let (acc, errors, best_epochs, train_s, infer_ms) = (vec![], vec![], vec![], vec![], vec![]);
+        RowRuns {
+            name,
+            arch: arch.clone(),
+            acc,
+            errors,
+            best_epochs,
+            train_s,
+            infer_ms,
+            member_acc: vec![],
+            weight_bytes: None,
+            members: 1,
+        }
+    }
+
     fn record(&mut self, trained: &TrainedImageModel, data: &ImageData) {
         let (score, infer_ms) = timed_score_images(trained.model.as_ref(), data, &data.test);
         self.acc.push(score.accuracy);
@@ -225,7 +259,7 @@ impl RowRuns {
             name: self.name.to_string(),
             model: self.arch.describe(),
             // An ensemble teacher's parameters are its members' together.
-            params: self.arch.num_params(*shape) * self.member_acc.first().map_or(1, |m| m.len() as i64),
+            params: self.arch.num_params(*shape) * self.member_acc.first().map_or(self.members, |m| m.len()) as i64,
             mean,
             std,
             errors_mean: mean_std(&errors).0,
@@ -236,6 +270,7 @@ impl RowRuns {
             test_acc: self.acc,
             errors: self.errors,
             ensemble: crate::ensemble::EnsembleScores::from_runs(&self.member_acc),
+            weight_bytes: self.weight_bytes,
         }
     }
 }

@@ -67,6 +67,10 @@ pub struct ImageCompareConfig {
     /// labelled by the teacher ([`crate::transfer_set`]).
     #[serde(default, skip_serializing_if = "crate::transfer_set::TransferSet::is_train")]
     pub transfer_set: crate::transfer_set::TransferSet,
+    /// Add the int8 rows `teacher-int8` and `mlp-800+kd-int8` ([`super::IMAGE_INT8_ROWS`]) and
+    /// every row's `weight_bytes`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub int8_rows: bool,
 }
 
 fn mlp(hidden: i64, input_dropout: f64, dropout: f64) -> ImageArch {
@@ -121,6 +125,7 @@ impl ImageCompareConfig {
             ),
             teacher_ensemble: None,
             transfer_set: crate::transfer_set::TransferSet::Train,
+            int8_rows: false,
         }
     }
 
@@ -128,6 +133,12 @@ impl ImageCompareConfig {
     pub fn validate(&self) -> Result<(), String> {
         if self.seeds == 0 {
             return Err("seeds must be at least 1".into());
+        }
+        if self.int8_rows && !super::IMAGE_INT8_ROWS.iter().any(|(_, of)| self.rows.iter().any(|r| r == of)) {
+            return Err(format!(
+                "int8 rows quantize the rows teacher and mlp-800+kd; neither is among the rows {}",
+                self.rows.join(", ")
+            ));
         }
         if let Some(ensemble) = &self.teacher_ensemble {
             ensemble.validate().map_err(|e| format!("teacher_{e}"))?;
