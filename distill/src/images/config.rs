@@ -134,18 +134,13 @@ impl ImageCompareConfig {
         if self.seeds == 0 {
             return Err("seeds must be at least 1".into());
         }
-        if self.int8_rows && !super::IMAGE_INT8_ROWS.iter().any(|(_, of)| self.rows.iter().any(|r| r == of)) {
-            return Err(format!(
-                "int8 rows quantize the rows teacher and mlp-800+kd; neither is among the rows {}",
-                self.rows.join(", ")
-            ));
-        }
-        if let Some(ensemble) = &self.teacher_ensemble {
-            ensemble.validate().map_err(|e| format!("teacher_{e}"))?;
-        }
-        if self.transfer_set.size() > 1_000_000 {
-            return Err(format!("transfer_set: at most 1 000 000 pseudo images, got {}", self.transfer_set.size()));
-        }
+        crate::ensemble::validate_teacher_options(
+            self.teacher_ensemble.as_ref(),
+            self.transfer_set,
+            self.int8_rows.then_some(&super::IMAGE_INT8_ROWS[..]),
+            &self.rows,
+            "images",
+        )?;
         if let Some(bad) = self.rows.iter().find(|r| !ROWS.contains(&r.as_str())) {
             return Err(format!("unknown row '{bad}'; rows are {}", ROWS.join(", ")));
         }

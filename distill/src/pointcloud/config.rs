@@ -133,19 +133,13 @@ impl CloudCompareConfig {
             }
         }
         self.augmentation.validate()?;
-        if self.int8_rows && !super::INT8_ROWS.iter().any(|(_, of)| self.rows.iter().any(|r| r == of)) {
-            return Err(format!(
-                "int8 rows quantize the rows teacher and student+kd; neither is among the rows {}",
-                self.rows.join(", ")
-            ));
-        }
-        if let Some(ensemble) = &self.teacher_ensemble {
-            ensemble.validate().map_err(|e| format!("teacher_{e}"))?;
-        }
-        // The pseudo clouds are held on the host: a million 64-point planar clouds is 0.5 GB.
-        if self.transfer_set.size() > 1_000_000 {
-            return Err(format!("transfer_set: at most 1 000 000 pseudo clouds, got {}", self.transfer_set.size()));
-        }
+        crate::ensemble::validate_teacher_options(
+            self.teacher_ensemble.as_ref(),
+            self.transfer_set,
+            self.int8_rows.then_some(&super::INT8_ROWS[..]),
+            &self.rows,
+            "clouds",
+        )?;
         if self.kd.temperature <= 0.0 || !(0.0..=1.0).contains(&self.kd.alpha) {
             return Err(format!("kd: temperature must be positive and alpha in [0, 1], got {:?}", self.kd));
         }
