@@ -5,15 +5,16 @@
 //! trains its student against that teacher ([`CloudObjective`]). Every row reports parameters,
 //! test accuracy per seed (mean ± std), validation accuracy, training seconds, the time per cloud
 //! of the batched scoring pass (throughput) and the latency of classifying one cloud alone. Distilled rows also report the share of the accuracy gap
-//! between their student from scratch and the teacher that distillation closed.
-
-use gdistill_datasets::{PointCloudDataset, PointCloudSummary};
-use serde::Serialize;
-use tch::Device;
-
-use gdistill_models::pointcloud::CloudModel;
+//! between their student from scratch and the teacher that distillation closed. The options of
+//! [`super::teachers`] (an ensemble teacher, pseudo clouds) and [`super::int8_model`] (the int8
+//! rows, after the others) hook in here.
 
 use std::rc::Rc;
+
+use gdistill_datasets::{PointCloudDataset, PointCloudSummary};
+use gdistill_models::pointcloud::CloudModel;
+use serde::Serialize;
+use tch::Device;
 
 use super::teachers::teacher_ensemble;
 use super::{
@@ -148,7 +149,7 @@ pub fn compare_clouds(
             let (best_epoch, mut train_s, val_acc) =
                 (trained.best_epoch + 1, trained.train_seconds, trained.best_val_acc);
             let mut member_acc = Vec::new();
-            let (student, members);
+            let members;
             let model: &dyn CloudModel = if name == "teacher" {
                 let mut next = || run += 1;
                 let (ensemble, accs) = teacher_ensemble(trained, config, &data, &settings, &mut next, &mut on_epoch)?;
@@ -158,8 +159,7 @@ pub fn compare_clouds(
                 members = ensemble.members.clone();
                 teacher.insert(ensemble)
             } else {
-                student = trained;
-                members = Rc::new(vec![student]);
+                members = Rc::new(vec![trained]);
                 members[0].model.as_ref()
             };
             let measure = |model: &dyn CloudModel| {
