@@ -1,6 +1,6 @@
 //! Terminal output of the image comparison: its table, with test errors counted out of the test set as Hinton et al. report them.
 
-use gdistill_distill::images::{ImageCompareReport, ImageCompareRow};
+use gdistill_distill::images::{ImageColumns, ImageCompareReport, ImageCompareRow};
 
 use crate::table::{self, Column};
 
@@ -16,17 +16,24 @@ pub fn print_image_table(report: &ImageCompareReport) {
         let each: Vec<String> = r.errors.iter().map(i64::to_string).collect();
         format!("{:.1} ({})", r.errors_mean, each.join(" "))
     });
-    let columns = [
-        table::name(12),
-        table::architecture(22),
-        table::params(9),
+    let width = report.rows.iter().map(|r| r.name.len()).max().unwrap_or(5).max(12);
+    let mut columns: Vec<Column<ImageColumns>> = vec![table::name(width), table::architecture(22), table::params(9)];
+    if report.config.int8_rows {
+        columns.push(Column::right("weight B", 10, |r: &ImageCompareRow| {
+            r.weight_bytes.map_or_else(|| "-".into(), |b| b.to_string())
+        }));
+    }
+    columns.extend([
         table::accuracy("test acc"),
         errors,
         table::figure("train s", 9, 1, |r| r.train_s),
         table::figure("infer ms", 10, 1, |r| r.infer_ms),
-    ];
+    ]);
     table::print_table(&columns, &report.rows);
     table::print_ensembles(report.rows.iter().filter_map(|r| Some((r.name.as_str(), r.ensemble.as_ref()?))), false);
+    if let Some(t) = &report.transfer_set {
+        println!("+kd rows trained on {} images: the training images and {} ({})", t.size, t.pseudo, t.kind);
+    }
     if let Some(t) = &report.transfer_set {
         println!("+kd rows trained on {} images: the training images and {} ({})", t.size, t.pseudo, t.kind);
     }

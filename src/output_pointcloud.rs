@@ -24,16 +24,26 @@ pub fn print_cloud_table(report: &CloudCompareReport) {
     let gap = Column::right("gap closed", 11, |r: &CloudCompareRow| {
         r.gap_closed.map_or(String::new(), |g| format!("{:.0}%", 100.0 * g))
     });
-    let columns = [
-        table::name::<CloudColumns>(16),
-        table::architecture(26),
-        table::params(8),
+    let mut columns: Vec<Column<CloudColumns>> = vec![table::name(16), table::architecture(26), table::params(8)];
+    if report.config.int8_rows {
+        columns.push(Column::right("weight B", 10, |r: &CloudCompareRow| {
+            r.weight_bytes.map_or_else(|| "-".into(), |b| b.to_string())
+        }));
+    }
+    columns.extend([
         table::accuracy("test acc"),
-        table::figure("val acc", 8, 4, |r| r.val_mean),
+        table::figure("val acc", 8, 4, |r: &CloudCompareRow| r.val_mean),
         gap,
         table::figure("train s", 9, 1, |r| r.train_s),
         table::figure("ms / cloud", 12, 3, |r| r.infer_ms_per_cloud),
         table::figure("latency ms", 11, 2, |r| r.latency_ms),
-    ];
+    ]);
     table::print_table(&columns, &report.rows);
+    table::print_ensembles(report.rows.iter().filter_map(|r| Some((r.name.as_str(), r.ensemble.as_ref()?))), false);
+    if let Some(t) = &report.transfer_set {
+        println!("+kd rows trained on {} clouds: the training clouds and {} ({})", t.size, t.pseudo, t.kind);
+    }
+    if report.config.int8_rows {
+        println!("int8 rows: weights per output channel and input coordinates in int8, simulated in f32 (hidden activations f32)");
+    }
 }

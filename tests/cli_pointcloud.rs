@@ -1,6 +1,8 @@
 //! Point clouds through the binary: images converted to 2-D clouds, `compare --dataset
 //! modelnet:DIR` on them (table and JSON report), and one clear error for bad cloud files.
 
+use std::path::Path;
+
 #[path = "support/cli.rs"]
 mod cli;
 use cli::{assert_fails_with, gdistill, stderr};
@@ -8,16 +10,21 @@ use cli::{assert_fails_with, gdistill, stderr};
 mod fixtures;
 use fixtures::{write_bar_clouds, TINY_CLOUD_CONFIG};
 
+/// The bars as 12-point clouds under `dir`, converted by the binary; their `modelnet:` spec.
+fn bar_clouds(dir: &Path) -> String {
+    let (clouds, o) = write_bar_clouds(dir, 120);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("wrote 120 clouds of 12 2-D points"));
+    format!("modelnet:{}", clouds.display())
+}
+
 #[test]
 fn images_to_clouds_then_compare_writes_the_table_and_json() {
     let dir = tempfile::tempdir().unwrap();
-    let (clouds, o) = write_bar_clouds(dir.path(), 120);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("wrote 120 clouds of 12 2-D points"));
+    let spec = bar_clouds(dir.path());
     let config = dir.path().join("tiny.toml");
     std::fs::write(&config, TINY_CLOUD_CONFIG).unwrap();
     let json = dir.path().join("report.json");
-    let spec = format!("modelnet:{}", clouds.display());
     let args = ["compare", "--dataset", &spec, "--seeds", "2", "--epochs", "2", "--threads", "1"];
     let o = gdistill(
         &[&args[..], &["--config", config.to_str().unwrap(), "--json", json.to_str().unwrap()]].concat(),
@@ -40,6 +47,26 @@ fn images_to_clouds_then_compare_writes_the_table_and_json() {
     assert!(rows[3]["gap_closed"].is_null(), "pointnet from scratch was not run, so there is no gap to close");
     assert_eq!(report["config"]["teacher_training"]["epochs"], 2);
     assert_eq!(report["dataset"]["test"], 36);
+    // No ensemble, transfer set or int8 option: none of their keys.
+    for key in ["teacher_ensemble", "transfer_set", "int8_rows"] {
+        assert!(report["config"].get(key).is_none() && report.get(key).is_none(), "{key}");
+    }
+    assert!(rows.iter().all(|r| r.get("ensemble").is_none() && r.get("weight_bytes").is_none()));
+}
+
+#[test]
+fn bad_ensemble_and_transfer_set_options_on_clouds_are_one_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = bar_clouds(dir.path());
+    let compare = |extra: &[&str]| gdistill(&[&["compare", "--dataset", &spec][..], extra].concat(), dir.path());
+    assert_fails_with(&compare(&["--teacher-ensemble", "0"]), &["ensemble.members"]);
+    assert_fails_with(&compare(&["--transfer-set", "munge:0,0.5"]), &["munge:0,0.5", "positive integer"]);
+    assert_fails_with(&compare(&["--transfer-set", "munge:10,1.5"]), &["munge:10,1.5", "P must be in [0, 1]"]);
+    assert_fails_with(&compare(&["--transfer-set", "mixup:0"]), &["mixup:0", "positive integer"]);
+    let rows = dir.path().join("rows.toml");
+    std::fs::write(&rows, "points = 12\nrows = [\"student\"]\n").unwrap();
+    let int8 = compare(&["--int8", "--config", rows.to_str().unwrap()]);
+    assert_fails_with(&int8, &["int8 rows quantize the rows teacher and student+kd"]);
 }
 
 #[test]

@@ -86,6 +86,33 @@ impl EnsembleConfig {
     }
 }
 
+/// The checks the image and point-cloud comparisons share for an ensemble teacher, a transfer
+/// set of pseudo `inputs` and the int8 rows (`int8`: each int8 row with the row it quantizes).
+pub fn validate_teacher_options(
+    ensemble: Option<&EnsembleConfig>,
+    transfer_set: crate::transfer_set::TransferSet,
+    int8: Option<&[(&str, &str)]>,
+    rows: &[String],
+    inputs: &str,
+) -> Result<(), String> {
+    if let Some(int8) = int8.filter(|int8| !int8.iter().any(|(_, of)| rows.iter().any(|r| r == of))) {
+        let of: Vec<&str> = int8.iter().map(|(_, of)| *of).collect();
+        return Err(format!(
+            "int8 rows quantize the rows {}; neither is among the rows {}",
+            of.join(" and "),
+            rows.join(", ")
+        ));
+    }
+    if let Some(ensemble) = ensemble {
+        ensemble.validate().map_err(|e| format!("teacher_{e}"))?;
+    }
+    // The pseudo inputs are held in memory: a million 64-point planar clouds is 0.5 GB.
+    if transfer_set.size() > 1_000_000 {
+        return Err(format!("transfer_set: at most 1 000 000 pseudo {inputs}, got {}", transfer_set.size()));
+    }
+    Ok(())
+}
+
 /// The training seed of member `k` for the comparison seed `seed`: member 0 keeps `seed`; the
 /// others are offset by a million per member, clear of any other seed of a comparison.
 pub fn member_seed(seed: u64, k: usize) -> u64 {

@@ -25,6 +25,7 @@ pub mod online;
 pub mod pointcloud;
 pub mod prune;
 pub mod quantize;
+pub mod quantize_store;
 pub mod sampled;
 pub mod setting;
 mod train;

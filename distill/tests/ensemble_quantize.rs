@@ -172,3 +172,30 @@ fn cora_ensemble_teacher_row_sums_parameters_and_reports_its_members() {
     assert_eq!(json["config"]["ensemble"]["members"], 3);
     assert_eq!(json["rows"][0]["ensemble"]["member_mean"].as_array().unwrap().len(), 3);
 }
+
+#[test]
+fn a_var_stores_weights_round_per_output_channel_and_the_rest_stays_f32() {
+    let mut vs = nn::VarStore::new(Device::Cpu);
+    let mut conv = nn::conv1d(vs.root() / "c", 3, 2, 1, Default::default());
+    let norm = nn::batch_norm1d(vs.root() / "n", 2, Default::default());
+    tch::no_grad(|| {
+        conv.ws.copy_(&Tensor::from_slice(&[1.0f32, -0.5, 0.3, 0.02, 0.01, -0.04]).view([2, 3, 1]));
+        conv.bs.as_mut().unwrap().copy_(&Tensor::from_slice(&[0.123f32, -0.456]));
+    });
+    let before = conv.ws.copy();
+    let f32_bytes = gdistill_distill::quantize_store::f32_store_bytes(&vs);
+    // conv: 6 weights + 2 biases; batch norm: 2 scales, 2 shifts, 2 running means, 2 variances.
+    assert_eq!(f32_bytes, 4 * (6 + 2 + 8));
+    let bytes = gdistill_distill::quantize_store::quantize_store_weights(&mut vs);
+    // 6 int8 weights and 2 channel scales; 2 biases and the 8 batch-norm values in f32.
+    assert_eq!(bytes, 6 + 4 * 2 + 4 * (2 + 8));
+    // Channel 0 has max |w| = 1, channel 1 0.04: each error within its own scale / 2.
+    let err = (&conv.ws - &before).abs().view([2, 3]);
+    for (c, max) in [(0i64, 1.0f64), (1, 0.04)] {
+        let worst = err.get(c).max().double_value(&[]);
+        assert!(worst <= max / 127.0 / 2.0 + 1e-7, "channel {c}: {worst}");
+    }
+    assert!(err.get(1).max().double_value(&[]) < 1e-3, "the small channel keeps its own fine grid");
+    assert_eq!(Vec::<f32>::try_from(conv.bs.as_ref().unwrap()).unwrap(), vec![0.123f32, -0.456]);
+    let _ = norm;
+}

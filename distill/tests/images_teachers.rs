@@ -79,3 +79,34 @@ fn an_ensemble_teacher_with_a_munge_transfer_set_on_digits() {
     assert_eq!(json["config"]["transfer_set"], "munge:400,0.5");
     assert_eq!(json["config"]["teacher_ensemble"]["members"], 3);
 }
+
+#[test]
+fn int8_rows_on_digits_keep_the_float_accuracy_at_a_quarter_of_the_bytes() {
+    let Some(dir) = data::data_dir("digits") else { return };
+    let digits = load_images("digits", dir.parent().unwrap()).unwrap();
+    let data = ImageData::new(&digits, Device::Cpu);
+    let mut config = ImageCompareConfig::for_shape(data.shape);
+    config.seeds = 1;
+    config.rows = vec!["teacher".into(), "mlp-800+kd".into()];
+    for t in config.trainings_mut() {
+        t.epochs = 1;
+    }
+    config.teacher_ensemble = Some(EnsembleConfig { members: 2, combine: Default::default() });
+    config.int8_rows = true;
+    let report = compare_images(&digits, &config, Device::Cpu, &mut |_| {}).unwrap();
+    let names: Vec<&str> = report.rows.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["teacher", "mlp-800+kd", "teacher-int8", "mlp-800+kd-int8"]);
+    for (f, q) in [(0, 2), (1, 3)] {
+        let (f, q) = (&report.rows[f], &report.rows[q]);
+        let test = f.test_images as f64;
+        // At most 1% of the test images may change their class.
+        assert!((f.mean - q.mean).abs() * test <= 0.01 * test + 1e-9, "{}: {} against {}", f.name, f.mean, q.mean);
+        let (fb, qb) = (f.weight_bytes.unwrap() as f64, q.weight_bytes.unwrap() as f64);
+        assert!(fb / qb > 3.9 && fb / qb < 4.0, "{}: {qb} int8 bytes against {fb}", f.name);
+        assert_eq!(f.params, q.params, "{}", f.name);
+    }
+    assert_eq!(report.rows[2].params, 2 * config.teacher.model.num_params(data.shape), "both members quantized");
+    assert!(report.rows[2].ensemble.is_none());
+    config.rows = vec!["mlp-30".into()];
+    assert!(config.validate().unwrap_err().contains("int8 rows quantize the rows teacher and mlp-800+kd"));
+}

@@ -97,12 +97,13 @@ pub struct CompareArgs {
     /// or logits (mean of the logits).
     #[arg(long, value_name = "HOW")]
     pub ensemble_combine: Option<EnsembleCombine>,
-    /// Image datasets: what the +kd rows are trained on: train (the training images),
-    /// augmented:N, munge:N,P or mixup:N (N pseudo images added, labelled by the teacher).
+    /// Image and point-cloud datasets: what the +kd rows are trained on: train (the training
+    /// inputs), augmented:N, munge:N,P or mixup:N (N pseudo inputs added, labelled by the teacher).
     /// Graphs: munge:N,P adds N pseudo nodes (MUNGE on node features) to mlp+kd's transfer set.
     #[arg(long, value_name = "SET")]
     pub transfer_set: Option<TransferSet>,
-    /// Add the int8 rows teacher-int8 and mlp+kd-int8 (simulated post-training quantization)
+    /// Add the int8 rows teacher-int8 and mlp+kd-int8 (images: mlp-800+kd-int8, point clouds:
+    /// student+kd-int8; simulated post-training quantization)
     /// and a weight-bytes column.
     #[arg(long)]
     pub int8: bool,
@@ -220,16 +221,28 @@ pub fn run(args: CompareArgs) -> Result<()> {
             &args,
             "point-cloud dataset",
             "point-cloud models",
-            &["--lsp-kernel", "--lsp-weight", "--no-prune"],
+            &[
+                "--lsp-kernel",
+                "--lsp-weight",
+                "--no-prune",
+                "--teacher-ensemble",
+                "--ensemble-combine",
+                "--transfer-set",
+                "--int8",
+            ],
         )?;
         return super::pointcloud::run_compare(super::pointcloud::CloudCompareArgs {
             common: args.experiment_args()?,
             lsp_kernel: args.lsp_kernel,
             lsp_weight: args.lsp_weight,
+            teacher_ensemble: args.teacher_ensemble,
+            ensemble_combine: args.ensemble_combine,
+            transfer_set: args.transfer_set,
+            int8: args.int8,
         });
     }
     if super::images::is_image_spec(&args.dataset.dataset) {
-        let read = ["--teacher-ensemble", "--ensemble-combine", "--transfer-set"];
+        let read = ["--teacher-ensemble", "--ensemble-combine", "--transfer-set", "--int8"];
         refuse_graph_flags(&args, "image dataset", "image rows", &read)?;
         return super::images::run_compare(super::images::ImageCompareArgs {
             common: args.experiment_args()?,
@@ -237,6 +250,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
             teacher_ensemble: args.teacher_ensemble,
             ensemble_combine: args.ensemble_combine,
             transfer_set: args.transfer_set,
+            int8: args.int8,
         });
     }
     if let Some(path) = &args.plot {

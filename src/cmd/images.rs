@@ -31,6 +31,8 @@ pub struct ImageCompareArgs {
     pub ensemble_combine: Option<gdistill_distill::ensemble::EnsembleCombine>,
     /// What the `+kd` rows are trained on.
     pub transfer_set: Option<gdistill_distill::transfer_set::TransferSet>,
+    /// Add the rows teacher-int8 and mlp-800+kd-int8 and a weight-bytes column.
+    pub int8: bool,
 }
 
 /// Whether `spec` names an image dataset, which `compare` must hand over to [`run_compare`].
@@ -70,6 +72,7 @@ fn resolve_config(args: &ImageCompareArgs, dataset: &ImageDataset) -> Result<Ima
     if let Some(set) = args.transfer_set {
         config.transfer_set = set;
     }
+    config.int8_rows |= args.int8;
     if args.save_models.is_some() && config.teacher_ensemble.as_ref().is_some_and(|e| e.members > 1) {
         anyhow::bail!("--save-models saves one model per row; an ensemble teacher row has several");
     }

@@ -25,6 +25,11 @@ pub struct CloudCompareArgs {
     pub common: ExperimentArgs,
     pub lsp_kernel: Option<gdistill_distill::lsp::LspKernel>,
     pub lsp_weight: Option<f64>,
+    pub teacher_ensemble: Option<usize>,
+    pub ensemble_combine: Option<gdistill_distill::ensemble::EnsembleCombine>,
+    pub transfer_set: Option<gdistill_distill::transfer_set::TransferSet>,
+    /// Add the rows teacher-int8 and student+kd-int8 and a weight-bytes column.
+    pub int8: bool,
 }
 
 /// Whether `spec` names a point-cloud dataset, which `compare` must hand over to [`run_compare`].
@@ -51,6 +56,15 @@ fn resolve_config(args: &CloudCompareArgs, dataset: &PointCloudDataset) -> Resul
         config.teacher_training.epochs = epochs;
         config.student_training.epochs = epochs;
     }
+    if args.teacher_ensemble.is_some() || args.ensemble_combine.is_some() {
+        let ensemble = config
+            .teacher_ensemble
+            .get_or_insert(gdistill_distill::ensemble::EnsembleConfig { members: 1, combine: Default::default() });
+        ensemble.members = args.teacher_ensemble.unwrap_or(ensemble.members);
+        ensemble.combine = args.ensemble_combine.unwrap_or(ensemble.combine);
+    }
+    config.transfer_set = args.transfer_set.unwrap_or(config.transfer_set);
+    config.int8_rows |= args.int8;
     config.validate(shape).map_err(anyhow::Error::msg)?;
     Ok(config)
 }
@@ -65,7 +79,7 @@ pub fn run_compare(args: CloudCompareArgs) -> Result<()> {
         common.plot.as_deref(),
         |progress| compare_clouds(&dataset, &config, common.device, progress),
         |report| Ok(print_cloud_table(report)),
-        |report| size_points(&report.dataset.name, config.seeds, &report.rows, |name| name == "teacher"),
+        |report| size_points(&report.dataset.name, config.seeds, &report.rows, |name| name.starts_with("teacher")),
     )?;
     Ok(())
 }

@@ -67,6 +67,16 @@ impl RunCounter {
     pub fn count(&mut self) {
         self.run += 1;
     }
+
+    /// Runs counted so far.
+    pub fn run(&self) -> usize {
+        self.run
+    }
+
+    /// Runs in all.
+    pub fn runs(&self) -> usize {
+        self.runs
+    }
 }
 
 /// The rows one seed trains, in `order`: those `wanted` and those `needed` by them (a teacher),

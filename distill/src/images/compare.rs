@@ -16,9 +16,9 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
 
 use super::{
-    predict_images, pseudo_images, score_images, timed_score_images, train_image_model, with_pseudo_images,
-    ImageCompareConfig, ImageData, ImageEnsemble, ImageObjective, ImageTrainConfig, SharedEnsemble, TrainedImageModel,
-    ROWS,
+    image_f32_bytes, int8_image_model, predict_images, pseudo_images, score_images, timed_score_images,
+    train_image_model, with_pseudo_images, ImageCompareConfig, ImageData, ImageEnsemble, ImageObjective,
+    ImageTrainConfig, SharedEnsemble, TrainedImageModel, IMAGE_INT8_ROWS, ROWS,
 };
 use crate::experiment::{mean, plan_rows, reported, seeds, Progress, Row, RunCounter, Runs};
 use crate::TrainError;
@@ -44,6 +44,10 @@ pub struct ImageColumns {
     /// An ensemble teacher row: its members' accuracies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ensemble: Option<crate::ensemble::EnsembleScores>,
+    /// With `--int8`: bytes of the stored variables (f32 rows: 4 per value; int8 rows:
+    /// [`super::int8_image_model`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_bytes: Option<i64>,
 }
 
 /// The whole comparison, as `gdistill compare --json` writes it for image datasets.
@@ -72,6 +76,9 @@ struct RowRuns {
     arch: ImageArch,
     runs: Runs,
     errors: Vec<i64>,
+    weight_bytes: Option<i64>,
+    /// Models in the row: an int8 ensemble's members (a float ensemble counts `member_acc`).
+    members: i64,
 }
 
 /// The training runs one seed needs, in order: (row, whether it is reported).
@@ -105,10 +112,15 @@ pub fn compare_images_keeping(
     config.validate().map_err(TrainError::Mismatch)?;
     let data = ImageData::new(dataset, device);
     let plan = planned_runs(config);
-    let mut rows: Vec<RowRuns> = plan
+    let mut rows: Vec<RowRuns> = plan.iter().map(|&(name, _)| RowRuns::new(name, config.arch(name))).collect();
+    // The int8 rows, after the others: (rows, index of the row each quantizes).
+    let (mut int8_rows, int8_of): (Vec<RowRuns>, Vec<usize>) = IMAGE_INT8_ROWS
         .iter()
-        .map(|&(name, _)| RowRuns { name, arch: config.arch(name).clone(), runs: Runs::default(), errors: vec![] })
-        .collect();
+        .filter(|_| config.int8_rows)
+        .filter_map(|&(row, of)| {
+            plan.iter().position(|p| p == &(of, true)).map(|k| (RowRuns::new(row, config.arch(of)), k))
+        })
+        .unzip();
     let members = config.teacher_ensemble.as_ref().map_or(1, |e| e.members);
     let mut counter = RunCounter::new((plan.len() + members - 1) * config.seeds);
     for seed in seeds(config.first_seed, config.seeds) {
@@ -172,13 +184,24 @@ pub fn compare_images_keeping(
                 trained
             };
             rows[k].record(&trained, &data);
+            if config.int8_rows {
+                let ensemble = ensembles.iter().find(|(t, _)| *t == name).map(|(_, e)| e.as_ref());
+                rows[k].weight_bytes = Some(image_f32_bytes(&trained, ensemble));
+                if let Some(j) = int8_of.iter().position(|&of| of == k) {
+                    let (quantized, bytes) = int8_image_model(&rows[k].arch, &trained, ensemble, &data)?;
+                    int8_rows[j].record(&quantized, &data);
+                    int8_rows[j].weight_bytes = Some(bytes);
+                    int8_rows[j].members = ensemble.map_or(1, |e| e.members.len() as i64);
+                }
+            }
             keep(name, seed, &trained);
             if matches!(name, "teacher" | "cnn") {
                 teachers.push((name, trained));
             }
         }
     }
-    let reported = reported(&plan, rows.into_iter().map(|row| row.finish(&data, &data.shape)));
+    let mut reported = reported(&plan, rows.into_iter().map(|row| row.finish(&data, &data.shape)));
+    reported.extend(int8_rows.into_iter().map(|row| row.finish(&data, &data.shape)));
     Ok(ImageCompareReport {
         dataset: dataset.summary(),
         device: format!("{device:?}"),
@@ -193,6 +216,10 @@ pub fn compare_images_keeping(
 }
 
 impl RowRuns {
+    fn new(name: &'static str, arch: &ImageArch) -> RowRuns {
+        RowRuns { name, arch: arch.clone(), runs: Runs::default(), errors: vec![], weight_bytes: None, members: 1 }
+    }
+
     fn record(&mut self, trained: &TrainedImageModel, data: &ImageData) {
         let (score, infer_ms) = timed_score_images(trained.model.as_ref(), data, &data.test);
         self.runs.test_acc.push(score.accuracy);
@@ -212,9 +239,11 @@ impl RowRuns {
             infer_ms: self.runs.infer_ms(),
             errors: self.errors,
             ensemble: self.runs.ensemble(),
+            weight_bytes: self.weight_bytes,
         };
-        // An ensemble teacher's parameters are its members' together.
-        let params = self.arch.num_params(*shape) * self.runs.members();
+        // An ensemble teacher's parameters are its members' together (an int8 copy's too).
+        let members = if self.runs.member_acc.is_empty() { self.members } else { self.runs.members() };
+        let params = self.arch.num_params(*shape) * members;
         self.runs.row(self.name, Some(self.arch.describe()), params, columns)
     }
 }

@@ -67,6 +67,10 @@ pub struct ImageCompareConfig {
     /// labelled by the teacher ([`crate::transfer_set`]).
     #[serde(default, skip_serializing_if = "crate::transfer_set::TransferSet::is_train")]
     pub transfer_set: crate::transfer_set::TransferSet,
+    /// Add the int8 rows `teacher-int8` and `mlp-800+kd-int8` ([`super::IMAGE_INT8_ROWS`]) and
+    /// every row's `weight_bytes`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub int8_rows: bool,
 }
 
 fn mlp(hidden: i64, input_dropout: f64, dropout: f64) -> ImageArch {
@@ -121,6 +125,7 @@ impl ImageCompareConfig {
             ),
             teacher_ensemble: None,
             transfer_set: crate::transfer_set::TransferSet::Train,
+            int8_rows: false,
         }
     }
 
@@ -129,12 +134,13 @@ impl ImageCompareConfig {
         if self.seeds == 0 {
             return Err("seeds must be at least 1".into());
         }
-        if let Some(ensemble) = &self.teacher_ensemble {
-            ensemble.validate().map_err(|e| format!("teacher_{e}"))?;
-        }
-        if self.transfer_set.size() > 1_000_000 {
-            return Err(format!("transfer_set: at most 1 000 000 pseudo images, got {}", self.transfer_set.size()));
-        }
+        crate::ensemble::validate_teacher_options(
+            self.teacher_ensemble.as_ref(),
+            self.transfer_set,
+            self.int8_rows.then_some(&super::IMAGE_INT8_ROWS[..]),
+            &self.rows,
+            "images",
+        )?;
         if let Some(bad) = self.rows.iter().find(|r| !ROWS.contains(&r.as_str())) {
             return Err(format!("unknown row '{bad}'; rows are {}", ROWS.join(", ")));
         }

@@ -12,15 +12,17 @@ mod compare;
 mod config;
 mod data;
 mod eval;
+mod int8;
 mod jitter;
 mod teachers;
 mod train;
 
 pub use checkpoint::{load_image_checkpoint, save_image_checkpoint, ImageCheckpointMeta};
-pub use compare::{compare_images, compare_images_keeping, ImageColumns, ImageCompareReport, ImageCompareRow};
+pub use compare::{compare_images, compare_images_keeping, ImageColumns, ImageCompareReport, ImageCompareRow, TransferSetInfo};
 pub use config::{ImageCompareConfig, KdSettings, StudentSpec, TeacherSpec, ROWS};
 pub use data::ImageData;
 pub use eval::{error_count, predict_images, score_images, score_logits, timed_score_images, ImageScore, EVAL_BATCH};
+pub use int8::{image_f32_bytes, int8_image_model, IMAGE_INT8_ROWS};
 pub use jitter::random_shifts;
 pub use teachers::{nearest_neighbours_tensor, pseudo_images, with_pseudo_images, ImageEnsemble, SharedEnsemble};
 pub use train::{train_image_model, ImageObjective, ImageTrainConfig, TrainedImageModel};

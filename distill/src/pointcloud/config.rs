@@ -36,6 +36,18 @@ pub struct CloudCompareConfig {
     pub lsp: CloudLsp,
     /// Which of [`CLOUD_ROWS`] to run.
     pub rows: Vec<String>,
+    /// The `teacher` row as an ensemble of this many DGCNNs ([`crate::ensemble`]); every
+    /// distilled row learns from the ensemble. Absent: one teacher.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teacher_ensemble: Option<crate::ensemble::EnsembleConfig>,
+    /// What the `+kd` rows train on: the training clouds, or those and pseudo clouds labelled by
+    /// the teacher ([`crate::transfer_set`]).
+    #[serde(default, skip_serializing_if = "crate::transfer_set::TransferSet::is_train")]
+    pub transfer_set: crate::transfer_set::TransferSet,
+    /// Add the int8 rows `teacher-int8` and `student+kd-int8` ([`super::INT8_ROWS`]) and every
+    /// row's `weight_bytes`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub int8_rows: bool,
 }
 
 impl CloudCompareConfig {
@@ -74,16 +86,24 @@ impl CloudCompareConfig {
             kd: CloudKd { temperature: 4.0, alpha: 0.5 },
             lsp: CloudLsp { weight: 1.0, kernel: LspKernel::Rbf { sigma: 1.0 }, k: 8 },
             rows: CLOUD_ROWS.iter().map(|r| r.to_string()).collect(),
+            teacher_ensemble: None,
+            transfer_set: crate::transfer_set::TransferSet::Train,
+            int8_rows: false,
         }
     }
 
     /// The architecture of `row`.
     pub fn arch(&self, row: &str) -> &CloudArch {
-        match row.split('+').next() {
+        match row.trim_end_matches("-int8").split('+').next() {
             Some("teacher") => &self.teacher,
             Some("pointnet") => &self.pointnet,
             _ => &self.student,
         }
+    }
+
+    /// Teachers in the `teacher` row (1 without an ensemble).
+    pub fn ensemble_members(&self) -> usize {
+        self.teacher_ensemble.as_ref().map_or(1, |e| e.members)
     }
 
     /// The training settings of `row`.
@@ -113,6 +133,13 @@ impl CloudCompareConfig {
             }
         }
         self.augmentation.validate()?;
+        crate::ensemble::validate_teacher_options(
+            self.teacher_ensemble.as_ref(),
+            self.transfer_set,
+            self.int8_rows.then_some(&super::INT8_ROWS[..]),
+            &self.rows,
+            "clouds",
+        )?;
         if self.kd.temperature <= 0.0 || !(0.0..=1.0).contains(&self.kd.alpha) {
             return Err(format!("kd: temperature must be positive and alpha in [0, 1], got {:?}", self.kd));
         }

@@ -43,6 +43,10 @@ pub struct CloudData<'a> {
     pub test: CloudSet,
     pub shape: CloudShape,
     pub device: Device,
+    /// Pseudo clouds of a transfer set (`[count, points, dim]` values, row-major; empty
+    /// without), trained on after the training clouds under the ids `num_clouds()..` and
+    /// labelled `-1`: no ground truth ([`super::label_pseudo_clouds`]).
+    pub pseudo: Vec<f32>,
 }
 
 impl<'a> CloudData<'a> {
@@ -61,25 +65,46 @@ impl<'a> CloudData<'a> {
             test: CloudSet { points: Tensor::new(), labels: Tensor::new() },
             shape: CloudShape { dim: dataset.dim as i64, classes: dataset.num_classes() as i64 },
             device,
+            pseudo: Vec::new(),
         };
         data.val = data.cloud_set(&dataset.val, None, &mut rng);
         data.test = data.cloud_set(&dataset.test, None, &mut rng);
         data
     }
 
+    /// The same clouds with `pseudo` clouds added to the training ones (see [`CloudData::pseudo`]).
+    pub fn with_pseudo(&self, pseudo: Vec<f32>) -> CloudData<'a> {
+        let set = |s: &CloudSet| CloudSet { points: s.points.shallow_clone(), labels: s.labels.shallow_clone() };
+        CloudData {
+            augmentation: self.augmentation.clone(),
+            val: set(&self.val),
+            test: set(&self.test),
+            pseudo,
+            ..*self
+        }
+    }
+
+    /// The ids an epoch trains on: the training clouds, then the pseudo clouds.
+    pub fn train_ids(&self) -> Vec<usize> {
+        let (n, pseudo) = (self.dataset.num_clouds(), self.pseudo.len() / (self.points * self.dataset.dim).max(1));
+        self.dataset.train.iter().copied().chain(n..n + pseudo).collect()
+    }
+
     /// The clouds at `ids`: sampled, normalised, augmented when `augmentation` is given.
     pub fn cloud_set(&self, ids: &[usize], augmentation: Option<&Augmentation>, rng: &mut impl Rng) -> CloudSet {
-        let d = self.dataset.dim;
+        let (d, n) = (self.dataset.dim, self.dataset.num_clouds());
+        let width = self.points * d;
         let mut values = Vec::with_capacity(ids.len() * self.points * d);
         for &i in ids {
-            let mut cloud = sample_points(self.dataset.cloud(i), d, self.points, rng);
+            let source = if i < n { self.dataset.cloud(i) } else { &self.pseudo[(i - n) * width..(i - n + 1) * width] };
+            let mut cloud = sample_points(source, d, self.points, rng);
             normalize_unit_sphere(&mut cloud, d);
             if let Some(aug) = augmentation {
                 augment(&mut cloud, d, aug, rng);
             }
             values.extend(cloud);
         }
-        let labels: Vec<i64> = ids.iter().map(|&i| self.dataset.labels[i] as i64).collect();
+        let labels: Vec<i64> = ids.iter().map(|&i| if i < n { self.dataset.labels[i] as i64 } else { -1 }).collect();
         CloudSet {
             points: Tensor::from_slice(&values).view([ids.len() as i64, self.points as i64, d as i64]).to(self.device),
             labels: Tensor::from_slice(&labels).to(self.device),

@@ -65,11 +65,12 @@ impl CloudObjective<'_> {
         Ok(())
     }
 
-    /// The training loss of `student` (its output on `points`) against `labels`.
+    /// The training loss of `student` (its output on `points`) against `labels` (`-1` for a
+    /// pseudo cloud, which the teacher labels).
     pub fn loss(&self, student: &CloudOutput, points: &Tensor, labels: &Tensor) -> Tensor {
-        let hard = cross_entropy(&student.logits, labels);
-        let Some(teacher) = self.teacher else { return hard };
+        let Some(teacher) = self.teacher else { return cross_entropy(&student.logits, labels) };
         let teacher_out = tch::no_grad(|| teacher.forward_t(points, false));
+        let hard = cross_entropy(&student.logits, &super::label_pseudo_clouds(labels, &teacher_out.logits));
         let mut loss = match self.kd {
             Some(kd) => blend(kd.alpha, hard, soft_target_loss(&student.logits, &teacher_out.logits, kd.temperature)),
             None => hard,

@@ -61,7 +61,10 @@ pub fn train_cloud_model(
     on_epoch: &mut dyn FnMut(&EpochStats),
 ) -> Result<TrainedCloudModel, TrainError> {
     objective.validate().map_err(TrainError::Config)?;
-    let mut order = data.dataset.train.clone();
+    if !data.pseudo.is_empty() && objective.teacher.is_none() {
+        return Err(TrainError::Config("pseudo clouds have no labels: training on them needs a teacher".into()));
+    }
+    let mut order = data.train_ids();
     // batch normalisation needs two clouds per batch
     if settings.batch_size < 2 || order.len() < 2 || settings.epochs == 0 {
         return Err(TrainError::Config(format!(

@@ -1,0 +1,60 @@
+//! int8 post-training quantization of any model held in a variable store (the image and
+//! point-cloud classifiers), with [`crate::quantize`]'s per-output-channel weight quantizer and
+//! its activation calibration.
+//!
+//! Every variable of two or more dimensions is a weight (tch's linear `[out, in]`, convolution
+//! `[out, in, k...]`): it is rounded to int8 per output channel (dimension 0) and written back
+//! dequantized. Biases, batch-norm scales and running statistics stay f32. The model's input is
+//! rounded to a uint8 grid calibrated on training inputs ([`ActivationQuant`]). The hidden
+//! activations stay f32: these models' forward passes live in `gdistill-models` with no hook
+//! between layers, and [`crate::quantize::Int8Model`] rebuilds only the GCN and MLP node
+//! classifiers' passes. Inference is simulated in f32, as for graphs ([`crate::quantize`]).
+
+use tch::{nn, Tensor};
+
+pub use crate::quantize::ActivationQuant;
+use crate::quantize::QuantizedWeight;
+
+/// Whether a variable is a weight matrix or kernel (quantized) rather than a bias, a
+/// batch-norm scale or a running statistic (kept f32).
+fn is_weight(t: &Tensor) -> bool {
+    t.dim() >= 2
+}
+
+/// Rounds every weight of `vs` to int8 per output channel in place; returns the bytes the
+/// int8 model stores: one per weight, four per channel scale, four per other value.
+pub fn quantize_store_weights(vs: &mut nn::VarStore) -> i64 {
+    tch::no_grad(|| {
+        let mut bytes = 0;
+        for (_, mut var) in vs.variables() {
+            if !is_weight(&var) {
+                bytes += 4 * var.numel() as i64;
+                continue;
+            }
+            let shape = var.size();
+            // Channels as columns, the layout the per-channel quantizer reads.
+            let q = QuantizedWeight::per_output_channel(&var.reshape([shape[0], -1]).tr());
+            bytes += q.bytes();
+            var.copy_(&q.dequantize().tr().reshape(&shape));
+        }
+        bytes
+    })
+}
+
+/// Bytes of `vs`'s variables stored as f32 (what an f32 row of an int8 table weighs).
+pub fn f32_store_bytes(vs: &nn::VarStore) -> i64 {
+    4 * vs.variables().values().map(|t| t.numel() as i64).sum::<i64>()
+}
+
+/// A copy of `from` in a fresh store built by `build`, with its weights quantized:
+/// the store, the model and the int8 bytes.
+pub fn int8_copy<M>(
+    from: &nn::VarStore,
+    build: impl FnOnce(&nn::Path) -> Result<M, gdistill_models::ModelError>,
+) -> Result<(nn::VarStore, M, i64), crate::TrainError> {
+    let mut vs = nn::VarStore::new(from.device());
+    let model = build(&vs.root())?;
+    vs.copy(from).map_err(gdistill_models::ModelError::from)?;
+    let bytes = quantize_store_weights(&mut vs);
+    Ok((vs, model, bytes))
+}
