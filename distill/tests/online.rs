@@ -51,10 +51,10 @@ fn receptive_fields_are_the_k_hop_closures() {
 }
 
 /// `dataset(degree)` with all but its largest feature values zeroed: stored sparse (density
-/// under a quarter), as Cora's are.
+/// under `SPARSE_FEATURE_DENSITY`), as Cora's are.
 fn sparse_dataset(degree: usize) -> gdistill_datasets::NodeDataset {
     let mut d = dataset(degree);
-    d.features = d.features.map(|&v| if v > 1.0 { v } else { 0.0 });
+    d.features = d.features.map(|&v| if v > 1.5 { v } else { 0.0 });
     d.features = sprs::CsMat::csr_from_dense(d.features.to_dense().view(), 0.0);
     assert!(FeatureLayout::Auto.is_sparse_for(&d), "density {}", d.feature_density());
     d
