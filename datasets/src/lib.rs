@@ -43,7 +43,7 @@ pub mod split_spec;
 pub mod structural_features;
 
 pub use csbm::{generate_csbm, CsbmParams};
-pub use dataset::{DatasetSummary, FeatureLayout, NodeDataset, Split};
+pub use dataset::{DatasetSummary, FeatureLayout, NodeDataset, Split, SPARSE_FEATURE_DENSITY};
 pub use error::DatasetError;
 pub use h5graph::{read_h5graph, read_soft_targets, write_h5graph, write_soft_targets, EnsembleOrigin, SoftTargets};
 pub use images::{is_image_spec, load_images, ImageDataset, ImageSpec, ImageSummary};
