@@ -6,14 +6,14 @@ use anyhow::{Context, Result};
 use clap::Args;
 use gdistill_datasets::{FeatureSpec, NodeDataset, SplitSpec};
 use gdistill_distill::compare::{compare, CompareConfig, KdLoss};
-use gdistill_distill::ensemble::{EnsembleCombine, EnsembleConfig};
+use gdistill_distill::ensemble::EnsembleCombine;
 use gdistill_distill::lsp::LspKernel;
 use gdistill_distill::setting::Setting;
 use gdistill_distill::transfer_set::TransferSet;
 use gdistill_models::Arch;
 
 use super::distill::KdLossArg;
-use super::experiment::{run_and_report, ExperimentArgs};
+use super::experiment::{run_and_report, ExperimentArgs, TeacherOptions};
 use super::sampler_args::SamplerArgs;
 use super::{apply_experiment_table, read_experiment_file, DatasetArgs, DeviceArgs};
 use crate::output::print_compare_table;
@@ -167,17 +167,7 @@ fn resolve_config(args: &CompareArgs, dataset: &NodeDataset) -> Result<CompareCo
     if args.no_prune {
         config.prune.rows = false;
     }
-    if args.teacher_ensemble.is_some() || args.ensemble_combine.is_some() {
-        let mut ensemble =
-            config.ensemble.take().unwrap_or(EnsembleConfig { members: 1, combine: EnsembleCombine::default() });
-        set(&mut ensemble.members, args.teacher_ensemble);
-        set(&mut ensemble.combine, args.ensemble_combine);
-        config.ensemble = Some(ensemble);
-    }
-    if args.int8 {
-        config.int8_rows = true;
-    }
-    set(&mut config.transfer_set, args.transfer_set);
+    args.teacher_options().apply(&mut config.ensemble, &mut config.transfer_set, &mut config.int8_rows);
     if let Some(loss) = args.kd_loss {
         config.kd_loss = match loss {
             KdLossArg::SoftTargets => KdLoss::SoftTargets,
@@ -235,10 +225,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
             common: args.experiment_args()?,
             lsp_kernel: args.lsp_kernel,
             lsp_weight: args.lsp_weight,
-            teacher_ensemble: args.teacher_ensemble,
-            ensemble_combine: args.ensemble_combine,
-            transfer_set: args.transfer_set,
-            int8: args.int8,
+            teacher: args.teacher_options(),
         });
     }
     if super::images::is_image_spec(&args.dataset.dataset) {
@@ -246,11 +233,8 @@ pub fn run(args: CompareArgs) -> Result<()> {
         refuse_graph_flags(&args, "image dataset", "image rows", &read)?;
         return super::images::run_compare(super::images::ImageCompareArgs {
             common: args.experiment_args()?,
+            teacher: args.teacher_options(),
             save_models: args.save_models,
-            teacher_ensemble: args.teacher_ensemble,
-            ensemble_combine: args.ensemble_combine,
-            transfer_set: args.transfer_set,
-            int8: args.int8,
         });
     }
     if let Some(path) = &args.plot {
@@ -319,6 +303,16 @@ fn refuse_graph_flags(args: &CompareArgs, kind: &str, settings: &str, read: &[&s
 }
 
 impl CompareArgs {
+    /// The teacher and transfer-set flags the image and point-cloud experiments read.
+    fn teacher_options(&self) -> TeacherOptions {
+        TeacherOptions {
+            teacher_ensemble: self.teacher_ensemble,
+            ensemble_combine: self.ensemble_combine,
+            transfer_set: self.transfer_set,
+            int8: self.int8,
+        }
+    }
+
     /// The values every kind of input reads, for the image and point-cloud experiments.
     fn experiment_args(&self) -> Result<ExperimentArgs> {
         Ok(ExperimentArgs {

@@ -12,6 +12,35 @@ use super::write_json;
 use crate::output::with_run_bar;
 use crate::plot_compare::SizePlot;
 
+/// The teacher and transfer-set flags the image and point-cloud experiments both read.
+#[derive(Clone, Copy, Debug)]
+pub struct TeacherOptions {
+    pub teacher_ensemble: Option<usize>,
+    pub ensemble_combine: Option<gdistill_distill::ensemble::EnsembleCombine>,
+    pub transfer_set: Option<gdistill_distill::transfer_set::TransferSet>,
+    /// Add the int8 rows and a weight-bytes column.
+    pub int8: bool,
+}
+
+impl TeacherOptions {
+    /// Overlays the flags given on a config's ensemble, transfer set and int8 switch.
+    pub fn apply(
+        &self,
+        ensemble: &mut Option<gdistill_distill::ensemble::EnsembleConfig>,
+        transfer_set: &mut gdistill_distill::transfer_set::TransferSet,
+        int8_rows: &mut bool,
+    ) {
+        if self.teacher_ensemble.is_some() || self.ensemble_combine.is_some() {
+            let e = ensemble
+                .get_or_insert(gdistill_distill::ensemble::EnsembleConfig { members: 1, combine: Default::default() });
+            e.members = self.teacher_ensemble.unwrap_or(e.members);
+            e.combine = self.ensemble_combine.unwrap_or(e.combine);
+        }
+        *transfer_set = self.transfer_set.unwrap_or(*transfer_set);
+        *int8_rows |= self.int8;
+    }
+}
+
 /// The `compare` values every kind of input reads, parsed once by `compare`.
 #[derive(Clone, Debug)]
 pub struct ExperimentArgs {

@@ -15,7 +15,7 @@ use gdistill_distill::images::{
 use gdistill_models::ImageShape;
 
 use super::apply_experiment_file;
-use super::experiment::{run_and_report, ExperimentArgs};
+use super::experiment::{run_and_report, ExperimentArgs, TeacherOptions};
 use crate::output_images::print_image_table;
 use crate::plot_compare::size_points;
 
@@ -26,13 +26,8 @@ pub struct ImageCompareArgs {
     pub common: ExperimentArgs,
     /// Save each row's model of the first seed as DIR/ROW.safetensors (for `gdistill export`).
     pub save_models: Option<PathBuf>,
-    /// Members of an ensemble `teacher` row.
-    pub teacher_ensemble: Option<usize>,
-    pub ensemble_combine: Option<gdistill_distill::ensemble::EnsembleCombine>,
-    /// What the `+kd` rows are trained on.
-    pub transfer_set: Option<gdistill_distill::transfer_set::TransferSet>,
-    /// Add the rows teacher-int8 and mlp-800+kd-int8 and a weight-bytes column.
-    pub int8: bool,
+    /// An ensemble `teacher` row, the `+kd` rows' transfer set, the int8 rows.
+    pub teacher: TeacherOptions,
 }
 
 /// Whether `spec` names an image dataset, which `compare` must hand over to [`run_compare`].
@@ -60,19 +55,7 @@ fn resolve_config(args: &ImageCompareArgs, dataset: &ImageDataset) -> Result<Ima
             training.epochs = epochs;
         }
     }
-    if args.teacher_ensemble.is_some() || args.ensemble_combine.is_some() {
-        let mut ensemble = config
-            .teacher_ensemble
-            .take()
-            .unwrap_or(gdistill_distill::ensemble::EnsembleConfig { members: 1, combine: Default::default() });
-        ensemble.members = args.teacher_ensemble.unwrap_or(ensemble.members);
-        ensemble.combine = args.ensemble_combine.unwrap_or(ensemble.combine);
-        config.teacher_ensemble = Some(ensemble);
-    }
-    if let Some(set) = args.transfer_set {
-        config.transfer_set = set;
-    }
-    config.int8_rows |= args.int8;
+    args.teacher.apply(&mut config.teacher_ensemble, &mut config.transfer_set, &mut config.int8_rows);
     if args.save_models.is_some() && config.teacher_ensemble.as_ref().is_some_and(|e| e.members > 1) {
         anyhow::bail!("--save-models saves one model per row; an ensemble teacher row has several");
     }

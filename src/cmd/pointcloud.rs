@@ -13,7 +13,7 @@ use gdistill_datasets::pointcloud::{images_to_clouds, write_modelnet};
 use gdistill_datasets::{load_images, load_pointclouds, PointCloudDataset};
 use gdistill_distill::pointcloud::{compare_clouds, CloudCompareConfig};
 
-use super::experiment::{run_and_report, ExperimentArgs};
+use super::experiment::{run_and_report, ExperimentArgs, TeacherOptions};
 use super::{apply_experiment_file, DatasetArgs};
 use crate::output_pointcloud::print_cloud_table;
 use crate::plot_compare::size_points;
@@ -25,11 +25,8 @@ pub struct CloudCompareArgs {
     pub common: ExperimentArgs,
     pub lsp_kernel: Option<gdistill_distill::lsp::LspKernel>,
     pub lsp_weight: Option<f64>,
-    pub teacher_ensemble: Option<usize>,
-    pub ensemble_combine: Option<gdistill_distill::ensemble::EnsembleCombine>,
-    pub transfer_set: Option<gdistill_distill::transfer_set::TransferSet>,
-    /// Add the rows teacher-int8 and student+kd-int8 and a weight-bytes column.
-    pub int8: bool,
+    /// An ensemble `teacher` row, the `+kd` rows' transfer set, the int8 rows.
+    pub teacher: TeacherOptions,
 }
 
 /// Whether `spec` names a point-cloud dataset, which `compare` must hand over to [`run_compare`].
@@ -56,15 +53,7 @@ fn resolve_config(args: &CloudCompareArgs, dataset: &PointCloudDataset) -> Resul
         config.teacher_training.epochs = epochs;
         config.student_training.epochs = epochs;
     }
-    if args.teacher_ensemble.is_some() || args.ensemble_combine.is_some() {
-        let ensemble = config
-            .teacher_ensemble
-            .get_or_insert(gdistill_distill::ensemble::EnsembleConfig { members: 1, combine: Default::default() });
-        ensemble.members = args.teacher_ensemble.unwrap_or(ensemble.members);
-        ensemble.combine = args.ensemble_combine.unwrap_or(ensemble.combine);
-    }
-    config.transfer_set = args.transfer_set.unwrap_or(config.transfer_set);
-    config.int8_rows |= args.int8;
+    args.teacher.apply(&mut config.teacher_ensemble, &mut config.transfer_set, &mut config.int8_rows);
     config.validate(shape).map_err(anyhow::Error::msg)?;
     Ok(config)
 }
