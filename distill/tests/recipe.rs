@@ -2,7 +2,7 @@
 //! train at the recipe's learning rate; dense non-negative features stay raw and train slowly.
 
 use gdistill_datasets::{load, NodeDataset};
-use gdistill_distill::compare::{CompareConfig, RAW_FEATURES_LR};
+use gdistill_distill::compare::{CompareConfig, RAW_FEATURES_LR, RAW_FEATURES_SMALL_DROPOUT};
 use gdistill_distill::Selection;
 use gdistill_models::Arch;
 
@@ -28,6 +28,22 @@ fn dense_raw_features_train_every_run_at_the_low_learning_rate() {
             assert_eq!(t.lr, RAW_FEATURES_LR, "{family}");
         }
     }
+}
+
+#[test]
+fn on_dense_raw_features_the_class_wide_student_keeps_most_of_its_units() {
+    let dense = dense_binary();
+    let signed = load("csbm:nodes=200,classes=3,degree=4,features=16,seed=2", std::path::Path::new(".")).unwrap();
+    for family in [Arch::Gcn, Arch::Sage, Arch::Appnp] {
+        let raw = CompareConfig::for_family(&dense, family);
+        assert_eq!(raw.gcn_small.dropout, RAW_FEATURES_SMALL_DROPOUT, "{family}");
+        assert_eq!(raw.gcn_small.hidden, 6, "{family}: the width rule is unchanged");
+        // The teacher and the MLP keep the recipe's dropout; so does every row elsewhere.
+        assert_eq!((raw.teacher.dropout, raw.mlp.dropout), (0.5, 0.5), "{family}");
+        assert_eq!(CompareConfig::for_family(&signed, family).gcn_small.dropout, 0.5, "{family}");
+    }
+    // GAT's one-head student was not measured there: its recipe stands.
+    assert_eq!(CompareConfig::for_family(&dense, Arch::Gat).gcn_small.dropout, 0.6);
 }
 
 #[test]
