@@ -145,3 +145,19 @@ fn bad_family_lists_are_refused_with_one_message() {
     let o = gdistill(&["compare", "--dataset", &spec, "--teacher-ensemble", "gcn,sage"], dir.path());
     assert_fails_with(&o, &["ensemble families (gcn,sage) apply to graph teachers", "--teacher-ensemble K"]);
 }
+
+/// `[ensemble] families = [...]` in a file, without `members`: the list gives the members.
+#[test]
+fn a_files_family_list_alone_gives_the_members() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = dir.path().join("ens.toml");
+    std::fs::write(&toml, "[ensemble]\nfamilies = [\"gcn\", \"appnp\"]\n").unwrap();
+    let json_path = dir.path().join("r.json");
+    let args = ["compare", "--dataset", SPEC, "--seeds", "1", "--epochs", "2", "--no-lsp", "--no-prune"];
+    let file = ["--config", toml.to_str().unwrap(), "--json", json_path.to_str().unwrap()];
+    let o = gdistill(&[&args[..], &file].concat(), dir.path());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+    assert_eq!(json["config"]["ensemble"]["members"], 2);
+    assert_eq!(json["rows"][0]["ensemble"]["families"], serde_json::json!(["gcn", "appnp"]));
+}

@@ -5,7 +5,7 @@
 
 use gdistill_datasets::NodeDataset;
 use gdistill_distill::compare::{compare, CompareConfig, CompareReport};
-use gdistill_distill::ensemble::{member_seed, Ensemble, EnsembleCombine, EnsembleConfig};
+use gdistill_distill::ensemble::{member_seed, Ensemble, EnsembleCombine, EnsembleConfig, EnsembleMembers};
 use gdistill_distill::sampled::SamplerConfig;
 use gdistill_distill::{FeatureLayout, GraphData, Selection};
 use gdistill_models::{Arch, NodeModel};
@@ -164,4 +164,19 @@ fn families_that_cannot_run_as_asked_are_refused_before_training() {
     let mut config = tiny(&d, Arch::Gcn);
     config.ensemble = mixed(&[Arch::Gcn, Arch::Appnp]);
     assert_eq!(config.validate(), Ok(()));
+}
+
+#[test]
+fn teacher_ensemble_takes_a_count_or_a_family_list_and_a_count_clears_a_files_list() {
+    assert_eq!("3".parse::<EnsembleMembers>(), Ok(EnsembleMembers::Count(3)));
+    let listed = " gcn, SAGE ,gat".parse::<EnsembleMembers>();
+    assert_eq!(listed, Ok(EnsembleMembers::Families(vec![Arch::Gcn, Arch::Sage, Arch::Gat])));
+    // A file that lists families alone: the list is the members.
+    let mut config = mixed(&[Arch::Gcn, Arch::Sage]).unwrap();
+    assert_eq!((config.members, config.size(), config.validate()), (0, 2, Ok(())));
+    // A count on the command line replaces the file's list; a list replaces both.
+    EnsembleMembers::Count(4).apply(&mut config);
+    assert_eq!((config.size(), config.families.len()), (4, 0));
+    EnsembleMembers::Families(vec![Arch::Gcn, Arch::Gat]).apply(&mut config);
+    assert_eq!((config.members, config.families.clone()), (2, vec![Arch::Gcn, Arch::Gat]));
 }
