@@ -75,9 +75,15 @@ pub fn print_table<X>(columns: &[Column<X>], rows: &[Row<X>]) {
 /// One line per ensemble row: its members' accuracies (and, with `average`, one member's mean).
 pub fn print_ensembles<'a>(rows: impl Iterator<Item = (&'a str, &'a EnsembleScores)>, average: bool) {
     for (name, e) in rows {
-        let each: Vec<String> = e.member_mean.iter().zip(&e.member_std).map(|(m, s)| plus_minus(*m, *s, 0)).collect();
+        let mut each: Vec<String> =
+            e.member_mean.iter().zip(&e.member_std).map(|(m, s)| plus_minus(*m, *s, 0)).collect();
+        let mut size = e.members.to_string();
+        if let Some(families) = &e.families {
+            size = families.iter().map(|f| f.to_string()).collect::<Vec<_>>().join(" + ");
+            each = families.iter().zip(each).map(|(f, acc)| format!("{f} {acc}")).collect();
+        }
         let average = if average { format!(" (one member on average {:.4})", e.single_mean) } else { String::new() };
-        println!("{name}: an ensemble of {}{average}; members: {}", e.members, each.join(", "));
+        println!("{name}: an ensemble of {size}{average}; members: {}", each.join(", "));
     }
 }
 

@@ -129,3 +129,28 @@ fn ensemble_settings_that_do_not_apply_are_refused() {
     assert_fails_with(&o, &["raw.safetensors", "same features"]);
     assert!(!Path::new(&out).exists(), "nothing written on a refusal");
 }
+
+/// Checkpoints of different families (a GCN and a GAT) store one mixture, equal to their own
+/// stored logits combined by hand.
+#[test]
+fn teachers_of_different_families_store_one_mixture() {
+    let dir = tempfile::tempdir().unwrap();
+    let here = dir.path();
+    let p = |name: &str| here.join(name).display().to_string();
+    for family in ["gcn", "gat"] {
+        let out = p(&format!("{family}.safetensors"));
+        run_ok(&["train", "--dataset", SPEC, "--model", family, "--epochs", "20", "--seed", "4", "-o", &out], here);
+        run_ok(&["soft-targets", "--dataset", SPEC, "--teacher", &out, "-o", &p(&format!("{family}.h5"))], here);
+    }
+    let members: Vec<Vec<f32>> =
+        ["gcn", "gat"].iter().map(|f| read_soft_targets(Path::new(&p(&format!("{f}.h5")))).unwrap().logits).collect();
+    assert_ne!(members[0], members[1]);
+    let teachers = ["--teacher", &p("gcn.safetensors"), "--teacher", &p("gat.safetensors")];
+    let soft = ["soft-targets", "--dataset", SPEC, "--temperature", "2", "-o", &p("mix.h5")];
+    let printed = run_ok(&[&soft[..], &teachers].concat(), here);
+    assert!(printed.contains("an ensemble of 2 teachers (mixture of soft targets at T = 2)"), "{printed}");
+    let mix = read_soft_targets(Path::new(&p("mix.h5"))).unwrap();
+    for (got, want) in mix.logits.iter().zip(&mixture_logits(&members, 3, 2.0)) {
+        assert!((*got as f64 - want).abs() < 1e-4, "mixture logit {got} vs hand-computed {want}");
+    }
+}

@@ -60,6 +60,8 @@ fn bad_ensemble_and_transfer_set_options_on_clouds_are_one_clear_error() {
     let spec = bar_clouds(dir.path());
     let compare = |extra: &[&str]| gdistill(&[&["compare", "--dataset", &spec][..], extra].concat(), dir.path());
     assert_fails_with(&compare(&["--teacher-ensemble", "0"]), &["ensemble.members"]);
+    let families = compare(&["--teacher-ensemble", "gcn,sage"]);
+    assert_fails_with(&families, &["ensemble families (gcn,sage) apply to graph teachers", "clouds"]);
     assert_fails_with(&compare(&["--transfer-set", "munge:0,0.5"]), &["munge:0,0.5", "positive integer"]);
     assert_fails_with(&compare(&["--transfer-set", "munge:10,1.5"]), &["munge:10,1.5", "P must be in [0, 1]"]);
     assert_fails_with(&compare(&["--transfer-set", "mixup:0"]), &["mixup:0", "positive integer"]);

@@ -34,14 +34,19 @@ fn key_paths(value: &Value, prefix: &str, out: &mut BTreeSet<String>) {
 /// Runs `gdistill compare ARGS --json` on `data_dir` and returns its stdout and the report's
 /// key paths.
 fn compare(args: &[&str], data_dir: &Path) -> (String, BTreeSet<String>) {
+    let (table, report) = compare_report(args, data_dir);
+    let mut keys = BTreeSet::new();
+    key_paths(&report, "", &mut keys);
+    (table, keys)
+}
+
+/// Runs `gdistill compare ARGS --json` on `data_dir` and returns its stdout and the report.
+fn compare_report(args: &[&str], data_dir: &Path) -> (String, Value) {
     let out = tempfile::tempdir().unwrap();
     let json = out.path().join("report.json");
     let o = gdistill(&[&["compare"], args, &["--threads", "1", "--json", json.to_str().unwrap()]].concat(), data_dir);
     assert!(o.status.success(), "{}", stderr(&o));
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    let mut keys = BTreeSet::new();
-    key_paths(&report, "", &mut keys);
-    (stdout(&o), keys)
+    (stdout(&o), serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap())
 }
 
 /// Asserts `keys` is exactly the whitespace-separated keys of `expected`, naming what was lost and what was added.
@@ -69,9 +74,27 @@ fn graph_reports_keep_their_keys_and_table_headers() {
     // Every optional column: inductive scores, an ensemble teacher, int8 rows with weight bytes.
     let options = ["--no-prune", "--no-lsp", "--int8", "--teacher-ensemble", "2", "--setting", "inductive"];
     let (table, keys) = compare(&[&tiny[..], &options].concat(), root);
-    assert_keys("graphs, every option", &keys, &[GRAPH_COMMON, GRAPH_OPTIONS]);
+    assert_keys("graphs, every option", &keys, &[GRAPH_COMMON, GRAPH_ENSEMBLE, GRAPH_OPTIONS]);
     assert_eq!(header_lines(&table), [GRAPH_OPTIONS_HEADER]);
     assert!(table.contains("\nteacher: an ensemble of 2 (one member on average "), "{table}");
+}
+
+#[test]
+fn a_mixed_family_ensemble_adds_its_families_and_nothing_else() {
+    let Some(cora) = data::data_dir("cora") else { return };
+    let root = cora.parent().unwrap();
+    let tiny = ["--dataset", "cora", "--seeds", "1", "--epochs", "3", "--no-prune", "--no-lsp"];
+    let (table, report) = compare_report(&[&tiny[..], &["--teacher-ensemble", "gcn,sage,gat"]].concat(), root);
+    let mut keys = BTreeSet::new();
+    key_paths(&report, "", &mut keys);
+    assert_keys("graphs, mixed ensemble", &keys, &[GRAPH_COMMON, GRAPH_ENSEMBLE, GRAPH_FAMILIES]);
+    assert_eq!(header_lines(&table), [GRAPH_HEADER]);
+    let families = serde_json::json!(["gcn", "sage", "gat"]);
+    assert_eq!(report["config"]["ensemble"]["families"], families);
+    assert_eq!(report["rows"][0]["ensemble"]["families"], families);
+    let member_acc = report["rows"][0]["ensemble"]["member_acc"].as_array().unwrap();
+    assert_eq!(member_acc.iter().map(|a| a.as_array().unwrap().len()).collect::<Vec<_>>(), [1, 1, 1]);
+    assert!(table.contains("\nteacher: an ensemble of gcn + sage + gat (one member on average "), "{table}");
 }
 
 #[test]
@@ -153,11 +176,20 @@ const GRAPH_TUNED: &str = "
     tune.trials[].settings tune.trials[].stage tune.trials[].val_acc
 ";
 
-/// Keys of an inductive graph report with an ensemble teacher and int8 rows beside the common ones.
-const GRAPH_OPTIONS: &str = "
-    config.ensemble config.ensemble.combine config.ensemble.members config.int8_rows dataset.held_out
+/// Keys of an ensemble teacher beside the common ones.
+const GRAPH_ENSEMBLE: &str = "
+    config.ensemble config.ensemble.combine config.ensemble.members
     rows[].ensemble rows[].ensemble.member_acc rows[].ensemble.member_mean rows[].ensemble.member_std
-    rows[].ensemble.members rows[].ensemble.single_mean rows[].ind_acc rows[].ind_mean rows[].ind_std
+    rows[].ensemble.members rows[].ensemble.single_mean
+";
+
+/// Keys an ensemble of listed families adds to an ensemble's (none when the families are not listed).
+const GRAPH_FAMILIES: &str = "config.ensemble.families rows[].ensemble.families";
+
+/// Keys of an inductive graph report with int8 rows beside the common and ensemble ones.
+const GRAPH_OPTIONS: &str = "
+    config.int8_rows dataset.held_out
+    rows[].ind_acc rows[].ind_mean rows[].ind_std
     rows[].prod_mean rows[].prod_std rows[].tran_acc rows[].tran_mean rows[].tran_std rows[].weight_bytes
 ";
 

@@ -29,7 +29,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use gdistill_models::{ModelConfig, ModelOutput, NodeFeatures, NodeModel, SparseMatrix};
+use gdistill_models::{Arch, ModelConfig, ModelOutput, NodeFeatures, NodeModel, SparseMatrix};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Kind, Tensor};
 
@@ -71,18 +71,110 @@ impl FromStr for EnsembleCombine {
 #[serde(deny_unknown_fields)]
 pub struct EnsembleConfig {
     /// Number of teachers; member 0 trains with the row's seed (it is the single teacher of a
-    /// run without an ensemble), member k with [`member_seed`].
+    /// run without an ensemble), member k with [`member_seed`]. May be left out (0) when
+    /// `families` gives the members.
+    #[serde(default)]
     pub members: usize,
     #[serde(default)]
     pub combine: EnsembleCombine,
+    /// Graphs only: the family of each member, member 0 first (`["gcn", "sage", "gat"]`);
+    /// empty: every member of the teacher's family. Left out of reports when empty, so that
+    /// reports of same-family ensembles keep their keys.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub families: Vec<Arch>,
 }
 
 impl EnsembleConfig {
+    /// `members` members of the teacher's family.
+    pub fn of_size(members: usize, combine: EnsembleCombine) -> EnsembleConfig {
+        EnsembleConfig { members, combine, families: Vec::new() }
+    }
+
+    /// How many members train: the families listed, else `members`.
+    pub fn size(&self) -> usize {
+        if self.families.is_empty() {
+            self.members
+        } else {
+            self.families.len()
+        }
+    }
+
     pub fn validate(&self) -> Result<(), String> {
-        if !(1..=64).contains(&self.members) {
-            return Err(format!("ensemble.members must be in 1..=64, got {}", self.members));
+        if !self.families.is_empty() && self.members != 0 && self.members != self.families.len() {
+            return Err(format!(
+                "ensemble.members is {} but ensemble.families lists {} ({}); give one of them",
+                self.members,
+                self.families.len(),
+                family_list(&self.families)
+            ));
+        }
+        if !(1..=64).contains(&self.size()) {
+            return Err(format!("ensemble.members must be in 1..=64, got {}", self.size()));
         }
         Ok(())
+    }
+}
+
+/// `gcn,sage,gat`: families as `--teacher-ensemble` takes them.
+pub fn family_list(families: &[Arch]) -> String {
+    families.iter().map(Arch::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// What `--teacher-ensemble` gives: a number of members of the teacher's family, or one member
+/// per family listed (graphs only).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EnsembleMembers {
+    Count(usize),
+    Families(Vec<Arch>),
+}
+
+impl FromStr for EnsembleMembers {
+    type Err = String;
+    /// `3`, or `gcn,sage,gat`; a list names every member, so an empty entry is an error, not
+    /// a member to skip.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if let Ok(count) = text.parse::<usize>() {
+            return Ok(EnsembleMembers::Count(count));
+        }
+        if text.is_empty() {
+            return Err("an ensemble needs a number of members (3) or a list of families (gcn,sage,gat)".into());
+        }
+        let mut families = Vec::new();
+        for (k, name) in text.split(',').enumerate() {
+            let name = name.trim();
+            if name.is_empty() {
+                return Err(format!("'{text}': member {} has no family; list them as gcn,sage,gat", k + 1));
+            }
+            match name.parse::<Arch>() {
+                Ok(Arch::Mlp) => {
+                    return Err(format!("'{text}': mlp reads no graph; ensemble families are gcn, sage, gat, appnp"))
+                }
+                Ok(family) => families.push(family),
+                Err(_) => {
+                    return Err(format!(
+                        "'{text}': unknown family '{name}'; give a number of members or families among gcn, sage, gat, appnp"
+                    ))
+                }
+            }
+        }
+        Ok(EnsembleMembers::Families(families))
+    }
+}
+
+impl EnsembleMembers {
+    /// Sets `config`'s members from these (a count clears a family list the file gave).
+    pub fn apply(&self, config: &mut EnsembleConfig) {
+        match self {
+            EnsembleMembers::Count(k) => {
+                config.members = *k;
+                config.families.clear();
+            }
+            EnsembleMembers::Families(families) => {
+                config.members = families.len();
+                config.families = families.clone();
+            }
+        }
     }
 }
 
@@ -104,6 +196,12 @@ pub fn validate_teacher_options(
         ));
     }
     if let Some(ensemble) = ensemble {
+        if !ensemble.families.is_empty() {
+            return Err(format!(
+                "ensemble families ({}) apply to graph teachers; {inputs} have one teacher architecture: give a number of members (--teacher-ensemble K, teacher_ensemble.members)",
+                family_list(&ensemble.families)
+            ));
+        }
         ensemble.validate().map_err(|e| format!("teacher_{e}"))?;
     }
     // The pseudo inputs are held in memory: a million 64-point planar clouds is 0.5 GB.
@@ -213,6 +311,10 @@ impl NodeModel for Ensemble {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EnsembleScores {
     pub members: usize,
+    /// A mixed-family graph ensemble: each member's family, in `member_acc`'s order (absent
+    /// when every member is of the teacher's family, as reports had it before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub families: Option<Vec<Arch>>,
     /// Test accuracy of each member, one vector per member over the seeds (`member_acc[k][s]`).
     pub member_acc: Vec<Vec<f64>>,
     /// Mean and sample std over seeds of each member.
@@ -231,6 +333,7 @@ impl EnsembleScores {
         let all: Vec<f64> = member_acc.iter().flatten().copied().collect();
         Some(EnsembleScores {
             members,
+            families: None,
             member_mean: stats.iter().map(|s| s.0).collect(),
             member_std: stats.iter().map(|s| s.1).collect(),
             single_mean: crate::compare::mean_std(&all).0,

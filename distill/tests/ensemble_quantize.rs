@@ -158,7 +158,7 @@ fn cora_ensemble_teacher_row_sums_parameters_and_reports_its_members() {
     let Some(dir) = data::data_dir("cora") else { return };
     let cora = load("cora", dir.parent().unwrap()).expect("cora loads");
     let mut config = ci_config(&cora);
-    config.ensemble = Some(EnsembleConfig { members: 3, combine: EnsembleCombine::SoftTargets });
+    config.ensemble = Some(EnsembleConfig::of_size(3, EnsembleCombine::SoftTargets));
     let report = compare(&cora, &config, Device::Cpu, &mut |_| {}).unwrap();
     let single = CompareConfig::for_dataset(&cora).teacher.config(Arch::Gcn, 1433, 7).num_params();
     let teacher = &report.rows[0];

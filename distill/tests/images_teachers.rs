@@ -64,7 +64,7 @@ fn an_ensemble_teacher_with_a_munge_transfer_set_on_digits() {
     for t in config.trainings_mut() {
         t.epochs = 3;
     }
-    config.teacher_ensemble = Some(EnsembleConfig { members: 3, combine: Default::default() });
+    config.teacher_ensemble = Some(EnsembleConfig::of_size(3, Default::default()));
     config.transfer_set = TransferSet::Munge { size: 400, p: 0.5 };
     let report = compare_images(&digits, &config, Device::Cpu, &mut |_| {}).unwrap();
     let teacher = &report.rows[0];
@@ -91,7 +91,7 @@ fn int8_rows_on_digits_keep_the_float_accuracy_at_a_quarter_of_the_bytes() {
     for t in config.trainings_mut() {
         t.epochs = 1;
     }
-    config.teacher_ensemble = Some(EnsembleConfig { members: 2, combine: Default::default() });
+    config.teacher_ensemble = Some(EnsembleConfig::of_size(2, Default::default()));
     config.int8_rows = true;
     let report = compare_images(&digits, &config, Device::Cpu, &mut |_| {}).unwrap();
     let names: Vec<&str> = report.rows.iter().map(|r| r.name.as_str()).collect();

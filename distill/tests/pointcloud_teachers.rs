@@ -72,7 +72,7 @@ fn an_ensemble_teacher_with_a_munge_transfer_set_reports_its_members() {
     let dataset = synthetic_clouds(40, 32);
     let mut config = ci_config(&dataset);
     config.rows = vec!["teacher".into(), "student+kd".into()];
-    config.teacher_ensemble = Some(EnsembleConfig { members: 2, combine: EnsembleCombine::SoftTargets });
+    config.teacher_ensemble = Some(EnsembleConfig::of_size(2, EnsembleCombine::SoftTargets));
     config.transfer_set = TransferSet::Munge { size: 20, p: 0.5 };
     let report = compare_clouds(&dataset, &config, Device::Cpu, &mut |_| {}).unwrap();
     let shape = gdistill_models::pointcloud::CloudShape { dim: 2, classes: 2 };

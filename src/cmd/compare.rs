@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use gdistill_datasets::{FeatureSpec, NodeDataset, SplitSpec};
 use gdistill_distill::compare::{compare, CompareConfig, KdLoss};
-use gdistill_distill::ensemble::EnsembleCombine;
+use gdistill_distill::ensemble::{EnsembleCombine, EnsembleMembers};
 use gdistill_distill::lsp::LspKernel;
 use gdistill_distill::setting::Setting;
 use gdistill_distill::transfer_set::TransferSet;
@@ -91,8 +91,10 @@ pub struct CompareArgs {
     pub no_prune: bool,
     /// Train K teachers (member k with seed + 1 000 000 k) and read them as one: the teacher row
     /// is the ensemble and every +kd row distils from it (docs/ensembles-and-quantization.md).
-    #[arg(long, value_name = "K")]
-    pub teacher_ensemble: Option<usize>,
+    /// Graphs also take a list of families, one member each, the --teacher family first:
+    /// gcn,sage,gat (each member trains with its family's recipe).
+    #[arg(long, value_name = "K|FAMILIES")]
+    pub teacher_ensemble: Option<EnsembleMembers>,
     /// How ensemble members combine: soft-targets (mean of the tempered softmaxes, the default)
     /// or logits (mean of the logits).
     #[arg(long, value_name = "HOW")]
@@ -306,7 +308,7 @@ impl CompareArgs {
     /// The teacher and transfer-set flags the image and point-cloud experiments read.
     fn teacher_options(&self) -> TeacherOptions {
         TeacherOptions {
-            teacher_ensemble: self.teacher_ensemble,
+            teacher_ensemble: self.teacher_ensemble.clone(),
             ensemble_combine: self.ensemble_combine,
             transfer_set: self.transfer_set,
             int8: self.int8,

@@ -13,9 +13,10 @@ use crate::output::with_run_bar;
 use crate::plot_compare::SizePlot;
 
 /// The teacher and transfer-set flags the image and point-cloud experiments both read.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct TeacherOptions {
-    pub teacher_ensemble: Option<usize>,
+    /// A number of members, or (graphs only) their families.
+    pub teacher_ensemble: Option<gdistill_distill::ensemble::EnsembleMembers>,
     pub ensemble_combine: Option<gdistill_distill::ensemble::EnsembleCombine>,
     pub transfer_set: Option<gdistill_distill::transfer_set::TransferSet>,
     /// Add the int8 rows and a weight-bytes column.
@@ -31,9 +32,10 @@ impl TeacherOptions {
         int8_rows: &mut bool,
     ) {
         if self.teacher_ensemble.is_some() || self.ensemble_combine.is_some() {
-            let e = ensemble
-                .get_or_insert(gdistill_distill::ensemble::EnsembleConfig { members: 1, combine: Default::default() });
-            e.members = self.teacher_ensemble.unwrap_or(e.members);
+            let e = ensemble.get_or_insert(gdistill_distill::ensemble::EnsembleConfig::of_size(1, Default::default()));
+            if let Some(members) = &self.teacher_ensemble {
+                members.apply(e);
+            }
             e.combine = self.ensemble_combine.unwrap_or(e.combine);
         }
         *transfer_set = self.transfer_set.unwrap_or(*transfer_set);

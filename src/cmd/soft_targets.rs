@@ -1,5 +1,6 @@
 //! `gdistill soft-targets`: a teacher's logits on every node, computed layer by layer in chunks
-//! of nodes and stored in HDF5, for training graph-less students without the graph
+//! of nodes (GCN and MLP teachers; SAGE, GAT and APPNP teachers on the whole graph at once) and
+//! stored in HDF5, for training graph-less students without the graph
 //! (`gdistill distill --soft-targets`). Several `--teacher`s are stored as one ensemble
 //! (docs/ensembles-and-quantization.md): their mixture of tempered softmaxes at `--temperature`
 //! (recorded in the file, which students must then distil at) or their mean logits.
@@ -11,7 +12,8 @@ use clap::Args;
 use gdistill_datasets::{write_soft_targets, EnsembleOrigin, SoftTargets};
 use gdistill_distill::chunked::chunked_logits;
 use gdistill_distill::ensemble::{combine_logits, EnsembleCombine};
-use gdistill_distill::load_checkpoint;
+use gdistill_distill::{load_checkpoint, predict, FeatureLayout, GraphData};
+use gdistill_models::Arch;
 
 use super::eval::check_fingerprint;
 use super::train::fingerprint;
@@ -35,7 +37,8 @@ pub struct SoftTargetsArgs {
     /// file records it and `distill --soft-targets` must use the same T.
     #[arg(long, value_name = "T")]
     pub temperature: Option<f64>,
-    /// Nodes per chunk: bounds the device memory of the inference.
+    /// Nodes per chunk: bounds the device memory of the inference (GCN and MLP teachers; the
+    /// other families read the whole graph).
     #[arg(long, default_value_t = 65536)]
     pub chunk_nodes: usize,
     /// HDF5 file to write (`logits` [nodes, classes]).
@@ -109,9 +112,19 @@ pub fn run(args: SoftTargetsArgs) -> Result<()> {
     }
     let start = std::time::Instant::now();
     let mut members = Vec::with_capacity(teachers.len());
+    let mut whole_graph = Vec::new();
     for (path, (_vs, teacher, meta)) in &teachers {
         check_fingerprint(path, &meta.dataset, &fingerprint(&dataset, normalized))?;
-        members.push(chunked_logits(teacher.as_ref(), &dataset, device, args.chunk_nodes)?);
+        let arch = teacher.config().arch;
+        if matches!(arch, Arch::Gcn | Arch::Mlp) {
+            members.push(chunked_logits(teacher.as_ref(), &dataset, device, args.chunk_nodes)?);
+        } else {
+            // Chunked inference rebuilds GCN and MLP layers from their weights; SAGE, GAT and
+            // APPNP aggregate otherwise, so they read the whole graph at once.
+            let data = GraphData::new(&dataset, device, FeatureLayout::Auto)?;
+            members.push(predict(teacher.as_ref(), &data).to(tch::Device::Cpu));
+            whole_graph.push(arch.to_string());
+        }
     }
     let logits = match &ensemble {
         None => members.pop().expect("one teacher"),
@@ -134,12 +147,16 @@ pub fn run(args: SoftTargetsArgs) -> Result<()> {
             None => format!("an ensemble of {} teachers (mean logits)", e.members),
         },
     };
+    let chunks = if whole_graph.is_empty() {
+        format!("chunks of {} nodes", args.chunk_nodes)
+    } else {
+        format!("{} on the whole graph", whole_graph.join(", "))
+    };
     println!(
-        "{}: logits of {} nodes x {} classes in {seconds:.2} s (chunks of {} nodes); wrote {}",
+        "{}: logits of {} nodes x {} classes in {seconds:.2} s ({chunks}); wrote {}",
         source,
         targets.nodes,
         targets.classes,
-        args.chunk_nodes,
         args.out.display()
     );
     Ok(())

@@ -99,12 +99,17 @@ pub fn compare(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<CompareReport, TrainError> {
     config.validate().map_err(TrainError::Config)?;
-    let (tuned, tuning) = if config.tune.is_some() {
+    let dataset_as_given = dataset;
+    let (mut tuned, tuning) = if config.tune.is_some() {
         let (tuned, report) = crate::tune::tune(dataset, config, device, progress)?;
         (tuned, Some(report))
     } else {
         (config.clone(), None)
     };
+    // A file may list the families alone; the report states the count as well.
+    if let Some(ensemble) = tuned.ensemble.as_mut() {
+        ensemble.members = ensemble.size();
+    }
     let config = &tuned;
     let dataset = prepare_dataset(dataset, config)?;
     let seed_split = |seed| apply_split(&dataset, &config.split, seed).map_err(|e| TrainError::Config(e.to_string()));
@@ -133,9 +138,12 @@ pub fn compare(
         let cfg = if name == "teacher-obd" { teacher_cfg.clone() } else { student_cfg(Student::GcnSmall) };
         rows.push(RowRuns::new(name.clone(), &cfg));
     }
-    let members = config.ensemble.as_ref().map_or(1, |e| e.members);
+    // Read from the dataset as given: each family's recipe is the one `for_family` gives it.
+    let recipes = config.member_recipes(dataset_as_given);
+    let members = recipes.len();
     if members > 1 {
-        rows[0].params *= members as i64;
+        rows[0].params = recipes.iter().map(|r| r.config(num_features, num_classes).num_params()).sum();
+        rows[0].families = config.lists_families().then(|| recipes.iter().map(|r| r.family).collect());
     }
     if config.int8_rows {
         rows.push(RowRuns { params: rows[0].params, ..RowRuns::new("teacher-int8".into(), &teacher_cfg) });
@@ -180,9 +188,12 @@ pub fn compare(
             if plan.student.is_none() && members > 1 {
                 let combine = config.ensemble.as_ref().map(|e| e.combine).unwrap_or_default();
                 let mut all = vec![trained];
-                for k in 1..members {
+                // Member 0 is the run above (the teacher's family and settings, the row's seed).
+                for (k, member) in recipes.iter().enumerate().skip(1) {
                     counter.count();
-                    let settings = TrainConfig { seed: crate::ensemble::member_seed(seed, k), ..settings.clone() };
+                    let cfg = member.config(num_features, num_classes);
+                    let seed = crate::ensemble::member_seed(seed, k);
+                    let settings = TrainConfig { seed, ..member.training.clone() };
                     all.push(train_sampled_or_full(
                         &cfg,
                         observed,

@@ -293,9 +293,7 @@ impl CompareConfig {
         if let Some(ensemble) = &self.ensemble {
             ensemble.validate()?;
         }
-        if self.int8_rows && !crate::quantize::supports(self.family) {
-            return Err(format!("int8 rows quantize GCN teachers (and MLP students), not a {} teacher", self.family));
-        }
+        self.validate_members()?;
         if let Some(tune) = &self.tune {
             tune.validate()?;
         }
@@ -329,7 +327,10 @@ impl CompareConfig {
             ("gcn_small", &self.gcn_small, self.family),
             ("mlp", &self.mlp, Arch::Mlp),
         ];
-        for (name, spec, arch) in models {
+        let members = self.member_recipes(dataset);
+        let members =
+            members.iter().skip(1).filter(|m| m.family != self.family).map(|m| ("ensemble member", &m.model, m.family));
+        for (name, spec, arch) in models.into_iter().chain(members) {
             let model = spec.config(arch, dataset.num_features() as i64, dataset.num_classes as i64);
             let params = model.num_params();
             let what = format!("{name} (hidden {}, {params} parameters)", spec.hidden);

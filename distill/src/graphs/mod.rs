@@ -5,6 +5,7 @@
 
 mod compare;
 mod config;
+mod members;
 mod rows;
 
 pub use crate::experiment::{mean_std, Progress};
@@ -14,3 +15,4 @@ pub use config::{
     family_recipe, small_row_name, CompareConfig, KdLoss, LspConfig, ModelSpec, RAW_FEATURES_LR,
     RAW_FEATURES_SMALL_DROPOUT,
 };
+pub use members::MemberRecipe;

@@ -18,6 +18,8 @@ pub(super) struct RowRuns {
     /// Inductive setting: (`tran`, `ind`) per seed.
     pub(super) inductive: Vec<(f64, f64)>,
     pub(super) weight_bytes: Option<i64>,
+    /// A mixed-family ensemble teacher: each member's family (reported with their accuracies).
+    pub(super) families: Option<Vec<Arch>>,
 }
 
 /// The rows `config.prune.rows` adds, after all the others.
@@ -99,7 +101,14 @@ impl RowPlan {
 
 impl RowRuns {
     pub(super) fn new(name: String, cfg: &ModelConfig) -> RowRuns {
-        RowRuns { name, params: cfg.num_params(), runs: Runs::default(), inductive: vec![], weight_bytes: None }
+        RowRuns {
+            name,
+            params: cfg.num_params(),
+            runs: Runs::default(),
+            inductive: vec![],
+            weight_bytes: None,
+            families: None,
+        }
     }
 
     /// An ensemble teacher's figures: its own accuracy, each member's, the members' summed
@@ -171,7 +180,7 @@ impl RowRuns {
             train_s: self.runs.train_s(),
             infer_ms: self.runs.infer_ms(),
             inductive,
-            ensemble: self.runs.ensemble(),
+            ensemble: self.runs.ensemble().map(|e| crate::ensemble::EnsembleScores { families: self.families, ..e }),
             weight_bytes: self.weight_bytes,
         };
         self.runs.row(self.name, None, self.params, columns)
