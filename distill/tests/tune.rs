@@ -37,7 +37,7 @@ fn tuning_never_reads_a_test_label() {
     assert_eq!(clean, dirty);
     let accs = |r: &gdistill_distill::tune::TuneReport| r.trials.iter().map(|t| t.val_acc).collect::<Vec<_>>();
     assert_eq!(accs(&clean_report), accs(&dirty_report));
-    assert_eq!(clean_report.trials.len(), 9, "three stages of three trials");
+    assert_eq!(clean_report.trials.len(), 12, "four stages of three trials");
     // The chosen config runs nothing again when saved and reused.
     assert!(clean.tune.is_none());
 }
@@ -48,17 +48,26 @@ fn each_stage_keeps_the_best_validation_trial_and_the_first_is_the_current_recip
     let dataset =
         load("csbm:nodes=240,classes=3,degree=5,features=10,signal=1,seed=9", std::path::Path::new(".")).unwrap();
     let config = small_config(&dataset);
-    let (_, report) = tune(&dataset, &config, Device::Cpu, &mut |_| {}).unwrap();
-    for stage in ["teacher", "student", "distillation"] {
+    let (chosen_config, report) = tune(&dataset, &config, Device::Cpu, &mut |_| {}).unwrap();
+    for stage in ["teacher", "student", "distillation", "small student"] {
         let trials: Vec<_> = report.trials.iter().filter(|t| t.stage == stage).collect();
         assert!(trials[0].settings.is_empty(), "{stage}: trial 0 is the recipe as given");
         let best = trials.iter().map(|t| t.val_acc).fold(f64::NEG_INFINITY, f64::max);
         let chosen = report.chosen.iter().find(|t| t.stage == stage).unwrap();
         assert_eq!(chosen.val_acc, best, "{stage}");
     }
+    // The small student's stage changes its dropout only, and the chosen config carries it.
+    let small = report.chosen.iter().find(|t| t.stage == "small student").unwrap();
+    let dropout = match small.settings.as_slice() {
+        [] => config.gcn_small.dropout,
+        [(key, value)] if key == "gcn_small.dropout" => value.parse().unwrap(),
+        other => panic!("the small student's stage changed {other:?}"),
+    };
+    assert_eq!(chosen_config.gcn_small.dropout, dropout);
+    assert_eq!(chosen_config.gcn_small.hidden, config.gcn_small.hidden, "its width stays the recipe's");
     // compare records the search and runs its rows with the chosen recipe.
     let compared = compare(&dataset, &config, Device::Cpu, &mut |_| {}).unwrap();
-    assert_eq!(compared.tune.as_ref().unwrap().trials.len(), 9);
+    assert_eq!(compared.tune.as_ref().unwrap().trials.len(), 12);
     assert!(compared.config.tune.is_none());
 }
 
