@@ -176,13 +176,12 @@ pub fn student_data(
 pub fn transfer_set(
     observed: &NodeDataset,
     data: &GraphData,
-    teacher_logits: Option<&Tensor>,
+    teacher_logits: &Tensor,
     size: usize,
     p: f64,
     seed: u64,
     label: impl Fn(&NodeFeatures, &SparseMatrix) -> Tensor,
 ) -> Result<(GraphData, Tensor), TrainError> {
-    let teacher_logits = teacher_logits.expect("the teacher's targets come first");
     // A stream of its own: a seed's pseudo nodes do not depend on what trained before them.
     let pseudo = munge_nodes(observed, size, p, seed.wrapping_add(0x6d75_6e67_65));
     let (x, a) = teacher_view(data, observed, &pseudo)?;

@@ -206,31 +206,26 @@ pub fn compare(
                 }
                 let built = crate::ensemble::Ensemble::from_trained(&all.iter().collect::<Vec<_>>(), combine)?;
                 row.record_ensemble(&built, &all, &graphs);
-                let mean_logits = config.kd_loss == KdLoss::Logits;
-                teacher_out = Some(built.targets(&data.features, &data.a_hat, config.temperature, mean_logits));
-                if let TransferSet::Munge { size, p } = config.transfer_set {
-                    let label = |x: &NodeFeatures, a: &SparseMatrix| {
-                        built.targets(x, a, config.temperature, mean_logits).logits
-                    };
-                    let targets = teacher_out.as_ref().map(|t| &t.logits);
-                    pseudo = Some(node_munge::transfer_set(observed, data, targets, size, p, seed, label)?);
-                }
                 ensemble = Some(built);
                 // Member 0 (the single teacher of this seed) is the one the pruned row prunes.
                 trained = all.swap_remove(0);
             } else {
                 row.record(&trained, &graphs);
-                if plan.student.is_none() {
-                    // Soft targets only for the nodes training sees (inductively, not the held-out ones).
-                    teacher_out = Some(tch::no_grad(|| trained.model.forward_t(&data.features, &data.a_hat, false)));
-                    if let TransferSet::Munge { size, p } = config.transfer_set {
-                        let label = |x: &NodeFeatures, a: &SparseMatrix| {
-                            tch::no_grad(|| trained.model.forward_t(x, a, false).logits)
-                        };
-                        let targets = teacher_out.as_ref().map(|t| &t.logits);
-                        pseudo = Some(node_munge::transfer_set(observed, data, targets, size, p, seed, label)?);
-                    }
+            }
+            if plan.student.is_none() {
+                // What the teacher (the ensemble, when there is one) says of a graph's nodes.
+                let mean_logits = config.kd_loss == KdLoss::Logits;
+                let teach = |x: &NodeFeatures, a: &SparseMatrix| match &ensemble {
+                    Some(e) => e.targets(x, a, config.temperature, mean_logits),
+                    None => tch::no_grad(|| trained.model.forward_t(x, a, false)),
+                };
+                // Soft targets only for the nodes training sees (inductively, not the held-out ones).
+                let out = teach(&data.features, &data.a_hat);
+                if let TransferSet::Munge { size, p } = config.transfer_set {
+                    let label = |x: &NodeFeatures, a: &SparseMatrix| teach(x, a).logits;
+                    pseudo = Some(node_munge::transfer_set(observed, data, &out.logits, size, p, seed, label)?);
                 }
+                teacher_out = Some(out);
             }
             match plan.name.as_str() {
                 "teacher" if pruned_rows > 0 || config.int8_rows => teacher = Some(trained),
@@ -241,8 +236,7 @@ pub fn compare(
         }
         if let (Some(teacher), Some(small), Some(out)) = (&teacher, &distilled_small, &teacher_out) {
             let sparsity = matching_sparsity(&teacher_cfg, &student_cfg(Student::GcnSmall));
-            // The int8 rows, when there are any, come after the pruned ones.
-            let offset = rows.len() - pruned_rows - if config.int8_rows { 2 } else { 0 };
+            let offset = row_index(&rows, &pruned_names[0]);
             counter.start(progress, &pruned_names[0], seed);
             let pruned = prune_teacher(teacher, data, config, sparsity, seed)?;
             rows[offset].record_pruned(&pruned, &graphs);
@@ -251,7 +245,7 @@ pub fn compare(
             rows[offset + 1].record_pruned(&pruned, &graphs);
         }
         if let (Some(teacher), Some(mlp)) = (&teacher, &distilled_mlp) {
-            let offset = rows.len() - 2;
+            let offset = row_index(&rows, "teacher-int8");
             counter.start(progress, "teacher-int8", seed);
             let quantized = crate::quantize::quantize_row(teacher, ensemble.as_ref(), data)?;
             rows[offset].record_int8(&quantized, &graphs);
@@ -282,6 +276,12 @@ pub fn compare(
         config: config.clone(),
         tune: tuning,
     })
+}
+
+/// Where the row `name` sits; the pruned and int8 rows are each pushed as a pair, so the pair's
+/// second row follows it.
+fn row_index(rows: &[RowRuns], name: &str) -> usize {
+    rows.iter().position(|r| r.name == name).expect("the row was pushed with its pair")
 }
 
 /// The dataset as every row of `config` reads it: features row-normalised when the config
