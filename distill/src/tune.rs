@@ -107,120 +107,128 @@ pub fn tune(
         Ok((trained.best_val_acc, logits))
     };
 
+    let pick = |rng: &mut ChaCha8Rng, values: &[f64]| *values.choose(rng).expect("non-empty");
+
     // Stage 1: the teacher, and with it feature normalisation.
-    let mut teacher_logits = None;
-    let mut best_acc = f64::NEG_INFINITY;
-    for trial in 0..tune.trials {
-        let mut candidate = best.clone();
-        let mut changed = Vec::new();
-        if trial > 0 {
-            let widths: &[i64] = if config.family == Arch::Gat { &[8, 16] } else { &[64, 128, 256] };
-            let base = config.teacher_training.epochs;
-            let epochs = (base as f64 * LENGTH.choose(&mut rng).expect("non-empty")).round() as usize;
-            // Patience half the recipe's length, as 100 of 200 epochs; a fifth for the longest runs.
-            let patience = (base / 2).max(epochs / 5).max(1);
-            let t = &mut candidate.teacher_training;
-            t.lr = *LR.choose(&mut rng).expect("non-empty");
-            t.weight_decay = *DECAY.choose(&mut rng).expect("non-empty");
-            (t.epochs, t.patience) = (epochs, Some(patience));
-            candidate.teacher.dropout = *DROPOUT.choose(&mut rng).expect("non-empty");
-            candidate.teacher.hidden = *widths.choose(&mut rng).expect("non-empty");
-            if normalizable {
-                candidate.normalize_features = rand::Rng::random::<bool>(&mut rng);
-            }
-            changed = vec![
-                ("teacher_training.lr", t.lr.to_string()),
-                ("teacher_training.weight_decay", t.weight_decay.to_string()),
-                ("teacher_training.epochs", epochs.to_string()),
-                ("teacher_training.patience", patience.to_string()),
-                ("teacher.dropout", candidate.teacher.dropout.to_string()),
-                ("teacher.hidden", candidate.teacher.hidden.to_string()),
-                ("normalize_features", candidate.normalize_features.to_string()),
-            ];
+    let draw_teacher = |c: &mut CompareConfig, rng: &mut ChaCha8Rng| {
+        let widths: &[i64] = if config.family == Arch::Gat { &[8, 16] } else { &[64, 128, 256] };
+        let base = config.teacher_training.epochs;
+        let epochs = (base as f64 * pick(rng, &LENGTH)).round() as usize;
+        // Patience half the recipe's length, as 100 of 200 epochs; a fifth for the longest runs.
+        let patience = (base / 2).max(epochs / 5).max(1);
+        let t = &mut c.teacher_training;
+        t.lr = pick(rng, &LR);
+        t.weight_decay = pick(rng, &DECAY);
+        (t.epochs, t.patience) = (epochs, Some(patience));
+        c.teacher.dropout = pick(rng, &DROPOUT);
+        c.teacher.hidden = *widths.choose(rng).expect("non-empty");
+        if normalizable {
+            c.normalize_features = rand::Rng::random::<bool>(rng);
         }
-        let k = ensure(&mut prepared, candidate.normalize_features)?;
-        let data = prepared[k].as_ref().expect("ensured");
-        let (acc, logits) = step("tune teacher", "teacher", &candidate, &Objective::labels(), data, progress)?;
-        if record(&mut report, "teacher", changed, acc, &mut best_acc) {
-            best = candidate;
-            teacher_logits = logits;
-        }
-    }
+        vec![
+            ("teacher_training.lr", t.lr.to_string()),
+            ("teacher_training.weight_decay", t.weight_decay.to_string()),
+            ("teacher_training.epochs", epochs.to_string()),
+            ("teacher_training.patience", patience.to_string()),
+            ("teacher.dropout", c.teacher.dropout.to_string()),
+            ("teacher.hidden", c.teacher.hidden.to_string()),
+            ("normalize_features", c.normalize_features.to_string()),
+        ]
+    };
+    let score_teacher = |c: &CompareConfig| {
+        let k = ensure(&mut prepared, c.normalize_features)?;
+        step("tune teacher", "teacher", c, &Objective::labels(), prepared[k].as_ref().expect("ensured"), progress)
+    };
+    let stage = Stage { name: "teacher", trials: tune.trials };
+    let (best, teacher_logits) = stage.search(&best, &mut report, &mut rng, draw_teacher, score_teacher)?;
+    let teacher_logits = teacher_logits.expect("a teacher trial returns its logits");
     let k = ensure(&mut prepared, best.normalize_features)?;
     let data = prepared[k].as_ref().expect("ensured");
 
     // Stage 2: the students' training from labels, on the MLP row.
-    let mut best_acc = f64::NEG_INFINITY;
-    let base = best.clone();
-    for trial in 0..tune.trials {
-        let mut candidate = base.clone();
-        let mut changed = Vec::new();
-        if trial > 0 {
-            let s = &mut candidate.student_training;
-            s.lr = *LR.choose(&mut rng).expect("non-empty");
-            s.weight_decay = *DECAY.choose(&mut rng).expect("non-empty");
-            candidate.mlp.dropout = *DROPOUT.choose(&mut rng).expect("non-empty");
-            candidate.mlp.hidden = *[64, 128, 256].choose(&mut rng).expect("non-empty");
-            changed = vec![
-                ("student_training.lr", s.lr.to_string()),
-                ("student_training.weight_decay", s.weight_decay.to_string()),
-                ("mlp.dropout", candidate.mlp.dropout.to_string()),
-                ("mlp.hidden", candidate.mlp.hidden.to_string()),
-            ];
-        }
-        let (acc, _) = step("tune student", "mlp", &candidate, &Objective::labels(), data, progress)?;
-        if record(&mut report, "student", changed, acc, &mut best_acc) {
-            best = candidate;
-        }
-    }
+    let draw_student = |c: &mut CompareConfig, rng: &mut ChaCha8Rng| {
+        let s = &mut c.student_training;
+        s.lr = pick(rng, &LR);
+        s.weight_decay = pick(rng, &DECAY);
+        c.mlp.dropout = pick(rng, &DROPOUT);
+        c.mlp.hidden = *[64, 128, 256].choose(rng).expect("non-empty");
+        vec![
+            ("student_training.lr", s.lr.to_string()),
+            ("student_training.weight_decay", s.weight_decay.to_string()),
+            ("mlp.dropout", c.mlp.dropout.to_string()),
+            ("mlp.hidden", c.mlp.hidden.to_string()),
+        ]
+    };
+    let score_student = |c: &CompareConfig| step("tune student", "mlp", c, &Objective::labels(), data, progress);
+    let stage = Stage { name: "student", trials: tune.trials };
+    let (best, _) = stage.search(&best, &mut report, &mut rng, draw_student, score_student)?;
 
     // Stage 3: distillation, on the mlp+kd row, against the chosen teacher.
-    let teacher_logits = teacher_logits.expect("the first teacher trial is always kept or beaten");
-    let mut best_acc = f64::NEG_INFINITY;
-    let base = best.clone();
-    for trial in 0..tune.trials {
-        let mut candidate = base.clone();
-        let mut changed = Vec::new();
-        if trial > 0 {
-            candidate.temperature = *TEMPERATURE.choose(&mut rng).expect("non-empty");
-            candidate.alpha = *ALPHA.choose(&mut rng).expect("non-empty");
-            let d = &mut candidate.distill_training;
-            d.lr = *LR.choose(&mut rng).expect("non-empty");
-            d.weight_decay = *DECAY.choose(&mut rng).expect("non-empty");
-            changed = vec![
-                ("temperature", candidate.temperature.to_string()),
-                ("alpha", candidate.alpha.to_string()),
-                ("distill_training.lr", d.lr.to_string()),
-                ("distill_training.weight_decay", d.weight_decay.to_string()),
-            ];
-        }
-        let objective = candidate.kd_objective(teacher_logits.shallow_clone());
-        let (acc, _) = step("tune distillation", "mlp+kd", &candidate, &objective, data, progress)?;
-        if record(&mut report, "distillation", changed, acc, &mut best_acc) {
-            best = candidate;
-        }
-    }
+    let draw_distillation = |c: &mut CompareConfig, rng: &mut ChaCha8Rng| {
+        c.temperature = pick(rng, &TEMPERATURE);
+        c.alpha = pick(rng, &ALPHA);
+        let d = &mut c.distill_training;
+        d.lr = pick(rng, &LR);
+        d.weight_decay = pick(rng, &DECAY);
+        vec![
+            ("temperature", c.temperature.to_string()),
+            ("alpha", c.alpha.to_string()),
+            ("distill_training.lr", d.lr.to_string()),
+            ("distill_training.weight_decay", d.weight_decay.to_string()),
+        ]
+    };
+    let score_distillation = |c: &CompareConfig| {
+        let objective = c.kd_objective(teacher_logits.shallow_clone());
+        step("tune distillation", "mlp+kd", c, &objective, data, progress)
+    };
+    let stage = Stage { name: "distillation", trials: tune.trials };
+    let (best, _) = stage.search(&best, &mut report, &mut rng, draw_distillation, score_distillation)?;
 
     // Stage 4: the small student's dropout, on its row from labels. Its width stays the
     // recipe's (what makes it small); dropout is what decides whether a class-count-wide layer
     // trains at all (a width-10 GCN on Amazon Computers: 0.59 at 0.5, 0.78 at 0.2 on one seed).
     // Last, so that the earlier stages draw what they drew before it existed.
     let small = crate::compare::small_row_name(config.family);
-    let mut best_acc = f64::NEG_INFINITY;
-    let base = best.clone();
-    for trial in 0..tune.trials {
-        let mut candidate = base.clone();
-        let mut changed = Vec::new();
-        if trial > 0 {
-            candidate.gcn_small.dropout = *DROPOUT.choose(&mut rng).expect("non-empty");
-            changed = vec![("gcn_small.dropout", candidate.gcn_small.dropout.to_string())];
-        }
-        let (acc, _) = step("tune small student", &small, &candidate, &Objective::labels(), data, progress)?;
-        if record(&mut report, "small student", changed, acc, &mut best_acc) {
-            best = candidate;
-        }
-    }
+    let draw_small = |c: &mut CompareConfig, rng: &mut ChaCha8Rng| {
+        c.gcn_small.dropout = pick(rng, &DROPOUT);
+        vec![("gcn_small.dropout", c.gcn_small.dropout.to_string())]
+    };
+    let score_small = |c: &CompareConfig| step("tune small student", &small, c, &Objective::labels(), data, progress);
+    let stage = Stage { name: "small student", trials: tune.trials };
+    let (best, _) = stage.search(&best, &mut report, &mut rng, draw_small, score_small)?;
     Ok((best, report))
+}
+
+/// One stage of the search: `trials` settings, the first the current one.
+struct Stage {
+    name: &'static str,
+    trials: usize,
+}
+
+impl Stage {
+    /// Scores `base`, then `trials - 1` candidates that `draw` makes from it (returning what it
+    /// changed, for the report); returns the best on validation (ties keep the earlier) and what
+    /// its score carried.
+    fn search<T>(
+        &self,
+        base: &CompareConfig,
+        report: &mut TuneReport,
+        rng: &mut ChaCha8Rng,
+        mut draw: impl FnMut(&mut CompareConfig, &mut ChaCha8Rng) -> Vec<(&'static str, String)>,
+        mut score: impl FnMut(&CompareConfig) -> Result<(f64, T), TrainError>,
+    ) -> Result<(CompareConfig, T), TrainError> {
+        let mut best: Option<(CompareConfig, T)> = None;
+        let mut best_acc = f64::NEG_INFINITY;
+        for trial in 0..self.trials {
+            let mut candidate = base.clone();
+            let changed = if trial > 0 { draw(&mut candidate, rng) } else { Vec::new() };
+            let (acc, carried) = score(&candidate)?;
+            if record(report, self.name, changed, acc, &mut best_acc) || best.is_none() {
+                best = Some((candidate, carried));
+            }
+        }
+        Ok(best.expect("a stage runs at least one trial"))
+    }
 }
 
 /// Logs a trial; true when it beats the stage's best so far (ties keep the earlier trial).
