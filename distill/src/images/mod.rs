@@ -25,7 +25,7 @@ pub use compare::{
 pub use config::{ImageCompareConfig, KdSettings, StudentSpec, TeacherSpec, ROWS};
 pub use data::ImageData;
 pub use eval::{error_count, predict_images, score_images, score_logits, timed_score_images, ImageScore, EVAL_BATCH};
-pub use int8::{image_f32_bytes, int8_image_model, IMAGE_INT8_ROWS};
+pub use int8::{image_f32_bytes, int8_image_model, Int8Activations, IMAGE_INT8_ROWS};
 pub use jitter::random_shifts;
 pub use obd::{image_fisher_diagonal, prune_image_model, weight_entries, ImagePruneConfig, PrunedImageModel};
 pub use teachers::{nearest_neighbours_tensor, pseudo_images, with_pseudo_images, ImageEnsemble, SharedEnsemble};
