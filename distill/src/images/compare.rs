@@ -194,18 +194,16 @@ pub fn compare_images_keeping(
                 trained
             };
             rows[k].record(&trained, &data);
+            let ensemble = ensembles.iter().find(|(t, _)| *t == name).map(|(_, e)| e.as_ref());
             if config.weight_bytes_column() {
-                let ensemble = ensembles.iter().find(|(t, _)| *t == name).map(|(_, e)| e.as_ref());
                 rows[k].weight_bytes = Some(image_f32_bytes(&trained, ensemble));
             }
-            if config.int8_rows {
-                let ensemble = ensembles.iter().find(|(t, _)| *t == name).map(|(_, e)| e.as_ref());
-                if let Some(j) = int8_of.iter().position(|&of| of == k) {
-                    let (quantized, bytes) = int8_image_model(&rows[k].arch, &trained, ensemble, &data)?;
-                    int8_rows[j].record(&quantized, &data);
-                    int8_rows[j].weight_bytes = Some(bytes);
-                    int8_rows[j].members = ensemble.map_or(1, |e| e.members.len() as i64);
-                }
+            // (`int8_of` is empty without `--int8`)
+            if let Some(j) = int8_of.iter().position(|&of| of == k) {
+                let (quantized, bytes) = int8_image_model(&rows[k].arch, &trained, ensemble, &data)?;
+                int8_rows[j].record(&quantized, &data);
+                int8_rows[j].weight_bytes = Some(bytes);
+                int8_rows[j].members = ensemble.map_or(1, |e| e.members.len() as i64);
             }
             keep(name, seed, &trained);
             if matches!(name, "teacher" | "cnn") {

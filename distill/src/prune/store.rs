@@ -33,10 +33,11 @@ pub fn keep_schedule(total: i64, keep: i64, steps: usize) -> Result<Vec<i64>, Pr
     Ok((1..=steps as i64).map(|j| total - (deleted * j + steps as i64 / 2) / steps as i64).collect())
 }
 
-/// Bytes of `vs` with its weights stored sparse, as compressed sparse rows of their `[out, rest]`
-/// matrices: per non-zero an f32 value and an int32 column index (8 bytes), per matrix `out + 1`
-/// int32 row offsets; every other variable 4 bytes per value (f32). A dense matrix is cheaper
-/// below about half its entries: sparse storage pays for its indices.
+/// Bytes of `vs` with its weights stored sparse, as compressed sparse rows of the `[rows, rest]`
+/// matrices their stored layout gives (first dimension as rows): per non-zero an f32 value and
+/// an int32 column index (8 bytes), per matrix `rows + 1` int32 row offsets; every other
+/// variable 4 bytes per value (f32). Sparse storage pays for its indices: it beats dense f32
+/// only below half the entries.
 pub fn csr_store_bytes(vs: &nn::VarStore) -> i64 {
     tch::no_grad(|| {
         vs.variables()
