@@ -18,7 +18,7 @@ pub fn print_image_table(report: &ImageCompareReport) {
     });
     let width = report.rows.iter().map(|r| r.name.len()).max().unwrap_or(5).max(12);
     let mut columns: Vec<Column<ImageColumns>> = vec![table::name(width), table::architecture(22), table::params(9)];
-    if report.config.int8_rows {
+    if report.config.weight_bytes_column() {
         columns.push(Column::right("weight B", 10, |r: &ImageCompareRow| {
             r.weight_bytes.map_or_else(|| "-".into(), |b| b.to_string())
         }));
@@ -31,6 +31,13 @@ pub fn print_image_table(report: &ImageCompareReport) {
     ]);
     table::print_table(&columns, &report.rows);
     table::print_ensembles(report.rows.iter().filter_map(|r| Some((r.name.as_str(), r.ensemble.as_ref()?))), false);
+    if report.config.prune.rows {
+        println!(
+            "teacher-obd: the teacher pruned by OBD (empirical Fisher) to mlp-800's count of weights in {} steps; \
+             params: non-zero weights and biases; weight B: CSR (f32 value and int32 index per non-zero)",
+            report.config.prune.steps
+        );
+    }
     if let Some(t) = &report.transfer_set {
         println!("+kd rows trained on {} images: the training images and {} ({})", t.size, t.pseudo, t.kind);
     }

@@ -77,6 +77,18 @@ fn bad_image_inputs_are_one_clear_error() {
     );
     assert_fails_with(&o, &["unknown row 'resnet'"]);
 
+    // teacher-obd cannot prune a teacher to more weights than it has: one error before training
+    std::fs::write(
+        &toml,
+        "rows = [\"teacher\"]\n[teacher.model]\narch = \"mlp\"\nhidden = [8]\ninput_dropout = 0.0\ndropout = 0.0\n",
+    )
+    .unwrap();
+    let spec = format!("digits:{}", csv.display());
+    let o = gdistill(&["compare", "--dataset", &spec, "--config", toml.to_str().unwrap(), "--prune"], dir.path());
+    assert_fails_with(&o, &["teacher-obd prunes the teacher's 592 weights to mlp-800's 699200", "between 1 and 592"]);
+    let o = gdistill(&["compare", "--dataset", &spec, "--prune", "--no-prune"], dir.path());
+    assert!(!o.status.success() && stderr(&o).contains("cannot be used with"), "{}", stderr(&o));
+
     // node commands refuse image datasets with a pointer to compare
     let o = gdistill(&["train", "--dataset", "mnist", "--out", "x.safetensors"], dir.path());
     assert_fails_with(&o, &["image dataset", "compare"]);

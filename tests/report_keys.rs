@@ -113,6 +113,16 @@ fn image_reports_keep_their_keys_and_table_headers() {
     assert_eq!(header_lines(&table), [IMAGE_HEADER]);
     assert!(table.contains("\nteacher: an ensemble of 2; members: "), "{table}");
     assert!(table.contains("\n+kd rows trained on 170 images: the training images and 50 (munge:50,0.5)"), "{table}");
+    // The pruned row (opt-in): its settings and every row's weight bytes; mlp-800 made smaller
+    // than the tiny teacher so that there is something to prune to.
+    let pruned = dir.path().join("pruned.toml");
+    let student = "[mlp_800.model]\narch = \"mlp\"\nhidden = [4]\ninput_dropout = 0.0\ndropout = 0.0\n";
+    std::fs::write(&pruned, std::fs::read_to_string(&config).unwrap() + student).unwrap();
+    let tiny = ["--dataset", &spec, "--seeds", "2", "--epochs", "2", "--config", pruned.to_str().unwrap()];
+    let (table, keys) = compare(&[&tiny[..], &["--prune"]].concat(), dir.path());
+    assert_keys("images, pruned row", &keys, &[IMAGE_PLAIN, IMAGE_PRUNED]);
+    assert_eq!(header_lines(&table), [IMAGE_WEIGHT_BYTES_HEADER]);
+    assert!(table.contains("\nteacher-obd "), "{table}");
 }
 
 #[test]
@@ -136,6 +146,8 @@ const GRAPH_OPTIONS_HEADER: &str =
     "model               params   weight B           prod acc         tran acc          ind acc  val acc    train s    infer ms";
 const IMAGE_HEADER: &str =
     "model        architecture              params           test acc               errors /60   train s   infer ms";
+const IMAGE_WEIGHT_BYTES_HEADER: &str =
+    "model        architecture              params   weight B           test acc               errors /60   train s   infer ms";
 const CLOUD_HEADER: &str =
     "model            architecture                 params           test acc  val acc  gap closed   train s   ms / cloud  latency ms";
 
@@ -242,6 +254,11 @@ const IMAGE_OPTIONS: &str = "
     config.transfer_set rows[].ensemble rows[].ensemble.member_acc rows[].ensemble.member_mean
     rows[].ensemble.member_std rows[].ensemble.members rows[].ensemble.single_mean transfer_set
     transfer_set.kind transfer_set.pseudo transfer_set.size
+";
+/// Keys the pruned row (`--prune`) adds to an image report.
+const IMAGE_PRUNED: &str = "
+    config.prune config.prune.retrain_epochs config.prune.retrain_lr config.prune.rows config.prune.steps
+    rows[].weight_bytes
 ";
 const CLOUD_KEYS: &str = "
     config config.augmentation config.augmentation.dropout_max config.augmentation.jitter_clip

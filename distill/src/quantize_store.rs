@@ -4,11 +4,11 @@
 //!
 //! Every variable of two or more dimensions is a weight (tch's linear `[out, in]`, convolution
 //! `[out, in, k...]`): it is rounded to int8 per output channel (dimension 0) and written back
-//! dequantized. Biases, batch-norm scales and running statistics stay f32. The model's input is
-//! rounded to a uint8 grid calibrated on training inputs ([`ActivationQuant`]). The hidden
-//! activations stay f32: these models' forward passes live in `gdistill-models` with no hook
-//! between layers, and [`crate::quantize::Int8Model`] rebuilds only the GCN and MLP node
-//! classifiers' passes. Inference is simulated in f32, as for graphs ([`crate::quantize`]).
+//! dequantized. Biases, batch-norm scales and running statistics stay f32. Activations are the
+//! caller's: the image rows round the input and, through `ImageModel::forward_hooked`, the
+//! hidden activations of the MLP and the CNN to uint8 grids ([`crate::images::Int8Activations`]);
+//! the point-cloud rows round only the input coordinates (their models have no hook between
+//! layers). Inference is simulated in f32, as for graphs ([`crate::quantize`]).
 
 use tch::{nn, Tensor};
 

@@ -37,7 +37,9 @@ pub use tape::{record_sparse_products, SparseTape};
 
 // Image classifiers (grid inputs): MLPs, a small CNN and a GCN on the pixel grid.
 mod image;
-pub use image::{grid_features, GridGcn, GridSettings, ImageArch, ImageMlp, ImageModel, ImageShape, SmallCnn};
+pub use image::{
+    grid_features, ActivationHook, GridGcn, GridSettings, ImageArch, ImageMlp, ImageModel, ImageShape, SmallCnn,
+};
 
 // Point-cloud classifiers: batched kNN, EdgeConv, a DGCNN-style model and a PointNet-style MLP.
 pub mod pointcloud;

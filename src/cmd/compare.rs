@@ -89,6 +89,10 @@ pub struct CompareArgs {
     /// Leave out the pruned rows teacher-obd and gcn-small+kd+obd.
     #[arg(long)]
     pub no_prune: bool,
+    /// Add the pruned rows (graphs have them unless --no-prune; images add teacher-obd, the
+    /// teacher pruned by OBD to mlp-800's count of weights).
+    #[arg(long, conflicts_with = "no_prune")]
+    pub prune: bool,
     /// Train K teachers (member k with seed + 1 000 000 k) and read them as one: the teacher row
     /// is the ensemble and every +kd row distils from it (docs/ensembles-and-quantization.md).
     /// Graphs also take a list of families, one member each, the --teacher family first:
@@ -169,6 +173,9 @@ fn resolve_config(args: &CompareArgs, dataset: &NodeDataset) -> Result<CompareCo
     if args.no_prune {
         config.prune.rows = false;
     }
+    if args.prune {
+        config.prune.rows = true;
+    }
     args.teacher_options().apply(&mut config.ensemble, &mut config.transfer_set, &mut config.int8_rows);
     if let Some(loss) = args.kd_loss {
         config.kd_loss = match loss {
@@ -217,6 +224,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
                 "--lsp-kernel",
                 "--lsp-weight",
                 "--no-prune",
+                "--prune",
                 "--teacher-ensemble",
                 "--ensemble-combine",
                 "--transfer-set",
@@ -231,11 +239,12 @@ pub fn run(args: CompareArgs) -> Result<()> {
         });
     }
     if super::images::is_image_spec(&args.dataset.dataset) {
-        let read = ["--teacher-ensemble", "--ensemble-combine", "--transfer-set", "--int8"];
+        let read = ["--teacher-ensemble", "--ensemble-combine", "--transfer-set", "--int8", "--prune", "--no-prune"];
         refuse_graph_flags(&args, "image dataset", "image rows", &read)?;
         return super::images::run_compare(super::images::ImageCompareArgs {
             common: args.experiment_args()?,
             teacher: args.teacher_options(),
+            prune: (args.prune || args.no_prune).then_some(args.prune),
             save_models: args.save_models,
         });
     }
@@ -289,6 +298,7 @@ fn refuse_graph_flags(args: &CompareArgs, kind: &str, settings: &str, read: &[&s
         ("--lsp-ablation", !args.lsp_ablation.is_empty()),
         ("--no-lsp", args.no_lsp),
         ("--no-prune", args.no_prune),
+        ("--prune", args.prune),
         ("--teacher-ensemble", args.teacher_ensemble.is_some()),
         ("--ensemble-combine", args.ensemble_combine.is_some()),
         ("--int8", args.int8),

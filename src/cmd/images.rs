@@ -28,6 +28,8 @@ pub struct ImageCompareArgs {
     pub save_models: Option<PathBuf>,
     /// An ensemble `teacher` row, the `+kd` rows' transfer set, the int8 rows.
     pub teacher: TeacherOptions,
+    /// `--prune` (`Some(true)`) or `--no-prune`: the `teacher-obd` row, over the file's `prune.rows`.
+    pub prune: Option<bool>,
 }
 
 /// Whether `spec` names an image dataset, which `compare` must hand over to [`run_compare`].
@@ -54,7 +56,9 @@ fn resolve_config(args: &ImageCompareArgs, dataset: &ImageDataset) -> Result<Ima
         for training in config.trainings_mut() {
             training.epochs = epochs;
         }
+        config.prune.retrain_epochs = epochs;
     }
+    config.prune.rows = args.prune.unwrap_or(config.prune.rows);
     args.teacher.apply(&mut config.teacher_ensemble, &mut config.transfer_set, &mut config.int8_rows);
     if args.save_models.is_some() && config.teacher_ensemble.as_ref().is_some_and(|e| e.members > 1) {
         anyhow::bail!("--save-models saves one model per row; an ensemble teacher row has several");

@@ -6,7 +6,8 @@
 //! trains its student on its teacher's soft targets over the training images. Every row
 //! reports test accuracy and test errors per seed, parameters, training seconds and the time
 //! to classify the whole test set. The settings are in [`ImageCompareConfig`] (defaults in
-//! `config.rs`).
+//! `config.rs`). Derived rows come last: with `--int8` the int8 copies ([`super::int8`]), with
+//! `prune.rows` the teacher pruned by OBD to `mlp-800`'s count of weights ([`super::obd`]).
 
 use std::rc::Rc;
 
@@ -16,9 +17,9 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
 
 use super::{
-    image_f32_bytes, int8_image_model, predict_images, pseudo_images, score_images, timed_score_images,
-    train_image_model, with_pseudo_images, ImageCompareConfig, ImageData, ImageEnsemble, ImageObjective,
-    ImageTrainConfig, SharedEnsemble, TrainedImageModel, IMAGE_INT8_ROWS, ROWS,
+    image_f32_bytes, int8_image_model, predict_images, prune_image_model, pseudo_images, score_images,
+    timed_score_images, train_image_model, weight_entries, with_pseudo_images, ImageCompareConfig, ImageData,
+    ImageEnsemble, ImageObjective, ImageTrainConfig, SharedEnsemble, TrainedImageModel, IMAGE_INT8_ROWS, ROWS,
 };
 use crate::experiment::{mean, plan_rows, reported, seeds, Progress, Row, RunCounter, Runs};
 use crate::TrainError;
@@ -79,6 +80,8 @@ struct RowRuns {
     weight_bytes: Option<i64>,
     /// Models in the row: an int8 ensemble's members (a float ensemble counts `member_acc`).
     members: i64,
+    /// A pruned row's parameters: non-zero weights plus biases.
+    nonzero_params: Option<i64>,
 }
 
 /// The training runs one seed needs, in order: (row, whether it is reported).
@@ -86,6 +89,7 @@ fn planned_runs(config: &ImageCompareConfig) -> Vec<(&'static str, bool)> {
     let wanted = |row: &str| config.rows.iter().any(|r| r == row);
     let teacher_needed = |name: &str| {
         ROWS.iter().filter(|r| r.ends_with("+kd") && wanted(r)).any(|r| config.kd_teacher(r) == Some(name))
+            || (name == "teacher" && config.prune.rows)
     };
     plan_rows(&ROWS, &config.rows, teacher_needed)
 }
@@ -121,8 +125,14 @@ pub fn compare_images_keeping(
             plan.iter().position(|p| p == &(of, true)).map(|k| (RowRuns::new(row, config.arch(of)), k))
         })
         .unzip();
+    // The pruned row, after the int8 rows, and the count of weights it prunes to.
+    let mut obd_row = match config.prune.rows {
+        true => Some((RowRuns::new("teacher-obd", config.arch("teacher")), obd_target(config, data.shape)?)),
+        false => None,
+    };
     let members = config.teacher_ensemble.as_ref().map_or(1, |e| e.members);
-    let mut counter = RunCounter::new((plan.len() + members - 1) * config.seeds);
+    let runs = plan.len() + members - 1 + usize::from(obd_row.is_some());
+    let mut counter = RunCounter::new(runs * config.seeds);
     for seed in seeds(config.first_seed, config.seeds) {
         let mut teachers: Vec<(&str, TrainedImageModel)> = Vec::new();
         let mut ensembles: Vec<(&str, Rc<ImageEnsemble>)> = Vec::new();
@@ -184,24 +194,38 @@ pub fn compare_images_keeping(
                 trained
             };
             rows[k].record(&trained, &data);
-            if config.int8_rows {
-                let ensemble = ensembles.iter().find(|(t, _)| *t == name).map(|(_, e)| e.as_ref());
+            let ensemble = ensembles.iter().find(|(t, _)| *t == name).map(|(_, e)| e.as_ref());
+            if config.weight_bytes_column() {
                 rows[k].weight_bytes = Some(image_f32_bytes(&trained, ensemble));
-                if let Some(j) = int8_of.iter().position(|&of| of == k) {
-                    let (quantized, bytes) = int8_image_model(&rows[k].arch, &trained, ensemble, &data)?;
-                    int8_rows[j].record(&quantized, &data);
-                    int8_rows[j].weight_bytes = Some(bytes);
-                    int8_rows[j].members = ensemble.map_or(1, |e| e.members.len() as i64);
-                }
+            }
+            // (`int8_of` is empty without `--int8`)
+            if let Some(j) = int8_of.iter().position(|&of| of == k) {
+                let (quantized, bytes) = int8_image_model(&rows[k].arch, &trained, ensemble, &data)?;
+                int8_rows[j].record(&quantized, &data);
+                int8_rows[j].weight_bytes = Some(bytes);
+                int8_rows[j].members = ensemble.map_or(1, |e| e.members.len() as i64);
             }
             keep(name, seed, &trained);
             if matches!(name, "teacher" | "cnn") {
                 teachers.push((name, trained));
             }
         }
+        // Not handed to `keep`: `--save-models` saves the rows trained from scratch or distilled.
+        if let Some((row, target)) = &mut obd_row {
+            counter.start(progress, row.name, seed);
+            let teacher = teachers.iter().find(|(t, _)| *t == "teacher").map(|(_, m)| m);
+            let teacher =
+                teacher.ok_or_else(|| TrainError::Mismatch("teacher-obd: the teacher was not trained".into()))?;
+            let retrain = ImageTrainConfig { seed, ..config.prune_retraining() };
+            let pruned = prune_image_model(teacher, &row.arch, &data, *target, config.prune.steps, &retrain)?;
+            row.record(&pruned.trained, &data);
+            row.weight_bytes = Some(pruned.weight_bytes);
+            row.nonzero_params = Some(pruned.params);
+        }
     }
     let mut reported = reported(&plan, rows.into_iter().map(|row| row.finish(&data, &data.shape)));
     reported.extend(int8_rows.into_iter().map(|row| row.finish(&data, &data.shape)));
+    reported.extend(obd_row.map(|(row, _)| row.finish(&data, &data.shape)));
     Ok(ImageCompareReport {
         dataset: dataset.summary(),
         device: format!("{device:?}"),
@@ -215,9 +239,24 @@ pub fn compare_images_keeping(
     })
 }
 
+/// The weights `teacher-obd` keeps: as many as the `mlp-800` student has, which must be at
+/// most the teacher's (and at least one).
+fn obd_target(config: &ImageCompareConfig, shape: gdistill_models::ImageShape) -> Result<i64, TrainError> {
+    let teacher = weight_entries(config.arch("teacher"), shape)?;
+    let keep = weight_entries(config.arch("mlp-800"), shape)?;
+    if keep < 1 || keep > teacher {
+        return Err(TrainError::Config(format!(
+            "teacher-obd prunes the teacher's {teacher} weights to mlp-800's {keep}, which must be between 1 \
+             and {teacher}: make mlp_800.model smaller than teacher.model"
+        )));
+    }
+    Ok(keep)
+}
+
 impl RowRuns {
     fn new(name: &'static str, arch: &ImageArch) -> RowRuns {
-        RowRuns { name, arch: arch.clone(), runs: Runs::default(), errors: vec![], weight_bytes: None, members: 1 }
+        let (runs, errors) = (Runs::default(), vec![]);
+        RowRuns { name, arch: arch.clone(), runs, errors, weight_bytes: None, members: 1, nonzero_params: None }
     }
 
     fn record(&mut self, trained: &TrainedImageModel, data: &ImageData) {
@@ -243,7 +282,7 @@ impl RowRuns {
         };
         // An ensemble teacher's parameters are its members' together (an int8 copy's too).
         let members = if self.runs.member_acc.is_empty() { self.members } else { self.runs.members() };
-        let params = self.arch.num_params(*shape) * members;
+        let params = self.nonzero_params.unwrap_or_else(|| self.arch.num_params(*shape) * members);
         self.runs.row(self.name, Some(self.arch.describe()), params, columns)
     }
 }

@@ -11,7 +11,7 @@
 use gdistill_models::{ImageArch, ImageShape};
 use serde::{Deserialize, Serialize};
 
-use super::ImageTrainConfig;
+use super::{ImagePruneConfig, ImageTrainConfig};
 
 /// Every row the comparison knows, in table order.
 pub const ROWS: [&str; 8] =
@@ -71,6 +71,9 @@ pub struct ImageCompareConfig {
     /// every row's `weight_bytes`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub int8_rows: bool,
+    /// The pruned row `teacher-obd` ([`super::obd`]), when `prune.rows`.
+    #[serde(default, skip_serializing_if = "ImagePruneConfig::is_off")]
+    pub prune: ImagePruneConfig,
 }
 
 fn mlp(hidden: i64, input_dropout: f64, dropout: f64) -> ImageArch {
@@ -126,6 +129,7 @@ impl ImageCompareConfig {
             teacher_ensemble: None,
             transfer_set: crate::transfer_set::TransferSet::Train,
             int8_rows: false,
+            prune: ImagePruneConfig::default(),
         }
     }
 
@@ -141,6 +145,10 @@ impl ImageCompareConfig {
             &self.rows,
             "images",
         )?;
+        self.prune.validate()?;
+        if self.prune.rows && self.teacher_ensemble.as_ref().is_some_and(|e| e.members > 1) {
+            return Err("teacher-obd prunes one teacher; it cannot be combined with an ensemble teacher".into());
+        }
         if let Some(bad) = self.rows.iter().find(|r| !ROWS.contains(&r.as_str())) {
             return Err(format!("unknown row '{bad}'; rows are {}", ROWS.join(", ")));
         }
@@ -193,6 +201,18 @@ impl ImageCompareConfig {
             (_, Some(s)) => &s.training,
             _ => panic!("unknown row {row}"),
         }
+    }
+
+    /// How `teacher-obd` retrains after each pruning step: the teacher's recipe at the pruned
+    /// row's epochs and learning rate.
+    pub fn prune_retraining(&self) -> ImageTrainConfig {
+        let p = &self.prune;
+        ImageTrainConfig { epochs: p.retrain_epochs, lr: p.retrain_lr, ..self.teacher.training.clone() }
+    }
+
+    /// Whether every row reports `weight_bytes`: with the int8 rows or the pruned row.
+    pub fn weight_bytes_column(&self) -> bool {
+        self.int8_rows || self.prune.rows
     }
 
     /// The distillation settings of a `+kd` row; `None` for rows trained from labels.

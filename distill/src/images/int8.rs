@@ -1,29 +1,74 @@
 //! The image comparison's int8 rows (`--int8`): `teacher-int8` and `mlp-800+kd-int8`, the
-//! trained MLPs with every weight rounded to int8 per output channel and their input pixels to
-//! a uint8 grid calibrated on the training images ([`crate::quantize_store`]; hidden
-//! activations stay f32, as there).
+//! trained models with every weight rounded to int8 per output channel
+//! ([`crate::quantize_store`]), their input pixels and every hidden activation that feeds a
+//! later layer rounded to a uint8 grid calibrated on the training images ([`ActivationQuant`],
+//! through [`ImageModel::forward_hooked`]). The grid GCN has no hook points: its activations
+//! stay f32 and only its input is rounded. Simulated in f32, as for graphs.
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use gdistill_models::{ImageArch, ImageModel, ModelOutput};
 use tch::Tensor;
 
-use super::{ImageData, ImageEnsemble, SharedEnsemble, TrainedImageModel};
+use super::{ImageData, ImageEnsemble, SharedEnsemble, TrainedImageModel, EVAL_BATCH};
 use crate::quantize_store::{f32_store_bytes, int8_copy, ActivationQuant};
 use crate::TrainError;
 
 /// The rows `--int8` adds after the others, each with the row it quantizes.
 pub const IMAGE_INT8_ROWS: [(&str, &str); 2] = [("teacher-int8", "teacher"), ("mlp-800+kd-int8", "mlp-800+kd")];
 
-/// An image classifier whose input pixels are rounded to a uint8 grid first.
-struct QuantizedInput {
+/// An image classifier whose input pixels and hidden activations are rounded to uint8 grids
+/// (quantize-dequantize) on their way through.
+pub struct Int8Activations {
     model: Box<dyn ImageModel>,
-    input: ActivationQuant,
+    pub input: ActivationQuant,
+    /// One grid per hook point of the model; empty for a model without hook points.
+    pub hidden: Vec<ActivationQuant>,
 }
 
-impl ImageModel for QuantizedInput {
+impl Int8Activations {
+    /// `model` with its input and hidden activations calibrated on `images` (`[N, H, W]`,
+    /// read in batches of [`EVAL_BATCH`]): each grid covers the float model's whole range there.
+    pub fn calibrate(model: Box<dyn ImageModel>, images: &Tensor) -> Int8Activations {
+        let input = ActivationQuant::calibrate_on(images);
+        let ranges: RefCell<Vec<(f64, f64)>> = RefCell::default();
+        let record = |point: usize, h: &Tensor| {
+            let (lo, hi) = (h.min().double_value(&[]), h.max().double_value(&[]));
+            let mut ranges = ranges.borrow_mut();
+            if ranges.len() <= point {
+                ranges.resize(point + 1, (f64::INFINITY, f64::NEG_INFINITY));
+            }
+            ranges[point] = (ranges[point].0.min(lo), ranges[point].1.max(hi));
+            h.shallow_clone()
+        };
+        tch::no_grad(|| {
+            let n = images.size()[0];
+            for start in (0..n).step_by(EVAL_BATCH as usize) {
+                let batch = images.narrow(0, start, EVAL_BATCH.min(n - start));
+                if model.forward_hooked(&batch, false, &record).is_none() {
+                    break;
+                }
+            }
+        });
+        let hidden = ranges.take().into_iter().map(|(lo, hi)| ActivationQuant::calibrate(lo, hi)).collect();
+        Int8Activations { model, input, hidden }
+    }
+
+    /// Bytes of the grids: a scale and a zero point (4 bytes each) per grid.
+    pub fn grid_bytes(&self) -> i64 {
+        8 * (1 + self.hidden.len() as i64)
+    }
+}
+
+impl ImageModel for Int8Activations {
     fn forward_t(&self, images: &Tensor, train: bool) -> ModelOutput {
-        self.model.forward_t(&self.input.fake_quant(images), train)
+        let x = self.input.fake_quant(images);
+        if self.hidden.is_empty() {
+            return self.model.forward_t(&x, train);
+        }
+        let quantize = |point: usize, h: &Tensor| self.hidden[point].fake_quant(h);
+        self.model.forward_hooked(&x, train, &quantize).unwrap_or_else(|| self.model.forward_t(&x, train))
     }
 }
 
@@ -35,8 +80,9 @@ pub fn image_f32_bytes(trained: &TrainedImageModel, ensemble: Option<&ImageEnsem
     }
 }
 
-/// `trained` (or each member of `ensemble`, combined as it combines them) with int8 weights
-/// and input, as a row's model, and the bytes it stores (plus 8 for the input grid).
+/// `trained` (or each member of `ensemble`, combined as it combines them) with int8 weights,
+/// input and hidden activations (each member calibrated on its own activations), as a row's
+/// model, and the bytes it stores (weights, scales, biases and the activation grids).
 pub fn int8_image_model(
     arch: &ImageArch,
     trained: &TrainedImageModel,
@@ -45,9 +91,13 @@ pub fn int8_image_model(
 ) -> Result<(TrainedImageModel, i64), TrainError> {
     let start = std::time::Instant::now();
     let shape = data.shape;
+    let calibration = data.images.index_select(0, &data.train);
     let copy = |m: &TrainedImageModel| -> Result<(TrainedImageModel, i64), TrainError> {
         let (vs, model, bytes) = int8_copy(&m.vs, |path| arch.build(path, shape))?;
+        let model = Int8Activations::calibrate(model, &calibration);
+        let bytes = bytes + model.grid_bytes();
         let (best_epoch, epochs_run, best_val_acc) = (m.best_epoch, m.epochs_run, m.best_val_acc);
+        let model = Box::new(model);
         Ok((TrainedImageModel { vs, model, best_epoch, epochs_run, best_val_acc, train_seconds: 0.0 }, bytes))
     };
     // The row's variable store: the copy's, or empty for an ensemble (its members hold theirs).
@@ -64,9 +114,7 @@ pub fn int8_image_model(
             (m.vs, m.model, bytes)
         }
     };
-    let input = ActivationQuant::calibrate_on(&data.images.index_select(0, &data.train));
-    let model = Box::new(QuantizedInput { model, input });
     let (best_epoch, epochs_run, best_val_acc) = (trained.best_epoch, trained.epochs_run, trained.best_val_acc);
     let train_seconds = start.elapsed().as_secs_f64();
-    Ok((TrainedImageModel { vs, model, best_epoch, epochs_run, best_val_acc, train_seconds }, bytes + 8))
+    Ok((TrainedImageModel { vs, model, best_epoch, epochs_run, best_val_acc, train_seconds }, bytes))
 }

@@ -14,15 +14,19 @@ mod data;
 mod eval;
 mod int8;
 mod jitter;
+mod obd;
 mod teachers;
 mod train;
 
 pub use checkpoint::{load_image_checkpoint, save_image_checkpoint, ImageCheckpointMeta};
-pub use compare::{compare_images, compare_images_keeping, ImageColumns, ImageCompareReport, ImageCompareRow, TransferSetInfo};
+pub use compare::{
+    compare_images, compare_images_keeping, ImageColumns, ImageCompareReport, ImageCompareRow, TransferSetInfo,
+};
 pub use config::{ImageCompareConfig, KdSettings, StudentSpec, TeacherSpec, ROWS};
 pub use data::ImageData;
 pub use eval::{error_count, predict_images, score_images, score_logits, timed_score_images, ImageScore, EVAL_BATCH};
-pub use int8::{image_f32_bytes, int8_image_model, IMAGE_INT8_ROWS};
+pub use int8::{image_f32_bytes, int8_image_model, Int8Activations, IMAGE_INT8_ROWS};
 pub use jitter::random_shifts;
+pub use obd::{image_fisher_diagonal, prune_image_model, weight_entries, ImagePruneConfig, PrunedImageModel};
 pub use teachers::{nearest_neighbours_tensor, pseudo_images, with_pseudo_images, ImageEnsemble, SharedEnsemble};
-pub use train::{train_image_model, ImageObjective, ImageTrainConfig, TrainedImageModel};
+pub use train::{retrain_image_masked, train_image_model, ImageObjective, ImageTrainConfig, TrainedImageModel};

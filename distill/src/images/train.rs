@@ -17,6 +17,7 @@ use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 
 use super::{error_count, predict_images, random_shifts, ImageData};
 use crate::early_stopping::EarlyStopping;
+use crate::prune::{store_weights, Masks};
 use crate::{blend, cross_entropy, soft_target_loss_from_log_probs, EpochStats, TrainError};
 
 /// Optimisation settings of one image training run.
@@ -73,12 +74,54 @@ pub fn train_image_model(
     settings: &ImageTrainConfig,
     on_epoch: &mut dyn FnMut(&EpochStats),
 ) -> Result<TrainedImageModel, TrainError> {
+    let teacher_log_probs = checked_targets(data, objective, settings)?;
+    let start = Instant::now();
+    tch::manual_seed(settings.seed as i64);
+    let vs = nn::VarStore::new(data.device);
+    let model = arch.build(&vs.root(), data.shape)?;
+    fit(vs, model, data, objective, teacher_log_probs, settings, None, start, on_epoch)
+}
+
+/// `trained` trained on from its current weights with the weights `masks` prunes held at zero
+/// (masks in [`store_weights`] order): a pruned weight gets no gradient, so Adam's moments
+/// stay zero for it, and is zeroed again after every step, so nothing revives it. Early
+/// stopping starts from the weights as given, so a retraining that only loses keeps them.
+pub fn retrain_image_masked(
+    trained: TrainedImageModel,
+    data: &ImageData,
+    objective: &ImageObjective,
+    settings: &ImageTrainConfig,
+    masks: &Masks,
+    on_epoch: &mut dyn FnMut(&EpochStats),
+) -> Result<TrainedImageModel, TrainError> {
+    let teacher_log_probs = checked_targets(data, objective, settings)?;
+    let weights = store_weights(&trained.vs);
+    if masks.0.len() != weights.len() || masks.0.iter().zip(&weights).any(|(m, w)| m.size() != w.size()) {
+        return Err(TrainError::Mismatch(format!(
+            "{} masks do not match the model's {} weight tensors",
+            masks.0.len(),
+            weights.len()
+        )));
+    }
+    let start = Instant::now();
+    tch::manual_seed(settings.seed as i64);
+    let pruned = Some((weights, masks));
+    let fitted = fit(trained.vs, trained.model, data, objective, teacher_log_probs, settings, pruned, start, on_epoch)?;
+    Ok(TrainedImageModel { train_seconds: trained.train_seconds + fitted.train_seconds, ..fitted })
+}
+
+/// Checks the batch size and the teacher's logits; the teacher's tempered log-probabilities.
+fn checked_targets(
+    data: &ImageData,
+    objective: &ImageObjective,
+    settings: &ImageTrainConfig,
+) -> Result<Option<Tensor>, TrainError> {
     let n_train = data.train.size()[0];
     if settings.batch_size == 0 || n_train == 0 {
         return Err(TrainError::Mismatch(format!("batch size {} on {n_train} training images", settings.batch_size)));
     }
-    let teacher_log_probs = match objective {
-        ImageObjective::Labels => None,
+    match objective {
+        ImageObjective::Labels => Ok(None),
         ImageObjective::SoftTargets { teacher_logits, temperature, .. } => {
             if teacher_logits.size() != [n_train, data.shape.classes] {
                 return Err(TrainError::Mismatch(format!(
@@ -87,13 +130,36 @@ pub fn train_image_model(
                     data.shape.classes
                 )));
             }
-            Some((teacher_logits / *temperature).log_softmax(-1, Kind::Float))
+            Ok(Some((teacher_logits / *temperature).log_softmax(-1, Kind::Float)))
+        }
+    }
+}
+
+/// The training loop of [`train_image_model`] and [`retrain_image_masked`] (`pruned`: the
+/// store's weights and the masks held on them).
+#[allow(clippy::too_many_arguments)]
+fn fit(
+    vs: nn::VarStore,
+    model: Box<dyn ImageModel>,
+    data: &ImageData,
+    objective: &ImageObjective,
+    teacher_log_probs: Option<Tensor>,
+    settings: &ImageTrainConfig,
+    pruned: Option<(Vec<Tensor>, &Masks)>,
+    start: Instant,
+    on_epoch: &mut dyn FnMut(&EpochStats),
+) -> Result<TrainedImageModel, TrainError> {
+    let n_train = data.train.size()[0];
+    let hold_pruned = |gradients: bool| {
+        let Some((weights, masks)) = &pruned else { return };
+        for (w, m) in weights.iter().zip(&masks.0) {
+            let target = if gradients { w.grad() } else { w.shallow_clone() };
+            if target.defined() {
+                let _ = tch::no_grad(|| target.shallow_clone().g_mul_(m));
+            }
         }
     };
-    let start = Instant::now();
-    tch::manual_seed(settings.seed as i64);
-    let vs = nn::VarStore::new(data.device);
-    let model = arch.build(&vs.root(), data.shape)?;
+    hold_pruned(false);
     let adam = nn::Adam { wd: settings.weight_decay, ..Default::default() };
     let mut opt = adam.build(&vs, settings.lr).map_err(ModelError::from)?;
     let mut stopping = EarlyStopping::new(&vs, settings.patience);
@@ -126,7 +192,9 @@ pub fn train_image_model(
             };
             opt.zero_grad();
             loss.backward();
+            hold_pruned(true);
             opt.step();
+            hold_pruned(false);
             loss_sum += loss.detach() * positions.size()[0] as f64;
         }
         // the epoch's losses are read back with the validation figures: one host sync per epoch,

@@ -199,3 +199,33 @@ fn rademacher(like: &Tensor, rng: &mut ChaCha8Rng) -> Tensor {
     let signs: Vec<f32> = (0..like.numel()).map(|_| if rng.random::<bool>() { 1.0 } else { -1.0 }).collect();
     Tensor::from_slice(&signs).view(like.size().as_slice()).to_device(like.device())
 }
+
+/// The empirical Fisher diagonal from mini-batch gradients, for a model of any shape:
+/// `h_k = mean_b B_b (dL_b / dw_k)^2`, where `L_b` is the mean loss over mini-batch `b` of `B_b`
+/// examples (`batch_losses` yields `(L_b, B_b)`, computed lazily so one batch's graph is alive
+/// at a time). At a minimum of the mean loss a mini-batch gradient has zero mean and a variance
+/// of the per-example Fisher over `B_b`, so `B_b g_b^2` estimates the per-example empirical
+/// Fisher (the outer-product approximation of the mean loss's Hessian) at the cost of one
+/// backward per batch rather than per example; away from a minimum it adds `(B_b - 1)` times
+/// the squared mean gradient.
+pub fn empirical_fisher(
+    weights: &[&Tensor],
+    batch_losses: impl IntoIterator<Item = (Tensor, i64)>,
+) -> Result<Vec<Tensor>, PruneError> {
+    let mut sum: Vec<Tensor> = weights.iter().map(|w| w.zeros_like().detach()).collect();
+    let mut batches = 0usize;
+    for (loss, size) in batch_losses {
+        let grads = gradients(&loss, weights, false)?;
+        tch::no_grad(|| sum.iter_mut().zip(&grads).for_each(|(s, g)| *s += g.square() * size as f64));
+        batches += 1;
+    }
+    if batches == 0 {
+        return Err(PruneError::Config("the Fisher estimate needs at least one batch".into()));
+    }
+    Ok(sum.into_iter().map(|s| s / batches as f64).collect())
+}
+
+/// OBD's saliencies `s_k = h_kk w_k^2 / 2` from a Hessian diagonal, matrix by matrix.
+pub fn obd_saliency(hessian_diagonal: &[Tensor], weights: &[&Tensor]) -> Vec<Tensor> {
+    tch::no_grad(|| hessian_diagonal.iter().zip(weights).map(|(h, w)| h * w.square() / 2.0).collect())
+}

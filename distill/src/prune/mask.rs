@@ -26,25 +26,40 @@ pub enum ThresholdScope {
 impl Masks {
     /// Everything kept.
     pub fn keep_all(model: &dyn NodeModel) -> Masks {
-        Masks(model.weights().iter().map(|w| w.ones_like().detach()).collect())
+        Masks::keep_all_of(&model.weights())
     }
 
     /// The masks of the zero entries of `model`'s weights (a pruned checkpoint, read back).
     pub fn from_zeros(model: &dyn NodeModel) -> Masks {
-        Masks(model.weights().iter().map(|w| w.not_equal(0.0).to_kind(Kind::Float).detach()).collect())
-    }
-
-    pub fn shallow_clone(&self) -> Masks {
-        Masks(self.0.iter().map(Tensor::shallow_clone).collect())
+        Masks::from_zeros_of(&model.weights())
     }
 
     /// Sets the pruned weights of `model` to zero, in place.
     pub fn apply(&self, model: &dyn NodeModel) {
+        self.apply_to(&model.weights());
+    }
+
+    /// [`Masks::keep_all`] for any list of weight tensors (a variable store's, [`super::store_weights`]).
+    pub fn keep_all_of(weights: &[&Tensor]) -> Masks {
+        Masks(weights.iter().map(|w| w.ones_like().detach()).collect())
+    }
+
+    /// [`Masks::from_zeros`] for any list of weight tensors.
+    pub fn from_zeros_of(weights: &[&Tensor]) -> Masks {
+        Masks(weights.iter().map(|w| w.not_equal(0.0).to_kind(Kind::Float).detach()).collect())
+    }
+
+    /// [`Masks::apply`] to any list of weight tensors, in the masks' order.
+    pub fn apply_to(&self, weights: &[&Tensor]) {
         tch::no_grad(|| {
-            for (w, m) in model.weights().iter().zip(&self.0) {
+            for (w, m) in weights.iter().zip(&self.0) {
                 let _ = w.shallow_clone().g_mul_(m);
             }
         });
+    }
+
+    pub fn shallow_clone(&self) -> Masks {
+        Masks(self.0.iter().map(Tensor::shallow_clone).collect())
     }
 
     /// Number of weights in all matrices.
@@ -82,37 +97,61 @@ pub fn prune_to_target(
     scope: ThresholdScope,
 ) -> Result<(Masks, f64), PruneError> {
     check_target(target)?;
-    if saliency.len() != masks.0.len() || saliency.iter().zip(&masks.0).any(|(s, m)| s.size() != m.size()) {
-        return Err(PruneError::Config("saliencies and masks differ in shape".into()));
-    }
-    if saliency.iter().any(|s| s.isfinite().logical_not().any().int64_value(&[]) != 0) {
-        return Err(PruneError::NonFinite("a saliency is NaN or infinite".into()));
-    }
+    check_saliency(saliency, masks)?;
+    let deleted = |n: i64| (target * n as f64).round() as i64;
     tch::no_grad(|| match scope {
-        ThresholdScope::Global => {
-            let flat_s = Tensor::cat(&saliency.iter().map(|s| s.reshape([-1])).collect::<Vec<_>>(), 0);
-            let flat_m = Tensor::cat(&masks.0.iter().map(|m| m.reshape([-1])).collect::<Vec<_>>(), 0);
-            let (kept, removed) = prune_flat(&flat_s, &flat_m, target);
-            let mut offset = 0;
-            let mut out = Vec::with_capacity(masks.0.len());
-            for m in &masks.0 {
-                let n = m.numel() as i64;
-                out.push(kept.narrow(0, offset, n).view(m.size().as_slice()));
-                offset += n;
-            }
-            Ok((Masks(out), removed))
-        }
+        ThresholdScope::Global => Ok(prune_global(saliency, masks, deleted(masks.total()))),
         ThresholdScope::PerLayer => {
             let mut removed = 0.0;
             let mut out = Vec::with_capacity(masks.0.len());
             for (s, m) in saliency.iter().zip(&masks.0) {
-                let (kept, r) = prune_flat(&s.reshape([-1]), &m.reshape([-1]), target);
+                let (kept, r) = prune_flat(&s.reshape([-1]), &m.reshape([-1]), deleted(m.numel() as i64));
                 removed += r;
                 out.push(kept.view(m.size().as_slice()));
             }
             Ok((Masks(out), removed))
         }
     })
+}
+
+/// [`prune_to_target`] with one global threshold, to exactly `keep` weights over all matrices
+/// rather than a fraction (a fraction's rounding cannot promise a count). `keep` must be at
+/// most the weights `masks` keeps now and at least 1.
+pub fn prune_to_count(saliency: &[Tensor], masks: &Masks, keep: i64) -> Result<(Masks, f64), PruneError> {
+    check_saliency(saliency, masks)?;
+    let kept = masks.kept();
+    if keep < 1 || keep > kept {
+        return Err(PruneError::Config(format!(
+            "cannot prune to {keep} weights: {kept} of {} are kept, and pruning keeps at least 1 and revives none",
+            masks.total()
+        )));
+    }
+    Ok(tch::no_grad(|| prune_global(saliency, masks, masks.total() - keep)))
+}
+
+fn check_saliency(saliency: &[Tensor], masks: &Masks) -> Result<(), PruneError> {
+    if saliency.len() != masks.0.len() || saliency.iter().zip(&masks.0).any(|(s, m)| s.size() != m.size()) {
+        return Err(PruneError::Config("saliencies and masks differ in shape".into()));
+    }
+    if saliency.iter().any(|s| s.isfinite().logical_not().any().int64_value(&[]) != 0) {
+        return Err(PruneError::NonFinite("a saliency is NaN or infinite".into()));
+    }
+    Ok(())
+}
+
+/// One threshold over every matrix: `count` weights pruned in all (those already pruned included).
+fn prune_global(saliency: &[Tensor], masks: &Masks, count: i64) -> (Masks, f64) {
+    let flat_s = Tensor::cat(&saliency.iter().map(|s| s.reshape([-1])).collect::<Vec<_>>(), 0);
+    let flat_m = Tensor::cat(&masks.0.iter().map(|m| m.reshape([-1])).collect::<Vec<_>>(), 0);
+    let (kept, removed) = prune_flat(&flat_s, &flat_m, count);
+    let mut offset = 0;
+    let mut out = Vec::with_capacity(masks.0.len());
+    for m in &masks.0 {
+        let n = m.numel() as i64;
+        out.push(kept.narrow(0, offset, n).view(m.size().as_slice()));
+        offset += n;
+    }
+    (Masks(out), removed)
 }
 
 /// A pruning target must leave something to prune and something to keep.
@@ -123,12 +162,12 @@ pub fn check_target(target: f64) -> Result<(), PruneError> {
     Ok(())
 }
 
-/// Over one flat vector: prunes the `round(target * n)` lowest-saliency entries, counting those
-/// already pruned (their saliency is taken as minus infinity so they sort first).
-fn prune_flat(saliency: &Tensor, mask: &Tensor, target: f64) -> (Tensor, f64) {
+/// Over one flat vector: prunes the `count` lowest-saliency entries, counting those already
+/// pruned (their saliency is taken as minus infinity so they sort first).
+fn prune_flat(saliency: &Tensor, mask: &Tensor, count: i64) -> (Tensor, f64) {
     let n = mask.numel() as i64;
     let already = n - mask.sum(Kind::Float).double_value(&[]).round() as i64;
-    let count = ((target * n as f64).round() as i64).max(already);
+    let count = count.clamp(already, n);
     let ranked = saliency.to_kind(Kind::Double).where_self(&mask.gt(0.0), &Tensor::from(f64::NEG_INFINITY));
     let order = ranked.argsort_stable(true, 0, false);
     let deleted = order.narrow(0, 0, count);

@@ -1,5 +1,7 @@
-//! Optimal Brain Damage (LeCun, Denker & Solla 1989) for the weight matrices of node classifiers:
-//! the message-passing weights of a GCN, the layers of an MLP.
+//! Optimal Brain Damage (LeCun, Denker & Solla 1989) for the weight matrices of node classifiers
+//! (the message-passing weights of a GCN, the layers of an MLP) and, through the pieces that
+//! need no graph ([`store_weights`], [`empirical_fisher`], [`obd_saliency`], [`prune_to_count`],
+//! [`Masks::apply_to`]), of any model held in a variable store (the image teachers).
 //!
 //! Train; estimate the diagonal of the loss's Hessian `h_kk` ([`hessian_diagonal`]); compute
 //! each weight's saliency `s_k = h_kk w_k^2 / 2`, the loss increase a second-order expansion
@@ -23,12 +25,14 @@ mod loss;
 mod mask;
 mod report;
 mod schedule;
+mod store;
 
-pub use hessian::{hessian_diagonal, HessianEstimator, MAX_EXACT_WEIGHTS};
+pub use hessian::{empirical_fisher, hessian_diagonal, obd_saliency, HessianEstimator, MAX_EXACT_WEIGHTS};
 pub use loss::PruneLoss;
-pub use mask::{check_target, prune_to_target, Masks, ThresholdScope};
+pub use mask::{check_target, prune_to_count, prune_to_target, Masks, ThresholdScope};
 pub use report::{summarize, PruneRow};
 pub use schedule::{prune_and_retrain, PruneMethod, PruneSettings, PruneStep, PrunedPoint, Schedule};
+pub use store::{csr_store_bytes, keep_schedule, store_weights};
 
 use crate::TrainError;
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
 use super::mask::{check_target, prune_to_target, Masks, ThresholdScope};
-use super::{hessian_diagonal, HessianEstimator, PruneError, PruneLoss};
+use super::{hessian_diagonal, obd_saliency, HessianEstimator, PruneError, PruneLoss};
 use crate::{accuracy, predict, retrain_masked, GraphData, Objective, TrainConfig};
 
 /// What ranks the weights.
@@ -215,7 +215,7 @@ fn saliency(
     let values = match settings.method {
         PruneMethod::Obd { estimator } => {
             let h = hessian_diagonal(model, data, loss, estimator, rng.random())?;
-            tch::no_grad(|| h.iter().zip(&weights).map(|(h, w)| h * w.square() / 2.0).collect())
+            obd_saliency(&h, &weights)
         }
         PruneMethod::Magnitude => tch::no_grad(|| weights.iter().map(|w| w.abs()).collect()),
         PruneMethod::Random => weights

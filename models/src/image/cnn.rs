@@ -8,7 +8,7 @@
 
 use tch::{nn, Tensor};
 
-use super::{ImageModel, ImageShape};
+use super::{ActivationHook, ImageModel, ImageShape};
 use crate::{dropout, ModelOutput};
 
 /// Convolution stages and a two-layer head.
@@ -41,16 +41,32 @@ impl SmallCnn {
     }
 }
 
-impl ImageModel for SmallCnn {
-    fn forward_t(&self, images: &Tensor, train: bool) -> ModelOutput {
+impl SmallCnn {
+    /// The pass, with `hook` on each stage's pooled maps (point `k`: stage `k`) and on the
+    /// fully connected layer's units (the last point).
+    fn forward_with(&self, images: &Tensor, train: bool, hook: Option<&ActivationHook>) -> ModelOutput {
+        let hooked = |k: usize, x: Tensor| match hook {
+            Some(hook) => hook(k, &x),
+            None => x,
+        };
         let mut h = images.unsqueeze(1);
-        for conv in &self.convs {
-            h = h.apply(conv).relu().max_pool2d_default(2);
+        for (k, conv) in self.convs.iter().enumerate() {
+            h = hooked(k, h.apply(conv).relu().max_pool2d_default(2));
         }
         // flatten, not reshape to the batch size read here: a traced export then takes any batch.
         let flat = h.flatten(1, -1);
-        let z = flat.apply(&self.fc).relu();
+        let z = hooked(self.convs.len(), flat.apply(&self.fc).relu());
         let logits = dropout(&z, self.dropout, train).apply(&self.out);
         ModelOutput { logits, hidden: vec![flat, z] }
+    }
+}
+
+impl ImageModel for SmallCnn {
+    fn forward_t(&self, images: &Tensor, train: bool) -> ModelOutput {
+        self.forward_with(images, train, None)
+    }
+
+    fn forward_hooked(&self, images: &Tensor, train: bool, hook: &ActivationHook) -> Option<ModelOutput> {
+        Some(self.forward_with(images, train, Some(hook)))
     }
 }

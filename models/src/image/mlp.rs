@@ -6,7 +6,7 @@
 
 use tch::{nn, Tensor};
 
-use super::{ImageModel, ImageShape};
+use super::{ActivationHook, ImageModel, ImageShape};
 use crate::{dropout, Dense, ModelOutput};
 
 /// Dense layers with ReLU between them, dropout on the input and on the hidden layers.
@@ -30,17 +30,32 @@ impl ImageMlp {
     }
 }
 
-impl ImageModel for ImageMlp {
-    fn forward_t(&self, images: &Tensor, train: bool) -> ModelOutput {
+impl ImageMlp {
+    /// The pass, with `hook` on each hidden layer's ReLU output (point `k`: hidden layer `k`).
+    fn forward_with(&self, images: &Tensor, train: bool, hook: Option<&ActivationHook>) -> ModelOutput {
         let (last, hidden_layers) = self.layers.split_last().expect("an MLP has an output layer");
         // flatten, not reshape to the batch size read here: a traced export then takes any batch.
         let mut h = dropout(&images.flatten(1, -1), self.input_dropout, train);
         let mut hidden = Vec::with_capacity(hidden_layers.len());
-        for layer in hidden_layers {
+        for (k, layer) in hidden_layers.iter().enumerate() {
             let z = layer.forward(&h).relu();
+            let z = match hook {
+                Some(hook) => hook(k, &z),
+                None => z,
+            };
             h = dropout(&z, self.dropout, train);
             hidden.push(z);
         }
         ModelOutput { logits: last.forward(&h), hidden }
+    }
+}
+
+impl ImageModel for ImageMlp {
+    fn forward_t(&self, images: &Tensor, train: bool) -> ModelOutput {
+        self.forward_with(images, train, None)
+    }
+
+    fn forward_hooked(&self, images: &Tensor, train: bool, hook: &ActivationHook) -> Option<ModelOutput> {
+        Some(self.forward_with(images, train, Some(hook)))
     }
 }

@@ -44,10 +44,23 @@ pub struct ImageShape {
     pub classes: i64,
 }
 
+/// What a model hands each hidden activation that feeds a later layer: `(point, activation)`
+/// in, the activation the next layer reads out. Points are numbered from 0 in forward order.
+pub type ActivationHook<'a> = dyn Fn(usize, &Tensor) -> Tensor + 'a;
+
 /// An image classifier; it knows nothing of training.
 pub trait ImageModel {
     /// `images`: `[batch, height, width]`; `train` switches dropout on.
     fn forward_t(&self, images: &Tensor, train: bool) -> ModelOutput;
+
+    /// [`ImageModel::forward_t`] with `hook` between layers: what int8 activations (and their
+    /// calibration) need, kept out of `forward_t` so that pass stays as it was. The `hidden` of
+    /// the output are the hooked activations. `None` for a model without hook points (the grid
+    /// GCN, whose activations are node-major `[P, B, C]` inside one sparse product per layer).
+    fn forward_hooked(&self, images: &Tensor, train: bool, hook: &ActivationHook) -> Option<ModelOutput> {
+        let _ = (images, train, hook);
+        None
+    }
 }
 
 /// Which architecture, with its hyper-parameters.
