@@ -41,7 +41,4 @@ pub fn print_image_table(report: &ImageCompareReport) {
     if let Some(t) = &report.transfer_set {
         println!("+kd rows trained on {} images: the training images and {} ({})", t.size, t.pseudo, t.kind);
     }
-    if let Some(t) = &report.transfer_set {
-        println!("+kd rows trained on {} images: the training images and {} ({})", t.size, t.pseudo, t.kind);
-    }
 }
