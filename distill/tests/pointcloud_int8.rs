@@ -1,7 +1,8 @@
 //! int8 hidden activations of the point-cloud models: one grid per hidden activation of the
 //! DGCNN and the PointNet, each the grid a hand calibration over the calibration clouds gives;
 //! rounding moves each activation by at most half a step of its grid, and the int8 pass hands
-//! the next layer values on that grid. CI-sized on synthetic clouds.
+//! the next layer values on that grid; the calibration reads at most `CALIBRATION_CLOUDS`
+//! clouds for the hidden grids and every one for the input grid. CI-sized on synthetic clouds.
 
 #[path = "support/clouds.rs"]
 mod clouds;
@@ -15,6 +16,7 @@ use gdistill_distill::pointcloud::{
 use gdistill_distill::quantize::ActivationQuant;
 use gdistill_distill::quantize_store::HiddenRanges;
 use gdistill_models::pointcloud::{CloudArch, CloudModel};
+use rand::SeedableRng;
 use tch::{nn, Device, Kind, Tensor};
 
 fn trained(arch: &CloudArch, data: &CloudData) -> TrainedCloudModel {
@@ -115,5 +117,21 @@ fn the_int8_rows_bytes_count_every_hidden_grid_and_the_input_grid() {
     let weights = 4 * 2 + 4 * 4 + 2 * 4 + 4 * (4 + 4 + 2);
     let rest: i64 = float.vs.variables().values().filter(|v| v.dim() < 2).map(|v| 4 * v.numel() as i64).sum::<i64>();
     assert_eq!(bytes, weights + rest + 8 * (3 + 1));
-    assert!(CALIBRATION_CLOUDS >= 256, "at least one evaluation batch");
+}
+
+#[test]
+fn hidden_grids_read_at_most_the_bound_evenly_spaced_and_the_input_grid_every_cloud() {
+    // 1 200 training clouds: more than the bound.
+    let dataset = synthetic_clouds(2000, 8);
+    let data = CloudData::new(&dataset, 8, Augmentation::none(), Device::Cpu);
+    let calibration = calibration(&data);
+    assert_eq!(calibration.clouds.size(), [CALIBRATION_CLOUDS, 8, 2]);
+    let all = data.cloud_set(&dataset.train, None, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0)).points;
+    assert_eq!(calibration.input, ActivationQuant::calibrate_on(&all), "the input grid reads every cloud");
+    // Cloud i of the subset is training cloud i * 1200 / 1024: the last one near the end.
+    let n = dataset.train.len() as i64;
+    for i in [0, 1, CALIBRATION_CLOUDS - 1] {
+        let j = i * n / CALIBRATION_CLOUDS;
+        assert!(calibration.clouds.get(i).equal(&all.get(j)), "subset cloud {i} is training cloud {j}");
+    }
 }
