@@ -44,6 +44,8 @@ pub fn print_cloud_table(report: &CloudCompareReport) {
         println!("+kd rows trained on {} clouds: the training clouds and {} ({})", t.size, t.pseudo, t.kind);
     }
     if report.config.int8_rows {
-        println!("int8 rows: weights per output channel and input coordinates in int8, simulated in f32 (hidden activations f32)");
+        println!(
+            "int8 rows: weights per output channel, input coordinates and hidden activations in int8, simulated in f32"
+        );
     }
 }

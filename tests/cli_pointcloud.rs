@@ -55,6 +55,37 @@ fn images_to_clouds_then_compare_writes_the_table_and_json() {
 }
 
 #[test]
+fn int8_on_the_tiny_clouds_adds_both_int8_rows_with_finite_accuracies_and_fewer_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = bar_clouds(dir.path());
+    let config = dir.path().join("int8.toml");
+    let rows = "rows = [\"teacher\", \"student\", \"student+kd+lsp\", \"pointnet+kd\"]";
+    assert!(TINY_CLOUD_CONFIG.contains(rows), "the fixture's rows line moved");
+    std::fs::write(&config, TINY_CLOUD_CONFIG.replace(rows, "rows = [\"teacher\", \"student+kd\"]")).unwrap();
+    let json = dir.path().join("int8.json");
+    let args = ["compare", "--dataset", &spec, "--seeds", "1", "--epochs", "2", "--threads", "1", "--int8"];
+    let o = gdistill(
+        &[&args[..], &["--config", config.to_str().unwrap(), "--json", json.to_str().unwrap()]].concat(),
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(table.contains("input coordinates and hidden activations in int8"), "{table}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows = report["rows"].as_array().unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["teacher", "student+kd", "teacher-int8", "student+kd-int8"]);
+    let bytes = |r: &serde_json::Value| r["weight_bytes"].as_i64().unwrap();
+    for (float, int8) in [(&rows[0], &rows[2]), (&rows[1], &rows[3])] {
+        // A NaN accuracy would be written as null, not as a number.
+        let acc = int8["test_acc"][0].as_f64().unwrap_or(f64::NAN);
+        assert!(acc.is_finite() && (0.0..=1.0).contains(&acc), "{int8}");
+        assert!(int8["val_mean"].as_f64().is_some_and(f64::is_finite), "{int8}");
+        assert!(bytes(int8) < bytes(float), "{int8} against {float}");
+    }
+}
+
+#[test]
 fn bad_ensemble_and_transfer_set_options_on_clouds_are_one_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let spec = bar_clouds(dir.path());

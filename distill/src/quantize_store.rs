@@ -7,8 +7,12 @@
 //! dequantized. Biases, batch-norm scales and running statistics stay f32. Activations are the
 //! caller's: the image rows round the input and, through `ImageModel::forward_hooked`, the
 //! hidden activations of the MLP and the CNN to uint8 grids ([`crate::images::Int8Activations`]);
-//! the point-cloud rows round only the input coordinates (their models have no hook between
-//! layers). Inference is simulated in f32, as for graphs ([`crate::quantize`]).
+//! the point-cloud rows round the input coordinates and, through
+//! `CloudModel::forward_hooked`, every hidden activation of the DGCNN and the PointNet
+//! ([`crate::pointcloud::Int8CloudActivations`], its grids read by [`HiddenRanges`]).
+//! Inference is simulated in f32, as for graphs ([`crate::quantize`]).
+
+use std::cell::RefCell;
 
 use tch::{nn, Tensor};
 
@@ -57,4 +61,41 @@ pub fn int8_copy<M>(
     vs.copy(from).map_err(gdistill_models::ModelError::from)?;
     let bytes = quantize_store_weights(&mut vs);
     Ok((vs, model, bytes))
+}
+
+/// The range each hook point's activation takes over calibration passes: a hook that records
+/// and changes nothing ([`HiddenRanges::record`]), then one grid per point
+/// ([`HiddenRanges::grids`]). Interior mutability because a hook is a `Fn`.
+#[derive(Debug, Default)]
+pub struct HiddenRanges {
+    ranges: RefCell<Vec<(f64, f64)>>,
+}
+
+impl HiddenRanges {
+    /// Widens `point`'s range to hold every value of `x`; hands `x` on unchanged.
+    pub fn record(&self, point: usize, x: &Tensor) -> Tensor {
+        let mut ranges = self.ranges.borrow_mut();
+        if ranges.len() <= point {
+            ranges.resize(point + 1, (f64::INFINITY, f64::NEG_INFINITY));
+        }
+        // An empty batch has no minimum (libtorch refuses the reduction): nothing to widen.
+        if x.numel() > 0 {
+            let (lo, hi) = tch::no_grad(|| (x.min().double_value(&[]), x.max().double_value(&[])));
+            ranges[point] = (ranges[point].0.min(lo), ranges[point].1.max(hi));
+        }
+        x.shallow_clone()
+    }
+
+    /// One grid per point seen (point `k` at index `k`), each covering its range widened to
+    /// hold zero; a point never recorded gets the unit grid of an empty range.
+    pub fn grids(self) -> Vec<ActivationQuant> {
+        let grid = |(lo, hi): (f64, f64)| {
+            if lo <= hi {
+                ActivationQuant::calibrate(lo, hi)
+            } else {
+                ActivationQuant::calibrate(0.0, 0.0)
+            }
+        };
+        self.ranges.into_inner().into_iter().map(grid).collect()
+    }
 }

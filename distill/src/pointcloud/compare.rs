@@ -18,9 +18,9 @@ use tch::Device;
 
 use super::teachers::teacher_ensemble;
 use super::{
-    calibrate_input, cloud_accuracy, int8_model, predict_clouds, pseudo_clouds, single_cloud_latency_ms,
-    timed_accuracy, train_cloud_model, transfer_set_info, CloudCompareConfig, CloudData, CloudEnsemble, CloudObjective,
-    CLOUD_ROWS, INT8_ROWS,
+    calibration, cloud_accuracy, int8_model, predict_clouds, pseudo_clouds, single_cloud_latency_ms, timed_accuracy,
+    train_cloud_model, transfer_set_info, CloudCompareConfig, CloudData, CloudEnsemble, CloudObjective, CLOUD_ROWS,
+    INT8_ROWS,
 };
 use crate::experiment::{mean, plan_rows, reported, seeds, Progress, Row, RunCounter, Runs};
 use crate::quantize_store::f32_store_bytes;
@@ -102,7 +102,7 @@ pub fn compare_clouds(
         .filter_map(|&(row, of)| plan.iter().position(|p| p == &(of, true)).map(|k| (row, k)))
         .filter(|_| config.int8_rows)
         .collect();
-    let input_grid = config.int8_rows.then(|| calibrate_input(&data));
+    let int8_calibration = config.int8_rows.then(|| calibration(&data));
     // Per row: its runs (per-cloud milliseconds as `infer_ms`), its latencies, its weight bytes.
     let mut results: Vec<(Runs, Vec<f64>, i64)> = vec![Default::default(); plan.len() + int8.len()];
     let extra_members = if plan.first().is_some_and(|p| p.0 == "teacher") { config.ensemble_members() - 1 } else { 0 };
@@ -145,12 +145,12 @@ pub fn compare_clouds(
                 (acc, ms, single_cloud_latency_ms(model, &data.test, LATENCY_CLOUDS))
             };
             let (acc, ms, latency) = measure(model);
-            if let (Some(&(row, _)), Some(grid)) = (int8.iter().find(|(_, of)| *of == k), input_grid) {
+            if let (Some(&(row, _)), Some(calibration)) = (int8.iter().find(|(_, of)| *of == k), &int8_calibration) {
                 // Not counted: quantizing trains nothing.
                 progress(Progress::RunStarted { row, seed, run: counter.run(), runs: counter.runs() });
                 let start = std::time::Instant::now();
                 let combine = config.teacher_ensemble.as_ref().map(|e| e.combine).unwrap_or_default();
-                let (quantized, bytes) = int8_model(config.arch(name), &members, combine, &data, grid)?;
+                let (quantized, bytes) = int8_model(config.arch(name), &members, combine, &data, calibration)?;
                 let (acc, ms, latency) = measure(quantized.as_ref());
                 let val = predict_clouds(quantized.as_ref(), &data.val, data.shape.classes);
                 let (runs, latencies, weight_bytes) =

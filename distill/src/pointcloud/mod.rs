@@ -22,7 +22,7 @@ pub use compare::{compare_clouds, CloudColumns, CloudCompareReport, CloudCompare
 pub use config::{CloudCompareConfig, CLOUD_ROWS};
 pub use data::{CloudData, CloudSet};
 pub use eval::{cloud_accuracy, predict_clouds, single_cloud_latency_ms, timed_accuracy, EVAL_BATCH};
-pub use int8::{calibrate_input, int8_model, INT8_ROWS};
+pub use int8::{calibration, int8_model, CloudCalibration, Int8CloudActivations, CALIBRATION_CLOUDS, INT8_ROWS};
 pub use objective::{lsp_stage, point_lsp_loss, CloudKd, CloudLsp, CloudObjective};
 pub use teachers::{label_pseudo_clouds, pseudo_clouds, transfer_set_info, CloudEnsemble};
 pub use train::{train_cloud_model, CloudTrainConfig, TrainedCloudModel};

@@ -38,7 +38,7 @@ pub use pointnet::PointNet;
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Tensor};
 
-use crate::{dropout, ModelError};
+use crate::{dropout, ActivationHook, ModelError};
 
 /// Coordinates per point and number of classes a model is built for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +62,24 @@ pub struct CloudOutput {
 pub trait CloudModel {
     /// `points`: `[batch, points, dim]`; `train` switches dropout and batch statistics on.
     fn forward_t(&self, points: &Tensor, train: bool) -> CloudOutput;
+
+    /// [`CloudModel::forward_t`] with `hook` on every hidden activation that feeds a later
+    /// layer, in forward order: what int8 activations (and their calibration) need, kept out of
+    /// `forward_t` so that pass stays as it was. The `point_features` of the output are the
+    /// hooked activations. `None` for a model without hook points (an ensemble: its members
+    /// each have their own activations and grids).
+    fn forward_hooked(&self, points: &Tensor, train: bool, hook: &ActivationHook) -> Option<CloudOutput> {
+        let _ = (points, train, hook);
+        None
+    }
+}
+
+/// `x` through `hook` at `point`, or `x` itself without a hook (the plain pass, op for op).
+pub(crate) fn hooked(hook: Option<&ActivationHook>, point: usize, x: Tensor) -> Tensor {
+    match hook {
+        Some(hook) => hook(point, &x),
+        None => x,
+    }
 }
 
 /// The classification head: per width a linear layer, BN, LeakyReLU and dropout; then the classes.
@@ -91,10 +109,19 @@ impl Head {
         Head { hidden, out: nn::linear(path / "out", from, classes, Default::default()), dropout }
     }
 
-    pub(crate) fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+    /// The logits of the pooled descriptor `x`, with `hook` on each hidden layer's output
+    /// (before dropout) at points `first_point`, `first_point + 1`, ...
+    pub(crate) fn forward_with(
+        &self,
+        x: &Tensor,
+        train: bool,
+        hook: Option<&ActivationHook>,
+        first_point: usize,
+    ) -> Tensor {
         let mut h = x.shallow_clone();
-        for (linear, norm) in &self.hidden {
-            h = dropout(&leaky_relu(&h.apply(linear).apply_t(norm, train)), self.dropout, train);
+        for (l, (linear, norm)) in self.hidden.iter().enumerate() {
+            let z = hooked(hook, first_point + l, leaky_relu(&h.apply(linear).apply_t(norm, train)));
+            h = dropout(&z, self.dropout, train);
         }
         h.apply(&self.out)
     }
