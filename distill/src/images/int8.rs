@@ -5,14 +5,13 @@
 //! through [`ImageModel::forward_hooked`]). The grid GCN has no hook points: its activations
 //! stay f32 and only its input is rounded. Simulated in f32, as for graphs.
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
 use gdistill_models::{ImageArch, ImageModel, ModelOutput};
 use tch::Tensor;
 
 use super::{ImageData, ImageEnsemble, SharedEnsemble, TrainedImageModel, EVAL_BATCH};
-use crate::quantize_store::{f32_store_bytes, int8_copy, ActivationQuant};
+use crate::quantize_store::{f32_store_bytes, int8_copy, ActivationQuant, HiddenRanges};
 use crate::TrainError;
 
 /// The rows `--int8` adds after the others, each with the row it quantizes.
@@ -32,16 +31,8 @@ impl Int8Activations {
     /// read in batches of [`EVAL_BATCH`]): each grid covers the float model's whole range there.
     pub fn calibrate(model: Box<dyn ImageModel>, images: &Tensor) -> Int8Activations {
         let input = ActivationQuant::calibrate_on(images);
-        let ranges: RefCell<Vec<(f64, f64)>> = RefCell::default();
-        let record = |point: usize, h: &Tensor| {
-            let (lo, hi) = (h.min().double_value(&[]), h.max().double_value(&[]));
-            let mut ranges = ranges.borrow_mut();
-            if ranges.len() <= point {
-                ranges.resize(point + 1, (f64::INFINITY, f64::NEG_INFINITY));
-            }
-            ranges[point] = (ranges[point].0.min(lo), ranges[point].1.max(hi));
-            h.shallow_clone()
-        };
+        let ranges = HiddenRanges::default();
+        let record = |point: usize, h: &Tensor| ranges.record(point, h);
         tch::no_grad(|| {
             let n = images.size()[0];
             for start in (0..n).step_by(EVAL_BATCH as usize) {
@@ -51,7 +42,7 @@ impl Int8Activations {
                 }
             }
         });
-        let hidden = ranges.take().into_iter().map(|(lo, hi)| ActivationQuant::calibrate(lo, hi)).collect();
+        let hidden = ranges.grids();
         Int8Activations { model, input, hidden }
     }
 
