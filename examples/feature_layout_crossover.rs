@@ -10,7 +10,7 @@
 
 use std::time::Instant;
 
-use gdistill_models::{NodeFeatures, Project, SparseMatrix};
+use gdistill_models::{record_sparse_products, NodeFeatures, Project, SparseMatrix};
 use rand::{Rng, SeedableRng};
 use tch::{Device, Kind, Tensor};
 
@@ -34,8 +34,10 @@ fn step_seconds(x: &NodeFeatures, hidden: i64, reps: usize) -> f64 {
     let mut times: Vec<f64> = (0..reps + 2)
         .map(|_| {
             let start = Instant::now();
-            let h = x.dropout(0.5, true).project(&w);
-            h.relu().sum(Kind::Float).backward();
+            // Through the tape, as training runs it: plain autograd differentiates a CSR
+            // product on libtorch's slow CSC path.
+            let (loss, tape) = record_sparse_products(|| x.dropout(0.5, true).project(&w).relu().sum(Kind::Float));
+            tape.backward(&loss).expect("the tape's backward");
             let _ = w.grad().zero_();
             start.elapsed().as_secs_f64()
         })

@@ -36,10 +36,11 @@ pub struct DatasetSummary {
 }
 
 /// The feature density at or below which [`FeatureLayout::Auto`] holds features as CSR. Measured
-/// by `examples/feature_layout_crossover.rs` (docs/performance-and-scale.md, "Feature layout"):
-/// the input layer's training step with CSR features costs 0.76 of the dense one at 10% and 1.32
-/// of it at 15% (Amazon Computers' shape, one thread).
-pub const SPARSE_FEATURE_DENSITY: f64 = 0.10;
+/// by `examples/feature_layout_crossover.rs` through the sparse-product tape, as training runs
+/// (docs/performance-and-scale.md, "Feature layout"): the input layer's training step with CSR
+/// features costs 0.8 of the dense one at 30%, 0.9 at 40% and 1.3-1.45 at 50% (Amazon
+/// Computers' shape, one thread); 30% keeps a margin below that crossover.
+pub const SPARSE_FEATURE_DENSITY: f64 = 0.30;
 
 /// How node features are stored: in an HDF5 file, or on a device for training.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
