@@ -54,6 +54,19 @@ pub enum FeatureLayout {
     Auto,
 }
 
+impl std::str::FromStr for FeatureLayout {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(FeatureLayout::Auto),
+            "dense" => Ok(FeatureLayout::Dense),
+            "sparse" | "csr" => Ok(FeatureLayout::Sparse),
+            other => Err(format!("feature layout '{other}': expected auto, dense or sparse")),
+        }
+    }
+}
+
 impl FeatureLayout {
     /// Whether `dataset`'s features are to be stored sparse under this layout.
     pub fn is_sparse_for(self, dataset: &NodeDataset) -> bool {

@@ -58,6 +58,9 @@ pub struct BenchOptions {
     pub family: Arch,
     /// Train the teacher on neighbour-sampled mini-batches (it is then the only model timed).
     pub sampler: Option<SamplerConfig>,
+    /// How the features are held: [`FeatureLayout::Auto`] as training holds them, or forced
+    /// dense or CSR to time one against the other.
+    pub feature_layout: FeatureLayout,
 }
 
 /// Every model `bench` can time.
@@ -72,6 +75,7 @@ impl Default for BenchOptions {
             online: false,
             family: Arch::Gcn,
             sampler: None,
+            feature_layout: FeatureLayout::Auto,
         }
     }
 }
@@ -86,6 +90,8 @@ pub struct BenchReport {
     pub family: Arch,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sampler: Option<SamplerConfig>,
+    /// How the features were held: "sparse" (CSR) or "dense".
+    pub feature_layout: String,
     pub cpu_cores: usize,
     pub torch_threads: i32,
     pub rows: Vec<BenchRow>,
@@ -143,7 +149,7 @@ pub fn bench(dataset: &NodeDataset, device: Device, options: &BenchOptions) -> R
     };
     let dataset = dataset.as_ref();
     let online = options.online.then(|| OnlineGraph::new(dataset, device)).transpose()?;
-    let data = GraphData::new(dataset, device, FeatureLayout::Auto)?;
+    let data = GraphData::new(dataset, device, options.feature_layout)?;
     let (f, c) = (data.num_features(), data.num_classes);
     let (teacher_spec, teacher_training, _) = family_recipe(options.family, c);
     let teacher = teacher_spec.config(options.family, f, c);
@@ -240,6 +246,7 @@ fn report(
         device: format!("{device:?}"),
         family: options.family,
         sampler: options.sampler.clone(),
+        feature_layout: if options.feature_layout.is_sparse_for(dataset) { "sparse" } else { "dense" }.into(),
         cpu_cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         torch_threads: tch::get_num_threads(),
         rows,

@@ -38,6 +38,10 @@ pub struct BenchArgs {
     pub split: Option<SplitSpec>,
     #[command(flatten)]
     pub sampling: SamplerArgs,
+    /// How the node features are held: auto (CSR at or below 30% non-zero, as training holds
+    /// them), dense or sparse, to time one layout against the other.
+    #[arg(long, default_value = "auto")]
+    pub feature_layout: gdistill_datasets::FeatureLayout,
     /// A peer's figures for the same teacher recipe (the JSON line bench/pyg_gcn.py prints):
     /// the teacher's figures are then also given as ratios to the peer's.
     #[arg(long)]
@@ -56,14 +60,25 @@ pub fn run(args: BenchArgs) -> Result<()> {
     anyhow::ensure!(args.epochs > 0, "--epochs must be at least 1");
     let models = if args.models.is_empty() { BENCH_MODELS.map(String::from).to_vec() } else { args.models.clone() };
     let sampler = args.sampling.resolve(None, dataset.train.len())?;
-    let options =
-        BenchOptions { epochs: args.epochs, warmup: args.warmup, models, online: args.online, family: args.teacher, sampler };
+    let options = BenchOptions {
+        epochs: args.epochs,
+        warmup: args.warmup,
+        models,
+        online: args.online,
+        family: args.teacher,
+        sampler,
+        feature_layout: args.feature_layout,
+    };
     // read before the benchmark, so that a bad file is refused before minutes of work
     let peer = args.peer.as_deref().map(read_peer).transpose()?;
     if let (Some(path), Some(peer)) = (&args.peer, &peer) {
         if let Some(model) = peer["model"].as_str() {
             let ours = options.family.to_string();
-            anyhow::ensure!(model == ours, "{}: the peer timed a {model} teacher, this bench a {ours} one", path.display());
+            anyhow::ensure!(
+                model == ours,
+                "{}: the peer timed a {model} teacher, this bench a {ours} one",
+                path.display()
+            );
         }
         anyhow::ensure!(
             peer["sampler"].is_null() == options.sampler.is_none(),
