@@ -136,7 +136,7 @@ mod tests {
         let w = vs.root().zeros("w", &[1]);
         let mut stopping = EarlyStopping::selecting(&vs, Some(10), selection);
         for (epoch, (acc, loss)) in [(0.83, 1.92), (0.75, 1.40), (0.81, 0.85)].into_iter().enumerate() {
-            tch::no_grad(|| w.shallow_clone().fill_(epoch as f64 + 1.0));
+            let _ = tch::no_grad(|| w.shallow_clone().fill_(epoch as f64 + 1.0));
             assert!(!stopping.record(epoch, acc, loss, false));
         }
         let epoch = stopping.best_epoch;
