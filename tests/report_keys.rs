@@ -183,8 +183,12 @@ const GRAPH_COMMON: &str = "
     rows[].train_s rows[].val_acc rows[].val_mean
 ";
 
-/// Keys of a tuned graph report beside the common ones.
+/// Keys of a tuned graph report beside the common ones (the small student's own training is
+/// set by the search only).
 const GRAPH_TUNED: &str = "
+    config.small_training config.small_training.clip_grad_norm config.small_training.decay_all_layers
+    config.small_training.epochs config.small_training.lr config.small_training.patience
+    config.small_training.seed config.small_training.weight_decay
     tune tune.chosen tune.chosen[].settings tune.chosen[].stage tune.chosen[].val_acc tune.trials
     tune.trials[].settings tune.trials[].stage tune.trials[].val_acc
 ";

@@ -56,15 +56,25 @@ fn each_stage_keeps_the_best_validation_trial_and_the_first_is_the_current_recip
         let chosen = report.chosen.iter().find(|t| t.stage == stage).unwrap();
         assert_eq!(chosen.val_acc, best, "{stage}");
     }
-    // The small student's stage changes its dropout only, and the chosen config carries it.
+    // The small student's stage sets its own training (from the recipe's student training, at
+    // most the recipe's learning rate) and dropout, and the chosen config carries them.
     let small = report.chosen.iter().find(|t| t.stage == "small student").unwrap();
-    let dropout = match small.settings.as_slice() {
-        [] => config.gcn_small.dropout,
-        [(key, value)] if key == "gcn_small.dropout" => value.parse().unwrap(),
-        other => panic!("the small student's stage changed {other:?}"),
-    };
-    assert_eq!(chosen_config.gcn_small.dropout, dropout);
+    let setting = |key: &str| small.settings.iter().find(|(k, _)| k == key).map(|(_, v)| v.parse::<f64>().unwrap());
+    let small_training = chosen_config.small_training.as_ref().expect("tuning sets the small student's training");
+    assert_eq!(small_training.lr, setting("small_training.lr").unwrap_or(config.student_training.lr));
+    assert_eq!(chosen_config.gcn_small.dropout, setting("gcn_small.dropout").unwrap_or(config.gcn_small.dropout));
     assert_eq!(chosen_config.gcn_small.hidden, config.gcn_small.hidden, "its width stays the recipe's");
+    for trial in report.trials.iter().filter(|t| t.stage == "small student") {
+        for (key, value) in &trial.settings {
+            assert!(key.starts_with("small_training.") || key == "gcn_small.dropout", "{key}");
+            if key == "small_training.lr" {
+                assert!(value.parse::<f64>().unwrap() <= config.student_training.lr, "lr {value} above the recipe's");
+            }
+        }
+    }
+    // The MLP's tuned training does not reach the small student's row.
+    let (_, small_settings) = chosen_config.row_model("gcn-small", 10, 3);
+    assert_eq!(&small_settings, small_training);
     // compare records the search and runs its rows with the chosen recipe.
     let compared = compare(&dataset, &config, Device::Cpu, &mut |_| {}).unwrap();
     assert_eq!(compared.tune.as_ref().unwrap().trials.len(), 12);

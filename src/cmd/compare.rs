@@ -187,6 +187,9 @@ fn resolve_config(args: &CompareArgs, dataset: &NodeDataset) -> Result<CompareCo
         config.teacher_training.epochs = epochs;
         config.student_training.epochs = epochs;
         config.distill_training.epochs = epochs;
+        if let Some(small) = config.small_training.as_mut() {
+            small.epochs = epochs;
+        }
     }
     config.validate().and_then(|_| config.check_memory(dataset)).map_err(anyhow::Error::msg)?;
     Ok(config)

@@ -75,7 +75,11 @@ impl RowPlan {
         let (objective, settings) = if self.kd {
             (config.kd_objective(teacher.logits.shallow_clone()), &config.distill_training)
         } else {
-            (Objective::labels(), &config.student_training)
+            let settings = match self.student {
+                Some(Student::GcnSmall) => config.small_training(),
+                _ => &config.student_training,
+            };
+            (Objective::labels(), settings)
         };
         let Some(kernel) = self.lsp else { return Ok((objective, settings)) };
         let l = &config.lsp;
