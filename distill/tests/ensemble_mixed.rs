@@ -11,6 +11,10 @@ use gdistill_distill::{FeatureLayout, GraphData, Selection};
 use gdistill_models::{Arch, NodeModel};
 use tch::{nn, Device, Kind, Tensor};
 
+// Tests here compare passes that draw from libtorch's global generator.
+#[path = "../../tests/support/torch_rng.rs"]
+mod torch_rng;
+
 /// 12 features, 3 classes: small enough that every family trains in a second.
 fn dataset() -> NodeDataset {
     gdistill_datasets::load("csbm:nodes=200,classes=3,degree=5,features=12,signal=2,seed=8", std::path::Path::new("."))
@@ -57,6 +61,7 @@ fn row_of(t: &Tensor, i: i64) -> Vec<f64> {
 
 #[test]
 fn a_gcn_and_gat_ensembles_soft_targets_are_the_mean_of_their_tempered_softmaxes() {
+    let _rng = torch_rng::torch_rng();
     tch::manual_seed(5);
     let d = dataset();
     let data = GraphData::new(&d, Device::Cpu, FeatureLayout::Dense).unwrap();
@@ -91,6 +96,7 @@ fn a_gcn_and_gat_ensembles_soft_targets_are_the_mean_of_their_tempered_softmaxes
 
 #[test]
 fn each_member_is_its_familys_teacher_trained_alone_and_the_row_sums_their_parameters() {
+    let _rng = torch_rng::torch_rng();
     let d = dataset();
     let mut config = tiny(&d, Arch::Gcn);
     config.ensemble = mixed(&[Arch::Gcn, Arch::Sage, Arch::Gat]);
@@ -123,6 +129,7 @@ fn each_member_is_its_familys_teacher_trained_alone_and_the_row_sums_their_param
 
 #[test]
 fn members_of_other_families_take_their_recipe_and_the_teachers_budget() {
+    let _rng = torch_rng::torch_rng();
     let d = dataset();
     let mut config = tiny(&d, Arch::Gcn);
     config.teacher.hidden = 32;
@@ -144,6 +151,7 @@ fn members_of_other_families_take_their_recipe_and_the_teachers_budget() {
 
 #[test]
 fn families_that_cannot_run_as_asked_are_refused_before_training() {
+    let _rng = torch_rng::torch_rng();
     let d = dataset();
     let refused = |families: &[Arch], change: &dyn Fn(&mut CompareConfig)| {
         let mut config = tiny(&d, Arch::Gcn);
@@ -168,6 +176,7 @@ fn families_that_cannot_run_as_asked_are_refused_before_training() {
 
 #[test]
 fn teacher_ensemble_takes_a_count_or_a_family_list_and_a_count_clears_a_files_list() {
+    let _rng = torch_rng::torch_rng();
     assert_eq!("3".parse::<EnsembleMembers>(), Ok(EnsembleMembers::Count(3)));
     let listed = " gcn, SAGE ,gat".parse::<EnsembleMembers>();
     assert_eq!(listed, Ok(EnsembleMembers::Families(vec![Arch::Gcn, Arch::Sage, Arch::Gat])));

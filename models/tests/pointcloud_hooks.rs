@@ -8,6 +8,10 @@ use std::cell::RefCell;
 use gdistill_models::pointcloud::{knn, CloudArch, CloudShape};
 use tch::{nn, Device, Kind, Tensor};
 
+// Tests here compare passes that draw from libtorch's global generator.
+#[path = "../../tests/support/torch_rng.rs"]
+mod torch_rng;
+
 const SHAPE: CloudShape = CloudShape { dim: 3, classes: 5 };
 
 fn clouds(batch: i64, points: i64) -> Tensor {
@@ -42,6 +46,7 @@ fn hooked_shapes(arch: &CloudArch, x: &Tensor, train: bool) -> (Vec<(usize, Vec<
 
 #[test]
 fn a_hook_that_returns_its_input_changes_no_bit_of_the_logits() {
+    let _rng = torch_rng::torch_rng();
     let x = clouds(3, 20);
     for arch in [dgcnn(true), dgcnn(false), pointnet()] {
         // Evaluation, and training (batch statistics; dropout from the same seed).
@@ -54,6 +59,7 @@ fn a_hook_that_returns_its_input_changes_no_bit_of_the_logits() {
 
 #[test]
 fn the_hook_sees_each_hidden_activation_once_in_order_with_its_shape() {
+    let _rng = torch_rng::torch_rng();
     let (b, n) = (3, 20);
     let x = clouds(b, n);
     // DGCNN: three EdgeConv outputs, the embedding, the pooled max and mean, two head layers.
@@ -75,6 +81,7 @@ fn the_hook_sees_each_hidden_activation_once_in_order_with_its_shape() {
 
 #[test]
 fn what_the_hook_returns_is_what_the_next_layer_and_its_knn_read() {
+    let _rng = torch_rng::torch_rng();
     let x = clouds(2, 16);
     let vs = nn::VarStore::new(Device::Cpu);
     let model = dgcnn(true).build(&vs.root(), SHAPE).unwrap();
