@@ -14,6 +14,7 @@
 
 use std::cell::RefCell;
 
+use gdistill_models::ActivationHook;
 use tch::{nn, Tensor};
 
 pub use crate::quantize::ActivationQuant;
@@ -43,6 +44,27 @@ pub fn quantize_store_weights(vs: &mut nn::VarStore) -> i64 {
         }
         bytes
     })
+}
+
+/// One grid per hook point of a model, calibrated on its float pass over `inputs` (read in
+/// batches of `batch` along the first dimension). `pass` runs the model on one batch with the
+/// given hook and says whether the model has hook points; without them there are no grids.
+pub fn calibrate_hidden(
+    inputs: &Tensor,
+    batch: i64,
+    pass: impl Fn(&Tensor, &ActivationHook) -> bool,
+) -> Vec<ActivationQuant> {
+    let ranges = HiddenRanges::default();
+    let record = |point: usize, h: &Tensor| ranges.record(point, h);
+    tch::no_grad(|| {
+        let n = inputs.size()[0];
+        for start in (0..n).step_by(batch as usize) {
+            if !pass(&inputs.narrow(0, start, batch.min(n - start)), &record) {
+                break;
+            }
+        }
+    });
+    ranges.grids()
 }
 
 /// Bytes of `vs`'s variables stored as f32 (what an f32 row of an int8 table weighs).

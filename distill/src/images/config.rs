@@ -71,7 +71,7 @@ pub struct ImageCompareConfig {
     /// every row's `weight_bytes`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub int8_rows: bool,
-    /// The pruned row `teacher-obd` ([`super::obd`]), when `prune.rows`.
+    /// The pruned row `teacher-obd` (`images::obd`), when `prune.rows`.
     #[serde(default, skip_serializing_if = "ImagePruneConfig::is_off")]
     pub prune: ImagePruneConfig,
 }

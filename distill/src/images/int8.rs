@@ -11,7 +11,7 @@ use gdistill_models::{ImageArch, ImageModel, ModelOutput};
 use tch::Tensor;
 
 use super::{ImageData, ImageEnsemble, SharedEnsemble, TrainedImageModel, EVAL_BATCH};
-use crate::quantize_store::{f32_store_bytes, int8_copy, ActivationQuant, HiddenRanges};
+use crate::quantize_store::{calibrate_hidden, f32_store_bytes, int8_copy, ActivationQuant};
 use crate::TrainError;
 
 /// The rows `--int8` adds after the others, each with the row it quantizes.
@@ -31,18 +31,8 @@ impl Int8Activations {
     /// read in batches of [`EVAL_BATCH`]): each grid covers the float model's whole range there.
     pub fn calibrate(model: Box<dyn ImageModel>, images: &Tensor) -> Int8Activations {
         let input = ActivationQuant::calibrate_on(images);
-        let ranges = HiddenRanges::default();
-        let record = |point: usize, h: &Tensor| ranges.record(point, h);
-        tch::no_grad(|| {
-            let n = images.size()[0];
-            for start in (0..n).step_by(EVAL_BATCH as usize) {
-                let batch = images.narrow(0, start, EVAL_BATCH.min(n - start));
-                if model.forward_hooked(&batch, false, &record).is_none() {
-                    break;
-                }
-            }
-        });
-        let hidden = ranges.grids();
+        let hidden =
+            calibrate_hidden(images, EVAL_BATCH, |batch, hook| model.forward_hooked(batch, false, hook).is_some());
         Int8Activations { model, input, hidden }
     }
 

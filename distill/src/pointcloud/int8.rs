@@ -15,7 +15,7 @@ use tch::Tensor;
 
 use super::{CloudData, CloudEnsemble, TrainedCloudModel, EVAL_BATCH};
 use crate::ensemble::EnsembleCombine;
-use crate::quantize_store::{int8_copy, ActivationQuant, HiddenRanges};
+use crate::quantize_store::{calibrate_hidden, int8_copy, ActivationQuant};
 use crate::TrainError;
 
 /// The rows `--int8` adds after the others, each with the row it quantizes.
@@ -60,18 +60,9 @@ impl Int8CloudActivations {
     /// `model` with its hidden activations calibrated on its float pass over `clouds`
     /// (`[N, points, dim]`, read in batches of [`EVAL_BATCH`]): each grid covers the range there.
     pub fn calibrate(model: Box<dyn CloudModel>, clouds: &Tensor) -> Int8CloudActivations {
-        let ranges = HiddenRanges::default();
-        let record = |point: usize, h: &Tensor| ranges.record(point, h);
-        tch::no_grad(|| {
-            let n = clouds.size()[0];
-            for start in (0..n).step_by(EVAL_BATCH as usize) {
-                let batch = clouds.narrow(0, start, EVAL_BATCH.min(n - start));
-                if model.forward_hooked(&batch, false, &record).is_none() {
-                    break;
-                }
-            }
-        });
-        Int8CloudActivations { model, hidden: ranges.grids() }
+        let hidden =
+            calibrate_hidden(clouds, EVAL_BATCH, |batch, hook| model.forward_hooked(batch, false, hook).is_some());
+        Int8CloudActivations { model, hidden }
     }
 
     /// Bytes of the grids: a scale and a zero point (4 bytes each) per grid.
