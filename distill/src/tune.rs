@@ -5,7 +5,7 @@
 //! ends below it on validation): the teacher (learning rate, weight decay, dropout, width,
 //! feature normalisation, epochs and patience), the MLP student from labels (the same knobs, its
 //! training shared with the small student's), then distillation (temperature, alpha, learning
-//! rate, weight decay of the `+kd` rows) against the best teacher, then the small student's own
+//! rate, weight decay and length of the `+kd` rows, and the MLP's width) against the best teacher, then the small student's own
 //! training (learning rate at most the recipe's, weight decay) and dropout on its row from
 //! labels (its width stays the recipe's). Every trial trains at the
 //! comparison's first seed on its first split; the test split is emptied first, so no trial can
@@ -165,17 +165,29 @@ pub fn tune(
     let (best, _) = stage.search(&best, &mut report, &mut rng, draw_student, score_student)?;
 
     // Stage 3: distillation, on the mlp+kd row, against the chosen teacher.
+    // Also its length and the MLP's width: a student fitting soft targets on every node has more
+    // to learn than one fitting 20 labels per class, and on Amazon Computers the best
+    // distillation trial ran at the lowest learning rate for the recipe's whole length. The
+    // width is the MLP's for both rows, so `mlp` and `mlp+kd` still differ only by the teacher.
     let draw_distillation = |c: &mut CompareConfig, rng: &mut ChaCha8Rng| {
         c.temperature = pick(rng, &TEMPERATURE);
         c.alpha = pick(rng, &ALPHA);
+        let base = config.distill_training.epochs;
+        let epochs = (base as f64 * pick(rng, &LENGTH)).round() as usize;
+        let patience = config.distill_training.patience.unwrap_or(base / 4).max(epochs / 5).max(1);
         let d = &mut c.distill_training;
         d.lr = pick(rng, &LR);
         d.weight_decay = pick(rng, &DECAY);
+        (d.epochs, d.patience) = (epochs, Some(patience));
+        c.mlp.hidden = *[128, 256, 512].choose(rng).expect("non-empty");
         vec![
             ("temperature", c.temperature.to_string()),
             ("alpha", c.alpha.to_string()),
             ("distill_training.lr", d.lr.to_string()),
             ("distill_training.weight_decay", d.weight_decay.to_string()),
+            ("distill_training.epochs", epochs.to_string()),
+            ("distill_training.patience", patience.to_string()),
+            ("mlp.hidden", c.mlp.hidden.to_string()),
         ]
     };
     let score_distillation = |c: &CompareConfig| {
