@@ -3,7 +3,7 @@
 
 use gdistill_datasets::{load, NodeDataset};
 use gdistill_distill::compare::{CompareConfig, RAW_FEATURES_LR, RAW_FEATURES_SMALL_DROPOUT};
-use gdistill_distill::Selection;
+use gdistill_distill::{Selection, TrainConfig};
 use gdistill_models::Arch;
 
 /// A CSBM graph whose features are made binary and about half non-zero (Amazon-like).
@@ -97,4 +97,29 @@ fn a_gat_teacher_is_distilled_at_temperature_one_the_others_at_two() {
     for family in [Arch::Gcn, Arch::Sage, Arch::Appnp] {
         assert_eq!(CompareConfig::for_family(&signed, family).temperature, 2.0, "{family}");
     }
+}
+
+#[test]
+fn the_small_student_never_distils_faster_than_its_own_training() {
+    let (features, classes) = (16, 3);
+    let small_kd = |c: &CompareConfig| c.row_model("gcn-small+kd", features, classes).1;
+    // Untuned recipes: the small student distils with the distillation recipe as it is.
+    let signed = load("csbm:nodes=200,classes=3,degree=4,features=16,seed=2", std::path::Path::new(".")).unwrap();
+    for dataset in [dense_binary(), signed] {
+        let config = CompareConfig::for_family(&dataset, Arch::Gcn);
+        assert_eq!(small_kd(&config), config.distill_training);
+    }
+    // As `--tune` left Amazon Photo: distillation at 0.01 (chosen on the MLP), the small student
+    // at 0.001 from labels.
+    let mut tuned = CompareConfig::for_family(&dense_binary(), Arch::Gcn);
+    tuned.distill_training.lr = 0.01;
+    tuned.distill_training.epochs = 1000;
+    tuned.small_training = Some(TrainConfig { lr: 0.001, ..tuned.student_training.clone() });
+    let expected = TrainConfig { lr: 0.001, ..tuned.distill_training.clone() };
+    assert_eq!(small_kd(&tuned), expected, "the small student's rate, the distillation's length");
+    assert_eq!(tuned.row_model("mlp+kd", features, classes).1, tuned.distill_training);
+    assert_eq!(tuned.row_model("gcn-small", features, classes).1.lr, 0.001);
+    // A distillation rate below the small student's own is kept.
+    tuned.distill_training.lr = 0.0005;
+    assert_eq!(small_kd(&tuned).lr, 0.0005);
 }

@@ -165,14 +165,14 @@ pub fn compare(
         for (row, plan) in rows.iter_mut().zip(&plans) {
             counter.start(progress, &plan.name, seed);
             let (cfg, objective, settings) = match (plan.student, &teacher_out) {
-                (None, _) => (teacher_cfg.clone(), Objective::labels(), &config.teacher_training),
+                (None, _) => (teacher_cfg.clone(), Objective::labels(), config.teacher_training.clone()),
                 (Some(student), Some(teacher)) => {
                     let (objective, settings) = plan.objective(teacher, config, &edges)?;
                     (student_cfg(student), objective, settings)
                 }
                 (Some(_), None) => unreachable!("the teacher row comes first"),
             };
-            let settings = TrainConfig { seed, ..settings.clone() };
+            let settings = TrainConfig { seed, ..settings };
             let mut on_epoch = |stats: &EpochStats| progress(Progress::Epoch { row: &plan.name, stats });
             let sampler = config.sampler.as_ref();
             let mut trained = match (&pseudo, plan.name.as_str()) {

@@ -66,21 +66,14 @@ pub(super) fn row_plans(config: &CompareConfig) -> Vec<RowPlan> {
 
 impl RowPlan {
     /// The student's objective and training settings, given the teacher's outputs.
-    pub(super) fn objective<'c>(
+    pub(super) fn objective(
         &self,
         teacher: &ModelOutput,
-        config: &'c CompareConfig,
+        config: &CompareConfig,
         edges: &EdgeList,
-    ) -> Result<(Objective, &'c TrainConfig), TrainError> {
-        let (objective, settings) = if self.kd {
-            (config.kd_objective(teacher.logits.shallow_clone()), &config.distill_training)
-        } else {
-            let settings = match self.student {
-                Some(Student::GcnSmall) => config.small_training(),
-                _ => &config.student_training,
-            };
-            (Objective::labels(), settings)
-        };
+    ) -> Result<(Objective, TrainConfig), TrainError> {
+        let settings = config.student_training_for(self.student == Some(Student::GcnSmall), self.kd);
+        let objective = if self.kd { config.kd_objective(teacher.logits.shallow_clone()) } else { Objective::labels() };
         let Some(kernel) = self.lsp else { return Ok((objective, settings)) };
         let l = &config.lsp;
         let layer = checked_hidden_index(l.teacher_layer, teacher.hidden.len()).ok_or_else(|| {

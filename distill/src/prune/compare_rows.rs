@@ -95,7 +95,7 @@ pub(crate) fn prune_distilled(
             Objective::logit_matching(logits, config.alpha),
         ),
     };
-    let retrain = crate::TrainConfig { seed, ..config.distill_training.clone() };
+    let retrain = crate::TrainConfig { seed, ..config.student_training_for(true, true) };
     let sparsity = config.prune.student_sparsity;
     prune_copy(student, data, &loss, &objective, sparsity, &config.prune, retrain, seed)
 }
