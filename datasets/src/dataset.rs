@@ -37,10 +37,11 @@ pub struct DatasetSummary {
 
 /// The feature density at or below which [`FeatureLayout::Auto`] holds features as CSR. Measured
 /// by `examples/feature_layout_crossover.rs` through the sparse-product tape, as training runs
-/// (docs/performance-and-scale.md, "Feature layout"): the input layer's training step with CSR
-/// features costs 0.8 of the dense one at 30%, 0.9 at 40% and 1.3-1.45 at 50% (Amazon
-/// Computers' shape, one thread); 30% keeps a margin below that crossover.
-pub const SPARSE_FEATURE_DENSITY: f64 = 0.30;
+/// (docs/performance-and-scale.md, "Feature layout"): since the CPU dropout mask became cheap,
+/// the input layer's training step with CSR features costs 0.43 of the dense one at 15%, 0.6 at
+/// 20%, 0.9 at 25% and 1.0-1.1 at 30% (Amazon Computers' shape, one thread; 0.59, 0.72, 1.04,
+/// 1.26 on two); 15% keeps a margin below that crossover.
+pub const SPARSE_FEATURE_DENSITY: f64 = 0.15;
 
 /// How node features are stored: in an HDF5 file, or on a device for training.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
