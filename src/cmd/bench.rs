@@ -38,7 +38,7 @@ pub struct BenchArgs {
     pub split: Option<SplitSpec>,
     #[command(flatten)]
     pub sampling: SamplerArgs,
-    /// How the node features are held: auto (CSR at or below 30% non-zero, as training holds
+    /// How the node features are held: auto (CSR at or below 15% non-zero, as training holds
     /// them), dense or sparse, to time one layout against the other.
     #[arg(long, default_value = "auto")]
     pub feature_layout: gdistill_datasets::FeatureLayout,
