@@ -3,13 +3,12 @@
 //!
 //! Four stages, each `trials` settings (the first is always the current one, so tuning never
 //! ends below it on validation): the teacher (learning rate, weight decay, dropout, width,
-//! feature normalisation, epochs and patience), the MLP student from labels (the same knobs, its
-//! training shared with the small student's), then distillation (temperature, alpha, learning
-//! rate, weight decay and length of the `+kd` rows, and the MLP's width) against the best teacher, then the small student's own
-//! training (learning rate at most the recipe's, weight decay) and dropout on its row from
-//! labels (its width stays the recipe's). Every trial trains at the
-//! comparison's first seed on its first split; the test split is emptied first, so no trial can
-//! read a test label.
+//! feature normalisation, epochs and patience), the MLP student from labels (the same knobs),
+//! then distillation (temperature, alpha, learning rate, weight decay and length of the `+kd`
+//! rows, and the MLP's width) against the best teacher, then the small student's own training
+//! (learning rate at most the recipe's, weight decay) and dropout on its row from labels (its
+//! width stays the recipe's). Every trial trains at the comparison's first seed on its first
+//! split; the test split is emptied first, so no trial can read a test label.
 
 use gdistill_datasets::NodeDataset;
 use gdistill_models::Arch;
@@ -26,7 +25,7 @@ use crate::{train, GraphData, Objective, TrainConfig, TrainError};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TuneConfig {
-    /// Settings tried per stage (teacher, student, distillation).
+    /// Settings tried per stage (teacher, student, distillation, small student).
     pub trials: usize,
     /// Seed of the search's draws (training itself uses the comparison's first seed).
     pub seed: u64,

@@ -36,33 +36,25 @@ pub fn dropout(x: &Tensor, p: f64, train: bool) -> Tensor {
     if x.kind() == Kind::Float && !x.requires_grad() {
         // Input features: nothing flows back, so write `x * mask` in the same pass as the mask.
         let x = x.contiguous();
-        let out = x.empty_like();
-        if x.numel() > 0 {
-            // SAFETY: both are contiguous f32 CPU tensors of `numel` entries, and `out` is new.
-            let (input, output) = unsafe {
-                (
-                    std::slice::from_raw_parts(x.data_ptr() as *const f32, x.numel()),
-                    std::slice::from_raw_parts_mut(out.data_ptr() as *mut f32, out.numel()),
-                )
-            };
-            fill_masked(output, Some(input), p, key);
-        }
-        return out;
+        return masked_tensor(&x.size(), Some(&x), p, key);
     }
     // Autograd needs `x * mask` as a product it can differentiate.
-    x * keep_mask(&x.size(), p, key).to_kind(x.kind())
+    x * masked_tensor(&x.size(), None, p, key).to_kind(x.kind())
 }
 
-/// The mask `dropout` multiplies by for `key`: 0 or `1 / (1 - p)` per entry.
-fn keep_mask(size: &[i64], p: f64, key: u64) -> Tensor {
-    let mask = Tensor::empty(size, (Kind::Float, Device::Cpu));
-    let numel = mask.numel();
+/// A new f32 CPU tensor of `size` from `fill_masked`: `input * mask` when `input` (a contiguous
+/// f32 CPU tensor of that size) is given, else the mask itself (0 or `1 / (1 - p)` per entry).
+fn masked_tensor(size: &[i64], input: Option<&Tensor>, p: f64, key: u64) -> Tensor {
+    let out = Tensor::empty(size, (Kind::Float, Device::Cpu));
+    let numel = out.numel();
     if numel > 0 {
-        // SAFETY: a new contiguous f32 CPU tensor of `numel` entries.
-        let output = unsafe { std::slice::from_raw_parts_mut(mask.data_ptr() as *mut f32, numel) };
-        fill_masked(output, None, p, key);
+        // SAFETY: `out` is a new contiguous f32 CPU tensor of `numel` entries, and `input` a
+        // contiguous f32 CPU tensor of as many (the callers' contract).
+        let output = unsafe { std::slice::from_raw_parts_mut(out.data_ptr() as *mut f32, numel) };
+        let input = input.map(|x| unsafe { std::slice::from_raw_parts(x.data_ptr() as *const f32, numel) });
+        fill_masked(output, input, p, key);
     }
-    mask
+    out
 }
 
 /// One key per call from libtorch's (seeded) generator.

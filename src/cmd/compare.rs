@@ -49,8 +49,9 @@ pub struct CompareArgs {
     pub setting: Option<Setting>,
     #[command(flatten)]
     pub sampling: SamplerArgs,
-    /// Search N settings per stage (teacher, students, distillation) on validation accuracy
-    /// before the comparison; the report records the trials and the chosen config.
+    /// Search N settings per stage (teacher, MLP student, distillation, small student) on
+    /// validation accuracy before the comparison; the report records the trials and the chosen
+    /// config.
     #[arg(long, value_name = "N")]
     pub tune: Option<usize>,
     /// Write the config every row ran with (tuned or not) as TOML, for `--config`.
