@@ -18,6 +18,20 @@
 //! their specs into an [`ImageDataset`] ([`images`]; [`is_image_spec`] tells the two apart).
 //! Point clouds (`modelnet:DIR`, the ModelNet40 HDF5 layout) likewise: [`load_pointclouds`]
 //! gives a [`PointCloudDataset`] ([`pointcloud`]; [`is_pointcloud_spec`]).
+//!
+//! ```
+//! use gdistill_datasets::csbm::{generate_csbm, CsbmParams};
+//!
+//! // A synthetic graph of two communities (contextual stochastic block model), with a
+//! // per-class split: every node set comes checked, whatever its source.
+//! let params = CsbmParams { nodes: 200, classes: 2, features: 8, ..CsbmParams::default() };
+//! let graph = generate_csbm(&params)?;
+//! assert_eq!(graph.num_nodes(), 200);
+//! assert_eq!(graph.num_features(), 8);
+//! assert_eq!(graph.class_counts().len(), 2);
+//! graph.validate()?;
+//! # Ok::<(), gdistill_datasets::DatasetError>(())
+//! ```
 
 #![warn(missing_docs)]
 pub mod array;

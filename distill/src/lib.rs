@@ -6,6 +6,19 @@
 //! experiment; [`images`] and [`pointcloud`] run it on grids and clouds, all three in the shape
 //! of [`experiment`].
 //! [`prune`] deletes weights by Optimal Brain Damage (or by magnitude, or at random) and retrains.
+//!
+//! ```
+//! use gdistill_distill::soft_target_loss;
+//! use tch::Tensor;
+//!
+//! // Hinton et al.'s soft-target loss: T^2 * KL(teacher || student) at temperature T,
+//! // averaged over nodes. A student that already matches its teacher pays nothing.
+//! let teacher = Tensor::from_slice(&[2.0f32, 0.5, -1.0]).view([1, 3]);
+//! let same = soft_target_loss(&teacher, &teacher, 4.0);
+//! assert!(same.double_value(&[]).abs() < 1e-6);
+//! let other = Tensor::from_slice(&[-1.0f32, 0.5, 2.0]).view([1, 3]);
+//! assert!(soft_target_loss(&other, &teacher, 4.0).double_value(&[]) > 0.0);
+//! ```
 
 pub mod bench;
 mod checkpoint;

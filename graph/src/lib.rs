@@ -14,6 +14,21 @@
 //! - mini-batches and splits: [`NeighborSampler`] / [`NeighborLoader`] (neighbour sampling into
 //!   bipartite [`Block`]s, as PyG's `NeighborLoader`), [`inductive_partition`] (GLNN's held-out
 //!   test nodes).
+//!
+//! ```
+//! use gdistill_graph::{gcn_normalized_adjacency, EdgeOptions, Graph};
+//!
+//! // The path 0 - 1 - 2, undirected: each edge is stored both ways.
+//! let path = Graph::from_edges(3, &[(0, 1), (1, 2)], EdgeOptions::undirected())?;
+//! assert_eq!(path.neighbors(1), &[0, 2]);
+//!
+//! // Kipf and Welling's D^-1/2 (A + I) D^-1/2: with self-loops, node 0 has degree 2 and
+//! // node 1 degree 3, so entry (0, 1) is 1 / sqrt(2 * 3).
+//! let a_hat = gcn_normalized_adjacency(&path);
+//! let entry = *a_hat.get(0, 1).unwrap();
+//! assert!((entry - 1.0 / 6f32.sqrt()).abs() < 1e-6);
+//! # Ok::<(), gdistill_graph::GraphError>(())
+//! ```
 
 mod batch;
 mod components;

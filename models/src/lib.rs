@@ -4,6 +4,24 @@
 //! adjacency. Models are plain structs built from an `nn::Path`. Each takes `(features, normalised
 //! adjacency)` and returns its logits and its hidden representations ([`ModelOutput`]); none of
 //! them knows anything of training. [`ModelConfig`] rebuilds any of them (checkpoints store it).
+//!
+//! ```
+//! use gdistill_models::{Arch, ModelConfig, NodeFeatures, NodeModel, SparseMatrix};
+//! use tch::{nn, Device, Kind, Tensor};
+//!
+//! // Two nodes joined by an edge, as a normalised adjacency with self-loops (all entries 1/2).
+//! let adj = SparseMatrix::from_csr(&[0, 2, 4], &[0, 1, 0, 1], &[0.5; 4], (2, 2), Device::Cpu)?;
+//! let x = NodeFeatures::Dense(Tensor::randn([2, 5], (Kind::Float, Device::Cpu)));
+//!
+//! // Kipf and Welling's GCN: 2 layers, 16 hidden units, 3 classes.
+//! let vs = nn::VarStore::new(Device::Cpu);
+//! let gcn = ModelConfig::new(Arch::Gcn, 5, 16, 2, 3, 0.5).build(&vs.root())?;
+//! let out = gcn.forward_t(&x, &adj, false);
+//! assert_eq!(out.logits.size(), [2, 3]);
+//! // The hidden features too: what LSP compares between teacher and student.
+//! assert_eq!(out.hidden[0].size(), [2, 16]);
+//! # Ok::<(), gdistill_models::ModelError>(())
+//! ```
 
 mod appnp;
 mod block;
