@@ -110,8 +110,8 @@ fn read_labels(path: &Path) -> Result<Vec<usize>, DatasetError> {
     Ok(labels.into_iter().map(|l| l.unwrap_or(0)).collect())
 }
 
-/// Features for `n` nodes: a `.npy` float array or a text table.
-fn read_features(path: &Path, n: usize) -> Result<CsMat<f32>, DatasetError> {
+/// Features for the `n` nodes of the labels file `nodes`: a `.npy` float array or a text table.
+fn read_features(path: &Path, n: usize, nodes: &Path) -> Result<CsMat<f32>, DatasetError> {
     let npy = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("npy"));
     let (rows, cols, values) = if npy {
         let bytes = crate::error::read_file(path, "node features as a .npy [N, F] float array")?;
@@ -137,33 +137,37 @@ fn read_features(path: &Path, n: usize) -> Result<CsMat<f32>, DatasetError> {
         Table::read(path, "node features, one row of numbers per node")?.matrix()?
     };
     if rows != n {
-        return Err(DatasetError::format(path, format!("{rows} feature rows for {n} nodes (the labels file's lines)")));
+        return Err(DatasetError::format(
+            path,
+            format!("{rows} feature rows for {n} nodes (the labels in {})", nodes.display()),
+        ));
     }
     csr_from_dense(rows, cols, &values).map_err(|m| DatasetError::format(path, m))
 }
 
-/// Edges among `n` nodes.
-fn read_edges(path: &Path, n: usize) -> Result<Vec<(usize, usize)>, DatasetError> {
+/// Edges among the `n` nodes of the labels file `nodes`.
+fn read_edges(path: &Path, n: usize, nodes: &Path) -> Result<Vec<(usize, usize)>, DatasetError> {
     let table = Table::read(path, "an edge list, two node ids per line")?;
     let mut edges = Vec::new();
     for row in table.rows() {
         table.check_columns(&row, 2, "two node ids")?;
         let (a, b) = (table.index(&row, 0, "node id")?, table.index(&row, 1, "node id")?);
         if let Some(bad) = [a, b].into_iter().find(|&v| v >= n) {
-            return Err(
-                table.error_at(row.line, format!("node id {bad} is outside 0..{n} (the nodes of the labels file)"))
-            );
+            return Err(table.error_at(
+                row.line,
+                format!("node id {bad} is outside 0..{n} (the nodes labelled in {})", nodes.display()),
+            ));
         }
         edges.push((a, b));
     }
     Ok(edges)
 }
 
-/// The split file: one word per node.
-fn read_split(path: &Path, n: usize) -> Result<[Vec<usize>; 3], DatasetError> {
+/// The split file: one word per node of the labels file `nodes`.
+fn read_split(path: &Path, n: usize, nodes: &Path) -> Result<[Vec<usize>; 3], DatasetError> {
     let table = Table::read(path, "a split file, one of train/val/test per node")?;
     let mut parts: [Vec<usize>; 3] = Default::default();
-    let mut nodes = 0;
+    let mut count = 0;
     // No header detection: every line is a word here.
     for (k, line) in table.text().lines().enumerate() {
         let word = line.trim();
@@ -178,12 +182,12 @@ fn read_split(path: &Path, n: usize) -> Result<[Vec<usize>; 3], DatasetError> {
             _ => return Err(table.error_at(k + 1, format!("'{word}' is not train, val, test or -"))),
         };
         if let Some(p) = part {
-            parts[p].push(nodes);
+            parts[p].push(count);
         }
-        nodes += 1;
+        count += 1;
     }
-    if nodes != n {
-        return Err(table.error(format!("{nodes} lines for {n} nodes (the labels file's lines)")));
+    if count != n {
+        return Err(table.error(format!("{count} lines for {n} nodes (the labels in {})", nodes.display())));
     }
     Ok(parts)
 }
@@ -196,12 +200,12 @@ pub fn load_csv(spec: &CsvSpec) -> Result<NodeDataset, DatasetError> {
         return Err(DatasetError::format(&spec.labels, "no labels: the file holds no data line"));
     }
     let class_names = default_class_names(&labels).map_err(|m| DatasetError::format(&spec.labels, m))?;
-    let features = read_features(&spec.features, n)?;
-    let edges = read_edges(&spec.edges, n)?;
+    let features = read_features(&spec.features, n, &spec.labels)?;
+    let edges = read_edges(&spec.edges, n, &spec.labels)?;
     let graph = Graph::from_edges(n, &edges, EdgeOptions::undirected())
         .map_err(|m| DatasetError::format(&spec.edges, m.to_string()))?;
     let [train, val, test] = match &spec.split {
-        Some(path) => read_split(path, n)?,
+        Some(path) => read_split(path, n, &spec.labels)?,
         None => {
             let s = per_class_split(&labels, class_names.len(), &SplitOptions::default());
             [s.train, s.val, s.test]
@@ -213,6 +217,7 @@ pub fn load_csv(spec: &CsvSpec) -> Result<NodeDataset, DatasetError> {
         folder.or_else(|| spec.edges.file_stem()).map_or_else(|| "csv".into(), |s| s.to_string_lossy().into_owned());
     let dataset =
         NodeDataset { name, graph, features, labels, num_classes: class_names.len(), class_names, train, val, test };
-    dataset.validate()?;
+    // Overlapping splits and the like: named with the file they come from.
+    dataset.validate().map_err(|e| DatasetError::format(spec.split.as_ref().unwrap_or(&spec.labels), e.to_string()))?;
     Ok(dataset)
 }

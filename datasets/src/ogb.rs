@@ -178,7 +178,8 @@ pub fn load_ogb(dir: &Path, split: Option<&str>) -> Result<(NodeDataset, Vec<Str
         val,
         test,
     };
-    dataset.validate()?;
+    // Overlapping split files and the like: named with the split folder they come from.
+    dataset.validate().map_err(|e| DatasetError::format(&split, e.to_string()))?;
     let unlabelled = labelled.iter().filter(|&&l| !l).count();
     let mut notes = Vec::new();
     if unlabelled > 0 {
