@@ -34,6 +34,9 @@ use crate::sparse::csr_from_dense;
 use crate::table::Table;
 use crate::{DatasetError, NodeDataset};
 
+/// The most entries reserved up front from a count a file declares.
+const PREALLOCATE: usize = 1 << 24;
+
 /// `dir/stem.csv.gz`, or `dir/stem.csv` when only that exists.
 fn table_path(dir: &Path, stem: &str) -> PathBuf {
     let gz = dir.join(format!("{stem}.csv.gz"));
@@ -113,8 +116,10 @@ pub fn load_ogb(dir: &Path, split: Option<&str>) -> Result<(NodeDataset, Vec<Str
 
     let labels_path = table_path(&raw, "node-label");
     let table = Table::read(&labels_path, "OGB node labels, one per line")?;
-    let mut labels = Vec::with_capacity(n);
-    let mut labelled = Vec::with_capacity(n);
+    // The declared counts are not trusted for allocation: a corrupt `10^12` must end in a count
+    // mismatch, not an allocation failure.
+    let mut labels = Vec::with_capacity(n.min(PREALLOCATE));
+    let mut labelled = Vec::with_capacity(n.min(PREALLOCATE));
     // Lines are counted by hand: an empty line is an unlabelled node here, not a blank to skip.
     for (k, line) in table.text().lines().enumerate() {
         let token = line.trim();
@@ -143,7 +148,7 @@ pub fn load_ogb(dir: &Path, split: Option<&str>) -> Result<(NodeDataset, Vec<Str
 
     let edge_path = table_path(&raw, "edge");
     let table = Table::read(&edge_path, "OGB edges, one 'src,dst' per line")?;
-    let mut edges = Vec::with_capacity(e);
+    let mut edges = Vec::with_capacity(e.min(PREALLOCATE));
     for row in table.rows() {
         table.check_columns(&row, 2, "src,dst")?;
         let (a, b) = (table.index(&row, 0, "node id")?, table.index(&row, 1, "node id")?);
@@ -160,24 +165,15 @@ pub fn load_ogb(dir: &Path, split: Option<&str>) -> Result<(NodeDataset, Vec<Str
     let graph = Graph::from_edges(n, &edges, EdgeOptions::undirected()).map_err(|m| table.error(m.to_string()))?;
     drop(edges);
 
-    let known: Vec<usize> = labels.iter().zip(&labelled).filter(|(_, &l)| l).map(|(&y, _)| y).collect();
-    let class_names = default_class_names(&known).map_err(|m| DatasetError::format(&labels_path, m))?;
+    // Unlabelled nodes hold 0, which leaves max(label) as the labelled nodes have it.
+    let class_names = default_class_names(&labels).map_err(|m| DatasetError::format(&labels_path, m))?;
     let split = split_dir(dir, split)?;
     let train = read_ids(&table_path(&split, "train"), n, &labelled)?;
     let val = read_ids(&table_path(&split, "valid"), n, &labelled)?;
     let test = read_ids(&table_path(&split, "test"), n, &labelled)?;
     let name = dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "ogb".into());
-    let dataset = NodeDataset {
-        name,
-        graph,
-        features,
-        labels,
-        num_classes: class_names.len().max(1),
-        class_names: if class_names.is_empty() { vec!["class_0".into()] } else { class_names },
-        train,
-        val,
-        test,
-    };
+    let dataset =
+        NodeDataset { name, graph, features, labels, num_classes: class_names.len(), class_names, train, val, test };
     // Overlapping split files and the like: named with the split folder they come from.
     dataset.validate().map_err(|e| DatasetError::format(&split, e.to_string()))?;
     let unlabelled = labelled.iter().filter(|&&l| !l).count();

@@ -222,6 +222,13 @@ fn bad_ogb_input_is_one_error_naming_the_file() {
     for (label, dir, file, problem) in cases {
         expect_error(label, &format!("ogb:{}", dir.display()), file, &problem);
     }
+    let absurd = ogb_with(r, "absurd", "raw/num-node-list.csv.gz", Some(b"1000000000000\n"), true);
+    expect_error(
+        "absurd-node-count",
+        &format!("ogb:{}", absurd.display()),
+        "node-label.csv.gz",
+        &["12 labels for 1000000000000 nodes"],
+    );
     expect_error("no-folder-missing", &format!("ogb:{}/absent", r.display()), "absent", &["file not found"]);
     let two = write_ogb(r, "two", &raw());
     std::fs::create_dir_all(two.join("split/random")).unwrap();
@@ -347,4 +354,71 @@ fn bad_heterophilous_npz_is_one_error_naming_the_file() {
         "",
         &["node 0 is in both the Train and the Val split"],
     );
+}
+
+/// Small random damage to every file of the `csv:` and OGB fixtures (truncation, byte flips,
+/// tokens replaced by `nan`, `-1`, `1e20`, lines repeated): each load must be an error or a
+/// dataset that passes validation, never a panic (as datasets/tests/fuzz_parsers.rs asks of the
+/// other parsers).
+#[test]
+fn damaged_files_never_panic_or_load_invalid_data() {
+    use rand::{Rng, SeedableRng};
+    let root = tempfile::tempdir().unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(31);
+    let csv = write_csv(root.path(), "c", &raw());
+    let ogb = write_ogb(root.path(), "o", &raw());
+    let mut targets: Vec<(PathBuf, String)> = ["edges.txt", "features.csv", "labels.txt", "split.txt"]
+        .iter()
+        .map(|f| (root.path().join("c").join(f), csv.clone()))
+        .collect();
+    for f in [
+        "raw/edge.csv.gz",
+        "raw/node-feat.csv.gz",
+        "raw/node-label.csv.gz",
+        "raw/num-node-list.csv.gz",
+        "split/time/train.csv.gz",
+    ] {
+        targets.push((ogb.join(f), format!("ogb:{}", ogb.display())));
+    }
+    let (mut errors, mut loaded) = (0, 0);
+    for round in 0..400 {
+        let (path, spec) = &targets[round % targets.len()];
+        let original = std::fs::read(path).unwrap();
+        let zipped = original.starts_with(&[0x1f, 0x8b]);
+        let mut text = if zipped {
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&original[..]), &mut out).unwrap();
+            out
+        } else {
+            original.clone()
+        };
+        match rng.random_range(0..5) {
+            0 => text.truncate(rng.random_range(0..=text.len())),
+            1 if !text.is_empty() => {
+                let i = rng.random_range(0..text.len());
+                text[i] = rng.random();
+            }
+            2 | 3 if !text.is_empty() => {
+                let i = rng.random_range(0..text.len());
+                let token: &[u8] = [&b"nan"[..], b"-1", b"1e20", b"99", b",", b"\n"][rng.random_range(0..6)];
+                text.splice(i..i, token.iter().copied());
+            }
+            _ => text.extend_from_within(..text.len() / 2),
+        }
+        let mut bytes = if zipped { gz(&text) } else { text };
+        if zipped && rng.random_bool(0.2) {
+            bytes.truncate(rng.random_range(0..bytes.len()));
+        }
+        std::fs::write(path, &bytes).unwrap();
+        match std::panic::catch_unwind(|| load(spec, Path::new("."))) {
+            Err(_) => panic!("round {round}: {} panicked on {:?}", path.display(), String::from_utf8_lossy(&bytes)),
+            Ok(Ok(d)) => {
+                d.validate().unwrap_or_else(|e| panic!("round {round}: invalid dataset loaded: {e}"));
+                loaded += 1;
+            }
+            Ok(Err(_)) => errors += 1,
+        }
+        std::fs::write(path, &original).unwrap();
+    }
+    assert!(errors > 100 && loaded > 10, "{errors} errors, {loaded} loads: the damage should do both");
 }

@@ -55,11 +55,12 @@ pub fn data_dir_with(sub: &str, files: &[&str]) -> Option<PathBuf> {
         return Some(carried);
     }
     let ci = std::env::var("CI").map(|v| v.eq_ignore_ascii_case("true") || v == "1").unwrap_or(false);
-    let message = format!(
-        "real dataset folder {}{} is missing (set GDISTILL_DATA_DIR to the folder holding cora/, citeseer/, pubmed/)",
-        dir.display(),
-        if files.is_empty() { String::new() } else { format!(" (with {})", files.join(", ")) }
-    );
+    let what = if files.is_empty() || !dir.is_dir() {
+        format!("real dataset folder {} is missing", dir.display())
+    } else {
+        format!("real dataset files {} are missing from {}", files.join(", "), dir.display())
+    };
+    let message = format!("{what} (set GDISTILL_DATA_DIR to the folder holding cora/, citeseer/, pubmed/)");
     if ci {
         panic!("{message}; CI=true, so a missing dataset is a failure");
     }
