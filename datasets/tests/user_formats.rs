@@ -287,10 +287,13 @@ fn bad_csv_input_is_one_error_naming_the_file() {
     npy("npy-nan", NdArray { shape: vec![12, 2], data: ArrayData::F32(nan) }, &["feature (2, 1) is NaN"]);
 }
 
+/// The arrays of an npz, by key.
+type Arrays = Vec<(&'static str, NdArray)>;
+
 #[test]
 fn bad_heterophilous_npz_is_one_error_naming_the_file() {
     let root = tempfile::tempdir().unwrap();
-    let case = |label: &str, edit: &dyn Fn(&mut Vec<(&'static str, NdArray)>), suffix: &str, expect: &[&str]| {
+    let case = |label: &str, edit: &dyn Fn(&mut Arrays), suffix: &str, expect: &[&str]| {
         let mut arrays = hetero_arrays(&raw());
         edit(&mut arrays);
         let path = root.path().join(format!("{label}.npz"));
@@ -298,9 +301,9 @@ fn bad_heterophilous_npz_is_one_error_naming_the_file() {
         expect_error(label, &format!("npz:{}{suffix}", path.display()), &format!("{label}.npz"), expect);
     };
     let set = |key: &'static str, array: NdArray| {
-        move |a: &mut Vec<(&'static str, NdArray)>| a.iter_mut().find(|(k, _)| *k == key).unwrap().1 = array.clone()
+        move |a: &mut Arrays| a.iter_mut().find(|(k, _)| *k == key).unwrap().1 = array.clone()
     };
-    let drop = |key: &'static str| move |a: &mut Vec<(&'static str, NdArray)>| a.retain(|(k, _)| *k != key);
+    let drop = |key: &'static str| move |a: &mut Arrays| a.retain(|(k, _)| *k != key);
     let ints = |shape: Vec<usize>, v: Vec<i64>| NdArray { shape, data: ArrayData::Int(v) };
     case(
         "split-index-out-of-range",
