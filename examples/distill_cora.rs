@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! make bootstrap
+//! cargo run --release --example distill_cora              # Cora from the repository's data/
 //! cargo run --release --example distill_cora -- ../shared/data
 //! ```
 

@@ -32,7 +32,8 @@ use clap::{Parser, Subcommand};
         Start with the main job, which trains everything and prints a teacher-versus-student table:\n\
         \n    gdistill compare --dataset cora --seeds 10\n\n\
         Datasets are named by spec: cora, citeseer, pubmed (Planetoid files under --data-dir/<name>/), \
-        linqs:PREFIX, npz:PATH, h5:PATH, csbm:nodes=N,classes=C,... (synthetic).\n\
+        linqs:PREFIX, npz:PATH[:K], ogb:DIR[:SPLIT], csv:edges=FILE,features=FILE,labels=FILE[,split=FILE], \
+        h5:PATH, csbm:nodes=N,classes=C,... (synthetic).\n\
         The data directory is --data-dir, else $GDISTILL_DATA_DIR, else ./data."
 )]
 struct Cli {

@@ -1,12 +1,14 @@
 //! gdistill-datasets: node-classification datasets as plain Rust data (no tch).
 //!
 //! A [`NodeDataset`] holds a graph, sparse features, labels and a train/val/test split.
-//! [`load`] turns a dataset spec (`cora`, `linqs:PREFIX`, `npz:PATH`, `h5:PATH`, `csbm:...`;
+//! [`load`] turns a dataset spec (`cora`, `linqs:PREFIX`, `npz:PATH`, `ogb:DIR`, `csv:...`,
+//! `h5:PATH`, `csbm:...`;
 //! see [`spec`]) into one, validating everything on the way in: a bad file gives a
 //! [`DatasetError`] naming the file and the problem, never a panic or a silently wrong number.
 //!
 //! Modules, one per source: [`planetoid`] (Planetoid `ind.*` pickles, read by the inert
-//! [`pickle`] reader), [`linqs`] (LINQS text), [`npz`] (gnn-benchmark), [`h5graph`] (gdistill's
+//! [`pickle`] reader), [`linqs`] (LINQS text), [`npz`] (gnn-benchmark and heterophilous-graph),
+//! [`ogb`] (OGB's node-property layout), [`csv_graph`] (a user's edge list and tables), [`h5graph`] (gdistill's
 //! HDF5 layout, read and write), [`csbm`] (synthetic). Shared pieces: [`array`](mod@array) (numpy arrays),
 //! [`sparse`] (checked CSR construction), [`split`] (seeded per-class splits), [`limits`] (declared
 //! sizes checked against memory before anything is allocated), [`input`] (the one opener of every input
@@ -37,6 +39,7 @@
 pub mod array;
 pub mod atomic;
 pub mod csbm;
+pub mod csv_graph;
 mod dataset;
 mod error;
 pub mod h5file;
@@ -47,6 +50,7 @@ pub mod input;
 pub mod limits;
 pub mod linqs;
 pub mod npz;
+pub mod ogb;
 pub mod pickle;
 pub mod planetoid;
 pub mod pointcloud;
@@ -55,6 +59,7 @@ pub mod spec;
 pub mod split;
 pub mod split_spec;
 pub mod structural_features;
+mod table;
 
 pub use csbm::{generate_csbm, CsbmParams};
 pub use dataset::{DatasetSummary, FeatureLayout, NodeDataset, Split, SPARSE_FEATURE_DENSITY};
@@ -63,7 +68,9 @@ pub use h5graph::{read_h5graph, read_soft_targets, write_h5graph, write_soft_tar
 pub use images::{is_image_spec, load_images, ImageDataset, ImageSpec, ImageSummary};
 pub use inductive::{inductive_split, InductiveDataset};
 pub use linqs::{load_linqs, LinqsOptions, LinqsReport};
-pub use npz::load_npz;
+pub use csv_graph::{load_csv, CsvSpec};
+pub use npz::{load_npz, load_npz_split};
+pub use ogb::load_ogb;
 pub use planetoid::load_planetoid;
 pub use pointcloud::{is_pointcloud_spec, load_pointclouds, PointCloudDataset, PointCloudSpec, PointCloudSummary};
 pub use spec::{load, load_with_report, DatasetSpec, LoadReport};

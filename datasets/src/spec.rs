@@ -5,7 +5,9 @@
 //! | `cora`, `citeseer`, `pubmed` | Planetoid files `DATA_DIR/<name>/ind.<name>.*` ([`crate::planetoid`]) |
 //! | `linqs:PREFIX` | LINQS `PREFIX.content` + `PREFIX.cites`; unknown citations dropped and reported ([`crate::linqs`]) |
 //! | `linqs-strict:PREFIX` | the same, unknown citations are an error |
-//! | `npz:PATH` | gnn-benchmark `.npz` ([`crate::npz`]) |
+//! | `npz:PATH`, `npz:PATH:K` | gnn-benchmark `.npz` ([`crate::npz`]), or the heterophilous-graph layout with its stored split `K` (default 0; [`crate::npz::hetero`]) |
+//! | `ogb:DIR`, `ogb:DIR:SPLIT` | OGB's node-property layout, its only split or the one named ([`crate::ogb`]) |
+//! | `csv:edges=FILE,features=FILE,labels=FILE[,split=FILE]` | an edge list, a feature table (or `.npy`), labels ([`crate::csv_graph`]) |
 //! | `h5:PATH` | gdistill HDF5 graph ([`crate::h5graph`]) |
 //! | `csbm:key=value,...` | synthetic CSBM ([`crate::csbm`]) |
 //!
@@ -13,7 +15,7 @@
 //! [`crate::load_images`]: images have no graph between them. Point-cloud specs (`modelnet:DIR`)
 //! likewise, with a pointer to [`crate::load_pointclouds`].
 //!
-//! A relative `PREFIX` / `PATH` is taken as given when it exists, else under `DATA_DIR`
+//! A relative `PREFIX` / `PATH` / `DIR` / `FILE` is taken as given when it exists, else under `DATA_DIR`
 //! (so `linqs:cora/cora` finds `DATA_DIR/cora/cora.content`). Loaders print nothing: what they
 //! noticed comes back in a [`LoadReport`] from [`load_with_report`].
 //!
@@ -28,6 +30,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use crate::csbm::{generate_csbm, CsbmParams};
+use crate::csv_graph::{load_csv, CsvSpec};
 use crate::linqs::{linqs_files, load_linqs, LinqsOptions, LinqsReport};
 use crate::planetoid::{load_planetoid_with_report, PlanetoidReport};
 use crate::split::SplitOptions;
@@ -36,7 +39,9 @@ use crate::{DatasetError, NodeDataset};
 /// The valid spec forms, for error messages and `--help`.
 pub const SPEC_FORMS: &str = "cora | citeseer | pubmed (Planetoid files under DATA_DIR/<name>/), \
 linqs:PREFIX (PREFIX.content + PREFIX.cites), linqs-strict:PREFIX (unknown citations are errors), \
-npz:PATH (gnn-benchmark .npz), h5:PATH (gdistill HDF5 graph), \
+npz:PATH[:K] (gnn-benchmark .npz, or heterophilous-graph .npz with stored split K), \
+ogb:DIR[:SPLIT] (OGB node-property folder), csv:edges=FILE,features=FILE,labels=FILE[,split=FILE], \
+h5:PATH (gdistill HDF5 graph), \
 csbm:nodes=N,classes=C,degree=D,homophily=H,features=F,signal=S,seed=K (synthetic; every key optional)";
 
 /// A parsed dataset spec.
@@ -51,8 +56,22 @@ pub enum DatasetSpec {
         /// Whether unknown citations are errors.
         strict: bool,
     },
-    /// A gnn-benchmark `.npz` file.
-    Npz(PathBuf),
+    /// A gnn-benchmark or heterophilous-graph `.npz` file.
+    Npz {
+        /// The file.
+        path: PathBuf,
+        /// Which stored split of a heterophilous-layout file (`None`: the first).
+        split_index: Option<usize>,
+    },
+    /// An OGB node-property dataset folder.
+    Ogb {
+        /// The dataset folder (holding `raw/` and `split/`).
+        dir: PathBuf,
+        /// The split folder under `split/` (`None`: the only one).
+        split: Option<String>,
+    },
+    /// An edge list, a feature table and labels.
+    Csv(CsvSpec),
     /// A gdistill HDF5 graph file.
     H5(PathBuf),
     /// A synthetic CSBM graph.
@@ -95,7 +114,27 @@ impl FromStr for DatasetSpec {
         match kind.to_ascii_lowercase().as_str() {
             "linqs" => Ok(DatasetSpec::Linqs { prefix: nonempty(rest, "PREFIX")?, strict: false }),
             "linqs-strict" => Ok(DatasetSpec::Linqs { prefix: nonempty(rest, "PREFIX")?, strict: true }),
-            "npz" => Ok(DatasetSpec::Npz(nonempty(rest, "PATH")?)),
+            "npz" => {
+                // A trailing `:K` of digits picks a stored split; no real .npz path ends so.
+                let (path, split_index) = match rest.trim().rsplit_once(':') {
+                    Some((path, k)) if !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()) => {
+                        let k = k.parse().map_err(|_| bad(format!("split index '{k}' is too large")))?;
+                        (path, Some(k))
+                    }
+                    _ => (rest, None),
+                };
+                Ok(DatasetSpec::Npz { path: nonempty(path, "PATH")?, split_index })
+            }
+            "ogb" => {
+                let (dir, split) = match rest.trim().rsplit_once(':') {
+                    Some((dir, name)) if !name.trim().is_empty() && !name.contains('/') => {
+                        (dir, Some(name.trim().to_string()))
+                    }
+                    _ => (rest, None),
+                };
+                Ok(DatasetSpec::Ogb { dir: nonempty(dir, "DIR")?, split })
+            }
+            "csv" => rest.parse().map(DatasetSpec::Csv).map_err(bad),
             "h5" | "hdf5" => Ok(DatasetSpec::H5(nonempty(rest, "PATH")?)),
             "csbm" => rest.parse().map(DatasetSpec::Csbm).map_err(bad),
             _ => Err(bad(format!("unknown dataset kind '{kind}'; valid forms: {SPEC_FORMS}"))),
@@ -163,13 +202,37 @@ impl DatasetSpec {
                 report.linqs = Some(found);
                 dataset
             }
-            DatasetSpec::Npz(path) => {
-                crate::npz::load_npz(&resolve(path, data_dir, Path::to_path_buf), &SplitOptions::default())?
+            DatasetSpec::Npz { path, split_index } => {
+                crate::npz::load_npz_split(&resolve(path, data_dir, Path::to_path_buf), *split_index)?
             }
+            DatasetSpec::Ogb { dir, split } => {
+                let (dataset, notes) =
+                    crate::ogb::load_ogb(&resolve(dir, data_dir, Path::to_path_buf), split.as_deref())?;
+                report.notes.extend(notes);
+                dataset
+            }
+            DatasetSpec::Csv(files) => load_csv(&files.map_paths(|p| resolve(p, data_dir, Path::to_path_buf)))?,
             DatasetSpec::H5(path) => crate::h5graph::read_h5graph(&resolve(path, data_dir, Path::to_path_buf))?,
             DatasetSpec::Csbm(params) => generate_csbm(params)?,
         };
         Ok((dataset, report))
+    }
+
+    /// This spec with stored split `index` (`--split-index`): only heterophilous-layout npz files
+    /// store several splits; for any other spec, or an `npz:PATH:K` naming another index, an
+    /// index is an error (for the caller to put beside the spec's text) rather than something
+    /// silently ignored.
+    pub fn with_split_index(self, index: usize) -> Result<DatasetSpec, String> {
+        match self {
+            DatasetSpec::Npz { path, split_index: None } => Ok(DatasetSpec::Npz { path, split_index: Some(index) }),
+            DatasetSpec::Npz { split_index: Some(k), .. } if k == index => Ok(self),
+            DatasetSpec::Npz { split_index: Some(k), .. } => {
+                Err(format!("the spec names stored split {k} and --split-index {index}: give one"))
+            }
+            _ => Err("--split-index applies to npz files that store several splits (the heterophilous-graph \
+                      layout: train_masks, val_masks, test_masks)"
+                .into()),
+        }
     }
 
     /// Loads the dataset.

@@ -87,7 +87,7 @@ fn labels_agree(linqs: &NodeDataset, planetoid: &NodeDataset, map: &[Option<usiz
 
 #[test]
 fn cora_linqs_and_planetoid_are_the_same_graph() {
-    let Some(dir) = common::data_dir("cora") else { return };
+    let Some(dir) = common::data_dir_with("cora", &["cora.content", "cora.cites"]) else { return };
     let linqs = load("linqs:cora/cora", dir.parent().unwrap()).unwrap();
     let planetoid = load("cora", dir.parent().unwrap()).unwrap();
     assert_eq!(linqs.num_nodes(), planetoid.num_nodes());
@@ -110,7 +110,7 @@ fn cora_linqs_and_planetoid_are_the_same_graph() {
 
 #[test]
 fn citeseer_linqs_reports_unknown_citations_and_agrees_on_labels() {
-    let Some(dir) = common::data_dir("citeseer") else { return };
+    let Some(dir) = common::data_dir_with("citeseer", &["citeseer.content", "citeseer.cites"]) else { return };
     let (linqs, report) = load_with_report("linqs:citeseer/citeseer", dir.parent().unwrap()).unwrap();
     let r = report.linqs.as_ref().unwrap();
     assert_eq!((r.citations, r.unknown_citations, r.self_citations), (4732, 17, 124));

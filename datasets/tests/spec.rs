@@ -18,7 +18,39 @@ fn specs_parse_into_their_kinds() {
         "linqs-strict:x".parse::<DatasetSpec>().unwrap(),
         DatasetSpec::Linqs { prefix: PathBuf::from("x"), strict: true }
     );
-    assert_eq!("npz:/a/b.npz".parse::<DatasetSpec>().unwrap(), DatasetSpec::Npz("/a/b.npz".into()));
+    assert_eq!(
+        "npz:/a/b.npz".parse::<DatasetSpec>().unwrap(),
+        DatasetSpec::Npz { path: "/a/b.npz".into(), split_index: None }
+    );
+    assert_eq!(
+        "npz:r.npz:3".parse::<DatasetSpec>().unwrap(),
+        DatasetSpec::Npz { path: "r.npz".into(), split_index: Some(3) }
+    );
+    assert_eq!(
+        "ogb:ogbn_arxiv".parse::<DatasetSpec>().unwrap(),
+        DatasetSpec::Ogb { dir: "ogbn_arxiv".into(), split: None }
+    );
+    assert_eq!(
+        "ogb:d/ogbn_arxiv:time".parse::<DatasetSpec>().unwrap(),
+        DatasetSpec::Ogb { dir: "d/ogbn_arxiv".into(), split: Some("time".into()) }
+    );
+    assert_eq!(
+        "csv:edges=e.txt,features=x.npy,labels=y.txt".parse::<DatasetSpec>().unwrap(),
+        DatasetSpec::Csv(gdistill_datasets::CsvSpec {
+            edges: "e.txt".into(),
+            features: "x.npy".into(),
+            labels: "y.txt".into(),
+            split: None
+        })
+    );
+    for (spec, expect) in [
+        ("csv:edges=e.txt,labels=y.txt", "no features=FILE"),
+        ("csv:edges=e.txt,features=x,labels=y,colour=red", "unknown key 'colour'"),
+        ("csv:edges=a,edges=b,features=x,labels=y", "'edges' given twice"),
+    ] {
+        let err = spec.parse::<DatasetSpec>().unwrap_err().to_string();
+        assert!(err.contains(expect), "{spec}: {err}");
+    }
     assert_eq!("h5:g.h5".parse::<DatasetSpec>().unwrap(), DatasetSpec::H5("g.h5".into()));
     assert!(matches!("csbm:nodes=50".parse::<DatasetSpec>().unwrap(), DatasetSpec::Csbm(p) if p.nodes == 50));
 }

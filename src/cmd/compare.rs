@@ -37,7 +37,8 @@ pub struct CompareArgs {
     /// Teacher family: gcn, sage, gat or appnp (the small student is of the same family).
     #[arg(long)]
     pub teacher: Option<Arch>,
-    /// Split: public (the dataset's own), per-class:TRAIN,VAL (drawn per seed), random:TRAIN,VAL.
+    /// Split: public (the dataset's own; --split-index K picks among the splits a file stores),
+    /// per-class:TRAIN,VAL (drawn per seed), random:TRAIN,VAL.
     #[arg(long)]
     pub split: Option<SplitSpec>,
     /// Node features: given, identity, degree, positional:K (graphs without features), given+positional:K.

@@ -12,7 +12,8 @@ use gdistill_datasets::{DatasetSpec, NodeDataset};
 /// Where a dataset comes from.
 #[derive(Args, Clone, Debug)]
 pub struct DatasetArgs {
-    /// Dataset spec: cora, citeseer, pubmed, linqs:PREFIX, npz:PATH, h5:PATH, or
+    /// Dataset spec: cora, citeseer, pubmed, linqs:PREFIX, npz:PATH[:K], ogb:DIR[:SPLIT],
+    /// csv:edges=FILE,features=FILE,labels=FILE[,split=FILE], h5:PATH, or
     /// csbm:nodes=N,classes=C,degree=D,homophily=H,features=F,signal=S,seed=K; for compare also
     /// mnist:DIR, digits:FILE and modelnet:DIR (point clouds).
     #[arg(long, short = 'd')]
@@ -20,6 +21,10 @@ pub struct DatasetArgs {
     /// Directory holding <name>/ folders of Planetoid files [default: $GDISTILL_DATA_DIR, else data/].
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Which of the splits a file stores is the dataset's own (`--split public`): row K of a
+    /// heterophilous-graph npz's masks [default: 0; the same as npz:PATH:K].
+    #[arg(long, value_name = "K")]
+    pub split_index: Option<usize>,
 }
 
 impl DatasetArgs {
@@ -34,7 +39,12 @@ impl DatasetArgs {
     /// A dataset that parses but breaks an invariant (NaN features, overlapping splits) is
     /// reported with the spec it came from, so the message names the file.
     pub fn load(&self) -> Result<NodeDataset> {
-        let spec: DatasetSpec = self.dataset.parse()?;
+        let mut spec: DatasetSpec = self.dataset.parse()?;
+        if let Some(index) = self.split_index {
+            spec = spec
+                .with_split_index(index)
+                .map_err(|m| gdistill_datasets::DatasetError::spec(self.dataset.as_str(), m))?;
+        }
         let data_dir = self.data_dir();
         let (dataset, report) = spec.load_with_report(&data_dir).map_err(|e| match e {
             gdistill_datasets::DatasetError::Invalid { .. } => {
@@ -88,4 +98,3 @@ pub fn choose_hdf5_probe() {
         isolate::set_probe(probe);
     }
 }
-

@@ -17,6 +17,7 @@ pub mod soft_targets;
 pub mod train;
 
 // The part of the CLI that needs no libtorch, shared with the light `gdistill` front (src/front.rs).
+pub mod data_convert;
 pub mod data_info;
 mod light;
 pub use light::{choose_hdf5_probe, write_json, DatasetArgs, PROBE_ARG};

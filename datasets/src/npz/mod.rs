@@ -13,7 +13,11 @@
 //!
 //! The split is a seeded per-class split ([`crate::split`], 20 train / 30 val per class by
 //! default). [`write_npz`] writes such files (used by the tests).
+//!
+//! A file with `node_features` / `node_labels` / `edges` keys is in the heterophilous-graph
+//! layout instead, with its splits stored in it ([`hetero`]); [`load_npz_split`] picks one.
 
+pub mod hetero;
 pub mod npy;
 
 use std::collections::HashMap;
@@ -123,9 +127,32 @@ pub(crate) fn default_class_names(labels: &[usize]) -> Result<Vec<String>, Strin
     Ok((0..=max).map(|c| format!("class_{c}")).collect())
 }
 
-/// Loads a gnn-benchmark `.npz` graph; the dataset is named after the file stem.
+/// Loads a gnn-benchmark `.npz` graph, or a heterophilous-layout one with its first stored
+/// split; the dataset is named after the file stem.
 pub fn load_npz(path: &Path, split: &SplitOptions) -> Result<NodeDataset, DatasetError> {
+    load_npz_with(path, split, None)
+}
+
+/// [`load_npz`] with stored split `index` of a heterophilous-layout file (0 when `None`). A
+/// gnn-benchmark file stores no split: an index for one is an error, not silently ignored.
+pub fn load_npz_split(path: &Path, index: Option<usize>) -> Result<NodeDataset, DatasetError> {
+    load_npz_with(path, &SplitOptions::default(), index)
+}
+
+fn load_npz_with(path: &Path, split: &SplitOptions, index: Option<usize>) -> Result<NodeDataset, DatasetError> {
     let arrays = read_npz(path)?;
+    if hetero::is_heterophilous(&arrays) {
+        return hetero::load_heterophilous(path, &arrays, index.unwrap_or(0));
+    }
+    if let Some(k) = index {
+        return Err(DatasetError::format(
+            path,
+            format!(
+                "split index {k} given, but this gnn-benchmark npz stores no splits (only heterophilous-layout \
+                 files, with train_masks/val_masks/test_masks, do); use --split to draw one"
+            ),
+        ));
+    }
     let bad = |m: String| DatasetError::format(path, m);
     let adjacency = sparse_member(path, &arrays, "adj")?
         .ok_or_else(|| bad("no adjacency (adj_data, adj_indices, adj_indptr, adj_shape)".into()))?;
