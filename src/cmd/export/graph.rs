@@ -35,6 +35,9 @@ struct Edges {
 impl Edges {
     /// From PyG's `edge_index` (`[2, E]`, row 0 source, row 1 target), for the nodes of `x`.
     fn undirected(x: &Tensor, edge_index: &Tensor, self_loops: bool) -> Edges {
+        // `expand` to `[2, -1]` is recorded, so the module raises on an `[E, 2]` list instead of
+        // reading its first two rows as the edges (tracing records no assertions).
+        let edge_index = edge_index.expand([2, -1], false);
         let (source, target) = (edge_index.select(0, 0), edge_index.select(0, 1));
         let both_target = Tensor::cat(&[&target, &source], 0);
         let both_source = Tensor::cat(&[&source, &target], 0);
