@@ -54,7 +54,8 @@ enum Command {
     SoftTargets(cmd::soft_targets::SoftTargetsArgs),
     /// Evaluate a saved checkpoint on a dataset.
     Eval(cmd::eval::EvalArgs),
-    /// A checkpoint as TorchScript (MLP students, image MLPs and CNNs), for torch.jit.load.
+    /// A checkpoint as TorchScript for torch.jit.load: node models (graph models take x and
+    /// edge_index), image MLPs and CNNs.
     Export(cmd::export::ExportArgs),
     /// The main job: teacher versus students, from scratch and distilled, over several seeds.
     Compare(cmd::compare::CompareArgs),
