@@ -276,6 +276,8 @@ fn gat_appnp_and_other_shapes_export_and_reproduce_gdistill_on_a_random_graph() 
         let x = Tensor::rand([6, 20], (Kind::Float, Device::Cpu));
         let transposed = edge_index(&[(0, 1), (1, 2), (3, 4)]).transpose(0, 1);
         assert!(module.forward_ts(&[&x, &transposed]).is_err(), "{arch}: an [E, 2] edge list is an error");
+        let one_row = edge_index(&[(0, 1), (1, 2), (3, 4)]).narrow(0, 0, 1);
+        assert!(module.forward_ts(&[&x, &one_row]).is_err(), "{arch}: a [1, E] edge list is an error");
         let difference = check_on_random_graph(&checkpoint, &out, 41, python.as_ref());
         eprintln!("{arch}: max abs difference on a random graph of 41 nodes: {difference:e}");
         assert!(difference <= 1e-5, "{arch}: {difference}");

@@ -276,6 +276,7 @@ fn training_graph(args: &ExportArgs, meta: &CheckpointMeta) -> Result<Option<sup
     let dataset = DatasetArgs {
         dataset: args.dataset.clone().unwrap_or_else(|| meta.dataset.name.clone()),
         data_dir: args.data_dir.clone(),
+        split_index: None,
     };
     let device = DeviceArgs { device: "cpu".into(), threads: None };
     let prepared = prepare(&dataset, &device, Some(meta.dataset.row_normalized))

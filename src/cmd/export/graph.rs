@@ -35,10 +35,12 @@ struct Edges {
 impl Edges {
     /// From PyG's `edge_index` (`[2, E]`, row 0 source, row 1 target), for the nodes of `x`.
     fn undirected(x: &Tensor, edge_index: &Tensor, self_loops: bool) -> Edges {
-        // `expand` to `[2, -1]` is recorded, so the module raises on an `[E, 2]` list instead of
-        // reading its first two rows as the edges (tracing records no assertions).
-        let edge_index = edge_index.expand([2, -1], false);
-        let (source, target) = (edge_index.select(0, 0), edge_index.select(0, 1));
+        // Tracing records no assertions, but it records `unbind` followed by unpacking exactly two
+        // rows, which raises at run time on any other row count: an `[E, 2]` list (E != 2) or a
+        // `[1, E]` one is an error instead of silently wrong edges (`expand` let `[1, E]` through
+        // as E self-loops, i.e. no edges at all).
+        let rows = edge_index.unbind(0);
+        let (source, target) = (rows[0].shallow_clone(), rows[1].shallow_clone());
         let both_target = Tensor::cat(&[&target, &source], 0);
         let both_source = Tensor::cat(&[&source, &target], 0);
         let off_diagonal = both_target.ne_tensor(&both_source);
