@@ -102,7 +102,12 @@ pub(crate) fn download(
                 have = restart(&file).map_err(io_err)?;
                 ranged = false;
             }
-            Err(e) => return Err(network(describe(&e))),
+            Err(e) => {
+                if have == 0 {
+                    let _ = std::fs::remove_file(&partial); // nothing to resume: leave nothing behind
+                }
+                return Err(network(describe(&e)));
+            }
             Ok(response) => {
                 let status = response.status().as_u16();
                 let range_start = response
@@ -113,6 +118,9 @@ pub(crate) fn download(
                     .and_then(|v| v.split('-').next())
                     .and_then(|v| v.trim().parse::<u64>().ok());
                 if status != 200 && status != 206 {
+                    if have == 0 {
+                        let _ = std::fs::remove_file(&partial);
+                    }
                     return Err(network(format!("the server answered HTTP {status}, not the file")));
                 }
                 if status == 206 && range_start != Some(have) {
@@ -147,6 +155,9 @@ pub(crate) fn download(
             Ok(n) => n,
             Err(e) => {
                 let _ = file.sync_all();
+                if received == 0 {
+                    let _ = std::fs::remove_file(&partial);
+                }
                 progress(Progress::Finish);
                 return Err(FetchError::Broken {
                     url: url.to_owned(),
@@ -222,6 +233,10 @@ fn describe_io(error: &std::io::Error) -> String {
         TimedOut | WouldBlock => "timed out (GDISTILL_FETCH_TIMEOUT_S sets the limit)".to_owned(),
         UnexpectedEof => "the connection closed early".to_owned(),
         NetworkUnreachable | HostUnreachable => format!("{error} (no network?)"),
+        // getaddrinfo's failures have no ErrorKind of their own.
+        _ if error.to_string().contains("lookup address") => {
+            format!("the host name does not resolve (no network, or no DNS?): {error}")
+        }
         _ => error.to_string(),
     }
 }

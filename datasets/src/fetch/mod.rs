@@ -157,14 +157,12 @@ pub enum FetchError {
     },
     /// Files without a pinned sha256 would be downloaded, and that was not allowed.
     #[error(
-        "{name}: {} ha{} no pinned sha256 in gdistill's catalogue, so the download could not be checked; \
+        "{} ha{} no pinned sha256 in gdistill's catalogue, so the download could not be checked; \
          --allow-unpinned downloads it anyway and prints its sha256 (or put the file there yourself: {})",
         .files.join(", "), if .files.len() == 1 { "s" } else { "ve" },
         .paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
     )]
     Unpinned {
-        /// The entry.
-        name: &'static str,
         /// The unpinned files' names.
         files: Vec<&'static str>,
         /// Where they go.
@@ -249,7 +247,6 @@ pub fn fetch(
     let unpinned: Vec<&RemoteFile> = to_download.iter().copied().filter(|f| f.sha256.is_none()).collect();
     if !unpinned.is_empty() && !options.allow_unpinned {
         return Err(FetchError::Unpinned {
-            name: entry.name,
             files: unpinned.iter().map(|f| f.name).collect(),
             paths: unpinned.iter().map(|f| destination(entry, f, data_dir)).collect(),
         });
@@ -263,6 +260,23 @@ pub fn fetch(
         .build()
         .into();
     let manual = manual_hint(entry, data_dir);
+    let folder = data_dir.join(entry.layout.dir());
+    let created = !folder.exists();
+    let result = fetch_files(entry, options, &agent, &manual, progress);
+    if result.is_err() && created {
+        let _ = std::fs::remove_dir(&folder); // only if empty: a `.partial` to resume stays
+    }
+    result
+}
+
+fn fetch_files(
+    entry: &Entry,
+    options: &FetchOptions,
+    agent: &ureq::Agent,
+    manual: &str,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Vec<FileReport>, FetchError> {
+    let data_dir = &options.data_dir;
     let mut reports = Vec::new();
     for file in entry.files {
         let dest = destination(entry, file, data_dir);
@@ -273,7 +287,7 @@ pub fn fetch(
             check_present(&dest, file.sha256)?
         } else {
             let url = url(entry, file, options.base_url.as_deref());
-            let got = download::download(&agent, &url, &dest, file.sha256, file.bytes, &manual, progress)?;
+            let got = download::download(agent, &url, &dest, file.sha256, file.bytes, manual, progress)?;
             Outcome::Downloaded {
                 bytes: got.bytes,
                 sha256: got.sha256,
