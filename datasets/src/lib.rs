@@ -12,7 +12,7 @@
 //! sizes checked against memory before anything is allocated), [`input`] (the one opener of every input
 //! file: devices and directories refused, sizes and pipes bounded). Per experiment: [`split_spec`] (which
 //! split: `public`, `per-class:20,30`, `random:0.6,0.2`), [`structural_features`] (features from the
-//! graph alone, for graphs without node features). With the `fetch` feature, [`fetch`](mod@fetch) downloads
+//! graph alone, for graphs without node features). With the `fetch` feature, the `fetch` module downloads
 //! the public datasets (`gdistill data fetch`) against pinned sha256 values.
 //!
 //! Image datasets (`mnist:DIR`, `digits:FILE`) are not node datasets: [`load_images`] turns
