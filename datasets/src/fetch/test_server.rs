@@ -25,6 +25,8 @@ pub enum Reply {
     Stall(Duration),
     /// An empty answer with this status.
     Status(u16),
+    /// A 302 to this path (as GitHub sends `/raw/` requests to its content host).
+    Redirect(String),
 }
 
 /// A request the server saw.
@@ -123,6 +125,10 @@ fn answer(stream: TcpStream, script: &mut HashMap<String, Vec<Reply>>, deadline:
             std::thread::sleep(time.min(deadline.saturating_duration_since(Instant::now())));
             Ok(())
         }
+        Reply::Redirect(to) => stream.write_all(
+            format!("HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        ),
         Reply::Status(code) => stream
             .write_all(format!("HTTP/1.1 {code} Status\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes()),
     };

@@ -83,6 +83,27 @@ fn a_broken_connection_keeps_the_partial_and_the_next_run_resumes() {
 }
 
 #[test]
+fn a_resume_keeps_its_range_across_a_redirect() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = body(50_000);
+    let script = vec![
+        ("f.bin", vec![Reply::Redirect("/content/f.bin".into())]),
+        ("content/f.bin", vec![Reply::Truncated(bytes.clone(), 20_000), Reply::File(bytes.clone())]),
+    ];
+    let server = Server::start(script, 4, Duration::from_secs(20));
+    let toy = entry("f.bin", Some(sha(&bytes)));
+    let opts = options(dir.path(), &server);
+    assert!(matches!(run(&toy, &opts).unwrap_err(), FetchError::Broken { got: 20_000, .. }));
+    let report = run(&toy, &opts).unwrap();
+    assert!(matches!(report[0].outcome, Outcome::Downloaded { resumed_from: 20_000, .. }), "{report:?}");
+    assert_eq!(std::fs::read(dir.path().join("toy/f.bin")).unwrap(), bytes);
+    let seen = server.finish();
+    let ranges: Vec<_> = seen.iter().map(|s| (s.path.as_str(), s.range.as_deref())).collect();
+    let resumed = Some("bytes=20000-");
+    assert_eq!(ranges[2..], [("/f.bin", resumed), ("/content/f.bin", resumed)], "{ranges:?}");
+}
+
+#[test]
 fn a_server_that_ignores_the_range_is_downloaded_again_from_the_start() {
     let dir = tempfile::tempdir().unwrap();
     let bytes = body(5_000);
