@@ -184,3 +184,20 @@ fn a_file_already_there_with_another_hash_is_left_alone() {
     assert!(matches!(err, FetchError::PresentMismatch { .. }), "{err}");
     assert_eq!(std::fs::read(&path).unwrap(), b"the user's own file");
 }
+
+#[test]
+fn an_archive_put_in_place_by_hand_is_unpacked_without_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(dir.path().join("arxiv.zip")).unwrap());
+    zip.start_file("arxiv/raw/edge.csv.gz", zip::write::SimpleFileOptions::default()).unwrap();
+    std::io::Write::write_all(&mut zip, b"edges").unwrap();
+    zip.finish().unwrap();
+    let arxiv = find("ogbn-arxiv").unwrap();
+    // A closed port: any request would fail the test.
+    let opts = FetchOptions { base_url: Some("http://127.0.0.1:9".into()), ..FetchOptions::new(dir.path()) };
+    let report = run(arxiv, &opts).unwrap();
+    assert_eq!(report[0].outcome, Outcome::Present { checked: false });
+    assert_eq!(report[1], FileReport { path: dir.path().join("ogbn_arxiv"), outcome: Outcome::Unpacked });
+    assert_eq!(std::fs::read(dir.path().join("ogbn_arxiv/raw/edge.csv.gz")).unwrap(), b"edges");
+    assert_eq!(run(arxiv, &opts).unwrap()[0].outcome, Outcome::Present { checked: false });
+}
