@@ -2,7 +2,8 @@
 //!
 //! Loading libtorch costs about 0.2 s of CPU time before `main` runs (the static initialisers of
 //! libtorch_cpu, which register thousands of operators), which `gdistill data info` never needs.
-//! So this binary links no libtorch: it runs `data info` itself (src/cmd/data_info.rs), and the
+//! So this binary links no libtorch: it runs `data info` (src/cmd/data_info.rs) and `data fetch`
+//! (src/cmd/fetch.rs) itself, and the
 //! HDF5 probe where `gdistill-h5probe` is missing, and for every other command becomes
 //! `gdistill-torch`, built beside it (src/main.rs), by `exec`: same process, arguments, standard
 //! streams and exit status.
@@ -13,6 +14,8 @@
 
 #[path = "cmd/data_info.rs"]
 mod data_info;
+#[path = "cmd/fetch.rs"]
+mod fetch;
 #[path = "cmd/light.rs"]
 mod light;
 
@@ -22,7 +25,7 @@ use std::os::unix::process::CommandExt;
 use clap::{Parser, Subcommand};
 use light::{write_json, DatasetArgs};
 
-/// `gdistill data info` only, parsed as gdistill-torch parses it (tests/quiet_start.rs compares
+/// `gdistill data info` and `data fetch` only, parsed as gdistill-torch parses them (tests/quiet_start.rs compares
 /// their help texts).
 #[derive(Parser)]
 #[command(name = "gdistill", bin_name = "gdistill", version)]
@@ -44,6 +47,10 @@ enum FrontData {
     ///
     /// Example: gdistill data info --dataset cora --json cora.json
     Info(data_info::InfoArgs),
+    /// Download a public dataset (Planetoid, gnn-benchmark npz, OGB) into the data directory, checked against pinned sha256.
+    ///
+    /// Example: gdistill data fetch cora --data-dir data; gdistill data fetch --list
+    Fetch(fetch::FetchArgs),
 }
 
 /// The binary with the libtorch commands, beside this one.
@@ -56,18 +63,22 @@ fn main() {
         // The HDF5 probe where no gdistill-h5probe is installed (light::choose_hdf5_probe).
         std::process::exit(gdistill_datasets::h5graph::isolate::probe_main(&args[2..]));
     }
-    if word(1, "data") && word(2, "info") {
-        light::choose_hdf5_probe();
-        let FrontCommand::Data(FrontData::Info(info)) = Front::parse().command;
-        if let Err(err) = data_info::info(info) {
+    if word(1, "data") && (word(2, "info") || word(2, "fetch")) {
+        let result = match Front::parse().command {
+            FrontCommand::Data(FrontData::Info(info)) => {
+                light::choose_hdf5_probe();
+                data_info::info(info)
+            }
+            FrontCommand::Data(FrontData::Fetch(args)) => fetch::fetch(args),
+        };
+        if let Err(err) = result {
             eprintln!("error: {err:#}");
             std::process::exit(1);
         }
         return;
     }
-    let program = std::env::current_exe()
-        .map(|exe| exe.with_file_name(TORCH_BINARY))
-        .unwrap_or_else(|_| TORCH_BINARY.into());
+    let program =
+        std::env::current_exe().map(|exe| exe.with_file_name(TORCH_BINARY)).unwrap_or_else(|_| TORCH_BINARY.into());
     let mut command = std::process::Command::new(&program);
     if let Some(arg0) = args.first() {
         command.arg0(arg0); // the name the user ran, for `ps` and the like

@@ -14,7 +14,8 @@
 //! sizes checked against memory before anything is allocated), [`input`] (the one opener of every input
 //! file: devices and directories refused, sizes and pipes bounded). Per experiment: [`split_spec`] (which
 //! split: `public`, `per-class:20,30`, `random:0.6,0.2`), [`structural_features`] (features from the
-//! graph alone, for graphs without node features).
+//! graph alone, for graphs without node features). With the `fetch` feature, the `fetch` module downloads
+//! the public datasets (`gdistill data fetch`) against pinned sha256 values.
 //!
 //! Image datasets (`mnist:DIR`, `digits:FILE`) are not node datasets: [`load_images`] turns
 //! their specs into an [`ImageDataset`] ([`images`]; [`is_image_spec`] tells the two apart).
@@ -42,6 +43,8 @@ pub mod csbm;
 pub mod csv_graph;
 mod dataset;
 mod error;
+#[cfg(feature = "fetch")]
+pub mod fetch;
 pub mod h5file;
 pub mod h5graph;
 pub mod images;

@@ -21,6 +21,10 @@ pub enum DataCommand {
     ///
     /// Example: gdistill data pointcloud-from-images --dataset mnist:DIR --points 256 --out mnist-points
     PointcloudFromImages(super::pointcloud::FromImagesArgs),
+    /// Download a public dataset (Planetoid, gnn-benchmark npz, OGB) into the data directory, checked against pinned sha256.
+    ///
+    /// Example: gdistill data fetch cora --data-dir data; gdistill data fetch --list
+    Fetch(super::fetch::FetchArgs),
 }
 
 pub fn run(command: DataCommand) -> Result<()> {
@@ -28,5 +32,6 @@ pub fn run(command: DataCommand) -> Result<()> {
         DataCommand::Info(args) => data_info::info(args),
         DataCommand::Convert(args) => data_convert::convert(args),
         DataCommand::PointcloudFromImages(args) => super::pointcloud::from_images(args),
+        DataCommand::Fetch(args) => super::fetch::fetch(args),
     }
 }

@@ -8,6 +8,7 @@ pub mod distill;
 pub mod eval;
 pub mod experiment;
 pub mod export;
+pub mod fetch;
 pub mod images;
 pub mod mpi;
 pub mod pointcloud;
