@@ -191,8 +191,8 @@ pub fn run(args: PruneArgs) -> Result<()> {
     let schedule = if args.one_shot { Schedule::OneShot } else { Schedule::Iterative { steps: args.steps } };
     let scope = if args.per_layer { ThresholdScope::PerLayer } else { ThresholdScope::Global };
     let seeds: Vec<u64> = (args.first_seed..args.first_seed + args.seeds as u64).collect();
-    let mut journal =
-        resume::open(args.json.as_deref(), &args.resume, "prune", dataset_identity(&dataset), journal_settings(&args))?;
+    let settings = journal_settings(&args);
+    let mut journal = resume::open(args.json.as_deref(), &args.resume, "prune", dataset_identity(&dataset), settings)?;
     let mut no_log = NoLog;
     let log: &mut dyn RunLog = match journal.as_mut() {
         Some(journal) => journal,
@@ -200,84 +200,67 @@ pub fn run(args: PruneArgs) -> Result<()> {
     };
     let bar = run_bar(seeds.len() * args.method.len());
     let mut runs: Vec<Vec<Vec<PrunedPoint>>> = vec![Vec::new(); args.method.len()];
-    let outcome = (|| -> Result<()> {
-        for &seed in &seeds {
-            // A seed the journal holds: its points as recorded (each method's, in order).
-            if let Some(recorded) = log.recorded(&seed_key(seed)) {
-                let points: Vec<Vec<PrunedPoint>> = recorded.decode()?;
-                if points.len() != runs.len() {
-                    bail!("{}: {} methods recorded, this run has {}", recorded.at, points.len(), runs.len());
-                }
-                runs.iter_mut().zip(points).for_each(|(method_runs, p)| method_runs.push(p));
-                bar.inc(runs.len() as u64);
-                continue;
+    for &seed in &seeds {
+        // A seed the journal holds: each method's points as recorded.
+        if let Some(recorded) = log.recorded(&seed_key(seed)) {
+            let points: Vec<Vec<PrunedPoint>> = recorded.decode()?;
+            if points.len() != runs.len() {
+                bail!("{}: {} methods recorded, this run has {}", recorded.at, points.len(), runs.len());
             }
-            // Distilled students retrain as they were distilled (no weight decay), the rest as the teacher.
-            let recipe = if teacher_logits.is_some() {
-                &teacher_defaults.distill_training
-            } else {
-                &teacher_defaults.teacher_training
-            };
-            let retrain = TrainConfig { epochs: args.retrain_epochs, seed, ..recipe.clone() };
-            let trained;
-            let (vs, model): (&nn::VarStore, &dyn NodeModel) = match &base {
-                Some((vs, model, _, _)) => (vs, model.as_ref()),
-                None => {
-                    bar.set_prefix(format!("teacher seed {seed}"));
-                    let cfg = teacher_defaults.teacher.config(Arch::Gcn, data.num_features(), data.num_classes);
-                    let settings = TrainConfig { seed, ..teacher_defaults.teacher_training.clone() };
-                    trained = train(&cfg, data, &Objective::labels(), &settings, &mut |_| {})?;
-                    (&trained.vs, trained.model.as_ref())
-                }
-            };
-            for (method, method_runs) in args.method.iter().zip(runs.iter_mut()) {
-                let method = match method {
-                    MethodArg::Obd => PruneMethod::Obd { estimator: args.estimator() },
-                    MethodArg::Magnitude => PruneMethod::Magnitude,
-                    MethodArg::Random => PruneMethod::Random,
-                };
-                bar.set_prefix(format!("{} seed {seed}", method.name()));
-                let (copy_vs, copy) = copy_model(vs, model)?;
-                let settings = PruneSettings { method, scope, schedule, retrain: retrain.clone(), seed };
-                let (points, masks) =
-                    prune_and_retrain(&copy_vs, copy.as_ref(), data, &loss, &objective, &args.sparsity, &settings)?;
-                if let Some(path) = args.save.as_ref().filter(|_| seed == args.first_seed && method_runs.is_empty()) {
-                    let meta = CheckpointMeta {
-                        format_version: 1,
-                        model: copy.config().clone(),
-                        dataset: prepared.fingerprint.clone(),
-                        training: serde_json::json!({"pruned": {"from": args.model, "method": method, "schedule": schedule,
-                        "seed": seed, "sparsity": masks.sparsity(), "test_acc": points.last().map(|p| p.test_acc)}}),
-                    };
-                    save_checkpoint_with_masks(path, &copy_vs, &meta, Some(&masks))?;
-                }
-                method_runs.push(points);
-                bar.inc(1);
-            }
-            let points: Vec<&Vec<PrunedPoint>> = runs.iter().filter_map(|r| r.last()).collect();
-            journal::record(log, &seed_key(seed), &points)?;
+            runs.iter_mut().zip(points).for_each(|(method_runs, p)| method_runs.push(p));
+            bar.inc(runs.len() as u64);
+            continue;
         }
-        Ok(())
-    })();
+        // Distilled students retrain as they were distilled (no weight decay), the rest as the teacher.
+        let recipe = if teacher_logits.is_some() {
+            &teacher_defaults.distill_training
+        } else {
+            &teacher_defaults.teacher_training
+        };
+        let retrain = TrainConfig { epochs: args.retrain_epochs, seed, ..recipe.clone() };
+        let trained;
+        let (vs, model): (&nn::VarStore, &dyn NodeModel) = match &base {
+            Some((vs, model, _, _)) => (vs, model.as_ref()),
+            None => {
+                bar.set_prefix(format!("teacher seed {seed}"));
+                let cfg = teacher_defaults.teacher.config(Arch::Gcn, data.num_features(), data.num_classes);
+                let settings = TrainConfig { seed, ..teacher_defaults.teacher_training.clone() };
+                trained = train(&cfg, data, &Objective::labels(), &settings, &mut |_| {})?;
+                (&trained.vs, trained.model.as_ref())
+            }
+        };
+        for (method, method_runs) in args.method.iter().zip(runs.iter_mut()) {
+            let method = match method {
+                MethodArg::Obd => PruneMethod::Obd { estimator: args.estimator() },
+                MethodArg::Magnitude => PruneMethod::Magnitude,
+                MethodArg::Random => PruneMethod::Random,
+            };
+            bar.set_prefix(format!("{} seed {seed}", method.name()));
+            let (copy_vs, copy) = copy_model(vs, model)?;
+            let settings = PruneSettings { method, scope, schedule, retrain: retrain.clone(), seed };
+            let (points, masks) =
+                prune_and_retrain(&copy_vs, copy.as_ref(), data, &loss, &objective, &args.sparsity, &settings)?;
+            if let Some(path) = args.save.as_ref().filter(|_| seed == args.first_seed && method_runs.is_empty()) {
+                let meta = CheckpointMeta {
+                    format_version: 1,
+                    model: copy.config().clone(),
+                    dataset: prepared.fingerprint.clone(),
+                    training: serde_json::json!({"pruned": {"from": args.model, "method": method, "schedule": schedule,
+                        "seed": seed, "sparsity": masks.sparsity(), "test_acc": points.last().map(|p| p.test_acc)}}),
+                };
+                save_checkpoint_with_masks(path, &copy_vs, &meta, Some(&masks))?;
+            }
+            method_runs.push(points);
+            bar.inc(1);
+        }
+        let points: Vec<&Vec<PrunedPoint>> = runs.iter().filter_map(|r| r.last()).collect();
+        journal::record(log, &seed_key(seed), &points)?;
+    }
     bar.finish_and_clear();
-    let outcome = outcome.and_then(|()| report(&args, &prepared, schedule, scope, &seeds, &runs));
-    resume::close(journal, outcome.is_ok())?;
-    outcome
-}
-
-/// Prints the table and writes the report, plot and saved model's note.
-fn report(
-    args: &PruneArgs,
-    prepared: &Prepared,
-    schedule: Schedule,
-    scope: ThresholdScope,
-    seeds: &[u64],
-    runs: &[Vec<Vec<PrunedPoint>>],
-) -> Result<()> {
     let rows: Vec<PruneRow> = args
         .method
         .iter()
-        .zip(runs)
+        .zip(&runs)
         .flat_map(|(m, r)| summarize(m.to_possible_value().unwrap().get_name(), r))
         .collect();
     let hessian = args.estimator().to_string();
@@ -285,7 +268,7 @@ fn report(
         LossArg::Labels => "loss: training-node labels".to_string(),
         LossArg::SoftTargets => format!("loss: soft targets at T = {}", args.temperature),
     };
-    print_prune_table(prepared, &args.model, &hessian, schedule, &loss_name, &rows, seeds.len());
+    print_prune_table(&prepared, &args.model, &hessian, schedule, &loss_name, &rows, seeds.len());
     if let Some(path) = &args.json {
         let report = PruneReport {
             dataset: &prepared.fingerprint.name,
@@ -308,7 +291,7 @@ fn report(
         crate::plot::write_prune_plot(path, &title, &rows)?;
         println!("wrote {}", path.display());
     }
-    Ok(())
+    resume::close(journal, true)
 }
 
 /// What a prune journal's header records of the command line: every setting that changes the

@@ -61,15 +61,15 @@ pub fn open(
 }
 
 /// Ends a run's journal: removed when the run `succeeded` (its report now holds everything) or
-/// recorded nothing; kept otherwise, for `--resume`.
+/// recorded nothing (on drop); kept otherwise, for `--resume`.
 pub fn close(journal: Option<Journal>, succeeded: bool) -> Result<()> {
     match journal {
-        Some(journal) if succeeded || journal.is_empty() => Ok(journal.finish()?),
-        Some(journal) => {
+        Some(journal) if succeeded => Ok(journal.finish()?),
+        Some(journal) if !journal.is_empty() => {
             eprintln!("note: {} keeps the finished seeds and trials: --resume continues", journal.path().display());
             Ok(())
         }
-        None => Ok(()),
+        _ => Ok(()),
     }
 }
 

@@ -62,12 +62,16 @@ impl Journal {
     pub fn start(path: &Path, header: &Header, resume: bool) -> Result<(Journal, Opened), TrainError> {
         let exists = std::fs::symlink_metadata(path).is_ok();
         if exists && !resume {
-            return Err(error(
-                path,
-                "a journal of an interrupted run is there: --resume continues it; delete the file to start afresh",
-            ));
+            // A journal with no finished unit (killed before the first) holds no work: replaced.
+            let text = read_input_string(path, &KIND).map_err(|e| TrainError::Config(e.to_string()))?;
+            if text.matches('\n').count() > 1 {
+                return Err(error(
+                    path,
+                    "a journal of an interrupted run is there: --resume continues it; delete the file to start afresh",
+                ));
+            }
         }
-        let (units, lines, opened) = if exists {
+        let (units, lines, opened) = if exists && resume {
             let (units, lines, torn) = read(path, header)?;
             let opened = Opened::Resumed { units: units.len(), torn };
             (units, lines, opened)
@@ -92,10 +96,19 @@ impl Journal {
     }
 
     /// Removes the journal: the run's report, written whole, now holds everything it held.
-    pub fn finish(self) -> Result<(), TrainError> {
-        let Journal { path, file, .. } = self;
-        drop(file);
+    pub fn finish(mut self) -> Result<(), TrainError> {
+        let path = std::mem::take(&mut self.path);
         std::fs::remove_file(&path).map_err(|e| error(&path, format!("cannot remove the finished run's journal: {e}")))
+    }
+}
+
+/// A run that fails before finishing a unit leaves no journal: there is nothing to resume, and
+/// a failure must leave no file behind. One that finished units keeps it, for `--resume`.
+impl Drop for Journal {
+    fn drop(&mut self) {
+        if self.units.is_empty() && !self.path.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 

@@ -83,6 +83,20 @@ fn another_run_or_a_corrupt_line_is_refused_naming_the_file_and_what_differs() {
 }
 
 #[test]
+fn a_journal_without_records_is_replaced_and_a_dropped_empty_one_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.journal");
+    let h = header(json!({}));
+    let (j, _) = Journal::start(&path, &h, false).unwrap();
+    std::mem::forget(j); // as a SIGKILL leaves it: the header alone
+    assert!(path.exists());
+    let (j, opened) = Journal::start(&path, &h, false).unwrap();
+    assert_eq!(opened, Opened::Fresh);
+    drop(j);
+    assert!(!path.exists(), "a failed run that finished nothing leaves no journal");
+}
+
+#[test]
 fn resume_without_a_journal_starts_afresh() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("none.journal");
