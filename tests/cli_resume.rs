@@ -118,6 +118,10 @@ fn a_killed_compare_resumes_to_the_uninterrupted_report_and_refuses_other_journa
     assert_fails_with(&o, &[&format!("{}: line {line}: not a journal record", path(&journal))]);
     let o = gdistill(&["compare", "--dataset", "cora", "--resume"], root);
     assert_fails_with(&o, &["--resume needs --json"]);
+    // A report path that cannot be written is refused before the run, not after it.
+    let o = gdistill(&["compare", "--dataset", "cora", "--json", path(dir.path())], root);
+    assert_fails_with(&o, &[path(dir.path()), "cannot write: is a directory"]);
+    assert!(!journal_of(dir.path()).exists());
 
     // A record torn by a kill inside its write is dropped; the run completes as if uninterrupted.
     std::fs::write(&journal, format!("{good}{{\"key\":\"seed 2\",\"figu")).unwrap();

@@ -46,6 +46,10 @@ pub fn open(
         }
         return Ok(None);
     };
+    // Found now rather than after hours of training, when the report is written.
+    if report.is_dir() {
+        bail!("writing the JSON report: {}: cannot write: is a directory", report.display());
+    }
     let path = journal_path(report);
     let header = Header { format: FORMAT.into(), command: command.into(), version: VERSION.into(), dataset, config };
     let (journal, opened) = Journal::start(&path, &header, resume.resume)?;
