@@ -1,14 +1,18 @@
 //! Build script of the `gdistill` binary: libtorch's link settings (shared with the library
-//! crates), plus the small C++ warning filter in `src/cpp/quiet_warnings.cpp`, compiled against
-//! libtorch's own headers with the same C++ settings `torch-sys` uses.
+//! crates), the version run journals record (`version.rs`), plus the small C++ warning filter
+//! in `src/cpp/quiet_warnings.cpp`, compiled against libtorch's own headers with the same C++
+//! settings `torch-sys` uses.
 
 #[path = "link_libtorch.rs"]
 mod link_libtorch;
+#[path = "version.rs"]
+mod version;
 
 use std::path::PathBuf;
 
 fn main() {
     link_libtorch::main();
+    version::main();
     println!("cargo:rerun-if-changed=src/cpp/quiet_warnings.cpp");
     println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
     let Ok(libtorch) = std::env::var("LIBTORCH") else { return };

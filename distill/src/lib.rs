@@ -30,6 +30,7 @@ pub mod experiment;
 mod graph_data;
 pub mod graphs;
 pub mod images;
+pub mod journal;
 mod losses;
 pub mod lsp;
 pub mod minibatch;

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
 
 use crate::compare::{CompareConfig, Progress};
+use crate::journal::{self, NoLog, RunLog, TrialFigures};
 use crate::{train, GraphData, Objective, TrainConfig, TrainError};
 
 /// How much to search.
@@ -71,6 +72,20 @@ pub fn tune(
     config: &CompareConfig,
     device: Device,
     progress: &mut dyn FnMut(Progress),
+) -> Result<(CompareConfig, TuneReport), TrainError> {
+    tune_resumable(dataset, config, device, progress, &mut NoLog)
+}
+
+/// [`tune`], replaying the trials `log` recorded and recording each one it finishes. The draws
+/// are made again (they come from the search's own generator, in order), so only the training
+/// is skipped; a trial trains at the first seed, reseeded, so its score does not depend on the
+/// trials before it.
+pub fn tune_resumable(
+    dataset: &NodeDataset,
+    config: &CompareConfig,
+    device: Device,
+    progress: &mut dyn FnMut(Progress),
+    log: &mut dyn RunLog,
 ) -> Result<(CompareConfig, TuneReport), TrainError> {
     let Some(tune) = &config.tune else { return Ok((config.clone(), TuneReport::default())) };
     tune.validate().map_err(TrainError::Config)?;
@@ -139,9 +154,17 @@ pub fn tune(
         let k = ensure(&mut prepared, c.normalize_features)?;
         step("tune teacher", "teacher", c, &Objective::labels(), prepared[k].as_ref().expect("ensured"), progress)
     };
+    let mut score_teacher = score_teacher;
     let stage = Stage { name: "teacher", trials: tune.trials };
-    let (best, teacher_logits) = stage.search(&best, &mut report, &mut rng, draw_teacher, score_teacher)?;
-    let teacher_logits = teacher_logits.expect("a teacher trial returns its logits");
+    let (best, teacher_logits) = stage.search(&best, &mut report, &mut rng, draw_teacher, &mut score_teacher, log)?;
+    // The chosen teacher's logits, which distillation trials read: trained again when its trial
+    // was replayed and a distillation trial is still to run.
+    let distilled = (0..tune.trials).all(|k| log.recorded(&trial_key("distillation", k)).is_some());
+    let teacher_logits = match teacher_logits.flatten() {
+        Some(logits) => logits,
+        None if distilled => Tensor::zeros([0], (tch::Kind::Float, device)),
+        None => score_teacher(&best)?.1.expect("a teacher trial returns its logits"),
+    };
     let k = ensure(&mut prepared, best.normalize_features)?;
     let data = prepared[k].as_ref().expect("ensured");
 
@@ -161,7 +184,7 @@ pub fn tune(
     };
     let score_student = |c: &CompareConfig| step("tune student", "mlp", c, &Objective::labels(), data, progress);
     let stage = Stage { name: "student", trials: tune.trials };
-    let (best, _) = stage.search(&best, &mut report, &mut rng, draw_student, score_student)?;
+    let (best, _) = stage.search(&best, &mut report, &mut rng, draw_student, score_student, log)?;
 
     // Stage 3: distillation, on the mlp+kd row, against the chosen teacher.
     // Also its length and the MLP's width: a student fitting soft targets on every node has more
@@ -194,7 +217,7 @@ pub fn tune(
         step("tune distillation", "mlp+kd", c, &objective, data, progress)
     };
     let stage = Stage { name: "distillation", trials: tune.trials };
-    let (best, _) = stage.search(&best, &mut report, &mut rng, draw_distillation, score_distillation)?;
+    let (best, _) = stage.search(&best, &mut report, &mut rng, draw_distillation, score_distillation, log)?;
 
     // Stage 4: the small student's own training and dropout, on its row from labels, starting
     // from the recipe's student training (stage 2 tuned that on the MLP row only). Its width
@@ -219,7 +242,7 @@ pub fn tune(
     let score_small = |c: &CompareConfig| step("tune small student", &small, c, &Objective::labels(), data, progress);
     let stage = Stage { name: "small student", trials: tune.trials };
     let base = CompareConfig { small_training: Some(config.small_training().clone()), ..best };
-    let (best, _) = stage.search(&base, &mut report, &mut rng, draw_small, score_small)?;
+    let (best, _) = stage.search(&base, &mut report, &mut rng, draw_small, score_small, log)?;
     Ok((best, report))
 }
 
@@ -232,7 +255,7 @@ struct Stage {
 impl Stage {
     /// Scores `base`, then `trials - 1` candidates that `draw` makes from it (returning what it
     /// changed, for the report); returns the best on validation (ties keep the earlier) and what
-    /// its score carried.
+    /// its score carried (`None` when its trial was replayed from `log`).
     fn search<T>(
         &self,
         base: &CompareConfig,
@@ -240,14 +263,33 @@ impl Stage {
         rng: &mut ChaCha8Rng,
         mut draw: impl FnMut(&mut CompareConfig, &mut ChaCha8Rng) -> Vec<(&'static str, String)>,
         mut score: impl FnMut(&CompareConfig) -> Result<(f64, T), TrainError>,
-    ) -> Result<(CompareConfig, T), TrainError> {
-        let mut best: Option<(CompareConfig, T)> = None;
+        log: &mut dyn RunLog,
+    ) -> Result<(CompareConfig, Option<T>), TrainError> {
+        let mut best: Option<(CompareConfig, Option<T>)> = None;
         let mut best_acc = f64::NEG_INFINITY;
         for trial in 0..self.trials {
             let mut candidate = base.clone();
             let changed = if trial > 0 { draw(&mut candidate, rng) } else { Vec::new() };
-            let (acc, carried) = score(&candidate)?;
-            if record(report, self.name, changed, acc, &mut best_acc) || best.is_none() {
+            let settings: Vec<(String, String)> = changed.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+            let key = trial_key(self.name, trial);
+            let (acc, carried) = match log.recorded(&key) {
+                Some(recorded) => {
+                    let figures: TrialFigures = recorded.decode()?;
+                    if figures.settings != settings {
+                        return Err(TrainError::Config(format!(
+                            "{}: {key} tried {:?}, but this run draws {settings:?}: the journal is of another search",
+                            recorded.at, figures.settings
+                        )));
+                    }
+                    (figures.val_acc, None)
+                }
+                None => {
+                    let (acc, carried) = score(&candidate)?;
+                    journal::record(log, &key, &TrialFigures { settings: settings.clone(), val_acc: acc })?;
+                    (acc, Some(carried))
+                }
+            };
+            if record(report, self.name, settings, acc, &mut best_acc) || best.is_none() {
                 best = Some((candidate, carried));
             }
         }
@@ -256,8 +298,7 @@ impl Stage {
 }
 
 /// Logs a trial; true when it beats the stage's best so far (ties keep the earlier trial).
-fn record(report: &mut TuneReport, stage: &str, changed: Vec<(&str, String)>, val_acc: f64, best: &mut f64) -> bool {
-    let settings = changed.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+fn record(report: &mut TuneReport, stage: &str, settings: Vec<(String, String)>, val_acc: f64, best: &mut f64) -> bool {
     let trial = TuneTrial { stage: stage.to_string(), settings, val_acc };
     report.trials.push(trial.clone());
     if val_acc > *best {
@@ -268,6 +309,11 @@ fn record(report: &mut TuneReport, stage: &str, changed: Vec<(&str, String)>, va
     } else {
         false
     }
+}
+
+/// The journal key of a stage's `trial`th trial (from 0).
+fn trial_key(stage: &str, trial: usize) -> String {
+    format!("trial {stage} {trial}")
 }
 
 /// The comparison's data at its first seed's split with the test nodes removed: what a trial

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use gdistill_datasets::{FeatureSpec, NodeDataset, SplitSpec};
-use gdistill_distill::compare::{compare, CompareConfig, KdLoss};
+use gdistill_distill::compare::{compare_resumable, CompareConfig, KdLoss};
 use gdistill_distill::ensemble::{EnsembleCombine, EnsembleMembers};
+use gdistill_distill::journal::{dataset_identity, Journal, NoLog, RunLog};
 use gdistill_distill::lsp::LspKernel;
 use gdistill_distill::setting::Setting;
 use gdistill_distill::transfer_set::TransferSet;
@@ -14,6 +15,7 @@ use gdistill_models::Arch;
 
 use super::distill::KdLossArg;
 use super::experiment::{run_and_report, ExperimentArgs, TeacherOptions};
+use super::resume::{self, ResumeArgs};
 use super::sampler_args::SamplerArgs;
 use super::{apply_experiment_table, read_experiment_file, DatasetArgs, DeviceArgs};
 use crate::output::print_compare_table;
@@ -129,6 +131,8 @@ pub struct CompareArgs {
     /// `gdistill export`).
     #[arg(long, value_name = "DIR")]
     pub save_models: Option<PathBuf>,
+    #[command(flatten)]
+    pub resume: ResumeArgs,
 }
 
 /// Defaults for the dataset and the teacher family, then the TOML file, then flags. The
@@ -215,6 +219,13 @@ fn set<T>(target: &mut T, value: Option<T>) {
 }
 
 pub fn run(args: CompareArgs) -> Result<()> {
+    let (images, clouds) = (
+        super::images::is_image_spec(&args.dataset.dataset),
+        super::pointcloud::is_pointcloud_spec(&args.dataset.dataset),
+    );
+    if args.resume.resume && (images || clouds) {
+        anyhow::bail!("--resume applies to graph datasets: image and point-cloud comparisons keep no run journal yet");
+    }
     if args.save_models.is_some() && !super::images::is_image_spec(&args.dataset.dataset) {
         anyhow::bail!(
             "--save-models applies to image datasets (mnist:DIR, digits:FILE); save a graph model with gdistill train -o or distill -o"
@@ -259,10 +270,34 @@ pub fn run(args: CompareArgs) -> Result<()> {
     let device = args.device.device()?;
     let dataset = args.dataset.load()?;
     let config = resolve_config(&args, &dataset)?;
+    // The settings as resolved, and what else changes the figures: the device and thread count.
+    let settings =
+        serde_json::json!({"config": config, "device": format!("{device:?}"), "threads": args.device.threads});
+    let mut journal =
+        resume::open(args.json.as_deref(), &args.resume, "compare", dataset_identity(&dataset), settings)?;
+    let outcome = run_graphs(&args, &dataset, &config, device, journal.as_mut());
+    resume::close(journal, outcome.is_ok())?;
+    outcome
+}
+
+/// The graph comparison, its table, report, plot and saved config; seeds and trials replayed
+/// from `journal` and recorded in it.
+fn run_graphs(
+    args: &CompareArgs,
+    dataset: &NodeDataset,
+    config: &CompareConfig,
+    device: tch::Device,
+    journal: Option<&mut Journal>,
+) -> Result<()> {
+    let mut no_log = NoLog;
+    let log: &mut dyn RunLog = match journal {
+        Some(journal) => journal,
+        None => &mut no_log,
+    };
     let report = run_and_report(
         args.json.as_deref(),
         args.plot.as_deref(),
-        |progress| compare(&dataset, &config, device, progress),
+        |progress| compare_resumable(dataset, config, device, progress, log),
         |report| {
             print_compare_table(report);
             if let TransferSet::Munge { size, p } = config.transfer_set {

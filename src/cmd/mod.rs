@@ -13,6 +13,7 @@ pub mod images;
 pub mod mpi;
 pub mod pointcloud;
 pub mod prune;
+pub mod resume;
 pub mod sampler_args;
 pub mod soft_targets;
 pub mod train;

@@ -9,9 +9,10 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
 use gdistill_distill::compare::CompareConfig;
+use gdistill_distill::journal::{self, dataset_identity, seed_key, NoLog, RunLog};
 use gdistill_distill::prune::{
     check_target, prune_and_retrain, summarize, HessianEstimator, PruneLoss, PruneMethod, PruneRow, PruneSettings,
-    Schedule, ThresholdScope,
+    PrunedPoint, Schedule, ThresholdScope,
 };
 use gdistill_distill::{
     load_checkpoint, load_checkpoint_with_masks, predict, save_checkpoint_with_masks, train, CheckpointMeta, Objective,
@@ -21,6 +22,7 @@ use gdistill_models::{Arch, NodeModel};
 use tch::nn;
 
 use super::eval::check_fingerprint;
+use super::resume::{self, ResumeArgs};
 use super::train::{prepare, Prepared};
 use super::{write_json, DatasetArgs, DeviceArgs};
 use crate::output::run_bar;
@@ -103,6 +105,8 @@ pub struct PruneArgs {
     /// Save the first method's model of the first seed at the highest sparsity, with its masks.
     #[arg(long)]
     pub save: Option<PathBuf>,
+    #[command(flatten)]
+    pub resume: ResumeArgs,
 }
 
 impl PruneArgs {
@@ -182,13 +186,31 @@ pub fn run(args: PruneArgs) -> Result<()> {
         ),
         None => (PruneLoss::Labels, Objective::labels()),
     };
-    let teacher_defaults = CompareConfig::for_dataset(&args.dataset.load()?);
+    let dataset = args.dataset.load()?;
+    let teacher_defaults = CompareConfig::for_dataset(&dataset);
     let schedule = if args.one_shot { Schedule::OneShot } else { Schedule::Iterative { steps: args.steps } };
     let scope = if args.per_layer { ThresholdScope::PerLayer } else { ThresholdScope::Global };
     let seeds: Vec<u64> = (args.first_seed..args.first_seed + args.seeds as u64).collect();
+    let settings = journal_settings(&args);
+    let mut journal = resume::open(args.json.as_deref(), &args.resume, "prune", dataset_identity(&dataset), settings)?;
+    let mut no_log = NoLog;
+    let log: &mut dyn RunLog = match journal.as_mut() {
+        Some(journal) => journal,
+        None => &mut no_log,
+    };
     let bar = run_bar(seeds.len() * args.method.len());
-    let mut runs: Vec<Vec<Vec<_>>> = vec![Vec::new(); args.method.len()];
+    let mut runs: Vec<Vec<Vec<PrunedPoint>>> = vec![Vec::new(); args.method.len()];
     for &seed in &seeds {
+        // A seed the journal holds: each method's points as recorded.
+        if let Some(recorded) = log.recorded(&seed_key(seed)) {
+            let points: Vec<Vec<PrunedPoint>> = recorded.decode()?;
+            if points.len() != runs.len() {
+                bail!("{}: {} methods recorded, this run has {}", recorded.at, points.len(), runs.len());
+            }
+            runs.iter_mut().zip(points).for_each(|(method_runs, p)| method_runs.push(p));
+            bar.inc(runs.len() as u64);
+            continue;
+        }
         // Distilled students retrain as they were distilled (no weight decay), the rest as the teacher.
         let recipe = if teacher_logits.is_some() {
             &teacher_defaults.distill_training
@@ -231,6 +253,8 @@ pub fn run(args: PruneArgs) -> Result<()> {
             method_runs.push(points);
             bar.inc(1);
         }
+        let points: Vec<&Vec<PrunedPoint>> = runs.iter().filter_map(|r| r.last()).collect();
+        journal::record(log, &seed_key(seed), &points)?;
     }
     bar.finish_and_clear();
     let rows: Vec<PruneRow> = args
@@ -267,7 +291,32 @@ pub fn run(args: PruneArgs) -> Result<()> {
         crate::plot::write_prune_plot(path, &title, &rows)?;
         println!("wrote {}", path.display());
     }
-    Ok(())
+    resume::close(journal, true)
+}
+
+/// What a prune journal's header records of the command line: every setting that changes the
+/// figures, and the checkpoints read (by content).
+fn journal_settings(args: &PruneArgs) -> serde_json::Value {
+    let model = if args.model == "teacher" { "teacher".into() } else { resume::file_identity(args.model.as_ref()) };
+    serde_json::json!({
+        "model": model,
+        "method": format!("{:?}", args.method),
+        "sparsity": args.sparsity,
+        "hessian": format!("{:?}", args.hessian),
+        "samples": args.samples,
+        "one_shot": args.one_shot,
+        "steps": args.steps,
+        "per_layer": args.per_layer,
+        "retrain_epochs": args.retrain_epochs,
+        "seeds": args.seeds,
+        "first_seed": args.first_seed,
+        "loss": format!("{:?}", args.loss),
+        "teacher": args.teacher.as_deref().map(resume::file_identity),
+        "temperature": args.temperature,
+        "save": args.save,
+        "device": args.device.device,
+        "threads": args.device.threads,
+    })
 }
 
 /// A copy of `model` in its own variable store, so every method starts from the same weights.

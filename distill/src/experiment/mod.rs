@@ -68,6 +68,11 @@ impl RunCounter {
         self.run += 1;
     }
 
+    /// Counts `runs` runs that were not trained (replayed from a run journal).
+    pub fn skip(&mut self, runs: usize) {
+        self.run += runs;
+    }
+
     /// Runs counted so far.
     pub fn run(&self) -> usize {
         self.run

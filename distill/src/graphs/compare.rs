@@ -10,9 +10,11 @@ use gdistill_models::{Arch, NodeFeatures, SparseMatrix};
 use serde::{Deserialize, Serialize};
 use tch::Device;
 
+use super::replay::{record_seed, replay_seed};
 use super::rows::{pruned_row_names, row_plans, RowRuns, Student};
 use super::{small_row_name, CompareConfig, KdLoss, ModelSpec};
 use crate::experiment::{seeds, Progress, Row, RunCounter};
+use crate::journal::{seed_key, NoLog, RunLog};
 use crate::lsp::EdgeList;
 use crate::node_munge;
 use crate::prune::compare_rows::{matching_sparsity, prune_distilled, prune_teacher};
@@ -98,10 +100,23 @@ pub fn compare(
     device: Device,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<CompareReport, TrainError> {
+    compare_resumable(dataset, config, device, progress, &mut NoLog)
+}
+
+/// [`compare`], replaying the seeds and tuning trials `log` recorded before and recording each
+/// one it finishes: the report is the same as an uninterrupted run's, timings included (a
+/// replayed seed reports the timings it was measured with).
+pub fn compare_resumable(
+    dataset: &NodeDataset,
+    config: &CompareConfig,
+    device: Device,
+    progress: &mut dyn FnMut(Progress),
+    log: &mut dyn RunLog,
+) -> Result<CompareReport, TrainError> {
     config.validate().map_err(TrainError::Config)?;
     let dataset_as_given = dataset;
     let (mut tuned, tuning) = if config.tune.is_some() {
-        let (tuned, report) = crate::tune::tune(dataset, config, device, progress)?;
+        let (tuned, report) = crate::tune::tune_resumable(dataset, config, device, progress, log)?;
         (tuned, Some(report))
     } else {
         (config.clone(), None)
@@ -157,6 +172,12 @@ pub fn compare(
             if config.setting != Setting::Transductive {
                 edges = lsp_edges(&graphs);
             }
+        }
+        let key = seed_key(seed);
+        if let Some(recorded) = log.recorded(&key) {
+            replay_seed(&mut rows, &recorded)?;
+            counter.skip(rows.len() + members - 1);
+            continue;
         }
         let (data, observed) = (&graphs.data, &graphs.dataset);
         let mut teacher_out = None;
@@ -253,6 +274,7 @@ pub fn compare(
             let quantized = crate::quantize::quantize_row(mlp, None, data)?;
             rows[offset + 1].record_int8(&quantized, &graphs);
         }
+        record_seed(log, &key, &rows)?;
     }
     if config.int8_rows {
         for row in rows.iter_mut().filter(|r| r.weight_bytes.is_none()) {

@@ -1,0 +1,121 @@
+//! Resumable runs: what a long run (a comparison with `--tune`, a pruning sweep) has finished,
+//! kept so that a run killed at minute 80 of 90 loses one seed or one trial, not everything.
+//!
+//! A run asks its [`RunLog`] whether a unit of work (a seed, a tuning trial) was already done
+//! before doing it, and hands it the unit's figures when it finishes. Replaying recorded figures
+//! gives the same report as running again only because each unit is deterministic on its own:
+//! every training run reseeds libtorch with its own seed (`crate::train`), so a seed's figures
+//! do not depend on which seeds ran before it in the process.
+//!
+//! [`NoLog`] remembers nothing (library callers, runs without `--json`); [`Journal`] is the
+//! file the CLI keeps beside the report ([`file`]).
+
+mod file;
+mod identity;
+
+pub use file::{Journal, Opened};
+pub use identity::{bytes_identity, dataset_identity};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::TrainError;
+
+/// Figures recorded for one unit of work, and where they were read (for error messages).
+pub struct Recorded<'a> {
+    /// `PATH: line N`.
+    pub at: String,
+    pub figures: &'a serde_json::Value,
+}
+
+impl Recorded<'_> {
+    /// The figures as `T`; a record this build cannot read is an error naming its line.
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, TrainError> {
+        T::deserialize(self.figures)
+            .map_err(|e| TrainError::Config(format!("{}: a journal record this run cannot read: {e}", self.at)))
+    }
+}
+
+/// Where a run keeps the units of work it finished. Keys name a unit within the run
+/// (`seed 3`, `trial teacher 2`); the figures are whatever the run needs to rebuild the unit's
+/// part of the report.
+pub trait RunLog {
+    /// The figures recorded for `key`, if it was finished before.
+    fn recorded(&self, key: &str) -> Option<Recorded<'_>>;
+    /// Records that `key` finished with `figures`; durable when this returns.
+    fn record(&mut self, key: &str, figures: serde_json::Value) -> Result<(), TrainError>;
+}
+
+/// A log that remembers nothing: every unit runs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoLog;
+
+impl RunLog for NoLog {
+    fn recorded(&self, _key: &str) -> Option<Recorded<'_>> {
+        None
+    }
+
+    fn record(&mut self, _key: &str, _figures: serde_json::Value) -> Result<(), TrainError> {
+        Ok(())
+    }
+}
+
+/// The recorded figures of `key` as `T`, if any.
+pub fn replay<T: DeserializeOwned>(log: &dyn RunLog, key: &str) -> Result<Option<T>, TrainError> {
+    log.recorded(key).map(|r| r.decode()).transpose()
+}
+
+/// Records `figures` for `key`.
+pub fn record<T: Serialize>(log: &mut dyn RunLog, key: &str, figures: &T) -> Result<(), TrainError> {
+    let value = serde_json::to_value(figures)
+        .map_err(|e| TrainError::Config(format!("recording {key} in the journal: {e}")))?;
+    log.record(key, value)
+}
+
+/// The key of one seed's figures.
+pub fn seed_key(seed: u64) -> String {
+    format!("seed {seed}")
+}
+
+/// One tuning trial as the journal keeps it: the settings it drew (checked against the draws of
+/// the resumed run) and its validation accuracy.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrialFigures {
+    pub settings: Vec<(String, String)>,
+    pub val_acc: f64,
+}
+
+/// The first header (a JSON line) of every journal: which run it belongs to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    /// Always [`FORMAT`]: says what the file is.
+    pub format: String,
+    /// The command (`compare`, `prune`).
+    pub command: String,
+    /// The binary's version (its package version and, where known, git commit).
+    pub version: String,
+    /// What the run reads ([`dataset_identity`] for graphs).
+    pub dataset: serde_json::Value,
+    /// The command line's settings after defaults, file and flags are resolved.
+    pub config: serde_json::Value,
+}
+
+/// The `format` of a journal header.
+pub const FORMAT: &str = "gdistill-journal-1";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_log_runs_everything_and_figures_round_trip_exactly() {
+        let mut log = NoLog;
+        record(&mut log, "seed 0", &1.0f64).unwrap();
+        assert!(replay::<f64>(&log, "seed 0").unwrap().is_none());
+        // The shortest decimal that reads back as the same double, for figures a report sums.
+        for x in [0.1 + 0.2, 0.8130000000000001, 1.0 / 3.0, 2.0f64.sqrt() * 1e-7] {
+            let text = serde_json::to_string(&x).unwrap();
+            assert_eq!(serde_json::from_str::<f64>(&text).unwrap().to_bits(), x.to_bits(), "{text}");
+        }
+    }
+}
