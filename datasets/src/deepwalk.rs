@@ -27,10 +27,12 @@ use gdistill_graph::Graph;
 
 /// DeepWalk's settings: the embedding width and how the walk corpus is drawn and read.
 ///
-/// The defaults are NOSMOG's Cora settings (its `tran.conf.yaml`): walks of 50 nodes, 5 per
-/// node, a window of 5, one epoch. NOSMOG tunes them per dataset (Amazon Computers: one walk of
-/// 70 per node); one pass over 5 walks per node keeps Amazon Computers within its time budget
-/// on two cores (docs/deepwalk.md) while every node starts several walks.
+/// The defaults are NOSMOG's (its `tran.conf.yaml`): walks of 50 nodes, 3 per node, a window
+/// of 5, one epoch. NOSMOG tunes them per dataset: Cora 5 walks per node, Citeseer 3 (and 5
+/// epochs), Amazon Computers one walk of 70. Three walks per node, one pass, keeps Amazon
+/// Computers (about 9.7 million pairs) within half a minute on this project's two-core machine
+/// (docs/deepwalk.md) while every node still starts several walks; Cora's 5 are
+/// `deepwalk:64:walks=5`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DeepWalkSpec {
     /// Embedding columns, `K`.
@@ -48,8 +50,8 @@ pub struct DeepWalkSpec {
 impl DeepWalkSpec {
     /// NOSMOG's Cora and Citeseer walk length.
     pub const DEFAULT_WALK_LENGTH: usize = 50;
-    /// NOSMOG's Cora count; Citeseer's is 3, Amazon's 1.
-    pub const DEFAULT_WALKS_PER_NODE: usize = 5;
+    /// NOSMOG's Citeseer count (Cora's is 5, Amazon's 1): see the struct's documentation.
+    pub const DEFAULT_WALKS_PER_NODE: usize = 3;
     /// NOSMOG's window on every dataset (word2vec's default too).
     pub const DEFAULT_WINDOW: usize = 5;
     /// NOSMOG's Cora and Amazon setting.

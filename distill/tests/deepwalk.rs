@@ -267,10 +267,15 @@ fn cpu_seconds() -> f64 {
 #[test]
 #[ignore = "needs /work/shared/data; run by hand for the timing"]
 fn deepwalk_timing() {
-    tch::set_num_threads(2);
-    for spec in ["cora", "npz:/work/shared/data/amazon/amazon_electronics_computers.npz"] {
+    // DEEPWALK_TIMING="threads dataset spec": e.g. "2 cora 64:walks=1" (default below).
+    let what = std::env::var("DEEPWALK_TIMING")
+        .unwrap_or_else(|_| "2 npz:/work/shared/data/amazon/amazon_electronics_computers.npz 64".into());
+    let fields: Vec<&str> = what.split_whitespace().collect();
+    tch::set_num_threads(fields[0].parse().unwrap());
+    {
+        let spec = fields[1];
         let d = gdistill_datasets::load(spec, std::path::Path::new("/work/shared/data")).unwrap();
-        let dw = DeepWalkSpec::new(64);
+        let dw: DeepWalkSpec = fields[2].parse().unwrap();
         let (start, cpu) = (std::time::Instant::now(), cpu_seconds());
         let walks = gdistill_graph::RandomWalks::uniform(&d.graph, dw.walk_length, dw.walks_per_node, 0).unwrap();
         let (walk_s, walk_cpu) = (start.elapsed().as_secs_f64(), cpu_seconds() - cpu);

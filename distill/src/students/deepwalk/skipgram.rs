@@ -46,7 +46,7 @@ pub struct SkipGramConfig {
     pub epochs: usize,
     /// Negatives per positive pair (word2vec's default 5).
     pub negatives: usize,
-    /// Positive pairs per step, about: a batch takes whole walks.
+    /// Positive pairs per step, about (a batch takes whole walks), and at most the node count.
     pub batch_pairs: usize,
     /// The starting learning rate (word2vec's 0.025).
     pub lr: f64,
@@ -54,9 +54,9 @@ pub struct SkipGramConfig {
 
 impl SkipGramConfig {
     /// Width `dim`, `window` and `epochs` as given; word2vec's 5 negatives and learning rate
-    /// 0.025, batches of 1 024 pairs.
+    /// 0.025, batches of 4 096 pairs (fewer on graphs of fewer nodes).
     pub fn new(dim: usize, window: usize, epochs: usize) -> Self {
-        SkipGramConfig { dim, window, epochs, negatives: 5, batch_pairs: 1024, lr: 0.025 }
+        SkipGramConfig { dim, window, epochs, negatives: 5, batch_pairs: 4096, lr: 0.025 }
     }
 }
 
@@ -64,7 +64,9 @@ impl SkipGramConfig {
 /// `negatives` `[B, M, K]` (module documentation).
 pub fn sgns_loss(center: &Tensor, context: &Tensor, negatives: &Tensor) -> Tensor {
     let positive = (center * context).sum_dim_intlist(1, false, None::<Kind>).log_sigmoid();
-    let scores = negatives.bmm(&center.unsqueeze(2)).squeeze_dim(2);
+    // A broadcast product, not `bmm`: libtorch's CPU bmm over thousands of 5 x K matrices took
+    // a third of the training time.
+    let scores = (negatives * center.unsqueeze(1)).sum_dim_intlist(2, false, None::<Kind>);
     let negative = scores.neg().log_sigmoid().sum_dim_intlist(1, false, None::<Kind>);
     -(positive + negative).mean(None::<Kind>)
 }
@@ -119,9 +121,9 @@ impl SkipGram {
                 let over = counts.index_select(0, ids).clamp_min(SUMMED_OCCURRENCES) / SUMMED_OCCURRENCES;
                 over.reciprocal().unsqueeze(1) * -lr
             };
-            let _ = self.input.index_add_(0, &c, &(u.grad() * scale(&in_count, &c)));
-            let _ = self.output.index_add_(0, &o, &(v.grad() * scale(&out_count, &o)));
-            let _ = self.output.index_add_(0, &n, &(w.grad() * scale(&out_count, &n)));
+            let _ = self.input.index_put_(&[Some(&c)], &(u.grad() * scale(&in_count, &c)), true);
+            let _ = self.output.index_put_(&[Some(&o)], &(v.grad() * scale(&out_count, &o)), true);
+            let _ = self.output.index_put_(&[Some(&n)], &(w.grad() * scale(&out_count, &n)), true);
         });
         mean.double_value(&[])
     }
@@ -153,6 +155,7 @@ pub fn train_skipgram(
     config: &SkipGramConfig,
     seed: u64,
 ) -> Result<Vec<f32>, TrainError> {
+    let _one_thread = OneTorchThread::new();
     let mut model = SkipGram::new(num_nodes, config.dim, seed);
     let mut frequency = vec![0f64; num_nodes];
     for walk in walks.iter() {
@@ -168,6 +171,10 @@ pub fn train_skipgram(
     let weights: Vec<f64> = frequency.iter().map(|f| f.powf(0.75)).collect();
     let noise = WeightedAliasIndex::new(weights)
         .map_err(|e| TrainError::Config(format!("DeepWalk's negative-sampling table: {e}")))?;
+    // At most one pair per node in a batch: each row then occurs about 1 + negatives times
+    // per batch, and below SUMMED_OCCURRENCES its updates are word2vec's. On a small graph a
+    // fixed batch would make every row occur hundreds of times, cut to their mean.
+    let batch = config.batch_pairs.min(num_nodes).max(1);
     let total = (config.epochs * total_pairs) as f64;
     let mut seen = 0usize;
     let (mut centers, mut contexts, mut negatives) = (Vec::new(), Vec::new(), Vec::new());
@@ -179,7 +186,7 @@ pub fn train_skipgram(
         while next < order.len() {
             centers.clear();
             contexts.clear();
-            while next < order.len() && centers.len() < config.batch_pairs {
+            while next < order.len() && centers.len() < batch {
                 push_pairs(walks.walk(order[next]), config.window, &mut centers, &mut contexts);
                 next += 1;
             }
@@ -198,6 +205,27 @@ pub fn train_skipgram(
         }
     }
     model.embedding()
+}
+
+/// Holds libtorch to one intra-op thread while it lives, then restores the count. A step's
+/// ops are a few hundred kilobytes each, too small to split: with two threads on a shared
+/// two-core machine, libtorch's workers spinning at every op made the skip-gram 8 times slower
+/// in CPU time than one thread (docs/deepwalk.md). The count is global to the process, so
+/// another thread's libtorch work meanwhile runs on one thread too (slower, never different).
+struct OneTorchThread(i32);
+
+impl OneTorchThread {
+    fn new() -> Self {
+        let threads = tch::get_num_threads();
+        tch::set_num_threads(1);
+        OneTorchThread(threads)
+    }
+}
+
+impl Drop for OneTorchThread {
+    fn drop(&mut self) {
+        tch::set_num_threads(self.0);
+    }
 }
 
 /// Forward (centre, context) pairs in a walk of `len` nodes with a window of `window`.
