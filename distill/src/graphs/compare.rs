@@ -283,7 +283,8 @@ pub fn compare(
             name: dataset.name.clone(),
             nodes: dataset.num_nodes(),
             edges: dataset.graph.num_undirected_edges(),
-            features: dataset.num_features(),
+            // What the models read: inductively the DeepWalk columns are added per seed.
+            features: num_features as usize,
             classes: dataset.num_classes,
             train: first_split.train.len(),
             val: first_split.val.len(),
