@@ -27,13 +27,10 @@ fn bad_deepwalk_settings_fail_with_one_error_line() {
 #[test]
 fn compare_learns_deepwalk_features_and_reports_their_cost() {
     for setting in ["transductive", "inductive"] {
-        let o = gdistill(
-            &[
-                "compare", "--dataset", CSBM, "--features", "given+deepwalk:8:walks=2", "--setting", setting,
-                "--seeds", "2", "--epochs", "20", "--no-lsp", "--no-prune", "--threads", "1",
-            ],
-            Path::new("."),
-        );
+        let flags = "--features given+deepwalk:8:walks=2 --seeds 2 --epochs 20 --no-lsp --no-prune --threads 1";
+        let mut args = vec!["compare", "--dataset", CSBM, "--setting", setting];
+        args.extend(flags.split_whitespace());
+        let o = gdistill(&args, Path::new("."));
         assert!(o.status.success(), "{}", stderr(&o));
         // 4 given columns and 8 learnt ones.
         assert!(stdout(&o).contains("12 features"), "{}", stdout(&o));
