@@ -37,6 +37,9 @@ pub fn with_run_bar<T, E>(compare: impl FnOnce(&mut dyn FnMut(Progress)) -> Resu
         Progress::Epoch { stats, .. } => {
             bar.set_message(format!("epoch {} loss {:.4} val {:.4}", stats.epoch + 1, stats.loss, stats.val_acc))
         }
+        // One line on stderr whether or not the bar is drawn: the cost of learnt features is
+        // worth seeing in logs too.
+        Progress::FeaturesBuilt { spec, seconds } => bar.suspend(|| eprintln!("features {spec}: {seconds:.2} s")),
     });
     bar.finish_and_clear();
     result

@@ -42,10 +42,7 @@ fn temp_path(path: &Path) -> PathBuf {
 /// Runs `write` on a fresh temporary path beside `path`, flushes what it wrote to disk, then
 /// renames it over `path`. On failure the temporary file is removed and `path` is untouched.
 /// The directory must exist.
-pub fn write_atomically<E>(
-    path: &Path,
-    write: impl FnOnce(&Path) -> Result<(), E>,
-) -> Result<(), AtomicWriteError<E>> {
+pub fn write_atomically<E>(path: &Path, write: impl FnOnce(&Path) -> Result<(), E>) -> Result<(), AtomicWriteError<E>> {
     remove_stale_temp_files(path);
     let tmp = temp_path(path);
     std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp).map_err(AtomicWriteError::Io)?;

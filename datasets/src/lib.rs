@@ -42,6 +42,7 @@ pub mod atomic;
 pub mod csbm;
 pub mod csv_graph;
 mod dataset;
+pub mod deepwalk;
 mod error;
 #[cfg(feature = "fetch")]
 pub mod fetch;
@@ -66,6 +67,7 @@ mod table;
 
 pub use csbm::{generate_csbm, CsbmParams};
 pub use dataset::{DatasetSummary, FeatureLayout, NodeDataset, Split, SPARSE_FEATURE_DENSITY};
+pub use deepwalk::DeepWalkSpec;
 pub use error::DatasetError;
 pub use h5graph::{read_h5graph, read_soft_targets, write_h5graph, write_soft_targets, EnsembleOrigin, SoftTargets};
 pub use images::{is_image_spec, load_images, ImageDataset, ImageSpec, ImageSummary};
@@ -79,4 +81,4 @@ pub use pointcloud::{is_pointcloud_spec, load_pointclouds, PointCloudDataset, Po
 pub use spec::{load, load_with_report, DatasetSpec, LoadReport};
 pub use split::{per_class_split, NodeSplit, SplitOptions};
 pub use split_spec::{apply_split, resplit, ParseSpecError, SplitSpec};
-pub use structural_features::{apply_features, FeatureSpec};
+pub use structural_features::{apply_features, apply_features_with, FeatureSpec};

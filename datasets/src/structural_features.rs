@@ -7,6 +7,13 @@
 //! | `degree` | one-hot degree, capped, plus a log-degree column ([`degree_features`]) |
 //! | `positional:K` | random-walk positional encoding, `K` columns ([`random_walk_encoding`]) |
 //! | `given+positional:K` | the given features with the `K` positional columns appended, the structure-aware MLP student of GLNN+/NOSMOG |
+//! | `deepwalk:K[:walk=L,walks=W,window=C,epochs=E]` | a `K`-column DeepWalk embedding ([`crate::deepwalk`]) |
+//! | `given+deepwalk:K[:...]` | the given features with the DeepWalk columns appended: NOSMOG's position features |
+//!
+//! **DeepWalk** is learnt by a skip-gram on libtorch, which this crate does not link: a caller
+//! that has it passes the embedding function to [`apply_features_with`]
+//! (`gdistill_distill::students::deepwalk::apply_features` does); [`apply_features`] refuses the
+//! two DeepWalk specs. The columns are appended raw, not standardised, as NOSMOG appends them.
 //!
 //! **Degree.** The degree of a node is its number of neighbours other than itself. Column `c` of
 //! the one-hot part is 1 for degree `c`, the last one-hot column ([`degree_cap`]) for every degree
@@ -50,13 +57,15 @@ use rayon::prelude::*;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sprs::CsMat;
 
+use crate::deepwalk::DeepWalkSpec;
 use crate::limits::check_memory;
 use crate::split_spec::ParseSpecError;
 use crate::{DatasetError, NodeDataset};
 
 /// The valid feature spec forms, for error messages and `--help`.
 pub const FEATURE_SPEC_FORMS: &str = "given | identity | degree | positional:K (random-walk encoding, K steps) | \
-given+positional:K";
+given+positional:K | deepwalk:K[:walk=L,walks=W,window=C,epochs=E] (K-dimensional DeepWalk embedding) | \
+given+deepwalk:K[:...]";
 
 /// The largest degree with a one-hot column of its own (see the module documentation).
 pub const MAX_DEGREE_CAP: usize = 64;
@@ -83,6 +92,25 @@ pub enum FeatureSpec {
         /// Walk lengths `1..=k`.
         k: usize,
     },
+    /// A DeepWalk embedding alone.
+    DeepWalk(DeepWalkSpec),
+    /// The dataset's own features, then the DeepWalk embedding (NOSMOG's input).
+    GivenPlusDeepWalk(DeepWalkSpec),
+}
+
+impl FeatureSpec {
+    /// The DeepWalk part of the spec, if it has one.
+    pub fn deepwalk(&self) -> Option<DeepWalkSpec> {
+        match *self {
+            FeatureSpec::DeepWalk(spec) | FeatureSpec::GivenPlusDeepWalk(spec) => Some(spec),
+            _ => None,
+        }
+    }
+
+    /// Whether the spec starts from the dataset's own features.
+    pub fn uses_given(&self) -> bool {
+        matches!(self, FeatureSpec::Given | FeatureSpec::GivenPlusPositional { .. } | FeatureSpec::GivenPlusDeepWalk(_))
+    }
 }
 
 impl fmt::Display for FeatureSpec {
@@ -93,6 +121,8 @@ impl fmt::Display for FeatureSpec {
             FeatureSpec::Degree => write!(f, "degree"),
             FeatureSpec::Positional { k } => write!(f, "positional:{k}"),
             FeatureSpec::GivenPlusPositional { k } => write!(f, "given+positional:{k}"),
+            FeatureSpec::DeepWalk(spec) => write!(f, "deepwalk:{spec}"),
+            FeatureSpec::GivenPlusDeepWalk(spec) => write!(f, "given+deepwalk:{spec}"),
         }
     }
 }
@@ -129,6 +159,11 @@ impl FromStr for FeatureSpec {
             "degree" => plain(FeatureSpec::Degree),
             "positional" => Ok(FeatureSpec::Positional { k: k()? }),
             "given+positional" => Ok(FeatureSpec::GivenPlusPositional { k: k()? }),
+            "deepwalk" | "given+deepwalk" => {
+                let options = steps.ok_or_else(|| bad(format!("'{kind}' needs a width K after a colon")))?;
+                let spec = options.parse::<DeepWalkSpec>().map_err(bad)?;
+                Ok(if kind == "deepwalk" { FeatureSpec::DeepWalk(spec) } else { FeatureSpec::GivenPlusDeepWalk(spec) })
+            }
             _ => Err(bad(format!("unknown features '{kind}'"))),
         }
     }
@@ -146,12 +181,28 @@ impl<'de> Deserialize<'de> for FeatureSpec {
     }
 }
 
+/// The embedding function DeepWalk specs need: row-major `N x spec.dim` for a graph of `N` nodes,
+/// or a message saying why not.
+pub type DeepWalkEmbedder<'a> = dyn Fn(&Graph, &DeepWalkSpec) -> Result<Vec<f32>, String> + 'a;
+
 /// `dataset` with the features `spec` describes; graph, labels and split unchanged.
 ///
-/// Fails, naming the dataset, for [`FeatureSpec::Given`] or [`FeatureSpec::GivenPlusPositional`]
-/// on a dataset without features, for `k = 0` or `k >= N`, and when the positional encoding's
-/// working memory would not fit ([`crate::limits`]).
+/// Fails, naming the dataset, for a `given` spec on a dataset without features, for `k = 0` or
+/// `k >= N`, when the positional encoding's working memory would not fit ([`crate::limits`]),
+/// and for the DeepWalk specs, which need [`apply_features_with`].
 pub fn apply_features(dataset: &NodeDataset, spec: &FeatureSpec) -> Result<NodeDataset, DatasetError> {
+    apply_features_with(dataset, spec, &|_, _| {
+        Err("DeepWalk features are learnt on libtorch: use gdistill_distill::students::deepwalk::apply_features".into())
+    })
+}
+
+/// [`apply_features`], with `deepwalk` computing the DeepWalk specs' embedding of the dataset's
+/// graph. Its error, and a result of the wrong size, fail naming the dataset.
+pub fn apply_features_with(
+    dataset: &NodeDataset,
+    spec: &FeatureSpec,
+    deepwalk: &DeepWalkEmbedder<'_>,
+) -> Result<NodeDataset, DatasetError> {
     let n = dataset.num_nodes();
     let bad = |message: String| DatasetError::invalid(&dataset.name, message);
     let check_k = |k: usize| {
@@ -164,12 +215,24 @@ pub fn apply_features(dataset: &NodeDataset, spec: &FeatureSpec) -> Result<NodeD
         }
     };
     let has_given = dataset.num_features() > 0;
-    if matches!(spec, FeatureSpec::Given | FeatureSpec::GivenPlusPositional { .. }) && !has_given {
+    if spec.uses_given() && !has_given {
         return Err(bad(format!(
-            "{} has no node features: pass --features identity|degree|positional:K",
+            "{} has no node features: pass --features identity|degree|positional:K|deepwalk:K",
             dataset.name
         )));
     }
+    let embed = |walks: &DeepWalkSpec| -> Result<Vec<f32>, DatasetError> {
+        walks.validate().map_err(|e| bad(format!("features {spec}: {e}")))?;
+        let embedding = deepwalk(&dataset.graph, walks).map_err(|e| bad(format!("features {spec}: {e}")))?;
+        if embedding.len() != n * walks.dim {
+            return Err(bad(format!(
+                "features {spec}: the embedding holds {} values, not {n} x {}",
+                embedding.len(),
+                walks.dim
+            )));
+        }
+        Ok(embedding)
+    };
     let features = match *spec {
         FeatureSpec::Given => return Ok(dataset.clone()),
         FeatureSpec::Identity => CsMat::eye(n),
@@ -184,6 +247,8 @@ pub fn apply_features(dataset: &NodeDataset, spec: &FeatureSpec) -> Result<NodeD
             check_encoding_memory(n, k).map_err(bad)?;
             append_dense_columns(&dataset.features, &random_walk_encoding(&dataset.graph, k), k)
         }
+        FeatureSpec::DeepWalk(walks) => append_dense_columns(&CsMat::zero((n, 0)), &embed(&walks)?, walks.dim),
+        FeatureSpec::GivenPlusDeepWalk(walks) => append_dense_columns(&dataset.features, &embed(&walks)?, walks.dim),
     };
     let mut with_features = dataset.clone();
     with_features.features = features;
@@ -236,7 +301,7 @@ pub fn degree_features(graph: &Graph) -> CsMat<f32> {
 }
 
 /// `given` with the row-major `N x k` block `dense` appended as columns (exact zeros not stored).
-fn append_dense_columns(given: &CsMat<f32>, dense: &[f32], k: usize) -> CsMat<f32> {
+pub fn append_dense_columns(given: &CsMat<f32>, dense: &[f32], k: usize) -> CsMat<f32> {
     let offset = given.cols();
     let mut indptr = vec![0usize];
     let (mut indices, mut data) = (Vec::new(), Vec::new());

@@ -40,7 +40,10 @@ fn init() {
         let program = std::env::var_os("GDISTILL_H5PROBE")
             .unwrap_or_else(|| env!("CARGO_BIN_EXE_gdistill-h5probe").into())
             .into();
-        gdistill_datasets::h5graph::isolate::set_probe(gdistill_datasets::h5graph::isolate::Probe { program, args: vec![] });
+        gdistill_datasets::h5graph::isolate::set_probe(gdistill_datasets::h5graph::isolate::Probe {
+            program,
+            args: vec![],
+        });
     });
 }
 
@@ -512,7 +515,8 @@ fn regression_h5_file_that_crashes_libhdf5_is_refused() {
 #[test]
 fn regression_h5_file_on_which_libhdf5_allocates_gigabytes() {
     init();
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz_regressions/soft_targets_libhdf5_allocates_6gb.h5");
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz_regressions/soft_targets_libhdf5_allocates_6gb.h5");
     let start = std::time::Instant::now();
     let message = gdistill_datasets::read_soft_targets(&path).unwrap_err().to_string();
     assert!(message.contains("soft_targets_libhdf5_allocates_6gb.h5"), "{message}");

@@ -173,8 +173,9 @@ fn splits_that_cannot_be_drawn_are_errors_naming_the_dataset() {
 /// for the same seed, a 60% training split then held classes 0-5 only and every GCN scored 0.
 #[test]
 fn a_random_split_of_a_csbm_graph_is_independent_of_its_classes() {
-    let dataset = gdistill_datasets::load("csbm:nodes=2000,classes=10,degree=4,features=4,seed=0", std::path::Path::new("."))
-        .unwrap();
+    let dataset =
+        gdistill_datasets::load("csbm:nodes=2000,classes=10,degree=4,features=4,seed=0", std::path::Path::new("."))
+            .unwrap();
     for seed in 0..3 {
         let split = apply_split(&dataset, &"random:0.6,0.2".parse().unwrap(), seed).unwrap();
         let mut per_class = vec![0usize; 10];

@@ -235,7 +235,7 @@ fn bad_walk_lengths_and_missing_features_are_errors() {
     assert_eq!(apply_features(&d, &FeatureSpec::Positional { k: 9 }).unwrap().num_features(), 9);
     for spec in [FeatureSpec::Given, FeatureSpec::GivenPlusPositional { k: 3 }] {
         let message = invalid_message(apply_features(&d, &spec));
-        assert_eq!(message, "handmade has no node features: pass --features identity|degree|positional:K");
+        assert_eq!(message, "handmade has no node features: pass --features identity|degree|positional:K|deepwalk:K");
     }
     let with_features = dataset_on(random_graph(10, 0.3, false, 2), 3);
     let message = invalid_message(apply_features(&with_features, &FeatureSpec::GivenPlusPositional { k: 0 }));
@@ -276,7 +276,7 @@ fn a_featureless_npz_loads_and_gets_features_from_each_spec() {
     // the spec loader takes it too
     assert_eq!(load("npz:polblogs.npz", dir.path()).unwrap().num_features(), 0);
     let message = invalid_message(apply_features(&d, &FeatureSpec::Given));
-    assert_eq!(message, "polblogs has no node features: pass --features identity|degree|positional:K");
+    assert_eq!(message, "polblogs has no node features: pass --features identity|degree|positional:K|deepwalk:K");
     assert!(apply_features(&d, &FeatureSpec::GivenPlusPositional { k: 2 }).is_err());
     let width = |spec: FeatureSpec| apply_features(&d, &spec).unwrap().features.shape();
     assert_eq!(width(FeatureSpec::Identity), (12, 12));

@@ -19,7 +19,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use gdistill_datasets::inductive::inductive_split;
-use gdistill_datasets::NodeDataset;
+use gdistill_datasets::{DeepWalkSpec, NodeDataset};
 use gdistill_models::NodeModel;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use tch::{Device, Tensor};
@@ -86,16 +86,38 @@ impl Setting {
     /// `split` (a dataset with one seed's split) as training sees it: itself, or, inductively,
     /// the subgraph of the nodes not held out (renumbered; its test nodes the observed ones).
     pub fn observed(&self, split: &NodeDataset, seed: u64) -> Result<NodeDataset, TrainError> {
-        self.partition(split, seed).map(|(observed, _)| observed)
+        self.observed_with(split, seed, None)
     }
 
-    /// [`Setting::observed`], and inductively the held-out nodes (global ids).
-    fn partition(&self, split: &NodeDataset, seed: u64) -> Result<(NodeDataset, Option<Vec<usize>>), TrainError> {
+    /// [`Setting::observed`], inductively with `deepwalk`'s columns appended, learnt on the
+    /// observed graph alone (`split` holds the features before them; see [`SeedGraphs::with_deepwalk`]).
+    pub fn observed_with(
+        &self,
+        split: &NodeDataset,
+        seed: u64,
+        deepwalk: Option<&DeepWalkSpec>,
+    ) -> Result<NodeDataset, TrainError> {
+        self.partition(split, seed, deepwalk).map(|(observed, _)| observed)
+    }
+
+    /// [`Setting::observed_with`], and inductively the held-out nodes (global ids) with the full
+    /// graph's dataset (with the DeepWalk columns, held-out rows from their observed neighbours).
+    fn partition(
+        &self,
+        split: &NodeDataset,
+        seed: u64,
+        deepwalk: Option<&DeepWalkSpec>,
+    ) -> Result<(NodeDataset, Option<(Vec<usize>, NodeDataset)>), TrainError> {
         match *self {
             Setting::Transductive => Ok((split.clone(), None)),
-            Setting::Inductive { held_out } => inductive_split(split, held_out, seed)
-                .map(|s| (s.dataset, Some(s.held_out)))
-                .map_err(|e| TrainError::Config(e.to_string())),
+            Setting::Inductive { held_out } => {
+                let parts = inductive_split(split, held_out, seed).map_err(|e| TrainError::Config(e.to_string()))?;
+                let (observed, full) = match deepwalk {
+                    Some(spec) => crate::students::deepwalk::inductive_features(&parts, split, spec, seed)?,
+                    None => (parts.dataset, split.clone()),
+                };
+                Ok((observed, Some((parts.held_out, full))))
+            }
         }
     }
 }
@@ -119,22 +141,39 @@ pub struct SeedGraphs {
     pub data: GraphData,
     /// Inductive only: the full graph, with the held-out nodes as its test nodes.
     full: Option<GraphData>,
+    /// Inductive only: DeepWalk columns learnt per seed on the observed graph.
+    deepwalk: Option<DeepWalkSpec>,
 }
 
 impl SeedGraphs {
     /// The graphs of the seed whose split is `split`.
     pub fn new(split: &NodeDataset, setting: Setting, seed: u64, device: Device) -> Result<SeedGraphs, TrainError> {
-        let (dataset, held_out) = setting.partition(split, seed)?;
+        SeedGraphs::with_deepwalk(split, setting, seed, device, None)
+    }
+
+    /// [`SeedGraphs::new`], inductively with `deepwalk`'s columns appended to `split`'s
+    /// features: learnt with `seed` on the observed graph, so that no held-out node or edge is
+    /// in any walk, and a held-out node's row the mean of its observed neighbours' (NOSMOG).
+    /// Transductively `deepwalk` is ignored: the whole graph is observed, and the columns are
+    /// learnt once, before the seeds ([`crate::compare::prepare_dataset`]).
+    pub fn with_deepwalk(
+        split: &NodeDataset,
+        setting: Setting,
+        seed: u64,
+        device: Device,
+        deepwalk: Option<DeepWalkSpec>,
+    ) -> Result<SeedGraphs, TrainError> {
+        let (dataset, held_out) = setting.partition(split, seed, deepwalk.as_ref())?;
         let data = GraphData::new(&dataset, device, crate::FeatureLayout::Auto)?;
         let full = match held_out {
             None => None,
-            Some(held_out) => {
-                let mut full = GraphData::new(split, device, crate::FeatureLayout::Auto)?;
+            Some((held_out, full_dataset)) => {
+                let mut full = GraphData::new(&full_dataset, device, crate::FeatureLayout::Auto)?;
                 full.test = index_tensor(&held_out, device);
                 Some(full)
             }
         };
-        Ok(SeedGraphs { dataset, data, full })
+        Ok(SeedGraphs { dataset, data, full, deepwalk })
     }
 
     /// The next seed's graphs: in the transductive setting the graph and features stay on the
@@ -153,7 +192,9 @@ impl SeedGraphs {
                 self.data.set_split(split);
                 self.dataset = split.clone();
             }
-            Setting::Inductive { .. } => *self = SeedGraphs::new(split, setting, seed, self.data.device)?,
+            Setting::Inductive { .. } => {
+                *self = SeedGraphs::with_deepwalk(split, setting, seed, self.data.device, self.deepwalk)?
+            }
         }
         Ok(())
     }

@@ -329,7 +329,8 @@ fn validation_only_data(
     let split = gdistill_datasets::apply_split(&prepared, &config.split, config.first_seed)
         .map_err(|e| TrainError::Config(e.to_string()))?;
     // Inductively, the held-out nodes and their edges stay unseen by the search too.
-    let mut split = config.setting.observed(&split, config.first_seed)?;
+    let deepwalk = crate::compare::inductive_deepwalk(config);
+    let mut split = config.setting.observed_with(&split, config.first_seed, deepwalk.as_ref())?;
     split.test.clear();
     Ok(GraphData::new(&split, device, crate::FeatureLayout::Auto)?)
 }

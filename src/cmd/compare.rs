@@ -43,7 +43,9 @@ pub struct CompareArgs {
     /// per-class:TRAIN,VAL (drawn per seed), random:TRAIN,VAL.
     #[arg(long)]
     pub split: Option<SplitSpec>,
-    /// Node features: given, identity, degree, positional:K (graphs without features), given+positional:K.
+    /// Node features: given, identity, degree, positional:K (graphs without features), given+positional:K,
+    /// deepwalk:K[:walk=L,walks=W,window=C,epochs=E] and given+deepwalk:K[:...] (NOSMOG's DeepWalk
+    /// position features; defaults walk=50,walks=3,window=5,epochs=1).
     #[arg(long)]
     pub features: Option<FeatureSpec>,
     /// transductive, or inductive[:F]: a fraction F (default 0.2) of the test nodes and their

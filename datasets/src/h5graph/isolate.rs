@@ -197,13 +197,7 @@ fn time_limit(path: &Path) -> Duration {
 
 /// Runs the probe on `path` with at most `memory` bytes of address space: Ok when it read the
 /// file, its error when it refused it, a crash, memory or hang error otherwise.
-fn trial_read(
-    probe: &Probe,
-    kind: ProbeKind,
-    path: &Path,
-    limit: Duration,
-    memory: u128,
-) -> Result<(), DatasetError> {
+fn trial_read(probe: &Probe, kind: ProbeKind, path: &Path, limit: Duration, memory: u128) -> Result<(), DatasetError> {
     let mut command = Command::new(&probe.program);
     let memory = libc::rlim_t::try_from(memory).unwrap_or(libc::RLIM_INFINITY);
     // The child's address space is capped. And it would inherit every descriptor open here
@@ -352,7 +346,10 @@ mod tests {
     #[test]
     fn a_crashing_probe_is_reported_with_the_file() {
         let message = run(&shell("kill -SEGV $$"), Duration::from_secs(30)).unwrap_err();
-        assert!(message.contains("/tmp/some.h5") && message.contains("crashed") && message.contains("segmentation fault"), "{message}");
+        assert!(
+            message.contains("/tmp/some.h5") && message.contains("crashed") && message.contains("segmentation fault"),
+            "{message}"
+        );
         let message = run(&shell("exit 101"), Duration::from_secs(30)).unwrap_err();
         assert!(message.contains("/tmp/some.h5") && message.contains("failed"), "{message}");
     }

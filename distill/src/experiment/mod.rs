@@ -20,8 +20,22 @@ use crate::EpochStats;
 /// What a comparison (graphs, images or point clouds) is doing now, for progress display.
 #[derive(Clone, Copy, Debug)]
 pub enum Progress<'a> {
-    RunStarted { row: &'a str, seed: u64, run: usize, runs: usize },
-    Epoch { row: &'a str, stats: &'a EpochStats },
+    RunStarted {
+        row: &'a str,
+        seed: u64,
+        run: usize,
+        runs: usize,
+    },
+    Epoch {
+        row: &'a str,
+        stats: &'a EpochStats,
+    },
+    /// Features learnt before training (DeepWalk's `spec`) took `seconds`; inductively once
+    /// per seed, as each seed observes another graph.
+    FeaturesBuilt {
+        spec: &'a str,
+        seconds: f64,
+    },
 }
 
 /// Mean and sample standard deviation (0 for fewer than two values).

@@ -5,7 +5,7 @@
 //! accuracy per seed (mean and sample standard deviation), parameters, training seconds and
 //! warm full-graph inference milliseconds.
 
-use gdistill_datasets::{apply_features, apply_split, NodeDataset, SplitSpec};
+use gdistill_datasets::{apply_split, DeepWalkSpec, FeatureSpec, NodeDataset, SplitSpec};
 use gdistill_models::{Arch, NodeFeatures, SparseMatrix};
 use serde::{Deserialize, Serialize};
 use tch::Device;
@@ -20,6 +20,7 @@ use crate::node_munge;
 use crate::prune::compare_rows::{matching_sparsity, prune_distilled, prune_teacher};
 use crate::sampled::train_sampled_or_full;
 use crate::setting::{SeedGraphs, Setting};
+use crate::students::deepwalk::apply_features;
 use crate::transfer_set::TransferSet;
 use crate::{EpochStats, Objective, TrainConfig, TrainError};
 
@@ -126,11 +127,25 @@ pub fn compare_resumable(
         ensemble.members = ensemble.size();
     }
     let config = &tuned;
+    let started = std::time::Instant::now();
     let dataset = prepare_dataset(dataset, config)?;
+    let deepwalk = inductive_deepwalk(config);
+    let features_spec = config.features.to_string();
+    let report_features = |started: std::time::Instant, progress: &mut dyn FnMut(Progress)| {
+        let seconds = started.elapsed().as_secs_f64();
+        progress(Progress::FeaturesBuilt { spec: &features_spec, seconds });
+    };
+    if config.features.deepwalk().is_some() && deepwalk.is_none() {
+        report_features(started, progress);
+    }
     let seed_split = |seed| apply_split(&dataset, &config.split, seed).map_err(|e| TrainError::Config(e.to_string()));
     // The first seed's split fixes what the report's dataset line shows.
     let first_split = seed_split(config.first_seed)?;
-    let mut graphs = SeedGraphs::new(&first_split, config.setting, config.first_seed, device)?;
+    let started = std::time::Instant::now();
+    let mut graphs = SeedGraphs::with_deepwalk(&first_split, config.setting, config.first_seed, device, deepwalk)?;
+    if deepwalk.is_some() {
+        report_features(started, progress);
+    }
     let held_out = (config.setting != Setting::Transductive).then(|| graphs.held_out());
     let (num_features, num_classes) = (graphs.data.num_features(), graphs.data.num_classes);
     let model = |arch, spec: &ModelSpec| spec.config(arch, num_features, num_classes);
@@ -168,7 +183,11 @@ pub fn compare_resumable(
     for seed in seeds(config.first_seed, config.seeds) {
         if seed != config.first_seed {
             let split_changes = config.split != SplitSpec::Public;
+            let started = std::time::Instant::now();
             graphs.next_seed(&seed_split(seed)?, config.setting, split_changes, seed)?;
+            if deepwalk.is_some() {
+                report_features(started, progress);
+            }
             if config.setting != Setting::Transductive {
                 edges = lsp_edges(&graphs);
             }
@@ -286,7 +305,8 @@ pub fn compare_resumable(
             name: dataset.name.clone(),
             nodes: dataset.num_nodes(),
             edges: dataset.graph.num_undirected_edges(),
-            features: dataset.num_features(),
+            // What the models read: inductively the DeepWalk columns are added per seed.
+            features: num_features as usize,
             classes: dataset.num_classes,
             train: first_split.train.len(),
             val: first_split.val.len(),
@@ -308,13 +328,27 @@ fn row_index(rows: &[RowRuns], name: &str) -> usize {
 
 /// The dataset as every row of `config` reads it: features row-normalised when the config
 /// says so, then structural features applied (after: positional columns are not counts to be
-/// scaled with the others); memory checked for the models.
+/// scaled with the others); memory checked for the models. DeepWalk columns are learnt here
+/// with the first seed, once for every seed as NOSMOG does, except in the inductive setting,
+/// where each seed learns them on its own observed graph ([`inductive_deepwalk`]).
 pub fn prepare_dataset(dataset: &NodeDataset, config: &CompareConfig) -> Result<NodeDataset, TrainError> {
     let mut dataset = dataset.clone();
     if config.normalize_features {
         dataset.row_normalize_features();
     }
-    let dataset = apply_features(&dataset, &config.features).map_err(|e| TrainError::Config(e.to_string()))?;
+    let config_error = |e: gdistill_datasets::DatasetError| TrainError::Config(e.to_string());
+    let dataset = match (inductive_deepwalk(config), config.features) {
+        (Some(_), FeatureSpec::GivenPlusDeepWalk(_)) => apply_features(&dataset, &FeatureSpec::Given, 0),
+        (Some(_), _) => Ok(NodeDataset { features: sprs::CsMat::zero((dataset.num_nodes(), 0)), ..dataset }),
+        (None, spec) => apply_features(&dataset, &spec, config.first_seed),
+    }
+    .map_err(config_error)?;
     config.check_memory(&dataset).map_err(TrainError::TooLarge)?;
     Ok(dataset)
+}
+
+/// The DeepWalk columns left for each seed to learn on its observed graph: the spec's, in the
+/// inductive setting (transductively [`prepare_dataset`] has learnt them).
+pub fn inductive_deepwalk(config: &CompareConfig) -> Option<DeepWalkSpec> {
+    config.features.deepwalk().filter(|_| config.setting != Setting::Transductive)
 }

@@ -12,7 +12,8 @@ mod rows;
 pub use crate::experiment::{mean_std, Progress};
 pub use crate::prune::compare_rows::PruneRowsConfig;
 pub use compare::{
-    compare, compare_resumable, prepare_dataset, CompareReport, CompareRow, DatasetInfo, GraphColumns, InductiveScores,
+    compare, compare_resumable, inductive_deepwalk, prepare_dataset, CompareReport, CompareRow, DatasetInfo, GraphColumns,
+    InductiveScores,
 };
 pub use config::{
     family_recipe, small_row_name, CompareConfig, KdLoss, LspConfig, ModelSpec, RAW_FEATURES_LR,
