@@ -28,6 +28,7 @@ pub mod quantize;
 pub mod quantize_store;
 pub mod sampled;
 pub mod setting;
+pub mod students;
 mod train;
 pub mod transfer_set;
 pub mod tune;
