@@ -1,4 +1,13 @@
 //! Methods that distil a GNN teacher into a graph-less MLP student beyond soft targets (GLNN).
+//!
+//! [`nosmog`] (Tian et al., ICLR 2023) adds two of them to soft targets: representation
+//! similarity distillation ([`rsd`]) and adversarial feature augmentation ([`adversarial`]),
+//! trained on mini-batches of the nodes training sees ([`nosmog::train_nosmog`]). Its third
+//! piece, DeepWalk position features, is a feature spec, not a loss.
 
 pub mod adversarial;
+pub mod nosmog;
+mod nosmog_train;
 pub mod rsd;
+
+pub use nosmog_train::{feature_scale, train_nosmog};
