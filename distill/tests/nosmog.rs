@@ -158,6 +158,7 @@ fn bad_settings_are_refused_by_name() {
         (NosmogConfig { batch_size: 1, ..NosmogConfig::default() }, "batch_size"),
         (NosmogConfig { adv_steps: 0, ..NosmogConfig::default() }, "adv_steps"),
         (NosmogConfig { projection_width: Some(0), ..NosmogConfig::default() }, "projection_width"),
+        (NosmogConfig { epochs: 0, ..NosmogConfig::default() }, "epochs"),
     ];
     let dataset = load(CSBM, std::path::Path::new(".")).unwrap();
     for (nosmog, key) in bad {
@@ -238,7 +239,7 @@ fn nosmog_rows_run_in_a_comparison_and_never_read_held_out_nodes() {
     config.setting = Setting::Inductive { held_out: 0.2 };
     config.lsp.rows = false;
     config.prune.rows = false;
-    config.nosmog = Some(NosmogConfig { batch_size: 64, ..NosmogConfig::default() });
+    config.nosmog = Some(NosmogConfig { batch_size: 64, epochs: 8, ..NosmogConfig::default() });
     for t in [&mut config.teacher_training, &mut config.student_training, &mut config.distill_training] {
         t.epochs = 8;
     }

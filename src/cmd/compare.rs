@@ -200,6 +200,9 @@ fn resolve_config(args: &CompareArgs, dataset: &NodeDataset) -> Result<CompareCo
         if let Some(small) = config.small_training.as_mut() {
             small.epochs = epochs;
         }
+        if let Some(nosmog) = config.nosmog.as_mut() {
+            nosmog.epochs = epochs;
+        }
     }
     config.validate().and_then(|_| config.check_memory(dataset)).map_err(anyhow::Error::msg)?;
     Ok(config)

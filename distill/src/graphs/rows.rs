@@ -104,7 +104,8 @@ impl RowPlan {
 
 impl RowPlan {
     /// Trains a NOSMOG row's MLP (`cfg`) against `objective` (the `+kd` rows'), with the
-    /// teacher's last hidden layer for RSD.
+    /// teacher's last hidden layer for RSD, in the `+kd` rows' `settings` but for NOSMOG's
+    /// epochs and patience.
     pub(super) fn train_nosmog(
         &self,
         cfg: &ModelConfig,
@@ -116,7 +117,8 @@ impl RowPlan {
     ) -> Result<Trained, TrainError> {
         let (parts, nosmog) = (self.nosmog.expect("a NOSMOG row"), config.nosmog.as_ref().expect("it added the row"));
         let hidden = teacher.hidden.last();
-        crate::students::train_nosmog(cfg, data, objective, hidden, nosmog, parts, settings, on_epoch)
+        let settings = TrainConfig { epochs: nosmog.epochs, patience: Some(nosmog.patience), ..settings.clone() };
+        crate::students::train_nosmog(cfg, data, objective, hidden, nosmog, parts, &settings, on_epoch)
     }
 }
 

@@ -36,6 +36,12 @@ pub struct NosmogConfig {
     pub adv_weight: f64,
     /// Nodes per mini-batch (RSD's Gram matrices are `batch_size` squared).
     pub batch_size: usize,
+    /// Epochs at most, and epochs without a better validation score before stopping: NOSMOG's
+    /// code's 200 and 50, not the `+kd` rows' 400 and 100. An epoch is one pass over the nodes
+    /// in batches (6 steps on Cora), so 200 epochs are three times `mlp+kd`'s 400 full-batch
+    /// steps, and each attacked step costs about seven forward and backward passes.
+    pub epochs: usize,
+    pub patience: usize,
 }
 
 impl Default for NosmogConfig {
@@ -48,6 +54,8 @@ impl Default for NosmogConfig {
             adv_steps: 5,
             adv_weight: 0.1,
             batch_size: 512,
+            epochs: 200,
+            patience: 50,
         }
     }
 }
@@ -95,6 +103,9 @@ impl NosmogConfig {
                 "nosmog.batch_size must be at least 2 (RSD compares nodes within a batch), got {}",
                 self.batch_size
             ));
+        }
+        if self.epochs == 0 {
+            return Err("nosmog.epochs must be at least 1".into());
         }
         if let Some(width) = self.projection_width.filter(|&w| w <= 0) {
             return Err(format!("nosmog.projection_width must be positive, got {width}"));
