@@ -280,7 +280,7 @@ pub fn train_sampled(
 }
 
 /// Validation accuracy and loss of a full-graph forward, as full-batch training computes them.
-fn validation(model: &dyn NodeModel, data: &GraphData) -> Result<(f64, f64), TrainError> {
+pub(crate) fn validation(model: &dyn NodeModel, data: &GraphData) -> Result<(f64, f64), TrainError> {
     let logits = predict(model, data);
     let val_loss =
         tch::no_grad(|| cross_entropy(&logits.index_select(0, &data.val), &data.labels.index_select(0, &data.val)));

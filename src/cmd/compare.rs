@@ -95,6 +95,12 @@ pub struct CompareArgs {
     /// Leave out the pruned rows teacher-obd and gcn-small+kd+obd.
     #[arg(long)]
     pub no_prune: bool,
+    /// Add NOSMOG's MLP rows (docs/nosmog.md): mlp+nosmog (soft targets + representation
+    /// similarity distillation + adversarial feature augmentation) and its ablations
+    /// mlp+nosmog-rsd and mlp+nosmog-adv; settings in the config's [nosmog] table. Pass
+    /// --features given+deepwalk:64 for the full method (its position features).
+    #[arg(long)]
+    pub nosmog: bool,
     /// Add the pruned rows (graphs have them unless --no-prune; images add teacher-obd, the
     /// teacher pruned by OBD to mlp-800's count of weights).
     #[arg(long, conflicts_with = "no_prune")]
@@ -181,6 +187,9 @@ fn resolve_config(args: &CompareArgs, dataset: &NodeDataset) -> Result<CompareCo
     if args.no_prune {
         config.prune.rows = false;
     }
+    if args.nosmog && config.nosmog.is_none() {
+        config.nosmog = Some(Default::default());
+    }
     if args.prune {
         config.prune.rows = true;
     }
@@ -197,6 +206,9 @@ fn resolve_config(args: &CompareArgs, dataset: &NodeDataset) -> Result<CompareCo
         config.distill_training.epochs = epochs;
         if let Some(small) = config.small_training.as_mut() {
             small.epochs = epochs;
+        }
+        if let Some(nosmog) = config.nosmog.as_mut() {
+            nosmog.epochs = epochs;
         }
     }
     config.validate().and_then(|_| config.check_memory(dataset)).map_err(anyhow::Error::msg)?;
@@ -341,6 +353,7 @@ fn refuse_graph_flags(args: &CompareArgs, kind: &str, settings: &str, read: &[&s
         ("--no-lsp", args.no_lsp),
         ("--no-prune", args.no_prune),
         ("--prune", args.prune),
+        ("--nosmog", args.nosmog),
         ("--teacher-ensemble", args.teacher_ensemble.is_some()),
         ("--ensemble-combine", args.ensemble_combine.is_some()),
         ("--int8", args.int8),

@@ -223,6 +223,10 @@ pub fn compare_resumable(
                     &settings,
                     &mut on_epoch,
                 )?,
+                _ if plan.nosmog.is_some() => {
+                    let teacher = teacher_out.as_ref().expect("the teacher row comes first");
+                    plan.train_nosmog(&cfg, data, (&objective, &settings), teacher, config, &mut on_epoch)?
+                }
                 _ => train_sampled_or_full(&cfg, observed, data, &objective, &settings, sampler, &mut on_epoch)?,
             };
             if plan.student.is_none() && members > 1 {

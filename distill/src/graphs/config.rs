@@ -104,6 +104,10 @@ pub struct CompareConfig {
     /// `munge:N,P` pseudo nodes labelled by the teacher ([`crate::node_munge`]).
     #[serde(default, skip_serializing_if = "TransferSet::is_train")]
     pub transfer_set: TransferSet,
+    /// NOSMOG's rows `mlp+nosmog` and its ablations, with their settings
+    /// ([`crate::students::nosmog`]); absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nosmog: Option<crate::students::nosmog::NosmogConfig>,
 }
 
 /// Local structure preservation in the comparison (Yang et al. 2020).
@@ -242,6 +246,7 @@ impl CompareConfig {
             ensemble: None,
             int8_rows: false,
             transfer_set: TransferSet::Train,
+            nosmog: None,
             prune: match family {
                 Arch::Gcn => PruneRowsConfig::default(),
                 // Gauss-Newton is written for GCN layers; Fisher needs only first derivatives.
@@ -303,6 +308,15 @@ impl CompareConfig {
         self.validate_members()?;
         if let Some(tune) = &self.tune {
             tune.validate()?;
+        }
+        if let Some(nosmog) = &self.nosmog {
+            nosmog.validate()?;
+            if self.mlp.layers < 2 || self.teacher.layers < 2 {
+                return Err(
+                    "nosmog: RSD matches the teacher's and the MLP's last hidden layers; both need 2 layers or more"
+                        .into(),
+                );
+            }
         }
         match self.transfer_set {
             TransferSet::Train | TransferSet::Munge { .. } => {}

@@ -8,6 +8,7 @@ use crate::experiment::{mean_std, Runs};
 use crate::lsp::{EdgeList, LspKernel};
 use crate::prune::compare_rows::PrunedModel;
 use crate::setting::{Scores, SeedGraphs};
+use crate::students::nosmog::NosmogParts;
 use crate::{checked_hidden_index, inference_ms, LspTerm, Objective, TrainConfig, TrainError, Trained};
 
 /// A row's figures per seed while the seeds run, until [`RowRuns::finish`] reports them.
@@ -39,17 +40,22 @@ pub(super) struct RowPlan {
     pub(super) student: Option<Student>,
     pub(super) kd: bool,
     pub(super) lsp: Option<LspKernel>,
+    /// A NOSMOG row: which of its parts it trains ([`crate::students::nosmog`]).
+    pub(super) nosmog: Option<NosmogParts>,
 }
 
 /// The rows in report order; LSP rows when `config.lsp.rows`, plus one pair per ablation kernel.
 pub(super) fn row_plans(config: &CompareConfig) -> Vec<RowPlan> {
-    let plan = |name: &str, student, kd, lsp| RowPlan { name: name.to_string(), student, kd, lsp };
+    let plan = |name: &str, student, kd, lsp| RowPlan { name: name.to_string(), student, kd, lsp, nosmog: None };
     let (mlp, small, lsp) = (Some(Student::Mlp), Some(Student::GcnSmall), Some(config.lsp.kernel));
     let s = small_row_name(config.family);
     let mut plans =
         vec![plan("teacher", None, false, None), plan("mlp", mlp, false, None), plan("mlp+kd", mlp, true, None)];
     if config.lsp.rows {
         plans.push(plan("mlp+kd+lsp", mlp, true, lsp));
+    }
+    for (name, parts) in config.nosmog.as_ref().map(NosmogParts::rows).unwrap_or_default() {
+        plans.push(RowPlan { nosmog: Some(parts), ..plan(name, mlp, true, None) });
     }
     plans.push(plan(&s, small, false, None));
     plans.push(plan(&format!("{s}+kd"), small, true, None));
@@ -93,6 +99,26 @@ impl RowPlan {
             until_epoch: l.until_epoch,
         };
         Ok((objective.with_lsp(term), settings))
+    }
+}
+
+impl RowPlan {
+    /// Trains a NOSMOG row's MLP (`cfg`) against `objective` (the `+kd` rows'), with the
+    /// teacher's last hidden layer for RSD, in the `+kd` rows' `settings` but for NOSMOG's
+    /// epochs and patience.
+    pub(super) fn train_nosmog(
+        &self,
+        cfg: &ModelConfig,
+        data: &crate::GraphData,
+        (objective, settings): (&Objective, &TrainConfig),
+        teacher: &ModelOutput,
+        config: &CompareConfig,
+        on_epoch: &mut dyn FnMut(&crate::EpochStats),
+    ) -> Result<Trained, TrainError> {
+        let (parts, nosmog) = (self.nosmog.expect("a NOSMOG row"), config.nosmog.as_ref().expect("it added the row"));
+        let hidden = teacher.hidden.last();
+        let settings = TrainConfig { epochs: nosmog.epochs, patience: Some(nosmog.patience), ..settings.clone() };
+        crate::students::train_nosmog(cfg, data, objective, hidden, nosmog, parts, &settings, on_epoch)
     }
 }
 

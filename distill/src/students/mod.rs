@@ -1,1 +1,14 @@
+//! Methods that distil a GNN teacher into a graph-less MLP student beyond soft targets (GLNN).
+//!
+//! [`nosmog`] (Tian et al., ICLR 2023) adds two of them to soft targets: representation
+//! similarity distillation ([`rsd`]) and adversarial feature augmentation ([`adversarial`]),
+//! trained on mini-batches of the nodes training sees ([`nosmog::train_nosmog`]). Its third
+//! piece, DeepWalk position features ([`deepwalk`]), is a feature spec (`deepwalk:K`), not a loss.
+
+pub mod adversarial;
 pub mod deepwalk;
+pub mod nosmog;
+mod nosmog_train;
+pub mod rsd;
+
+pub use nosmog_train::{feature_scale, train_nosmog};
