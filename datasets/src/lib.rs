@@ -30,6 +30,7 @@ pub mod h5graph;
 pub mod images;
 pub mod inductive;
 pub mod input;
+mod lcc;
 pub mod limits;
 pub mod linqs;
 pub mod npz;
