@@ -12,19 +12,29 @@ use super::{write_json, DatasetArgs};
 pub struct InfoArgs {
     #[command(flatten)]
     dataset: DatasetArgs,
+    /// Describe only the largest connected component (edges read both ways), as `compare --lcc`
+    /// and `--protocol glnn` train on it.
+    #[arg(long)]
+    lcc: bool,
     /// Also write the figures as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
 }
 
 pub fn info(args: InfoArgs) -> Result<()> {
+    let node_dataset = !gdistill_datasets::is_image_spec(&args.dataset.dataset)
+        && !gdistill_datasets::is_pointcloud_spec(&args.dataset.dataset);
+    anyhow::ensure!(node_dataset || !args.lcc, "--lcc applies to graph datasets, not to {}", args.dataset.dataset);
     if gdistill_datasets::is_image_spec(&args.dataset.dataset) {
         return image_info(args);
     }
     if gdistill_datasets::is_pointcloud_spec(&args.dataset.dataset) {
         return pointcloud_info(args);
     }
-    let dataset = args.dataset.load()?;
+    let mut dataset = args.dataset.load()?;
+    if args.lcc {
+        dataset = dataset.largest_component()?.0;
+    }
     let s = dataset.summary();
     println!("dataset          {}", s.name);
     println!("nodes            {}", s.nodes);

@@ -99,6 +99,14 @@ pub fn compare(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<CompareReport, TrainError> {
     config.validate().map_err(TrainError::Config)?;
+    let component;
+    let dataset = if config.lcc {
+        component = dataset.largest_component().map_err(|e| TrainError::Config(e.to_string()))?.0;
+        &component
+    } else {
+        dataset
+    };
+    super::check_protocol_classes(dataset, config).map_err(TrainError::Config)?;
     let dataset_as_given = dataset;
     let (mut tuned, tuning) = if config.tune.is_some() {
         let (tuned, report) = crate::tune::tune(dataset, config, device, progress)?;

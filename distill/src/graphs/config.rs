@@ -39,6 +39,14 @@ pub enum KdLoss {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CompareConfig {
+    /// The published protocol these settings follow (`glnn`), if any: it sets the others
+    /// ([`super::Protocol::apply`]), and keys beside it override what it set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<super::Protocol>,
+    /// Keep only the largest connected component, before features and splits (CPF's loader,
+    /// on which GLNN-style figures are measured).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lcc: bool,
     pub seeds: usize,
     pub first_seed: u64,
     /// Family of the teacher and of the small graph student (row `<family>-small`).
@@ -204,6 +212,8 @@ impl CompareConfig {
             small.dropout = small.dropout.min(RAW_FEATURES_SMALL_DROPOUT);
         }
         CompareConfig {
+            protocol: None,
+            lcc: false,
             seeds: 10,
             first_seed: 0,
             family,

@@ -6,6 +6,7 @@
 mod compare;
 mod config;
 mod members;
+mod protocol;
 mod rows;
 
 pub use crate::experiment::{mean_std, Progress};
@@ -16,3 +17,4 @@ pub use config::{
     RAW_FEATURES_SMALL_DROPOUT,
 };
 pub use members::MemberRecipe;
+pub use protocol::{check_protocol_classes, Protocol, GLNN_BATCH, GLNN_SPLIT};
