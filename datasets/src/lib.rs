@@ -49,6 +49,7 @@ pub use error::DatasetError;
 pub use h5graph::{read_h5graph, read_soft_targets, write_h5graph, write_soft_targets, EnsembleOrigin, SoftTargets};
 pub use images::{is_image_spec, load_images, ImageDataset, ImageSpec, ImageSummary};
 pub use inductive::{inductive_split, InductiveDataset};
+pub use lcc::LargestComponent;
 pub use linqs::{load_linqs, LinqsOptions, LinqsReport};
 pub use npz::load_npz;
 pub use planetoid::load_planetoid;

@@ -71,12 +71,10 @@ fn check_against_oracle(full: &NodeDataset, edges: &[(usize, usize)]) {
     let mut local = vec![usize::MAX; full.num_nodes()];
     expected.iter().enumerate().for_each(|(k, &v)| local[v] = k);
     let survives = |part: &[usize]| part.iter().any(|&v| local[v] != usize::MAX);
-    if !(survives(&full.train) && survives(&full.val) && survives(&full.test)) {
-        let message = full.largest_component().unwrap_err().to_string();
-        assert!(message.contains("hold none of the dataset's"), "{message}");
-        return;
-    }
-    let (lcc, kept) = full.largest_component().unwrap();
+    let component = full.largest_component().unwrap();
+    let (lcc, kept) = (component.dataset, component.kept);
+    let redrawn = !(survives(&full.train) && survives(&full.val) && survives(&full.test));
+    assert_eq!(component.split_redrawn, redrawn);
     assert_eq!(kept, expected, "edges {edges:?}");
     assert_eq!(lcc.num_nodes(), kept.len());
     assert_eq!(lcc.num_classes, full.num_classes);
@@ -96,6 +94,13 @@ fn check_against_oracle(full: &NodeDataset, edges: &[(usize, usize)]) {
     want.sort_unstable();
     got.sort_unstable();
     assert_eq!(got, want);
+    if redrawn {
+        // every node in exactly one part, the loaders' per-class rule
+        let mut all: Vec<usize> = [&lcc.train[..], &lcc.val, &lcc.test].concat();
+        all.sort_unstable();
+        assert_eq!(all, (0..lcc.num_nodes()).collect::<Vec<_>>());
+        return;
+    }
     // the split keeps exactly its surviving nodes, renumbered
     for (part, whole) in [(&lcc.train, &full.train), (&lcc.val, &full.val), (&lcc.test, &full.test)] {
         let want: Vec<usize> = whole.iter().filter(|&&v| local[v] != usize::MAX).map(|&v| local[v]).collect();
@@ -110,7 +115,7 @@ fn two_components_keep_the_bigger_one_even_when_it_comes_second() {
     let edges = [(0, 1), (2, 3), (3, 4), (5, 4)];
     let full = dataset(7, &edges, 2);
     check_against_oracle(&full, &edges);
-    assert_eq!(full.largest_component().unwrap().1, vec![2, 3, 4, 5]);
+    assert_eq!(full.largest_component().unwrap().kept, vec![2, 3, 4, 5]);
 }
 
 #[test]
@@ -119,25 +124,30 @@ fn ties_go_to_the_component_with_the_smallest_node() {
     let edges = [(3, 4), (5, 4), (2, 1), (1, 0)];
     let full = dataset(6, &edges, 3);
     check_against_oracle(&full, &edges);
-    assert_eq!(full.largest_component().unwrap().1, vec![0, 1, 2]);
+    assert_eq!(full.largest_component().unwrap().kept, vec![0, 1, 2]);
 }
 
 #[test]
 fn a_connected_dataset_is_unchanged() {
     let edges: Vec<(usize, usize)> = (0..9).map(|i| (i, i + 1)).collect();
     let full = dataset(10, &edges, 2);
-    let (lcc, kept) = full.largest_component().unwrap();
+    let component = full.largest_component().unwrap();
+    let (lcc, kept) = (component.dataset, component.kept);
+    assert!(!component.split_redrawn);
     assert_eq!(kept, (0..10).collect::<Vec<_>>());
     assert_eq!((lcc.train, lcc.val, lcc.test), (full.train, full.val, full.test));
     assert_eq!(lcc.graph, full.graph);
 }
 
 #[test]
-fn a_component_without_training_nodes_is_an_error_not_an_empty_split() {
+fn a_component_without_training_nodes_gets_a_split_drawn_and_says_so() {
     // the split puts nodes 0, 3, 6 in training; the larger component {1, 2, 4, 5} has none
     let edges = [(0, 3), (1, 2), (2, 4), (4, 5)];
-    let message = dataset(7, &edges, 2).largest_component().unwrap_err().to_string();
-    assert!(message.contains("hand") && message.contains("training"), "{message}");
+    let full = dataset(7, &edges, 2);
+    check_against_oracle(&full, &edges);
+    let component = full.largest_component().unwrap();
+    assert!(component.split_redrawn);
+    assert!(!component.dataset.train.is_empty());
 }
 
 #[test]

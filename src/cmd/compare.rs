@@ -313,10 +313,21 @@ pub fn run(args: CompareArgs) -> Result<()> {
     let mut dataset = args.dataset.load()?;
     // Restricted before the defaults are fitted to the data (feature density, class count), so
     // they see what trains; `compare` restricts again, a no-op on a connected graph.
+    let mut split_redrawn = false;
     if wants_lcc(&args, &file)? {
-        dataset = dataset.largest_component()?.0;
+        let component = dataset.largest_component()?;
+        split_redrawn = component.split_redrawn;
+        dataset = component.dataset;
     }
     let config = resolve_config(&args, &dataset, file)?;
+    if split_redrawn {
+        anyhow::ensure!(
+            config.split != SplitSpec::Public,
+            "{}",
+            gdistill_distill::compare::public_split_lost(&dataset.name)
+        );
+        eprintln!("note: {}", super::data_info::redrawn_note(&dataset.name));
+    }
     gdistill_distill::compare::check_protocol_classes(&dataset, &config).map_err(anyhow::Error::msg)?;
     let report = run_and_report(
         args.json.as_deref(),

@@ -33,7 +33,11 @@ pub fn info(args: InfoArgs) -> Result<()> {
     }
     let mut dataset = args.dataset.load()?;
     if args.lcc {
-        dataset = dataset.largest_component()?.0;
+        let component = dataset.largest_component()?;
+        if component.split_redrawn {
+            eprintln!("note: {}", redrawn_note(&component.dataset.name));
+        }
+        dataset = component.dataset;
     }
     let s = dataset.summary();
     println!("dataset          {}", s.name);
@@ -51,6 +55,13 @@ pub fn info(args: InfoArgs) -> Result<()> {
         write_json(&path, &s)?;
     }
     Ok(())
+}
+
+/// What a split drawn anew on the largest component is ([`gdistill_datasets::LargestComponent`]).
+pub fn redrawn_note(name: &str) -> String {
+    format!(
+        "{name}: the largest connected component holds none of the dataset's training, validation or test nodes; its split is drawn anew (per-class:20,30, seed 0)"
+    )
 }
 
 /// `data info` for `mnist:DIR` and `digits:FILE`.

@@ -91,6 +91,13 @@ pub struct CompareReport {
     pub tune: Option<crate::tune::TuneReport>,
 }
 
+/// Why `lcc` cannot keep the dataset's own split: the component holds none of one part of it.
+pub fn public_split_lost(name: &str) -> String {
+    format!(
+        "{name}: the largest connected component holds none of the dataset's own training, validation or test nodes, so the public split cannot be kept; draw one on it (--split per-class:20,30)"
+    )
+}
+
 /// Runs the comparison on `dataset` (row-normalised here when the config says so).
 pub fn compare(
     dataset: &NodeDataset,
@@ -101,8 +108,11 @@ pub fn compare(
     config.validate().map_err(TrainError::Config)?;
     let component;
     let dataset = if config.lcc {
-        component = dataset.largest_component().map_err(|e| TrainError::Config(e.to_string()))?.0;
-        &component
+        component = dataset.largest_component().map_err(|e| TrainError::Config(e.to_string()))?;
+        if component.split_redrawn && config.split == SplitSpec::Public {
+            return Err(TrainError::Config(public_split_lost(&dataset.name)));
+        }
+        &component.dataset
     } else {
         dataset
     };

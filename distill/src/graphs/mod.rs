@@ -11,7 +11,9 @@ mod rows;
 
 pub use crate::experiment::{mean_std, Progress};
 pub use crate::prune::compare_rows::PruneRowsConfig;
-pub use compare::{compare, prepare_dataset, CompareReport, CompareRow, DatasetInfo, GraphColumns, InductiveScores};
+pub use compare::{
+    compare, prepare_dataset, public_split_lost, CompareReport, CompareRow, DatasetInfo, GraphColumns, InductiveScores,
+};
 pub use config::{
     family_recipe, small_row_name, CompareConfig, KdLoss, LspConfig, ModelSpec, RAW_FEATURES_LR,
     RAW_FEATURES_SMALL_DROPOUT,
