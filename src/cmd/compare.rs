@@ -99,6 +99,9 @@ pub struct CompareArgs {
     /// Leave out the pruned rows teacher-obd and gcn-small+kd+obd.
     #[arg(long)]
     pub no_prune: bool,
+    /// Leave out the small student's rows (<family>-small, +kd, +lsp); needs --no-prune.
+    #[arg(long)]
+    pub no_small: bool,
     /// Add the pruned rows (graphs have them unless --no-prune; images add teacher-obd, the
     /// teacher pruned by OBD to mlp-800's count of weights).
     #[arg(long, conflicts_with = "no_prune")]
@@ -188,6 +191,9 @@ fn resolve_config(args: &CompareArgs, dataset: &NodeDataset, file: Option<Experi
     }
     if args.no_prune {
         config.prune.rows = false;
+    }
+    if args.no_small {
+        config.small_rows = false;
     }
     if args.prune {
         config.prune.rows = true;
@@ -375,6 +381,7 @@ fn refuse_graph_flags(args: &CompareArgs, kind: &str, settings: &str, read: &[&s
         ("--lsp-ablation", !args.lsp_ablation.is_empty()),
         ("--no-lsp", args.no_lsp),
         ("--no-prune", args.no_prune),
+        ("--no-small", args.no_small),
         ("--prune", args.prune),
         ("--teacher-ensemble", args.teacher_ensemble.is_some()),
         ("--ensemble-combine", args.ensemble_combine.is_some()),

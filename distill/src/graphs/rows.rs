@@ -51,6 +51,9 @@ pub(super) fn row_plans(config: &CompareConfig) -> Vec<RowPlan> {
     if config.lsp.rows {
         plans.push(plan("mlp+kd+lsp", mlp, true, lsp));
     }
+    if !config.small_rows {
+        return plans;
+    }
     plans.push(plan(&s, small, false, None));
     plans.push(plan(&format!("{s}+kd"), small, true, None));
     if config.lsp.rows {
