@@ -14,6 +14,7 @@ use super::rows::{pruned_row_names, row_plans, RowRuns, Student};
 use super::{small_row_name, CompareConfig, KdLoss, ModelSpec};
 use crate::experiment::{seeds, Progress, Row, RunCounter};
 use crate::lsp::EdgeList;
+use crate::minibatch::{train_mlp_on_soft_targets, SoftTargetBatches};
 use crate::node_munge;
 use crate::prune::compare_rows::{matching_sparsity, prune_distilled, prune_teacher};
 use crate::sampled::train_sampled_or_full;
@@ -201,6 +202,23 @@ pub fn compare(
                     &settings,
                     &mut on_epoch,
                 )?,
+                (_, "mlp+kd") if config.distill_batch_size.is_some() => {
+                    let teacher = teacher_out.as_ref().expect("the teacher row comes first");
+                    let batches = SoftTargetBatches {
+                        batch_size: config.distill_batch_size.unwrap_or(1),
+                        temperature: config.temperature,
+                        alpha: config.alpha,
+                    };
+                    train_mlp_on_soft_targets(
+                        &cfg,
+                        observed,
+                        &teacher.logits,
+                        device,
+                        &settings,
+                        batches,
+                        &mut on_epoch,
+                    )?
+                }
                 _ => train_sampled_or_full(&cfg, observed, data, &objective, &settings, sampler, &mut on_epoch)?,
             };
             if plan.student.is_none() && members > 1 {

@@ -90,6 +90,11 @@ pub struct CompareConfig {
     /// fitting them (validation accuracy dropped by up to 0.1 on Cora). Matching a teacher on
     /// every node converges more slowly than fitting 140 labels, hence more epochs.
     pub distill_training: TrainConfig,
+    /// `mlp+kd` trains on shuffled mini-batches of this many nodes ([`crate::minibatch`]), as
+    /// GLNN's students do, instead of full-batch: the same epochs then take `N / batch` optimiser
+    /// steps each for one pass over the nodes, where full-batch needs that many passes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distill_batch_size: Option<usize>,
     pub kd_loss: KdLoss,
     pub temperature: f64,
     /// Weight of the hard-label term; `1 - alpha` goes to the teacher's targets.
@@ -242,6 +247,7 @@ impl CompareConfig {
             student_training: lr_cap(TrainConfig { decay_all_layers: true, ..TrainConfig::default() }),
             small_training: None,
             distill_training: lr_cap(TrainConfig { weight_decay: 0.0, epochs: 400, ..TrainConfig::default() }),
+            distill_batch_size: None,
             kd_loss: KdLoss::SoftTargets,
             // A GAT teacher's probabilities at T = 2 were too flat for its 1-head small student:
             // on Cora (5 seeds, validation) gat-small+kd 0.786 at T = 2 against 0.822 at T = 1,
@@ -321,6 +327,14 @@ impl CompareConfig {
             spec.config(self.family, 1, 1).validate().map_err(|e| format!("{name}: {e}"))?;
         }
         self.prune.validate()?;
+        if let Some(size) = self.distill_batch_size {
+            if size == 0 {
+                return Err("distill_batch_size must be at least 1".into());
+            }
+            if self.kd_loss != KdLoss::SoftTargets || !self.transfer_set.is_train() {
+                return Err("distill_batch_size trains mlp+kd on soft targets over every node: it needs kd_loss soft-targets and no munge transfer set".into());
+            }
+        }
         if !self.small_rows && self.prune.rows {
             return Err(
                 "the pruned rows need the small student's rows: leave out the pruned rows too (--no-prune)".into()

@@ -18,12 +18,13 @@
 //! - soft labels only (GLNN's `lamb = 0`: no label term), at temperature 1 (its KL reads the
 //!   teacher's log-softmax as is).
 //!
-//! Where gdistill's trainer differs: the distilled MLP trains full-batch, one step per epoch on
-//! every node, where GLNN takes `max(1, N / 512)` shuffled batches of 512 per epoch (dropping the
-//! remainder); so that both get the same number of optimiser steps, the distillation's epochs
-//! and patience are multiplied by that count (Cora: 4, so 800 epochs, patience 200). From labels
-//! the MLP's 20 per class fit one batch either way. Ties in validation accuracy keep the earlier
-//! epoch unless its validation loss is higher (GLNN keeps the later one).
+//! The distilled MLP trains as GLNN's does, on shuffled mini-batches of 512 nodes over every
+//! node ([`crate::minibatch`]; GLNN drops the last, short batch of each epoch, gdistill keeps it).
+//! From labels the MLP's 20 per class fit one batch either way. Where gdistill differs: its SAGE
+//! layer is PyTorch Geometric's mean aggregator with a separate root weight, GLNN's is DGL's
+//! `SAGEConv(..., "gcn")` (one weight on the mean over the node and its neighbours); ties in
+//! validation accuracy keep the earlier epoch unless its validation loss is higher (GLNN keeps
+//! the later one); splits are drawn by gdistill's seeded per-class rule, not numpy's.
 //!
 //! ```
 //! use gdistill_distill::compare::Protocol;
@@ -116,7 +117,6 @@ impl Protocol {
             clip_grad_norm: None,
             ..TrainConfig::default()
         };
-        let steps = (dataset.num_nodes() / GLNN_BATCH).max(1);
         config.protocol = Some(self);
         config.lcc = true;
         config.family = self.family();
@@ -134,8 +134,8 @@ impl Protocol {
         config.mlp = spec(dropout);
         config.student_training = glnn_training(lr, weight_decay);
         config.small_training = None;
-        config.distill_training =
-            TrainConfig { epochs: 200 * steps, patience: Some(50 * steps), ..glnn_training(lr, weight_decay) };
+        config.distill_training = glnn_training(lr, weight_decay);
+        config.distill_batch_size = Some(GLNN_BATCH);
         config.kd_loss = KdLoss::SoftTargets;
         config.temperature = 1.0;
         config.alpha = 0.0;
