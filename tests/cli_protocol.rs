@@ -80,6 +80,7 @@ fn protocol_glnn_sets_glnn_recipe_and_flags_override_it() {
     assert_eq!((c["teacher"]["hidden"].as_i64(), c["teacher"]["layers"].as_i64()), (Some(128), Some(2)));
     assert_eq!((c["mlp"]["hidden"].as_i64(), c["mlp"]["dropout"].as_f64()), (Some(128), Some(0.6)));
     assert_eq!(c["sampler"]["fanouts"], serde_json::json!([5, 5]));
+    assert_eq!((c["sampler"]["batch_size"].as_u64(), c["distill_batch_size"].as_u64()), (Some(140), Some(512)));
     assert_eq!(c["alpha"].as_f64(), Some(0.0));
     // flags beat the protocol: --seeds, --epochs, --temperature
     assert_eq!((c["seeds"].as_u64(), c["temperature"].as_f64()), (Some(1), Some(2.0)));
