@@ -16,7 +16,7 @@ pub use compare::{
 };
 pub use config::{
     family_recipe, small_row_name, CompareConfig, KdLoss, LspConfig, ModelSpec, RAW_FEATURES_LR,
-    RAW_FEATURES_SMALL_DROPOUT,
+    RAW_FEATURES_SMALL_DROPOUT, RAW_FEATURES_SMALL_SAGE_EPOCHS,
 };
 pub use members::MemberRecipe;
 pub use protocol::{check_protocol_classes, Protocol, GLNN_BATCH, GLNN_SPLIT};
