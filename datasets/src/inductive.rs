@@ -84,7 +84,7 @@ pub fn inductive_split(dataset: &NodeDataset, fraction: f64, seed: u64) -> Resul
 }
 
 /// The rows `rows` of `m`, in that order, as CSR.
-fn select_rows(m: &CsMat<f32>, rows: &[usize]) -> Result<CsMat<f32>, String> {
+pub(crate) fn select_rows(m: &CsMat<f32>, rows: &[usize]) -> Result<CsMat<f32>, String> {
     let converted;
     let m = if m.is_csr() {
         m
@@ -103,5 +103,5 @@ fn select_rows(m: &CsMat<f32>, rows: &[usize]) -> Result<CsMat<f32>, String> {
         indptr.push(indices.len());
     }
     CsMat::try_new((rows.len(), m.cols()), indptr, indices, data)
-        .map_err(|e| format!("the observed nodes' features are not a valid CSR matrix: {}", e.3))
+        .map_err(|e| format!("the selected nodes' features are not a valid CSR matrix: {}", e.3))
 }

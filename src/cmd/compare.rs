@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use gdistill_datasets::{FeatureSpec, NodeDataset, SplitSpec};
-use gdistill_distill::compare::{compare_resumable, CompareConfig, KdLoss};
+use gdistill_distill::compare::{compare_resumable, CompareConfig, KdLoss, Protocol};
 use gdistill_distill::ensemble::{EnsembleCombine, EnsembleMembers};
 use gdistill_distill::journal::{dataset_identity, Journal, NoLog, RunLog};
 use gdistill_distill::lsp::LspKernel;
@@ -36,6 +36,15 @@ pub struct CompareArgs {
     /// TOML experiment file overriding the defaults (same keys as the report's "config").
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Follow a published protocol: glnn (GLNN, NOSMOG, VQGraph: the largest component,
+    /// per-class:20,30 redrawn per seed, 10 seeds, GLNN's SAGE teacher and MLP student recipes,
+    /// soft labels only; docs/gnn-to-mlp.md). Other flags and config keys override its settings.
+    #[arg(long, value_name = "NAME")]
+    pub protocol: Option<Protocol>,
+    /// Keep only the largest connected component (edges read both ways) before features and
+    /// splits are made; the report's dataset line counts it.
+    #[arg(long)]
+    pub lcc: bool,
     /// Teacher family: gcn, sage, gat or appnp (the small student is of the same family).
     #[arg(long)]
     pub teacher: Option<Arch>,
@@ -101,6 +110,9 @@ pub struct CompareArgs {
     /// --features given+deepwalk:64 for the full method (its position features).
     #[arg(long)]
     pub nosmog: bool,
+    /// Leave out the small student's rows (<family>-small, +kd, +lsp); needs --no-prune.
+    #[arg(long)]
+    pub no_small: bool,
     /// Add the pruned rows (graphs have them unless --no-prune; images add teacher-obd, the
     /// teacher pruned by OBD to mlp-800's count of weights).
     #[arg(long, conflicts_with = "no_prune")]
@@ -146,22 +158,28 @@ pub struct CompareArgs {
 /// Defaults for the dataset and the teacher family, then the TOML file, then flags. The
 /// family comes from `--teacher`, else from the file, so that the file overlays that family's
 /// recipe.
-fn resolve_config(args: &CompareArgs, dataset: &NodeDataset) -> Result<CompareConfig> {
-    // read once: the file may be a pipe (`--config <(...)`)
-    let file = match &args.config {
-        Some(path) => Some((path, read_experiment_file(path)?)),
-        None => None,
-    };
+fn resolve_config(args: &CompareArgs, dataset: &NodeDataset, file: Option<ExperimentFile>) -> Result<CompareConfig> {
+    let protocol = protocol_of(args, &file)?;
     let family = match (args.teacher, &file) {
         (Some(family), _) => family,
-        (None, Some((path, table))) => family_in_file(path, table)?.unwrap_or_default(),
-        (None, None) => Arch::Gcn,
+        (None, Some((path, table))) => {
+            family_in_file(path, table)?.or(protocol.map(Protocol::family)).unwrap_or_default()
+        }
+        (None, None) => protocol.map_or(Arch::Gcn, Protocol::family),
     };
     let mut config = CompareConfig::for_family(dataset, family);
+    if let Some(protocol) = protocol {
+        if let Some(note) = protocol.apply(&mut config, dataset) {
+            eprintln!("note: {note}");
+        }
+    }
     if let Some((path, table)) = file {
-        config = apply_experiment_table(config, path, table, |c| c.validate().and_then(|_| c.check_memory(dataset)))?;
+        config = apply_experiment_table(config, &path, table, |c| c.validate().and_then(|_| c.check_memory(dataset)))?;
     }
     config.family = family;
+    if args.lcc {
+        config.lcc = true;
+    }
     set(&mut config.split, args.split);
     set(&mut config.features, args.features);
     set(&mut config.setting, args.setting);
@@ -190,6 +208,9 @@ fn resolve_config(args: &CompareArgs, dataset: &NodeDataset) -> Result<CompareCo
     if args.nosmog && config.nosmog.is_none() {
         config.nosmog = Some(Default::default());
     }
+    if args.no_small {
+        config.small_rows = false;
+    }
     if args.prune {
         config.prune.rows = true;
     }
@@ -213,6 +234,41 @@ fn resolve_config(args: &CompareArgs, dataset: &NodeDataset) -> Result<CompareCo
     }
     config.validate().and_then(|_| config.check_memory(dataset)).map_err(anyhow::Error::msg)?;
     Ok(config)
+}
+
+/// A TOML experiment file and its table, read once: the file may be a pipe (`--config <(...)`).
+type ExperimentFile = (PathBuf, toml::Table);
+
+/// The protocol of `--protocol`, else of the file's `protocol` key.
+fn protocol_of(args: &CompareArgs, file: &Option<ExperimentFile>) -> Result<Option<Protocol>> {
+    if args.protocol.is_some() {
+        return Ok(args.protocol);
+    }
+    let Some((path, table)) = file else { return Ok(None) };
+    match table.get("protocol") {
+        None => Ok(None),
+        Some(toml::Value::String(name)) => {
+            Ok(Some(name.parse().map_err(|e| anyhow::anyhow!("{}: protocol: {e}", path.display()))?))
+        }
+        Some(other) => anyhow::bail!("{}: protocol must be a string such as \"glnn\", got {other}", path.display()),
+    }
+}
+
+/// Whether the comparison keeps only the largest component: `--lcc`, else the file's `lcc` key,
+/// else whether a protocol asks for it.
+fn wants_lcc(args: &CompareArgs, file: &Option<ExperimentFile>) -> Result<bool> {
+    if args.lcc {
+        return Ok(true);
+    }
+    let from_file = match file {
+        Some((path, table)) => match table.get("lcc") {
+            None => None,
+            Some(toml::Value::Boolean(b)) => Some(*b),
+            Some(other) => anyhow::bail!("{}: lcc must be true or false, got {other}", path.display()),
+        },
+        None => None,
+    };
+    Ok(from_file.unwrap_or(protocol_of(args, file)?.is_some()))
 }
 
 /// The `family` key of the experiment file at `path` (read as `table`), if it has one.
@@ -282,8 +338,29 @@ pub fn run(args: CompareArgs) -> Result<()> {
         crate::plot::check_png_path(path)?;
     }
     let device = args.device.device()?;
-    let dataset = args.dataset.load()?;
-    let config = resolve_config(&args, &dataset)?;
+    let file = match &args.config {
+        Some(path) => Some((path.clone(), read_experiment_file(path)?)),
+        None => None,
+    };
+    let mut dataset = args.dataset.load()?;
+    // Restricted before the defaults are fitted to the data (feature density, class count), so
+    // they see what trains; `compare` restricts again, a no-op on a connected graph.
+    let mut split_redrawn = false;
+    if wants_lcc(&args, &file)? {
+        let component = dataset.largest_component()?;
+        split_redrawn = component.split_redrawn;
+        dataset = component.dataset;
+    }
+    let config = resolve_config(&args, &dataset, file)?;
+    if split_redrawn {
+        anyhow::ensure!(
+            config.split != SplitSpec::Public,
+            "{}",
+            gdistill_distill::compare::public_split_lost(&dataset.name)
+        );
+        eprintln!("note: {}", super::data_info::redrawn_note(&dataset.name));
+    }
+    gdistill_distill::compare::check_protocol_classes(&dataset, &config).map_err(anyhow::Error::msg)?;
     // The settings as resolved, and what else changes the figures: the device and thread count.
     let settings =
         serde_json::json!({"config": config, "device": format!("{device:?}"), "threads": args.device.threads});
@@ -339,6 +416,8 @@ fn refuse_graph_flags(args: &CompareArgs, kind: &str, settings: &str, read: &[&s
     let graph_only = [
         ("--kd-loss", args.kd_loss.is_some()),
         ("--teacher", args.teacher.is_some()),
+        ("--protocol", args.protocol.is_some()),
+        ("--lcc", args.lcc),
         ("--tune", args.tune.is_some()),
         ("--save-config", args.save_config.is_some()),
         ("--split", args.split.is_some()),
@@ -352,6 +431,7 @@ fn refuse_graph_flags(args: &CompareArgs, kind: &str, settings: &str, read: &[&s
         ("--lsp-ablation", !args.lsp_ablation.is_empty()),
         ("--no-lsp", args.no_lsp),
         ("--no-prune", args.no_prune),
+        ("--no-small", args.no_small),
         ("--prune", args.prune),
         ("--nosmog", args.nosmog),
         ("--teacher-ensemble", args.teacher_ensemble.is_some()),

@@ -12,19 +12,33 @@ use super::{write_json, DatasetArgs};
 pub struct InfoArgs {
     #[command(flatten)]
     dataset: DatasetArgs,
+    /// Describe only the largest connected component (edges read both ways), as `compare --lcc`
+    /// and `--protocol glnn` train on it.
+    #[arg(long)]
+    lcc: bool,
     /// Also write the figures as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
 }
 
 pub fn info(args: InfoArgs) -> Result<()> {
+    let node_dataset = !gdistill_datasets::is_image_spec(&args.dataset.dataset)
+        && !gdistill_datasets::is_pointcloud_spec(&args.dataset.dataset);
+    anyhow::ensure!(node_dataset || !args.lcc, "--lcc applies to graph datasets, not to {}", args.dataset.dataset);
     if gdistill_datasets::is_image_spec(&args.dataset.dataset) {
         return image_info(args);
     }
     if gdistill_datasets::is_pointcloud_spec(&args.dataset.dataset) {
         return pointcloud_info(args);
     }
-    let dataset = args.dataset.load()?;
+    let mut dataset = args.dataset.load()?;
+    if args.lcc {
+        let component = dataset.largest_component()?;
+        if component.split_redrawn {
+            eprintln!("note: {}", redrawn_note(&component.dataset.name));
+        }
+        dataset = component.dataset;
+    }
     let s = dataset.summary();
     println!("dataset          {}", s.name);
     println!("nodes            {}", s.nodes);
@@ -41,6 +55,13 @@ pub fn info(args: InfoArgs) -> Result<()> {
         write_json(&path, &s)?;
     }
     Ok(())
+}
+
+/// What a split drawn anew on the largest component is ([`gdistill_datasets::LargestComponent`]).
+pub fn redrawn_note(name: &str) -> String {
+    format!(
+        "{name}: the largest connected component holds none of the dataset's training, validation or test nodes; its split is drawn anew (per-class:20,30, seed 0)"
+    )
 }
 
 /// `data info` for `mnist:DIR` and `digits:FILE`.

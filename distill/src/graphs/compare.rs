@@ -16,6 +16,7 @@ use super::{small_row_name, CompareConfig, KdLoss, ModelSpec};
 use crate::experiment::{seeds, Progress, Row, RunCounter};
 use crate::journal::{seed_key, NoLog, RunLog};
 use crate::lsp::EdgeList;
+use crate::minibatch::{train_mlp_on_soft_targets, SoftTargetBatches};
 use crate::node_munge;
 use crate::prune::compare_rows::{matching_sparsity, prune_distilled, prune_teacher};
 use crate::sampled::train_sampled_or_full;
@@ -94,6 +95,13 @@ pub struct CompareReport {
     pub tune: Option<crate::tune::TuneReport>,
 }
 
+/// Why `lcc` cannot keep the dataset's own split: the component holds none of one part of it.
+pub fn public_split_lost(name: &str) -> String {
+    format!(
+        "{name}: the largest connected component holds none of the dataset's own training, validation or test nodes, so the public split cannot be kept; draw one on it (--split per-class:20,30)"
+    )
+}
+
 /// Runs the comparison on `dataset` (row-normalised here when the config says so).
 pub fn compare(
     dataset: &NodeDataset,
@@ -115,6 +123,17 @@ pub fn compare_resumable(
     log: &mut dyn RunLog,
 ) -> Result<CompareReport, TrainError> {
     config.validate().map_err(TrainError::Config)?;
+    let component;
+    let dataset = if config.lcc {
+        component = dataset.largest_component().map_err(|e| TrainError::Config(e.to_string()))?;
+        if component.split_redrawn && config.split == SplitSpec::Public {
+            return Err(TrainError::Config(public_split_lost(&dataset.name)));
+        }
+        &component.dataset
+    } else {
+        dataset
+    };
+    super::check_protocol_classes(dataset, config).map_err(TrainError::Config)?;
     let dataset_as_given = dataset;
     let (mut tuned, tuning) = if config.tune.is_some() {
         let (tuned, report) = crate::tune::tune_resumable(dataset, config, device, progress, log)?;
@@ -226,6 +245,23 @@ pub fn compare_resumable(
                 _ if plan.nosmog.is_some() => {
                     let teacher = teacher_out.as_ref().expect("the teacher row comes first");
                     plan.train_nosmog(&cfg, data, (&objective, &settings), teacher, config, &mut on_epoch)?
+                }
+                (_, "mlp+kd") if config.distill_batch_size.is_some() => {
+                    let teacher = teacher_out.as_ref().expect("the teacher row comes first");
+                    let batches = SoftTargetBatches {
+                        batch_size: config.distill_batch_size.unwrap_or(1),
+                        temperature: config.temperature,
+                        alpha: config.alpha,
+                    };
+                    train_mlp_on_soft_targets(
+                        &cfg,
+                        observed,
+                        &teacher.logits,
+                        device,
+                        &settings,
+                        batches,
+                        &mut on_epoch,
+                    )?
                 }
                 _ => train_sampled_or_full(&cfg, observed, data, &objective, &settings, sampler, &mut on_epoch)?,
             };

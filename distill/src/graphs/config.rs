@@ -39,6 +39,14 @@ pub enum KdLoss {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CompareConfig {
+    /// The published protocol these settings follow (`glnn`), if any: it sets the others
+    /// ([`super::Protocol::apply`]), and keys beside it override what it set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<super::Protocol>,
+    /// Keep only the largest connected component, before features and splits (CPF's loader,
+    /// on which GLNN-style figures are measured).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lcc: bool,
     pub seeds: usize,
     pub first_seed: u64,
     /// Family of the teacher and of the small graph student (row `<family>-small`).
@@ -64,6 +72,11 @@ pub struct CompareConfig {
     /// only family then).
     pub gcn_small: ModelSpec,
     pub mlp: ModelSpec,
+    /// The small student's rows (`<family>-small`, `+kd`, `+lsp`); `false` (`--no-small`) leaves
+    /// them out, as a GNN-to-MLP comparison has no use for them (on Cora under
+    /// `--protocol glnn` they took two thirds of each seed's time).
+    #[serde(default = "yes", skip_serializing_if = "is_yes")]
+    pub small_rows: bool,
     /// Training of the students from labels alone.
     pub student_training: TrainConfig,
     /// Training of the small student from labels, where it differs from `student_training`.
@@ -77,6 +90,11 @@ pub struct CompareConfig {
     /// fitting them (validation accuracy dropped by up to 0.1 on Cora). Matching a teacher on
     /// every node converges more slowly than fitting 140 labels, hence more epochs.
     pub distill_training: TrainConfig,
+    /// `mlp+kd` trains on shuffled mini-batches of this many nodes ([`crate::minibatch`]), as
+    /// GLNN's students do, instead of full-batch: the same epochs then take `N / batch` optimiser
+    /// steps each for one pass over the nodes, where full-batch needs that many passes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distill_batch_size: Option<usize>,
     pub kd_loss: KdLoss,
     pub temperature: f64,
     /// Weight of the hard-label term; `1 - alpha` goes to the teacher's targets.
@@ -163,6 +181,22 @@ pub const RAW_FEATURES_LR: f64 = 0.001;
 /// so their recipe keeps 0.5 (docs/teacher-families.md). GAT's 1-head student was not measured.
 pub const RAW_FEATURES_SMALL_DROPOUT: f64 = 0.2;
 
+/// Epochs of the small SAGE student from labels on dense non-negative features kept raw. At
+/// [`RAW_FEATURES_LR`] and the students' 200 epochs the 8-unit SAGE on Amazon Photo was still
+/// learning when training stopped (best epoch 172-200 of 200 on seeds 0-4, `gdistill train`,
+/// test 0.435-0.832; `compare`: 0.617 +- 0.183 over 5 seeds), and at lr 0.01 its ReLUs died
+/// (seed 0: best epoch 7, 0.115); 1 000 epochs took seed 0 from 0.435 to 0.880
+/// (docs/gnn-to-mlp.md, "The small SAGE student").
+pub const RAW_FEATURES_SMALL_SAGE_EPOCHS: usize = 1000;
+
+fn yes() -> bool {
+    true
+}
+
+fn is_yes(b: &bool) -> bool {
+    *b
+}
+
 fn public_split() -> SplitSpec {
     SplitSpec::Public
 }
@@ -207,7 +241,15 @@ impl CompareConfig {
         if raw_counts && family != Arch::Gat {
             small.dropout = small.dropout.min(RAW_FEATURES_SMALL_DROPOUT);
         }
+        let student_training = lr_cap(TrainConfig { decay_all_layers: true, ..TrainConfig::default() });
+        let small_training = (raw_counts && family == Arch::Sage).then(|| TrainConfig {
+            epochs: RAW_FEATURES_SMALL_SAGE_EPOCHS,
+            patience: Some(200),
+            ..student_training.clone()
+        });
         CompareConfig {
+            protocol: None,
+            lcc: false,
             seeds: 10,
             first_seed: 0,
             family,
@@ -218,10 +260,12 @@ impl CompareConfig {
             teacher,
             teacher_training: lr_cap(teacher_training),
             gcn_small: small,
+            small_rows: true,
             mlp: spec(64, 0.5),
-            student_training: lr_cap(TrainConfig { decay_all_layers: true, ..TrainConfig::default() }),
-            small_training: None,
+            student_training,
+            small_training,
             distill_training: lr_cap(TrainConfig { weight_decay: 0.0, epochs: 400, ..TrainConfig::default() }),
+            distill_batch_size: None,
             kd_loss: KdLoss::SoftTargets,
             // A GAT teacher's probabilities at T = 2 were too flat for its 1-head small student:
             // on Cora (5 seeds, validation) gat-small+kd 0.786 at T = 2 against 0.822 at T = 1,
@@ -302,6 +346,22 @@ impl CompareConfig {
             spec.config(self.family, 1, 1).validate().map_err(|e| format!("{name}: {e}"))?;
         }
         self.prune.validate()?;
+        if let Some(size) = self.distill_batch_size {
+            if size == 0 {
+                return Err("distill_batch_size must be at least 1".into());
+            }
+            if self.kd_loss != KdLoss::SoftTargets || !self.transfer_set.is_train() {
+                return Err("distill_batch_size trains mlp+kd on soft targets over every node: it needs kd_loss soft-targets and no munge transfer set".into());
+            }
+        }
+        if !self.small_rows && self.prune.rows {
+            return Err(
+                "the pruned rows need the small student's rows: leave out the pruned rows too (--no-prune)".into()
+            );
+        }
+        if !self.small_rows && !self.lsp.ablation_kernels.is_empty() {
+            return Err("the LSP ablation trains the small student: it needs the small student's rows".into());
+        }
         if let Some(ensemble) = &self.ensemble {
             ensemble.validate()?;
         }

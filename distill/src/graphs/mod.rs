@@ -6,17 +6,19 @@
 mod compare;
 mod config;
 mod members;
+mod protocol;
 mod replay;
 mod rows;
 
 pub use crate::experiment::{mean_std, Progress};
 pub use crate::prune::compare_rows::PruneRowsConfig;
 pub use compare::{
-    compare, compare_resumable, inductive_deepwalk, prepare_dataset, CompareReport, CompareRow, DatasetInfo, GraphColumns,
-    InductiveScores,
+    compare, compare_resumable, inductive_deepwalk, prepare_dataset, public_split_lost, CompareReport, CompareRow,
+    DatasetInfo, GraphColumns, InductiveScores,
 };
 pub use config::{
     family_recipe, small_row_name, CompareConfig, KdLoss, LspConfig, ModelSpec, RAW_FEATURES_LR,
-    RAW_FEATURES_SMALL_DROPOUT,
+    RAW_FEATURES_SMALL_DROPOUT, RAW_FEATURES_SMALL_SAGE_EPOCHS,
 };
 pub use members::MemberRecipe;
+pub use protocol::{check_protocol_classes, Protocol, GLNN_BATCH, GLNN_SPLIT};

@@ -57,6 +57,9 @@ pub(super) fn row_plans(config: &CompareConfig) -> Vec<RowPlan> {
     for (name, parts) in config.nosmog.as_ref().map(NosmogParts::rows).unwrap_or_default() {
         plans.push(RowPlan { nosmog: Some(parts), ..plan(name, mlp, true, None) });
     }
+    if !config.small_rows {
+        return plans;
+    }
     plans.push(plan(&s, small, false, None));
     plans.push(plan(&format!("{s}+kd"), small, true, None));
     if config.lsp.rows {
