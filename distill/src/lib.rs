@@ -24,6 +24,7 @@ pub mod bench;
 mod checkpoint;
 pub mod chunked;
 mod early_stopping;
+mod epoch_terms;
 pub mod ensemble;
 mod eval;
 pub mod experiment;

@@ -41,9 +41,10 @@ use gdistill_models::{
 };
 use serde::{Deserialize, Serialize};
 use sprs::CsMat;
-use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
+use tch::{nn, nn::OptimizerConfig, Device, Tensor};
 
 use crate::early_stopping::EarlyStopping;
+use crate::epoch_terms::EpochTerms;
 use crate::losses::{cross_entropy, l2_penalty, logit_matching_loss, soft_target_loss_from_log_probs};
 use crate::lsp::{lsp_loss_to, EdgeList, TeacherStructure};
 use crate::{
@@ -218,7 +219,7 @@ pub fn train_sampled(
         )
         .map_err(|e| TrainError::Config(e.to_string()))?;
         // Each term's sum over the epoch's seeds, on the device: read once, after the epoch.
-        let mut sums: Vec<(&'static str, Tensor)> = Vec::new();
+        let mut sums = EpochTerms::default();
         for batch in loader {
             let x = rows.gather(&batch.n_id)?;
             let blocks = sampled_block_matrices(&batch, &degree, device)?;
@@ -235,14 +236,7 @@ pub fn train_sampled(
                 opt.clip_grad_norm(max);
             }
             opt.step();
-            let size = batch.seeds.len() as f64;
-            for (name, term) in terms {
-                let term = term.detach() * size;
-                match sums.iter_mut().find(|(n, _)| *n == name) {
-                    Some((_, sum)) => *sum = &*sum + term,
-                    None => sums.push((name, term)),
-                }
-            }
+            sums.add(terms, batch.seeds.len() as f64);
         }
         if let Device::Cuda(index) = device {
             tch::Cuda::synchronize(index as i64);
@@ -251,22 +245,8 @@ pub fn train_sampled(
 
         let eval_start = Instant::now();
         let (val_acc, val_loss) = validation(model.as_ref(), data)?;
-        let term_values: Vec<f64> = if sums.is_empty() {
-            Vec::new()
-        } else {
-            let stacked = Tensor::stack(&sums.iter().map(|(_, t)| t.to_kind(Kind::Float)).collect::<Vec<_>>(), 0);
-            Vec::<f32>::try_from(stacked.to_device(Device::Cpu))
-                .map_err(ModelError::from)?
-                .into_iter()
-                .map(|v| f64::from(v) / seeds.len() as f64)
-                .collect()
-        };
+        let loss = sums.loss_per_node(seeds.len(), epoch, settings.lr)?;
         let eval_seconds = eval_start.elapsed().as_secs_f64();
-        let loss: f64 = term_values.iter().sum();
-        if !loss.is_finite() {
-            let term = sums.iter().zip(&term_values).find(|(_, v)| !v.is_finite()).map_or("the sum", |((n, _), _)| *n);
-            return Err(TrainError::NonFiniteLoss { epoch: epoch + 1, value: loss, term, lr: settings.lr });
-        }
         let stop = stopping.record(epoch, val_acc, val_loss, false);
         let best_val_acc = stopping.best_acc;
         on_epoch(&EpochStats { epoch, loss, val_acc, best_val_acc, step_seconds, eval_seconds });

@@ -14,6 +14,7 @@ use super::adversarial::Pgd;
 use super::nosmog::{NosmogConfig, NosmogParts};
 use super::rsd::{rsd_loss, Projection};
 use crate::early_stopping::EarlyStopping;
+use crate::epoch_terms::EpochTerms;
 use crate::losses::{cross_entropy, l2_penalty, logit_matching_loss, soft_target_loss_from_log_probs};
 use crate::train::check_shapes;
 use crate::{EpochStats, GraphData, Objective, TeacherTarget, TrainConfig, TrainError, Trained};
@@ -59,7 +60,7 @@ pub fn train_nosmog(
         epochs_run = epoch + 1;
         let step_start = Instant::now();
         let order = Tensor::randperm(nodes, (Kind::Int64, device));
-        let mut sums: Vec<(&'static str, Tensor)> = Vec::new();
+        let mut sums = EpochTerms::default();
         for first in (0..nodes).step_by(batch as usize) {
             let idx = order.narrow(0, first, batch.min(nodes - first));
             let x = features.index_select(0, &idx);
@@ -90,14 +91,7 @@ pub fn train_nosmog(
             }
             opt.step();
             projection_opt.step();
-            let size = idx.size()[0] as f64;
-            for (name, term) in terms {
-                let term = term.detach() * size;
-                match sums.iter_mut().find(|(n, _)| *n == name) {
-                    Some((_, sum)) => *sum = &*sum + term,
-                    None => sums.push((name, term)),
-                }
-            }
+            sums.add(terms, idx.size()[0] as f64);
         }
         if let Device::Cuda(index) = device {
             tch::Cuda::synchronize(index as i64);
@@ -105,17 +99,7 @@ pub fn train_nosmog(
         let step_seconds = step_start.elapsed().as_secs_f64();
         let eval_start = Instant::now();
         let val = crate::sampled::validation(model.as_ref(), data)?;
-        let stacked = Tensor::stack(&sums.iter().map(|(_, t)| t.to_kind(Kind::Float)).collect::<Vec<_>>(), 0);
-        let values: Vec<f64> = Vec::<f32>::try_from(stacked.to_device(Device::Cpu))
-            .map_err(ModelError::from)?
-            .into_iter()
-            .map(|v| f64::from(v) / nodes as f64)
-            .collect();
-        let loss: f64 = values.iter().sum();
-        if !loss.is_finite() {
-            let term = sums.iter().zip(&values).find(|(_, v)| !v.is_finite()).map_or("the sum", |((n, _), _)| *n);
-            return Err(TrainError::NonFiniteLoss { epoch: epoch + 1, value: loss, term, lr: settings.lr });
-        }
+        let loss = sums.loss_per_node(nodes as usize, epoch, settings.lr)?;
         if stopping.end_epoch(epoch, loss, val, false, (step_seconds, eval_start), on_epoch) {
             break;
         }
