@@ -270,7 +270,7 @@ pub(crate) fn validation(model: &dyn NodeModel, data: &GraphData) -> Result<(f64
 }
 
 /// The teacher's contribution to a batch's loss: its constants computed once.
-struct BatchTeacher {
+pub(crate) struct BatchTeacher {
     /// `log softmax(teacher logits / T)`, every node.
     log_probs: Option<Tensor>,
     /// Whether the LSP edge list holds self-loops (then each seed's structure includes itself).
@@ -278,7 +278,7 @@ struct BatchTeacher {
 }
 
 impl BatchTeacher {
-    fn new(objective: &Objective) -> BatchTeacher {
+    pub(crate) fn new(objective: &Objective) -> BatchTeacher {
         tch::no_grad(|| BatchTeacher {
             log_probs: match &objective.teacher {
                 Some(TeacherTarget::SoftTargets { teacher_logits, temperature }) => {
@@ -290,6 +290,40 @@ impl BatchTeacher {
                 !l.edges.is_empty() && l.edges.centre.eq_tensor(&l.edges.neighbour).any().int64_value(&[]) != 0
             }),
         })
+    }
+
+    /// The objective's label and teacher terms on the batch of nodes `seeds` (`logits` one row
+    /// each, in that order); `hard` is the cross-entropy on the batch's training nodes, `None`
+    /// when it holds none. Shared by neighbour-sampled training and NOSMOG's mini-batches.
+    pub(crate) fn label_and_teacher_terms(
+        &self,
+        objective: &Objective,
+        logits: &Tensor,
+        seeds: &Tensor,
+        hard: Option<Tensor>,
+    ) -> Vec<(&'static str, Tensor)> {
+        let alpha = objective.alpha;
+        let mut terms = Vec::with_capacity(3);
+        match &objective.teacher {
+            None => terms.push(("labels", hard.expect("an epoch over training nodes has training seeds"))),
+            Some(target) => {
+                if let Some(hard) = hard.filter(|_| alpha > 0.0) {
+                    terms.push(("labels", hard * alpha));
+                }
+                match target {
+                    TeacherTarget::SoftTargets { temperature, .. } => {
+                        let q = self.log_probs.as_ref().expect("computed for soft targets").index_select(0, seeds);
+                        let soft = soft_target_loss_from_log_probs(logits, &q, *temperature);
+                        terms.push(("soft targets", soft * (1.0 - alpha)));
+                    }
+                    TeacherTarget::LogitMatching { teacher_logits } => {
+                        let matching = logit_matching_loss(logits, &teacher_logits.index_select(0, seeds));
+                        terms.push(("logit matching", matching * (1.0 - alpha)));
+                    }
+                }
+            }
+        }
+        terms
     }
 
     /// The weighted terms of the objective on one batch, named as full-batch training names them.
@@ -311,27 +345,7 @@ impl BatchTeacher {
             let labels = data.labels.index_select(0, &index_tensor(&train_ids, device));
             cross_entropy(&out.logits.index_select(0, &index_tensor(&positions, device)), &labels)
         });
-        let alpha = objective.alpha;
-        let mut terms = Vec::with_capacity(3);
-        match &objective.teacher {
-            None => terms.push(("labels", hard.expect("an epoch over training nodes has training seeds"))),
-            Some(target) => {
-                if let Some(hard) = hard.filter(|_| alpha > 0.0) {
-                    terms.push(("labels", hard * alpha));
-                }
-                match target {
-                    TeacherTarget::SoftTargets { temperature, .. } => {
-                        let q = self.log_probs.as_ref().expect("computed for soft targets").index_select(0, &seeds);
-                        let soft = soft_target_loss_from_log_probs(&out.logits, &q, *temperature);
-                        terms.push(("soft targets", soft * (1.0 - alpha)));
-                    }
-                    TeacherTarget::LogitMatching { teacher_logits } => {
-                        let matching = logit_matching_loss(&out.logits, &teacher_logits.index_select(0, &seeds));
-                        terms.push(("logit matching", matching * (1.0 - alpha)));
-                    }
-                }
-            }
-        }
+        let mut terms = self.label_and_teacher_terms(objective, &out.logits, &seeds, hard);
         if let Some(lsp) = objective.lsp.as_ref().filter(|l| l.until_epoch.is_none_or(|e| epoch < e)) {
             let last = batch.blocks.last().expect("a batch has at least one block");
             let mut pairs: Vec<(usize, usize)> = last.edges().map(|(src, dst)| (dst, src)).collect();

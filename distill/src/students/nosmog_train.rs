@@ -15,9 +15,9 @@ use super::nosmog::{NosmogConfig, NosmogParts};
 use super::rsd::{rsd_loss, Projection};
 use crate::early_stopping::EarlyStopping;
 use crate::epoch_terms::EpochTerms;
-use crate::losses::{cross_entropy, l2_penalty, logit_matching_loss, soft_target_loss_from_log_probs};
+use crate::losses::{cross_entropy, l2_penalty};
 use crate::train::check_shapes;
-use crate::{EpochStats, GraphData, Objective, TeacherTarget, TrainConfig, TrainError, Trained};
+use crate::{EpochStats, GraphData, Objective, TrainConfig, TrainError, Trained};
 
 /// Trains a fresh MLP of `config` against `objective`'s teacher term, with NOSMOG's `parts`.
 /// `teacher_hidden` is the teacher's last hidden layer, one row per node (RSD needs it).
@@ -177,45 +177,32 @@ pub fn feature_scale(features: &Tensor) -> f64 {
 }
 
 /// The `+kd` rows' loss on a batch: `alpha * CE` on the batch's training nodes (none: omitted)
-/// plus `(1 - alpha) *` the teacher term on every node of the batch.
+/// plus `(1 - alpha) *` the teacher term on every node of the batch, as neighbour-sampled
+/// training computes it ([`crate::sampled::BatchTeacher`]), summed into one term.
 struct BatchTeacher<'a> {
     objective: &'a Objective,
-    /// `log softmax(teacher / T)` for soft targets, the logits for logit matching; every node.
-    targets: Tensor,
+    terms: crate::sampled::BatchTeacher,
     is_train: Tensor,
     labels: &'a Tensor,
 }
 
 impl<'a> BatchTeacher<'a> {
     fn new(objective: &'a Objective, data: &'a GraphData) -> BatchTeacher<'a> {
-        let targets = tch::no_grad(|| match objective.teacher.as_ref().expect("checked") {
-            TeacherTarget::SoftTargets { teacher_logits, temperature } => {
-                (teacher_logits / *temperature).log_softmax(-1, teacher_logits.kind())
-            }
-            TeacherTarget::LogitMatching { teacher_logits } => teacher_logits.shallow_clone(),
-        });
+        let terms = crate::sampled::BatchTeacher::new(objective);
         let is_train = Tensor::zeros([data.num_nodes()], (Kind::Bool, data.device)).index_fill(0, &data.train, 1);
-        BatchTeacher { objective, targets, is_train, labels: &data.labels }
+        BatchTeacher { objective, terms, is_train, labels: &data.labels }
     }
 
     fn loss(&self, logits: &Tensor, idx: &Tensor) -> Tensor {
-        let targets = self.targets.index_select(0, idx);
-        let teacher = match self.objective.teacher.as_ref().expect("checked") {
-            TeacherTarget::SoftTargets { temperature, .. } => {
-                soft_target_loss_from_log_probs(logits, &targets, *temperature)
-            }
-            TeacherTarget::LogitMatching { .. } => logit_matching_loss(logits, &targets),
-        };
-        let alpha = self.objective.alpha;
-        if alpha == 0.0 {
-            return teacher;
-        }
-        let local = self.is_train.index_select(0, idx).nonzero().squeeze_dim(1);
-        let teacher = teacher * (1.0 - alpha);
-        if local.numel() == 0 {
-            return teacher;
-        }
-        let labels = self.labels.index_select(0, &idx.index_select(0, &local));
-        teacher + cross_entropy(&logits.index_select(0, &local), &labels) * alpha
+        // The labels' cross-entropy only where it counts: alpha > 0 and training nodes in the batch.
+        let hard = (self.objective.alpha > 0.0)
+            .then(|| self.is_train.index_select(0, idx).nonzero().squeeze_dim(1))
+            .filter(|local| local.numel() > 0)
+            .map(|local| {
+                let labels = self.labels.index_select(0, &idx.index_select(0, &local));
+                cross_entropy(&logits.index_select(0, &local), &labels)
+            });
+        let terms = self.terms.label_and_teacher_terms(self.objective, logits, idx, hard);
+        terms.into_iter().map(|(_, t)| t).reduce(|a, b| a + b).expect("a teacher term at least")
     }
 }
