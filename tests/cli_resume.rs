@@ -6,12 +6,15 @@
 mod cli;
 #[path = "support/data.rs"]
 mod data;
+#[path = "support/report.rs"]
+mod report;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cli::{assert_fails_with, gdistill, stderr};
+use report::without_timings;
 
 fn path(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -27,22 +30,6 @@ fn with_json<'a>(args: &[&'a str], json: &'a Path, extra: &[&'a str]) -> Vec<&'a
 
 fn report(json: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap()
-}
-
-/// The report without its timings (`*_s`, `*_ms`, `seconds`), as `tests/determinism.rs` compares.
-fn without_timings(mut v: serde_json::Value) -> serde_json::Value {
-    fn strip(v: &mut serde_json::Value) {
-        match v {
-            serde_json::Value::Object(map) => {
-                map.retain(|k, _| !(k.ends_with("_s") || k.ends_with("_ms") || k == "seconds"));
-                map.values_mut().for_each(strip);
-            }
-            serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
-            _ => {}
-        }
-    }
-    strip(&mut v);
-    v
 }
 
 fn journal_of(json: &Path) -> std::path::PathBuf {

@@ -4,6 +4,11 @@
 use std::path::Path;
 use std::process::Command;
 
+use report::without_timings;
+
+#[path = "support/report.rs"]
+mod report;
+
 const SPEC: &str = "csbm:nodes=200,classes=3,degree=6,features=8,signal=1.5,seed=4";
 
 fn compare(json: &Path, extra: &[&str]) -> serde_json::Value {
@@ -17,22 +22,6 @@ fn compare(json: &Path, extra: &[&str]) -> serde_json::Value {
     let o = Command::new(env!("CARGO_BIN_EXE_gdistill")).args(&args).output().expect("the gdistill binary runs");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap()
-}
-
-/// The report without its timings (`train_s`, `infer_ms` and any other `*_s` / `*_ms` field).
-fn without_timings(mut report: serde_json::Value) -> serde_json::Value {
-    fn strip(v: &mut serde_json::Value) {
-        match v {
-            serde_json::Value::Object(map) => {
-                map.retain(|k, _| !(k.ends_with("_s") || k.ends_with("_ms") || k == "seconds"));
-                map.values_mut().for_each(strip);
-            }
-            serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
-            _ => {}
-        }
-    }
-    strip(&mut report);
-    report
 }
 
 fn accuracies(report: &serde_json::Value, key: &str) -> Vec<(String, Vec<f64>)> {
