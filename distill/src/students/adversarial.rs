@@ -12,11 +12,13 @@
 //! ```
 //! use gdistill_distill::students::adversarial::Pgd;
 //! use tch::{Kind, Tensor};
-//! let pgd = Pgd::new(0.1, 5).unwrap();
+//! // Eight steps of eps/4 cross the whole ball, whatever the random start.
+//! let pgd = Pgd::new(0.1, 8).unwrap();
 //! let x = Tensor::from_slice(&[1.0f32, -2.0, 0.5]);
-//! // Ascending |x + delta|^2 pushes every coordinate of delta to the edge of the ball.
+//! // Ascending |x + delta|^2 pushes every coordinate of delta to the edge of the ball on x's side.
 //! let delta = pgd.perturb(&x, &mut |input| input.square().sum(Kind::Float), &mut |_, _| {});
-//! assert!((delta.abs().max().double_value(&[]) - 0.1).abs() < 1e-6);
+//! let expected = Tensor::from_slice(&[0.1f32, -0.1, 0.1]);
+//! assert!((delta - expected).abs().max().double_value(&[]) < 1e-6);
 //! assert!(Pgd::new(-0.1, 5).is_err());
 //! ```
 
@@ -28,7 +30,8 @@ pub struct Pgd {
     /// Radius of the ball (in the units of the features the student reads).
     pub eps: f64,
     pub steps: usize,
-    /// `eps / 4` (NOSMOG's code): five steps can cross the ball from any start.
+    /// `eps / 4` (NOSMOG's code). Five steps reach the edge from the centre; from a start on the
+    /// far side (uniform in the ball) it takes up to eight.
     pub step_size: f64,
 }
 
