@@ -23,7 +23,9 @@ use cli::{assert_fails_with, gdistill, stderr, stdout};
 use gdistill_distill::images::{save_image_checkpoint, ImageCheckpointMeta};
 use gdistill_distill::{load_checkpoint, predict, save_checkpoint, CheckpointMeta, DatasetFingerprint, GraphData};
 use gdistill_graph::{gcn_normalized_adjacency, EdgeOptions, Graph};
-use gdistill_models::{Arch, ArchOptions, ImageArch, ImageShape, ModelConfig, NodeFeatures, NodeModel, SparseMatrix};
+use gdistill_models::{
+    Arch, ArchOptions, ImageArch, ImageShape, ModelConfig, NodeFeatures, NodeModel, SageAggregator, SparseMatrix,
+};
 use tch::{nn, CModule, Device, Kind, Tensor};
 
 /// A Python that imports torch 2.11 (the libtorch gdistill links), with its environment.
@@ -247,6 +249,8 @@ fn gat_appnp_and_other_shapes_export_and_reproduce_gdistill_on_a_random_graph() 
     let python = python_or_skip();
     let normalized_sage = ModelConfig::new(Arch::Sage, 20, 16, 3, 5, 0.5)
         .with_options(ArchOptions { normalize: true, ..ArchOptions::default() });
+    let gcn_aggregator_sage = ModelConfig::new(Arch::Sage, 20, 16, 2, 5, 0.5)
+        .with_options(ArchOptions { aggregator: SageAggregator::Gcn, ..ArchOptions::default() });
     let two_head_gat = ModelConfig::new(Arch::Gat, 20, 4, 2, 5, 0.5).with_options(ArchOptions {
         heads: 3,
         output_heads: 2,
@@ -257,6 +261,7 @@ fn gat_appnp_and_other_shapes_export_and_reproduce_gdistill_on_a_random_graph() 
         ("gat-2-output-heads", two_head_gat),
         ("appnp", ModelConfig::new(Arch::Appnp, 20, 16, 3, 5, 0.5)),
         ("sage-normalize", normalized_sage),
+        ("sage-gcn-aggregator", gcn_aggregator_sage),
         ("gcn-1-layer", ModelConfig::new(Arch::Gcn, 20, 16, 1, 5, 0.5)),
     ];
     for (arch, config) in models {

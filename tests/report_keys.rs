@@ -159,13 +159,13 @@ const GRAPH_COMMON: &str = "
     config.distill_training.patience config.distill_training.seed config.distill_training.weight_decay
     config.family config.features config.first_seed config.gcn_small config.gcn_small.dropout
     config.gcn_small.hidden config.gcn_small.layers config.gcn_small.options
-    config.gcn_small.options.attention_dropout config.gcn_small.options.heads
+    config.gcn_small.options.aggregator config.gcn_small.options.attention_dropout config.gcn_small.options.heads
     config.gcn_small.options.normalize config.gcn_small.options.output_heads config.gcn_small.options.steps
     config.gcn_small.options.teleport config.kd_loss config.lsp config.lsp.ablation_kernels
     config.lsp.direction config.lsp.kernel config.lsp.kernel.b config.lsp.kernel.kind config.lsp.rows
     config.lsp.self_loops config.lsp.student_layer config.lsp.teacher_layer config.lsp.until_epoch
     config.lsp.weight config.mlp config.mlp.dropout config.mlp.hidden config.mlp.layers config.mlp.options
-    config.mlp.options.attention_dropout config.mlp.options.heads config.mlp.options.normalize
+    config.mlp.options.aggregator config.mlp.options.attention_dropout config.mlp.options.heads config.mlp.options.normalize
     config.mlp.options.output_heads config.mlp.options.steps config.mlp.options.teleport
     config.normalize_features config.prune config.prune.estimator config.prune.estimator.kind
     config.prune.rows config.prune.steps config.prune.student_sparsity config.seeds config.setting
@@ -173,7 +173,7 @@ const GRAPH_COMMON: &str = "
     config.student_training.decay_all_layers config.student_training.epochs config.student_training.lr
     config.student_training.patience config.student_training.seed config.student_training.weight_decay
     config.teacher config.teacher.dropout config.teacher.hidden config.teacher.layers config.teacher.options
-    config.teacher.options.attention_dropout config.teacher.options.heads config.teacher.options.normalize
+    config.teacher.options.aggregator config.teacher.options.attention_dropout config.teacher.options.heads config.teacher.options.normalize
     config.teacher.options.output_heads config.teacher.options.steps config.teacher.options.teleport
     config.teacher_training config.teacher_training.clip_grad_norm config.teacher_training.decay_all_layers
     config.teacher_training.epochs config.teacher_training.lr config.teacher_training.patience

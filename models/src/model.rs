@@ -186,13 +186,57 @@ pub struct ArchOptions {
     pub teleport: f64,
     /// SAGE: L2-normalise each layer's output rows.
     pub normalize: bool,
+    /// SAGE: how a layer combines a node with its neighbours.
+    pub aggregator: SageAggregator,
+}
+
+/// GraphSAGE's aggregators (Hamilton, Ying & Leskovec 2017, section 3.3) that gdistill builds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SageAggregator {
+    /// `W_root x_i + W_neigh mean_{j in N(i)} x_j + b`: PyTorch Geometric's `SAGEConv`, whose
+    /// separate root weight plays the paper's concatenation.
+    #[default]
+    Mean,
+    /// `W mean({x_i} U {x_j : j in N(i)}) + b`: the paper's GCN aggregator, one weight (DGL's
+    /// `SAGEConv(..., "gcn")`, the teacher of GLNN, NOSMOG and VQGraph).
+    Gcn,
+}
+
+impl std::fmt::Display for SageAggregator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SageAggregator::Mean => "mean",
+            SageAggregator::Gcn => "gcn",
+        })
+    }
+}
+
+impl std::str::FromStr for SageAggregator {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "mean" => Ok(SageAggregator::Mean),
+            "gcn" => Ok(SageAggregator::Gcn),
+            _ => Err(format!("SAGE aggregator '{text}': expected mean or gcn")),
+        }
+    }
 }
 
 impl Default for ArchOptions {
     /// The published recipes: GAT 8 hidden heads, 1 output head, attention dropout 0.6
     /// (Velickovic et al. on Cora); APPNP K = 10, alpha = 0.1 (Klicpera et al.).
     fn default() -> Self {
-        ArchOptions { heads: 8, output_heads: 1, attention_dropout: 0.6, steps: 10, teleport: 0.1, normalize: false }
+        ArchOptions {
+            heads: 8,
+            output_heads: 1,
+            attention_dropout: 0.6,
+            steps: 10,
+            teleport: 0.1,
+            normalize: false,
+            aggregator: SageAggregator::Mean,
+        }
     }
 }
 
@@ -243,8 +287,11 @@ impl ModelConfig {
             Arch::Gcn | Arch::Mlp | Arch::Appnp => {
                 self.layer_dims().iter().fold(0, |n, &(i, o)| add(add(n, mul(i, o)), o))
             }
-            // Root and neighbour weights, one bias.
-            Arch::Sage => self.layer_dims().iter().fold(0, |n, &(i, o)| add(add(n, mul(2, mul(i, o))), o)),
+            // Root and neighbour weights (one weight with the GCN aggregator), one bias.
+            Arch::Sage => {
+                let weights = if self.options.aggregator == SageAggregator::Gcn { 1 } else { 2 };
+                self.layer_dims().iter().fold(0, |n, &(i, o)| add(add(n, mul(weights, mul(i, o))), o))
+            }
             Arch::Gat => {
                 let (mut n, mut input) = (0i64, self.in_features);
                 let last = self.hidden.len();

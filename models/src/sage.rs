@@ -1,34 +1,41 @@
-//! GraphSAGE convolution with the mean aggregator (Hamilton, Ying & Leskovec 2017), with PyTorch
-//! Geometric's `SAGEConv` semantics:
+//! GraphSAGE convolution (Hamilton, Ying & Leskovec 2017) with either of two aggregators
+//! ([`SageAggregator`]):
 //!
-//! `out_i = W_root x_i + W_neigh mean_{j in N(i)} x_j + b`, optionally L2-normalised per row.
+//! - mean, PyTorch Geometric's `SAGEConv`: `out_i = W_root x_i + W_neigh mean_{j in N(i)} x_j + b`;
+//! - gcn, the paper's GCN aggregator and DGL's `SAGEConv(..., "gcn")`, which GLNN, NOSMOG and
+//!   VQGraph train as their teacher: `out_i = W_neigh mean({x_i} U N(i)) + b`, one weight.
 //!
-//! The graph comes as the model's usual adjacency (`A_hat`, pattern `A + I`); the mean aggregator
-//! is derived from its pattern once ([`SparseMatrix::neighbour_mean`]): self excluded, a node
-//! without neighbours aggregates zero. On a sampled block the destinations are the first rows of
-//! the sources, so the root term reads those rows.
+//! Either output is optionally L2-normalised per row. The graph comes as the model's usual
+//! adjacency (`A_hat`, pattern `A + I`); the aggregation matrix is derived from its pattern once
+//! ([`SparseMatrix::neighbour_mean`], [`SparseMatrix::self_and_neighbour_mean`]). On a sampled
+//! block the destinations are the first rows of the sources, so the root term reads those rows.
 //!
 //! ```
-//! use gdistill_models::{SageConv, SparseMatrix};
+//! use gdistill_models::{SageAggregator, SageConv, SparseMatrix};
 //! use tch::{nn, Device, Kind, Tensor};
 //! let vs = nn::VarStore::new(Device::Cpu);
-//! let conv = SageConv::new(&vs.root(), 4, 2, false);
+//! let conv = SageConv::new(&vs.root(), 4, 2, false, SageAggregator::Mean);
 //! // a path 0 - 1 - 2, with the self-loops of A + I
 //! let a = SparseMatrix::from_csr(&[0, 2, 5, 7], &[0, 1, 0, 1, 2, 1, 2], &[1.0; 7], (3, 3), Device::Cpu).unwrap();
 //! let x = Tensor::randn([3, 4], (Kind::Float, Device::Cpu));
 //! assert_eq!(conv.forward(&x, &a).size(), [3, 2]);
+//! // The GCN aggregator: node 1 averages itself and both ends of the path.
+//! let gcn = SageConv::new(&(vs.root() / "gcn"), 4, 2, false, SageAggregator::Gcn);
+//! let mean = a.self_and_neighbour_mean().to_dense();
+//! assert_eq!(Vec::<f32>::try_from(mean.get(1)).unwrap(), [1.0 / 3.0; 3]);
+//! assert_eq!(gcn.forward(&x, &a).size(), [3, 2]);
 //! ```
 
 use tch::{nn, Tensor};
 
 use crate::gcn::glorot;
 use crate::model::{forward_stack, forward_stack_blocks, StackLayer};
-use crate::{ModelConfig, ModelError, ModelOutput, NodeFeatures, NodeModel, Project, SparseMatrix};
+use crate::{ModelConfig, ModelError, ModelOutput, NodeFeatures, NodeModel, Project, SageAggregator, SparseMatrix};
 
-/// One mean-aggregator SAGE layer, `W_root, W_neigh: [in, out]`.
+/// One SAGE layer: `W_root, W_neigh: [in, out]`; no root weight with the GCN aggregator.
 #[derive(Debug)]
 pub struct SageConv {
-    pub weight_root: Tensor,
+    pub weight_root: Option<Tensor>,
     pub weight_neigh: Tensor,
     pub bias: Tensor,
     /// L2-normalise each output row (PyG's `normalize=True`).
@@ -36,24 +43,30 @@ pub struct SageConv {
 }
 
 impl SageConv {
-    pub fn new(path: &nn::Path, in_dim: i64, out_dim: i64, normalize: bool) -> SageConv {
+    pub fn new(path: &nn::Path, in_dim: i64, out_dim: i64, normalize: bool, aggregator: SageAggregator) -> SageConv {
+        let weight_root = (aggregator == SageAggregator::Mean)
+            .then(|| path.var("weight_root", &[in_dim, out_dim], glorot(in_dim, out_dim)));
         SageConv {
-            weight_root: path.var("weight_root", &[in_dim, out_dim], glorot(in_dim, out_dim)),
+            weight_root,
             weight_neigh: path.var("weight_neigh", &[in_dim, out_dim], glorot(in_dim, out_dim)),
             bias: path.var("bias", &[out_dim], nn::Init::Const(0.0)),
             normalize,
         }
     }
 
-    /// `X[:dst] W_root + mean_N(X) W_neigh + b` on a graph or block with `graph.rows()`
-    /// destinations. Projecting first keeps the sparse product narrow (the mean is linear).
+    /// The layer's output on a graph or block with `graph.rows()` destinations. Projecting
+    /// first keeps the sparse product narrow (the mean is linear).
     pub fn forward(&self, x: &impl Project, graph: &SparseMatrix) -> Tensor {
-        let out = self.bias.size()[0];
-        // One product with both weights: for sparse input the feature matrix is read once.
-        let both = x.project(&Tensor::cat(&[&self.weight_neigh, &self.weight_root], 1));
-        let neighbours = graph.neighbour_mean().matmul(&both.narrow(1, 0, out));
-        let root = both.narrow(1, out, out).narrow(0, 0, graph.rows());
-        let z = neighbours + root + &self.bias;
+        let z = match &self.weight_root {
+            Some(weight_root) => {
+                let out = self.bias.size()[0];
+                // One product with both weights: for sparse input the feature matrix is read once.
+                let both = x.project(&Tensor::cat(&[&self.weight_neigh, weight_root], 1));
+                let neighbours = graph.neighbour_mean().matmul(&both.narrow(1, 0, out));
+                neighbours + both.narrow(1, out, out).narrow(0, 0, graph.rows())
+            }
+            None => graph.self_and_neighbour_mean().matmul(&x.project(&self.weight_neigh)),
+        } + &self.bias;
         if self.normalize {
             let norm = z.norm_scalaropt_dim(2, [-1], true).clamp_min(1e-12);
             z / norm
@@ -78,12 +91,12 @@ pub struct Sage {
 
 impl Sage {
     pub fn new(path: &nn::Path, config: ModelConfig) -> Sage {
-        let normalize = config.options.normalize;
+        let (normalize, aggregator) = (config.options.normalize, config.options.aggregator);
         let layers = config
             .layer_dims()
             .iter()
             .enumerate()
-            .map(|(k, &(i, o))| SageConv::new(&(path / k), i, o, normalize))
+            .map(|(k, &(i, o))| SageConv::new(&(path / k), i, o, normalize, aggregator))
             .collect();
         Sage { layers, config }
     }
@@ -107,9 +120,9 @@ impl NodeModel for Sage {
         &self.config
     }
 
-    /// Root then neighbour weight of each layer.
+    /// Root (if any) then neighbour weight of each layer.
     fn weights(&self) -> Vec<&Tensor> {
-        self.layers.iter().flat_map(|l| [&l.weight_root, &l.weight_neigh]).collect()
+        self.layers.iter().flat_map(|l| l.weight_root.iter().chain([&l.weight_neigh])).collect()
     }
 
     fn biases(&self) -> Vec<&Tensor> {

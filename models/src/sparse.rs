@@ -36,6 +36,7 @@ pub struct SparseMatrix {
     // `cached=True`): a graph is built once and read every epoch.
     row: OnceLock<Tensor>,
     neighbour_mean: OnceLock<Box<SparseMatrix>>,
+    self_and_neighbour_mean: OnceLock<Box<SparseMatrix>>,
     block_diagonals: Mutex<Vec<(i64, Arc<SparseMatrix>)>>,
 }
 
@@ -95,6 +96,7 @@ impl SparseMatrix {
             csr,
             row: OnceLock::new(),
             neighbour_mean: OnceLock::new(),
+            self_and_neighbour_mean: OnceLock::new(),
             block_diagonals: Mutex::default(),
         })
     }
@@ -108,7 +110,8 @@ impl SparseMatrix {
         // A stable sort by column keeps each column's rows in order, as the host transpose does.
         let t_perm = col.argsort_stable(true, 0, false);
         let t_counts = col.bincount(None::<Tensor>, cols);
-        let t_crow = Tensor::cat(&[Tensor::zeros([1], (Kind::Int64, col.device())), t_counts.cumsum(0, Kind::Int64)], 0);
+        let t_crow =
+            Tensor::cat(&[Tensor::zeros([1], (Kind::Int64, col.device())), t_counts.cumsum(0, Kind::Int64)], 0);
         let csr = csr_tensor(&crow, &col, &values, rows, cols);
         SparseMatrix {
             rows,
@@ -122,6 +125,7 @@ impl SparseMatrix {
             csr,
             row: OnceLock::from(row),
             neighbour_mean: OnceLock::new(),
+            self_and_neighbour_mean: OnceLock::new(),
             block_diagonals: Mutex::default(),
         }
     }
@@ -231,6 +235,7 @@ impl SparseMatrix {
             t_perm: self.t_perm.shallow_clone(),
             row: self.row.get().map_or_else(OnceLock::new, |r| OnceLock::from(r.shallow_clone())),
             neighbour_mean: OnceLock::new(),
+            self_and_neighbour_mean: OnceLock::new(),
             block_diagonals: Mutex::default(),
         }
     }
@@ -265,7 +270,32 @@ impl SparseMatrix {
             let (row, col) = (rows.masked_select(&off_diagonal), self.col.masked_select(&off_diagonal));
             let counts = row.bincount(None::<Tensor>, self.rows);
             let values = counts.to_kind(Kind::Float).clamp_min(1.0).reciprocal().index_select(0, &row);
-            let crow = Tensor::cat(&[Tensor::zeros([1], (Kind::Int64, counts.device())), counts.cumsum(0, Kind::Int64)], 0);
+            let crow =
+                Tensor::cat(&[Tensor::zeros([1], (Kind::Int64, counts.device())), counts.cumsum(0, Kind::Int64)], 0);
+            Box::new(SparseMatrix::from_csr_tensors(crow, col, values, self.rows, self.cols))
+        })
+    }
+
+    /// The mean over each row's node and its off-diagonal entries, `(M X)_i = (x_i + sum_{j in
+    /// N(i)} x_j) / (|N(i)| + 1)`: GraphSAGE's GCN aggregator (Hamilton et al. 2017, eq. 2; DGL's
+    /// `SAGEConv(..., "gcn")`). The node counts once whether or not the pattern stores its
+    /// diagonal, so a node without neighbours keeps its own row. Needs `rows <= cols` (a graph, or
+    /// a sampled block whose destinations are a prefix of its sources). Built on first use and kept.
+    pub fn self_and_neighbour_mean(&self) -> &SparseMatrix {
+        self.self_and_neighbour_mean.get_or_init(|| {
+            assert!(self.rows <= self.cols, "a self-inclusive mean needs each row's node among the columns");
+            let device = self.device();
+            let rows = self.row_index();
+            let off_diagonal = rows.ne_tensor(&self.col);
+            let nodes = Tensor::arange(self.rows, (Kind::Int64, device));
+            let row = Tensor::cat(&[rows.masked_select(&off_diagonal), nodes.shallow_clone()], 0);
+            let col = Tensor::cat(&[self.col.masked_select(&off_diagonal), nodes], 0);
+            // CSR order: by row, then column.
+            let order = (&row * self.cols + &col).argsort_stable(true, 0, false);
+            let (row, col) = (row.index_select(0, &order), col.index_select(0, &order));
+            let counts = row.bincount(None::<Tensor>, self.rows);
+            let values = counts.to_kind(Kind::Float).reciprocal().index_select(0, &row);
+            let crow = Tensor::cat(&[Tensor::zeros([1], (Kind::Int64, device)), counts.cumsum(0, Kind::Int64)], 0);
             Box::new(SparseMatrix::from_csr_tensors(crow, col, values, self.rows, self.cols))
         })
     }

@@ -4,7 +4,8 @@
 
 use gdistill_graph::{gcn_normalized_adjacency, EdgeOptions, Graph, NeighborSampler};
 use gdistill_models::{
-    block_adjacency, full_degrees, sampled_block_matrices, Arch, ArchOptions, ModelConfig, NodeFeatures, SparseMatrix,
+    block_adjacency, full_degrees, sampled_block_matrices, Arch, ArchOptions, ModelConfig, NodeFeatures,
+    SageAggregator, SparseMatrix,
 };
 use tch::{nn, Device, Kind, Tensor};
 
@@ -55,13 +56,22 @@ fn every_neighbour_sampled_equals_the_full_graph_forward() {
     // the self-looped node, the isolated one, and a few others
     let seeds = [0, 59, 17, 3, 42, 8];
     let options = ArchOptions { heads: 3, output_heads: 2, normalize: false, ..ArchOptions::default() };
-    for (arch, normalize) in
-        [(Arch::Gcn, false), (Arch::Sage, false), (Arch::Sage, true), (Arch::Gat, false), (Arch::Mlp, false)]
-    {
+    let (mean, gcn) = (SageAggregator::Mean, SageAggregator::Gcn);
+    for (arch, normalize, aggregator) in [
+        (Arch::Gcn, false, mean),
+        (Arch::Sage, false, mean),
+        (Arch::Sage, true, mean),
+        (Arch::Sage, false, gcn),
+        (Arch::Gat, false, mean),
+        (Arch::Mlp, false, mean),
+    ] {
         for layers in 1..=3 {
             let vs = nn::VarStore::new(Device::Cpu);
-            let config =
-                ModelConfig::new(arch, 6, 8, layers, 4, 0.5).with_options(ArchOptions { normalize, ..options.clone() });
+            let config = ModelConfig::new(arch, 6, 8, layers, 4, 0.5).with_options(ArchOptions {
+                normalize,
+                aggregator,
+                ..options.clone()
+            });
             let model = config.build(&vs.root()).unwrap();
             let full = model.forward_t(&NodeFeatures::Dense(x.shallow_clone()), &full_a, false);
 
@@ -71,7 +81,7 @@ fn every_neighbour_sampled_equals_the_full_graph_forward() {
             let x_src = NodeFeatures::Dense(x.index_select(0, &index(&batch.n_id)));
             let out = model.forward_blocks_t(&x_src, &blocks, false).unwrap();
 
-            let what = format!("{arch} x{layers} (normalize {normalize})");
+            let what = format!("{arch} x{layers} (normalize {normalize}, aggregator {aggregator})");
             assert_eq!(out.logits.size(), [seeds.len() as i64, 4], "{what}");
             let gap = max_abs_diff(&out.logits, &full.logits.index_select(0, &index(&seeds)));
             assert!(gap < 1e-5, "{what}: logits differ by {gap}");

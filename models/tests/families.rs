@@ -3,8 +3,8 @@
 //! edge softmax against a dense masked softmax.
 
 use gdistill_models::{
-    personalized_pagerank, segment_softmax, Arch, ArchOptions, GatConv, ModelConfig, NodeFeatures, SageConv,
-    SparseMatrix,
+    personalized_pagerank, segment_softmax, Arch, ArchOptions, GatConv, ModelConfig, NodeFeatures, SageAggregator,
+    SageConv, SparseMatrix,
 };
 use tch::{nn, Device, Kind, Tensor};
 
@@ -90,23 +90,57 @@ fn sage_layer_is_root_plus_neighbour_mean() {
     let x = Tensor::randn([10, 6], CPU);
     let vs = nn::VarStore::new(Device::Cpu);
     for normalize in [false, true] {
-        let conv = SageConv::new(&(vs.root() / normalize as i64), 6, 4, normalize);
+        let conv = SageConv::new(&(vs.root() / normalize as i64), 6, 4, normalize, SageAggregator::Mean);
         randomize(&conv.bias);
         // Mean over neighbours; a node without any aggregates zero (PyG's scatter mean).
         let degree = dense.sum_dim_intlist(1, true, Kind::Float).clamp_min(1.0);
         let mean = dense.matmul(&x) / degree;
-        let mut want = x.matmul(&conv.weight_root) + mean.matmul(&conv.weight_neigh) + &conv.bias;
+        let root = conv.weight_root.as_ref().expect("the mean aggregator has a root weight");
+        let mut want = x.matmul(root) + mean.matmul(&conv.weight_neigh) + &conv.bias;
         if normalize {
             want = &want / want.norm_scalaropt_dim(2, [-1], true);
         }
         let got = conv.forward(&x, &graph);
         assert!(max_abs_diff(&got, &want) < 1e-5, "normalize {normalize}");
         // The isolated last node sees only its own features.
-        let isolated = x.get(9).unsqueeze(0).matmul(&conv.weight_root) + &conv.bias;
+        let isolated = x.get(9).unsqueeze(0).matmul(root) + &conv.bias;
         if !normalize {
             assert!(max_abs_diff(&got.get(9).unsqueeze(0), &isolated) < 1e-5);
         }
     }
+}
+
+#[test]
+fn sage_gcn_aggregator_is_one_weight_on_the_mean_of_self_and_neighbours() {
+    tch::manual_seed(4);
+    let a = random_adjacency(10, 0.35, 6);
+    let (graph, dense) = graph_inputs(&a);
+    let x = Tensor::randn([10, 6], CPU);
+    let vs = nn::VarStore::new(Device::Cpu);
+    let conv = SageConv::new(&vs.root(), 6, 4, false, SageAggregator::Gcn);
+    assert!(conv.weight_root.is_none());
+    randomize(&conv.bias);
+    // Dense oracle: (A + I) row-normalised, whatever diagonal `graph` stores.
+    let with_self = &dense + Tensor::eye(10, CPU);
+    let mean = with_self.matmul(&x) / with_self.sum_dim_intlist(1, true, Kind::Float);
+    let want = mean.matmul(&conv.weight_neigh) + &conv.bias;
+    let got = conv.forward(&x, &graph);
+    assert!(max_abs_diff(&got, &want) < 1e-5);
+    let without_diagonal = SparseMatrix::from_sprs(&dense_to_sprs(&dense), Device::Cpu).unwrap();
+    assert!(max_abs_diff(&conv.forward(&x, &without_diagonal), &want) < 1e-5);
+    // The isolated last node keeps its own features.
+    let isolated = x.get(9).unsqueeze(0).matmul(&conv.weight_neigh) + &conv.bias;
+    assert!(max_abs_diff(&got.get(9).unsqueeze(0), &isolated) < 1e-5);
+    // One weight matrix per layer in the model, its parameter count, and the same forward from
+    // sparse features.
+    let config = ModelConfig::new(Arch::Sage, 6, 8, 2, 3, 0.0)
+        .with_options(ArchOptions { aggregator: SageAggregator::Gcn, ..ArchOptions::default() });
+    let model_vs = nn::VarStore::new(Device::Cpu);
+    let model = config.build(&model_vs.root()).unwrap();
+    assert_eq!(model.weights().len(), 2);
+    assert_eq!(model_vs.trainable_variables().iter().map(|t| t.numel() as i64).sum::<i64>(), config.num_params());
+    let x_sparse = SparseMatrix::from_sprs(&dense_to_sprs(&x), Device::Cpu).unwrap();
+    assert!(max_abs_diff(&conv.forward(&NodeFeatures::Sparse(x_sparse), &graph), &got) < 1e-5);
 }
 
 #[test]
@@ -116,7 +150,7 @@ fn sage_on_sparse_features_equals_dense_features() {
     let x = Tensor::randn([8, 5], CPU) * Tensor::rand([8, 5], CPU).gt(0.6);
     let x_sparse = SparseMatrix::from_sprs(&dense_to_sprs(&x), Device::Cpu).unwrap();
     let vs = nn::VarStore::new(Device::Cpu);
-    let conv = SageConv::new(&vs.root(), 5, 3, false);
+    let conv = SageConv::new(&vs.root(), 5, 3, false, SageAggregator::Mean);
     let dense_out = conv.forward(&x, &graph);
     let sparse_out = conv.forward(&NodeFeatures::Sparse(x_sparse), &graph);
     assert!(max_abs_diff(&dense_out, &sparse_out) < 1e-5);

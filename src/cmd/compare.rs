@@ -11,7 +11,7 @@ use gdistill_distill::journal::{dataset_identity, Journal, NoLog, RunLog};
 use gdistill_distill::lsp::LspKernel;
 use gdistill_distill::setting::Setting;
 use gdistill_distill::transfer_set::TransferSet;
-use gdistill_models::Arch;
+use gdistill_models::{Arch, SageAggregator};
 
 use super::distill::KdLossArg;
 use super::experiment::{run_and_report, ExperimentArgs, TeacherOptions};
@@ -86,6 +86,11 @@ pub struct CompareArgs {
     /// Hidden width of the small student of the teacher's family.
     #[arg(long)]
     pub gcn_small_hidden: Option<i64>,
+    /// Aggregator of SAGE teachers and small students: mean (PyG's SAGEConv, a root weight
+    /// beside the neighbour mean) or gcn (one weight on the mean of the node and its neighbours;
+    /// GLNN's teacher, and --protocol glnn's).
+    #[arg(long, value_name = "mean|gcn")]
+    pub sage_aggregator: Option<SageAggregator>,
     /// Hidden width of the MLP student.
     #[arg(long)]
     pub mlp_hidden: Option<i64>,
@@ -193,6 +198,8 @@ fn resolve_config(args: &CompareArgs, dataset: &NodeDataset, file: Option<Experi
     set(&mut config.alpha, args.alpha);
     set(&mut config.teacher.hidden, args.teacher_hidden);
     set(&mut config.gcn_small.hidden, args.gcn_small_hidden);
+    set(&mut config.teacher.options.aggregator, args.sage_aggregator);
+    set(&mut config.gcn_small.options.aggregator, args.sage_aggregator);
     set(&mut config.mlp.hidden, args.mlp_hidden);
     set(&mut config.lsp.kernel, args.lsp_kernel);
     set(&mut config.lsp.weight, args.lsp_weight);
@@ -425,6 +432,7 @@ fn refuse_graph_flags(args: &CompareArgs, kind: &str, settings: &str, read: &[&s
         ("--setting", args.setting.is_some()),
         ("--teacher-hidden", args.teacher_hidden.is_some()),
         ("--gcn-small-hidden", args.gcn_small_hidden.is_some()),
+        ("--sage-aggregator", args.sage_aggregator.is_some()),
         ("--mlp-hidden", args.mlp_hidden.is_some()),
         ("--lsp-kernel", args.lsp_kernel.is_some()),
         ("--lsp-weight", args.lsp_weight.is_some()),

@@ -8,7 +8,8 @@
 //! - the largest connected component (CPF's loader), raw features (that loader does not
 //!   row-normalise them);
 //! - `per-class:20,30` redrawn per seed, rest test, 10 seeds;
-//! - a 2-layer GraphSAGE-mean teacher of 128 units, dropout 0, Adam lr 0.01, weight decay 5e-4 on
+//! - a 2-layer GraphSAGE teacher with the GCN aggregator (DGL's `SAGEConv(..., "gcn")`: one
+//!   weight on the mean over a node and its neighbours) of 128 units, dropout 0, Adam lr 0.01, weight decay 5e-4 on
 //!   every layer, neighbour-sampled batches of 512 seeds with fan-out 5,5, at most 200 epochs,
 //!   patience 50 (the scripts' `--max_epoch 200 --patience 50`), the epoch of best validation
 //!   accuracy kept;
@@ -20,9 +21,10 @@
 //!
 //! The distilled MLP trains as GLNN's does, on shuffled mini-batches of 512 nodes over every
 //! node ([`crate::minibatch`]; GLNN drops the last, short batch of each epoch, gdistill keeps it).
-//! From labels the MLP's 20 per class fit one batch either way. Where gdistill differs: its SAGE
-//! layer is PyTorch Geometric's mean aggregator with a separate root weight, GLNN's is DGL's
-//! `SAGEConv(..., "gcn")` (one weight on the mean over the node and its neighbours); ties in
+//! From labels the MLP's 20 per class fit one batch either way. Where gdistill differs: GLNN's
+//! graph keeps the self-loops its normalisation added, so DGL's GCN aggregator counts a node
+//! twice (its self-loop and its own row: weight 2 / (degree + 2)); gdistill's counts it once, as
+//! the GraphSAGE paper's aggregator does (1 / (degree + 1)); ties in
 //! validation accuracy keep the earlier epoch unless its validation loss is higher (GLNN keeps
 //! the later one); splits are drawn by gdistill's seeded per-class rule, not numpy's.
 //!
@@ -37,7 +39,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use gdistill_datasets::{NodeDataset, SplitSpec};
-use gdistill_models::{Arch, ArchOptions};
+use gdistill_models::{Arch, ArchOptions, SageAggregator};
 use serde::{Deserialize, Serialize};
 
 use super::{CompareConfig, KdLoss, ModelSpec};
@@ -125,7 +127,8 @@ impl Protocol {
         config.first_seed = 0;
         config.normalize_features = false;
         let spec = |dropout| ModelSpec { hidden: 128, layers: 2, dropout, options: ArchOptions::default() };
-        config.teacher = spec(0.0);
+        let sage_gcn = ArchOptions { aggregator: SageAggregator::Gcn, ..ArchOptions::default() };
+        config.teacher = ModelSpec { options: sage_gcn, ..spec(0.0) };
         config.teacher_training = glnn_training(0.01, 5e-4);
         // GLNN's loader hands out one short batch when there are fewer training nodes than 512
         // (always, at 20 per class and under 26 classes); gdistill's sampler asks for the count.

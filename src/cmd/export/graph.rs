@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 
 use anyhow::{anyhow, bail, Result};
-use gdistill_models::{Arch, ModelConfig};
+use gdistill_models::{Arch, ModelConfig, SageAggregator};
 use tch::{Kind, Tensor};
 
 /// PyG's (and gdistill's) negative slope for GAT's attention scores.
@@ -103,6 +103,7 @@ impl EdgeListModel {
     pub fn new(config: &ModelConfig, weights: Weights) -> Result<EdgeListModel> {
         let names: &[&str] = match config.arch {
             Arch::Gcn | Arch::Appnp => &["weight", "bias"],
+            Arch::Sage if config.options.aggregator == SageAggregator::Gcn => &["weight_neigh", "bias"],
             Arch::Sage => &["weight_root", "weight_neigh", "bias"],
             Arch::Gat => &["weight", "att_src", "att_dst", "bias"],
             Arch::Mlp => bail!("an MLP reads no graph: it exports with features as its only input"),
@@ -141,15 +142,21 @@ impl EdgeListModel {
         self.stack(x, Tensor::relu, |k, h| edges.propagate(&h.matmul(self.w(k, "weight")), &a_hat) + self.w(k, "bias"))
     }
 
-    /// `H W_root + mean_N(H) W_neigh + b` per layer, ReLU between (gdistill's `Sage`).
+    /// `H W_root + mean_N(H) W_neigh + b` per layer, or `mean({h_i} U N(i)) W_neigh + b` with the
+    /// GCN aggregator; ReLU between (gdistill's `Sage`).
     fn sage(&self, x: &Tensor, edge_index: &Tensor) -> Tensor {
-        let edges = Edges::undirected(x, edge_index, false);
+        let gcn_aggregator = self.config.options.aggregator == SageAggregator::Gcn;
+        let edges = Edges::undirected(x, edge_index, gcn_aggregator);
         let mean = edges.mean_weights(x);
         self.stack(x, Tensor::relu, |k, h| {
-            let out = self.w(k, "bias").size()[0];
-            // One product with both weights, as `SageConv` computes it.
-            let both = h.matmul(&Tensor::cat(&[self.w(k, "weight_neigh"), self.w(k, "weight_root")], 1));
-            let z = edges.propagate(&both.narrow(1, 0, out), &mean) + both.narrow(1, out, out) + self.w(k, "bias");
+            let z = if gcn_aggregator {
+                edges.propagate(&h.matmul(self.w(k, "weight_neigh")), &mean) + self.w(k, "bias")
+            } else {
+                let out = self.w(k, "bias").size()[0];
+                // One product with both weights, as `SageConv` computes it.
+                let both = h.matmul(&Tensor::cat(&[self.w(k, "weight_neigh"), self.w(k, "weight_root")], 1));
+                edges.propagate(&both.narrow(1, 0, out), &mean) + both.narrow(1, out, out) + self.w(k, "bias")
+            };
             if self.config.options.normalize {
                 let norm = z.norm_scalaropt_dim(2, [-1], true).clamp_min(1e-12);
                 z / norm
