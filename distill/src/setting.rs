@@ -199,6 +199,18 @@ impl SeedGraphs {
         Ok(())
     }
 
+    /// Whether `other` has this seed's split and held-out nodes (graphs of one dataset read
+    /// through two feature specs must).
+    pub fn same_nodes_as(&self, other: &SeedGraphs) -> bool {
+        let (a, b) = (&self.data, &other.data);
+        let held_out = match (&self.full, &other.full) {
+            (None, None) => true,
+            (Some(x), Some(y)) => x.test.equal(&y.test),
+            _ => false,
+        };
+        held_out && a.train.equal(&b.train) && a.val.equal(&b.val) && a.test.equal(&b.test)
+    }
+
     /// Held-out test nodes (0 in the transductive setting).
     pub fn held_out(&self) -> usize {
         self.full.as_ref().map_or(0, |f| f.test.numel())

@@ -291,3 +291,66 @@ fn deepwalk_timing() {
         assert_eq!(e.len(), d.num_nodes() * 64);
     }
 }
+
+/// A comparison whose MLP rows read `mlp_features` and every other row the given features.
+fn compare_with_mlp_features(mlp_features: Option<&str>, setting: Setting) -> gdistill_distill::compare::CompareReport {
+    use gdistill_distill::compare::{compare, CompareConfig};
+    let dataset = gdistill_datasets::load(
+        "csbm:nodes=240,classes=3,degree=5,features=10,signal=0.3,seed=5",
+        std::path::Path::new("."),
+    )
+    .unwrap();
+    let mut config = CompareConfig::for_dataset(&dataset);
+    config.seeds = 1;
+    config.setting = setting;
+    config.lsp.rows = false;
+    config.prune.rows = false;
+    config.mlp_features = mlp_features.map(|s| s.parse().unwrap());
+    for t in [&mut config.teacher_training, &mut config.student_training, &mut config.distill_training] {
+        t.epochs = 15;
+    }
+    compare(&dataset, &config, Device::Cpu, &mut |_| {}).unwrap()
+}
+
+#[test]
+fn mlp_features_reach_the_mlp_rows_alone() {
+    let _rng = torch_rng::torch_rng();
+    for setting in [Setting::Transductive, Setting::Inductive { held_out: 0.2 }] {
+        let plain = compare_with_mlp_features(None, setting);
+        let walked = compare_with_mlp_features(Some("given+deepwalk:8:walks=2,walk=20"), setting);
+        let row = |report: &gdistill_distill::compare::CompareReport, name: &str| {
+            report.rows.iter().find(|r| r.name == name).unwrap_or_else(|| panic!("no row {name}")).clone()
+        };
+        // The teacher and the graph student read the given features: the same runs, bit for bit.
+        for name in ["teacher", "gcn-small", "gcn-small+kd"] {
+            let (a, b) = (row(&plain, name), row(&walked, name));
+            assert_eq!(a.params, b.params, "{setting:?} {name}");
+            assert_eq!(a.test_acc, b.test_acc, "{setting:?} {name}: the row read the MLP's features");
+            assert_eq!(a.val_acc, b.val_acc, "{setting:?} {name}");
+        }
+        // The MLP rows read 8 more columns: 8 more input rows of the first weight (64 wide).
+        for name in ["mlp", "mlp+kd"] {
+            let (a, b) = (row(&plain, name), row(&walked, name));
+            let width = walked.config.mlp.hidden;
+            assert_eq!(b.params - a.params, 8 * width, "{setting:?} {name}");
+            assert_ne!(a.test_acc, b.test_acc, "{setting:?} {name}: the MLP did not read its features");
+        }
+        assert_eq!(plain.dataset.features, walked.dataset.features, "the report shows the teacher's features");
+    }
+}
+
+#[test]
+fn mlp_features_refuse_a_search_and_munge() {
+    use gdistill_distill::compare::CompareConfig;
+    use gdistill_distill::transfer_set::TransferSet;
+    let dataset =
+        gdistill_datasets::load("csbm:nodes=60,classes=2,degree=4,features=4,seed=1", std::path::Path::new("."))
+            .unwrap();
+    let mut config = CompareConfig::for_dataset(&dataset);
+    config.mlp_features = Some("given+deepwalk:4".parse().unwrap());
+    config.tune = Some(gdistill_distill::tune::TuneConfig { trials: 2, seed: 0 });
+    assert!(config.validate().unwrap_err().contains("mlp_features"));
+    config.tune = None;
+    config.transfer_set = TransferSet::Munge { size: 10, p: 0.5 };
+    assert!(config.validate().unwrap_err().contains("mlp_features"));
+}

@@ -57,6 +57,10 @@ pub struct CompareArgs {
     /// position features; defaults walk=50,walks=3,window=5,epochs=1).
     #[arg(long)]
     pub features: Option<FeatureSpec>,
+    /// Features of the MLP rows alone (same forms as --features); the teacher and the graph
+    /// students keep --features. NOSMOG's recipe: --mlp-features given+deepwalk:64.
+    #[arg(long, value_name = "SPEC")]
+    pub mlp_features: Option<FeatureSpec>,
     /// transductive, or inductive[:F]: a fraction F (default 0.2) of the test nodes and their
     /// edges held out of all training; rows then report tran, ind and prod accuracy (GLNN).
     #[arg(long, value_name = "SETTING")]
@@ -187,6 +191,9 @@ fn resolve_config(args: &CompareArgs, dataset: &NodeDataset, file: Option<Experi
     }
     set(&mut config.split, args.split);
     set(&mut config.features, args.features);
+    if let Some(spec) = args.mlp_features {
+        config.mlp_features = Some(spec);
+    }
     set(&mut config.setting, args.setting);
     config.sampler = args.sampling.resolve(config.sampler.take(), dataset.train.len())?;
     if let Some(trials) = args.tune {
@@ -429,6 +436,7 @@ fn refuse_graph_flags(args: &CompareArgs, kind: &str, settings: &str, read: &[&s
         ("--save-config", args.save_config.is_some()),
         ("--split", args.split.is_some()),
         ("--features", args.features.is_some()),
+        ("--mlp-features", args.mlp_features.is_some()),
         ("--setting", args.setting.is_some()),
         ("--teacher-hidden", args.teacher_hidden.is_some()),
         ("--gcn-small-hidden", args.gcn_small_hidden.is_some()),

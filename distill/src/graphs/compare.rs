@@ -147,30 +147,47 @@ pub fn compare_resumable(
     }
     let config = &tuned;
     let started = std::time::Instant::now();
-    let dataset = prepare_dataset(dataset, config)?;
+    let given = dataset;
+    let dataset = prepare_dataset(given, config)?;
+    // With `mlp_features`, the MLP rows read a dataset of their own: same nodes, labels and
+    // graph, so the same seed draws the same split and the same held-out nodes.
+    let mlp_dataset = config.mlp_features.map(|spec| prepare_dataset_with(given, config, spec)).transpose()?;
     let deepwalk = inductive_deepwalk(config);
-    let features_spec = config.features.to_string();
+    let mlp_deepwalk = config.mlp_features.and_then(|spec| inductive_deepwalk_of(spec, config.setting));
+    // The progress line names the spec whose DeepWalk columns are being learnt.
+    let walked = config.mlp_features.filter(|spec| spec.deepwalk().is_some()).unwrap_or(config.features);
+    let features_spec = walked.to_string();
     let report_features = |started: std::time::Instant, progress: &mut dyn FnMut(Progress)| {
         let seconds = started.elapsed().as_secs_f64();
         progress(Progress::FeaturesBuilt { spec: &features_spec, seconds });
     };
-    if config.features.deepwalk().is_some() && deepwalk.is_none() {
+    if walked.deepwalk().is_some() && deepwalk.is_none() && mlp_deepwalk.is_none() {
         report_features(started, progress);
     }
-    let seed_split = |seed| apply_split(&dataset, &config.split, seed).map_err(|e| TrainError::Config(e.to_string()));
+    let split_of = |dataset: &NodeDataset, seed| {
+        apply_split(dataset, &config.split, seed).map_err(|e| TrainError::Config(e.to_string()))
+    };
     // The first seed's split fixes what the report's dataset line shows.
-    let first_split = seed_split(config.first_seed)?;
+    let first_split = split_of(&dataset, config.first_seed)?;
     let started = std::time::Instant::now();
     let mut graphs = SeedGraphs::with_deepwalk(&first_split, config.setting, config.first_seed, device, deepwalk)?;
-    if deepwalk.is_some() {
+    let mut mlp_graphs = match &mlp_dataset {
+        Some(mlp_dataset) => {
+            let split = split_of(mlp_dataset, config.first_seed)?;
+            Some(SeedGraphs::with_deepwalk(&split, config.setting, config.first_seed, device, mlp_deepwalk)?)
+        }
+        None => None,
+    };
+    if deepwalk.is_some() || mlp_deepwalk.is_some() {
         report_features(started, progress);
     }
     let held_out = (config.setting != Setting::Transductive).then(|| graphs.held_out());
     let (num_features, num_classes) = (graphs.data.num_features(), graphs.data.num_classes);
+    let mlp_num_features = mlp_graphs.as_ref().map_or(num_features, |g| g.data.num_features());
     let model = |arch, spec: &ModelSpec| spec.config(arch, num_features, num_classes);
     let teacher_cfg = model(config.family, &config.teacher);
     let student_cfg = |s: Student| match s {
-        Student::Mlp => model(Arch::Mlp, &config.mlp),
+        Student::Mlp => config.mlp.config(Arch::Mlp, mlp_num_features, num_classes),
         Student::GcnSmall => model(config.family, &config.gcn_small),
     };
     let plans = row_plans(config);
@@ -203,8 +220,11 @@ pub fn compare_resumable(
         if seed != config.first_seed {
             let split_changes = config.split != SplitSpec::Public;
             let started = std::time::Instant::now();
-            graphs.next_seed(&seed_split(seed)?, config.setting, split_changes, seed)?;
-            if deepwalk.is_some() {
+            graphs.next_seed(&split_of(&dataset, seed)?, config.setting, split_changes, seed)?;
+            if let (Some(mlp_graphs), Some(mlp_dataset)) = (mlp_graphs.as_mut(), &mlp_dataset) {
+                mlp_graphs.next_seed(&split_of(mlp_dataset, seed)?, config.setting, split_changes, seed)?;
+            }
+            if deepwalk.is_some() || mlp_deepwalk.is_some() {
                 report_features(started, progress);
             }
             if config.setting != Setting::Transductive {
@@ -218,6 +238,15 @@ pub fn compare_resumable(
             continue;
         }
         let (data, observed) = (&graphs.data, &graphs.dataset);
+        let mlp_view = match &mlp_graphs {
+            Some(mlp_graphs) if !mlp_graphs.same_nodes_as(&graphs) => {
+                return Err(TrainError::Config(format!(
+                    "seed {seed}: the MLP's features drew another split or held out other nodes than the teacher's"
+                )))
+            }
+            Some(mlp_graphs) => mlp_graphs,
+            None => &graphs,
+        };
         let mut teacher_out = None;
         let mut pseudo: Option<(crate::GraphData, tch::Tensor)> = None;
         let (mut teacher, mut distilled_small, mut distilled_mlp, mut ensemble) = (None, None, None, None);
@@ -232,6 +261,8 @@ pub fn compare_resumable(
                 (Some(_), None) => unreachable!("the teacher row comes first"),
             };
             let settings = TrainConfig { seed, ..settings };
+            // What this row reads: the MLP rows their own features, every other row the teacher's.
+            let reads = if plan.student == Some(Student::Mlp) { mlp_view } else { &graphs };
             let mut on_epoch = |stats: &EpochStats| progress(Progress::Epoch { row: &plan.name, stats });
             let sampler = config.sampler.as_ref();
             let mut trained = match (&pseudo, plan.name.as_str()) {
@@ -244,7 +275,7 @@ pub fn compare_resumable(
                 )?,
                 _ if plan.nosmog.is_some() => {
                     let teacher = teacher_out.as_ref().expect("the teacher row comes first");
-                    plan.train_nosmog(&cfg, data, (&objective, &settings), teacher, config, &mut on_epoch)?
+                    plan.train_nosmog(&cfg, &reads.data, (&objective, &settings), teacher, config, &mut on_epoch)?
                 }
                 (_, "mlp+kd") if config.distill_batch_size.is_some() => {
                     let teacher = teacher_out.as_ref().expect("the teacher row comes first");
@@ -255,7 +286,7 @@ pub fn compare_resumable(
                     };
                     train_mlp_on_soft_targets(
                         &cfg,
-                        observed,
+                        &reads.dataset,
                         &teacher.logits,
                         device,
                         &settings,
@@ -263,7 +294,15 @@ pub fn compare_resumable(
                         &mut on_epoch,
                     )?
                 }
-                _ => train_sampled_or_full(&cfg, observed, data, &objective, &settings, sampler, &mut on_epoch)?,
+                _ => train_sampled_or_full(
+                    &cfg,
+                    &reads.dataset,
+                    &reads.data,
+                    &objective,
+                    &settings,
+                    sampler,
+                    &mut on_epoch,
+                )?,
             };
             if plan.student.is_none() && members > 1 {
                 let combine = config.ensemble.as_ref().map(|e| e.combine).unwrap_or_default();
@@ -290,7 +329,7 @@ pub fn compare_resumable(
                 // Member 0 (the single teacher of this seed) is the one the pruned row prunes.
                 trained = all.swap_remove(0);
             } else {
-                row.record(&trained, &graphs);
+                row.record(&trained, reads);
             }
             if plan.student.is_none() {
                 // What the teacher (the ensemble, when there is one) says of a graph's nodes.
@@ -330,8 +369,8 @@ pub fn compare_resumable(
             let quantized = crate::quantize::quantize_row(teacher, ensemble.as_ref(), data)?;
             rows[offset].record_int8(&quantized, &graphs);
             counter.start(progress, "mlp+kd-int8", seed);
-            let quantized = crate::quantize::quantize_row(mlp, None, data)?;
-            rows[offset + 1].record_int8(&quantized, &graphs);
+            let quantized = crate::quantize::quantize_row(mlp, None, &mlp_view.data)?;
+            rows[offset + 1].record_int8(&quantized, mlp_view);
         }
         record_seed(log, &key, &rows)?;
     }
@@ -372,12 +411,22 @@ fn row_index(rows: &[RowRuns], name: &str) -> usize {
 /// with the first seed, once for every seed as NOSMOG does, except in the inductive setting,
 /// where each seed learns them on its own observed graph ([`inductive_deepwalk`]).
 pub fn prepare_dataset(dataset: &NodeDataset, config: &CompareConfig) -> Result<NodeDataset, TrainError> {
+    prepare_dataset_with(dataset, config, config.features)
+}
+
+/// [`prepare_dataset`] with `spec` in place of the config's features (the MLP rows' own,
+/// `mlp_features`).
+pub fn prepare_dataset_with(
+    dataset: &NodeDataset,
+    config: &CompareConfig,
+    spec: FeatureSpec,
+) -> Result<NodeDataset, TrainError> {
     let mut dataset = dataset.clone();
     if config.normalize_features {
         dataset.row_normalize_features();
     }
     let config_error = |e: gdistill_datasets::DatasetError| TrainError::Config(e.to_string());
-    let dataset = match (inductive_deepwalk(config), config.features) {
+    let dataset = match (inductive_deepwalk_of(spec, config.setting), spec) {
         (Some(_), FeatureSpec::GivenPlusDeepWalk(_)) => apply_features(&dataset, &FeatureSpec::Given, 0),
         (Some(_), _) => Ok(NodeDataset { features: sprs::CsMat::zero((dataset.num_nodes(), 0)), ..dataset }),
         (None, spec) => apply_features(&dataset, &spec, config.first_seed),
@@ -390,5 +439,10 @@ pub fn prepare_dataset(dataset: &NodeDataset, config: &CompareConfig) -> Result<
 /// The DeepWalk columns left for each seed to learn on its observed graph: the spec's, in the
 /// inductive setting (transductively [`prepare_dataset`] has learnt them).
 pub fn inductive_deepwalk(config: &CompareConfig) -> Option<DeepWalkSpec> {
-    config.features.deepwalk().filter(|_| config.setting != Setting::Transductive)
+    inductive_deepwalk_of(config.features, config.setting)
+}
+
+/// The DeepWalk columns of `spec` left for each seed to learn in `setting`.
+fn inductive_deepwalk_of(spec: FeatureSpec, setting: Setting) -> Option<DeepWalkSpec> {
+    spec.deepwalk().filter(|_| setting != Setting::Transductive)
 }

@@ -60,6 +60,11 @@ pub struct CompareConfig {
     /// `positional:K`), or `given+positional:K`.
     #[serde(default = "given_features")]
     pub features: FeatureSpec,
+    /// Features the MLP rows read instead of `features`; the teacher and the graph students keep
+    /// `features`. NOSMOG gives its DeepWalk position features to the student alone: a GNN reads
+    /// where a node sits from the graph itself, and 64 more columns cost the teacher accuracy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mlp_features: Option<FeatureSpec>,
     /// `transductive`, or `inductive[:F]`: a fraction F (0.2) of the test nodes held out of
     /// the graph until test time ([`crate::setting`]).
     #[serde(default)]
@@ -255,6 +260,7 @@ impl CompareConfig {
             family,
             split: SplitSpec::Public,
             features: FeatureSpec::Given,
+            mlp_features: None,
             setting: Setting::Transductive,
             normalize_features,
             teacher,
@@ -377,6 +383,12 @@ impl CompareConfig {
                         .into(),
                 );
             }
+        }
+        if self.mlp_features.is_some() && !self.transfer_set.is_train() {
+            return Err("mlp_features: munge pseudo nodes are drawn from one feature space and labelled by the teacher reading it; with features of the MLP's own, use the train transfer set".into());
+        }
+        if self.mlp_features.is_some() && self.tune.is_some() {
+            return Err("mlp_features: the search (--tune) trains every row on `features`; tune without mlp_features, then set it".into());
         }
         match self.transfer_set {
             TransferSet::Train | TransferSet::Munge { .. } => {}
