@@ -21,6 +21,11 @@ pub enum Selection {
     /// logits (training loss 1.92 of ln 7 = 1.95), and every student distilled from those soft
     /// targets failed (docs/teacher-families.md).
     ValLoss,
+    /// The highest validation accuracy, ties going to the later epoch, which also restarts
+    /// patience: GLNN's rule (`score_val >= best_score_val` in its `train_and_eval.py`), which
+    /// NOSMOG and VQGraph inherit. On 210 validation nodes ties are common, so this trains
+    /// longer than [`Selection::ValAcc`] and keeps a later epoch.
+    ValAccLatest,
 }
 
 impl Selection {
@@ -34,6 +39,7 @@ impl Selection {
         match self {
             Selection::ValAcc => acc > best_acc || (acc == best_acc && loss < best_loss),
             Selection::ValLoss => loss < best_loss,
+            Selection::ValAccLatest => acc >= best_acc,
         }
     }
 }
@@ -45,7 +51,8 @@ impl std::str::FromStr for Selection {
         match s {
             "val-acc" => Ok(Selection::ValAcc),
             "val-loss" => Ok(Selection::ValLoss),
-            _ => Err(format!("unknown selection {s:?}: val-acc or val-loss")),
+            "val-acc-latest" => Ok(Selection::ValAccLatest),
+            _ => Err(format!("unknown selection {s:?}: val-acc, val-loss or val-acc-latest")),
         }
     }
 }
@@ -171,6 +178,33 @@ mod tests {
     fn selection_reads_the_cli_and_toml_spellings() {
         assert_eq!("val-loss".parse::<Selection>().unwrap(), Selection::ValLoss);
         assert_eq!("val-acc".parse::<Selection>().unwrap(), Selection::ValAcc);
-        assert!("loss".parse::<Selection>().unwrap_err().contains("val-acc or val-loss"));
+        assert_eq!("val-acc-latest".parse::<Selection>().unwrap(), Selection::ValAccLatest);
+        assert!("loss".parse::<Selection>().unwrap_err().contains("val-acc, val-loss or val-acc-latest"));
+    }
+
+    #[test]
+    fn glnn_rule_keeps_the_later_of_tied_epochs_and_restarts_patience_on_a_tie() {
+        // Accuracy ties at 0.80 in epochs 1, 3 and 4, the loss higher each time.
+        let figures = [(0.70, 1.0), (0.80, 0.9), (0.75, 0.8), (0.80, 1.1), (0.80, 1.2), (0.78, 0.7)];
+        let run = |selection| {
+            let vs = nn::VarStore::new(tch::Device::Cpu);
+            let w = vs.root().zeros("w", &[1]);
+            let mut stopping = EarlyStopping::selecting(&vs, Some(2), selection);
+            let mut stopped = None;
+            for (epoch, &(acc, loss)) in figures.iter().enumerate() {
+                let _ = tch::no_grad(|| w.shallow_clone().fill_(epoch as f64));
+                if stopping.record(epoch, acc, loss, false) {
+                    stopped = Some(epoch);
+                    break;
+                }
+            }
+            let best = stopping.best_epoch;
+            stopping.restore();
+            (best, w.double_value(&[0]), stopped)
+        };
+        // GLNN's: epoch 4 kept, and the ties keep training alive to the end.
+        assert_eq!(run(Selection::ValAccLatest), (4, 4.0, None));
+        // gdistill's default: epoch 1 (lower loss), and patience 2 runs out at epoch 3.
+        assert_eq!(run(Selection::ValAcc), (1, 1.0, Some(3)));
     }
 }

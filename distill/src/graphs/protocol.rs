@@ -9,13 +9,14 @@
 //!   row-normalise them);
 //! - `per-class:20,30` redrawn per seed, rest test, 10 seeds;
 //! - a 2-layer GraphSAGE teacher with the GCN aggregator (DGL's `SAGEConv(..., "gcn")`: one
-//!   weight on the mean over a node and its neighbours) of 128 units, dropout 0, Adam lr 0.01, weight decay 5e-4 on
-//!   every layer, neighbour-sampled batches of 512 seeds with fan-out 5,5, at most 200 epochs,
-//!   patience 50 (the scripts' `--max_epoch 200 --patience 50`), the epoch of best validation
-//!   accuracy kept;
+//!   weight on the mean over a node and its neighbours) of 128 units, dropout 0, Adam lr 0.01,
+//!   weight decay 5e-4 on every layer, neighbour-sampled batches of 512 seeds with fan-out 5,5,
+//!   at most 200 epochs, patience 50 (the scripts' `--max_epoch 200 --patience 50`);
 //! - an MLP student of the teacher's width and depth (128 units, 2 layers) with the dataset's MLP
 //!   recipe from `train.conf.yaml` (dropout, lr, weight decay), from labels at most 200 epochs,
 //!   patience 50;
+//! - every model kept at its best validation accuracy with GLNN's tie rule: a tie goes to the
+//!   later epoch and restarts patience ([`Selection::ValAccLatest`]);
 //! - soft labels only (GLNN's `lamb = 0`: no label term), at temperature 1 (its KL reads the
 //!   teacher's log-softmax as is).
 //!
@@ -24,9 +25,9 @@
 //! From labels the MLP's 20 per class fit one batch either way. Where gdistill differs: GLNN's
 //! graph keeps the self-loops its normalisation added, so DGL's GCN aggregator counts a node
 //! twice (its self-loop and its own row: weight 2 / (degree + 2)); gdistill's counts it once, as
-//! the GraphSAGE paper's aggregator does (1 / (degree + 1)); ties in
-//! validation accuracy keep the earlier epoch unless its validation loss is higher (GLNN keeps
-//! the later one); splits are drawn by gdistill's seeded per-class rule, not numpy's.
+//! the GraphSAGE paper's aggregator does (1 / (degree + 1)). With `lamb = 0` GLNN still takes an
+//! Adam step on the labelled nodes each epoch, its loss zeroed but its weight decay not; gdistill
+//! takes none. Splits are drawn by gdistill's seeded per-class rule, not numpy's.
 //!
 //! ```
 //! use gdistill_distill::compare::Protocol;
@@ -115,7 +116,7 @@ impl Protocol {
             weight_decay,
             decay_all_layers: true,
             patience: Some(50),
-            select: Selection::ValAcc,
+            select: Selection::ValAccLatest,
             clip_grad_norm: None,
             ..TrainConfig::default()
         };
