@@ -356,11 +356,16 @@ pub fn read_manifest(dir: &Path) -> Result<PartitionManifest, DatasetError> {
 /// Opens part `part` of the partition in `dir` for a job of `parts` processes: the manifest must
 /// list exactly `parts` parts, and the part file must be there with the manifest's sha256.
 pub fn open_part(dir: &Path, part: usize, parts: usize) -> Result<(PartitionManifest, PartData), DatasetError> {
+    let manifest = read_manifest_for(dir, parts)?;
+    open_listed_part(dir, manifest, part, parts)
+}
+
+/// [`read_manifest`], refused unless it lists exactly `parts` parts (the ranks of the job).
+pub fn read_manifest_for(dir: &Path, parts: usize) -> Result<PartitionManifest, DatasetError> {
     let manifest = read_manifest(dir)?;
-    let manifest_path = dir.join(MANIFEST_NAME);
     if manifest.parts.len() != parts {
         return Err(DatasetError::format(
-            &manifest_path,
+            dir.join(MANIFEST_NAME),
             format!(
                 "{} parts, but the job has {parts} ranks: start it with `mpirun -np {}` or partition again with --parts {parts}",
                 manifest.parts.len(),
@@ -368,6 +373,17 @@ pub fn open_part(dir: &Path, part: usize, parts: usize) -> Result<(PartitionMani
             ),
         ));
     }
+    Ok(manifest)
+}
+
+/// Part `part`'s file, checked against `manifest` (from [`read_manifest_for`]).
+pub fn open_listed_part(
+    dir: &Path,
+    manifest: PartitionManifest,
+    part: usize,
+    parts: usize,
+) -> Result<(PartitionManifest, PartData), DatasetError> {
+    let manifest_path = dir.join(MANIFEST_NAME);
     let entry = &manifest.parts[part];
     let path: PathBuf = dir.join(&entry.file);
     if !path.is_file() {
