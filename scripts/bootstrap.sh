@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what gdistill needs to build and test, once, outside the repository:
-#   - Debian's libhdf5-dev (for hdf5-metno), Open MPI with libclang (for the mpi crate) and
-#     fonts-dejavu-core (for plots), when missing;
+#   - Debian's libhdf5-dev (for hdf5-metno), Open MPI with libclang (for the mpi crate),
+#     libmetis-dev (for the metis crate) and fonts-dejavu-core (for plots), when missing;
 #   - libtorch 2.11 (tch 0.24's version) from PyPI's torch==2.11.0 wheel into a cache,
 #     because libtorch's own download host is not reachable from here;
 #   - .cargo/config.toml (ignored by git), which points tch at that libtorch and bakes its
@@ -39,6 +39,16 @@ if [ ${#mpi_missing[@]} -gt 0 ]; then
   say "installing ${mpi_missing[*]}"
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${mpi_missing[@]}" >/dev/null
+fi
+
+# --- libmetis-dev, for `gdistill partition --method metis` (graph/src/partition.rs) ------------------
+# The metis crate is built with its use-system feature: it links Debian's libmetis and generates
+# its bindings from /usr/include/metis.h (with the libclang installed above), instead of compiling
+# a vendored METIS on every clean build.
+if ! dpkg-query -W -f='${Status}' libmetis-dev 2>/dev/null | grep -q "install ok installed"; then
+  say "installing libmetis-dev"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq libmetis-dev >/dev/null
 fi
 
 # --- a TrueType font, for the curves `gdistill prune --plot` draws ------------------------------

@@ -34,7 +34,9 @@ use clap::{Parser, Subcommand};
         Datasets are named by spec: cora, citeseer, pubmed (Planetoid files under --data-dir/<name>/), \
         linqs:PREFIX, npz:PATH[:K], ogb:DIR[:SPLIT], csv:edges=FILE,features=FILE,labels=FILE[,split=FILE], \
         h5:PATH, csbm:nodes=N,classes=C,... (synthetic).\n\
-        The data directory is --data-dir, else $GDISTILL_DATA_DIR, else ./data."
+        The data directory is --data-dir, else $GDISTILL_DATA_DIR, else ./data.",
+    // soft-targets takes --dataset or --partitions: which one is checked when it runs.
+    mut_subcommand("soft-targets", |c| c.mut_arg("dataset", |a| a.required(false)))
 )]
 struct Cli {
     #[command(subcommand)]
@@ -52,6 +54,9 @@ enum Command {
     Distill(cmd::distill::DistillArgs),
     /// Store a teacher's logits on every node (layer-wise, in chunks of nodes) in HDF5.
     SoftTargets(cmd::soft_targets::SoftTargetsArgs),
+    /// Cut a dataset into parts (METIS or contiguous ranges), one HDF5 file per part plus a
+    /// manifest, for `mpirun -np P gdistill soft-targets --partitions DIR`.
+    Partition(cmd::partition::PartitionArgs),
     /// Evaluate a saved checkpoint on a dataset.
     Eval(cmd::eval::EvalArgs),
     /// A checkpoint as TorchScript for torch.jit.load: node models (graph models take x and
@@ -99,7 +104,7 @@ impl Command {
     /// The `--device` spec of a command that runs models.
     fn device_spec(&self) -> Option<&str> {
         match self {
-            Command::Data(_) | Command::Export(_) | Command::BenchScale(_) => None,
+            Command::Data(_) | Command::Export(_) | Command::BenchScale(_) | Command::Partition(_) => None,
             Command::Train(a) => Some(&a.device.device),
             Command::Distill(a) => Some(&a.device.device),
             Command::SoftTargets(a) => Some(&a.device.device),
@@ -141,6 +146,7 @@ fn main() {
         Command::Train(a) => cmd::train::run(a),
         Command::Distill(a) => cmd::distill::run(a),
         Command::SoftTargets(a) => cmd::soft_targets::run(a),
+        Command::Partition(a) => cmd::partition::run(a),
         Command::Eval(a) => cmd::eval::run(a),
         Command::Export(a) => cmd::export::run(a),
         Command::Compare(a) => cmd::compare::run(a),

@@ -323,3 +323,134 @@ fn one_rank_is_the_single_process_run_and_other_commands_are_refused_on_two() {
     assert!(!out.status.success());
     assert!(cli::stderr(&out).contains("run this command without mpirun"), "{}", cli::stderr(&out));
 }
+
+/// The soft targets of a manifest written from `--partitions`: each shard's rows put back at
+/// the nodes it lists.
+fn scattered_logits(path: &Path) -> Vec<f32> {
+    let m = manifest(path);
+    let (n, c) = (m["nodes"].as_u64().unwrap() as usize, m["classes"].as_u64().unwrap() as usize);
+    let mut all = vec![f32::NAN; n * c];
+    for shard in m["shards"].as_array().unwrap() {
+        assert_eq!(shard["scattered"], true, "{shard}");
+        let file = path.with_file_name(shard["file"].as_str().unwrap());
+        let (part, nodes) = gdistill_datasets::read_soft_target_rows(&file).unwrap();
+        for (k, &i) in nodes.expect("a scattered shard lists its nodes").iter().enumerate() {
+            all[i * c..(i + 1) * c].copy_from_slice(&part.logits[k * c..(k + 1) * c]);
+        }
+    }
+    assert!(all.iter().all(|v| v.is_finite()), "a node without soft targets");
+    all
+}
+
+/// `gdistill partition` then `mpirun -np 2 soft-targets --partitions`: equal to one process's to
+/// 1e-5, and the halo each rank received is the one the partition's manifest counted.
+fn partitioned_soft_targets_agree(spec: &str, method: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    ok(gdistill_in(&["train", "-d", spec, "--model", "gcn", "--hidden", "16", "--epochs", "10", "-o", "t.ckpt"], p));
+    ok(gdistill_in(&["soft-targets", "-d", spec, "--teacher", "t.ckpt", "-o", "one.h5"], p));
+    let out = ok(gdistill_in(&["partition", "-d", spec, "--parts", "2", "--method", method, "-o", "parts"], p));
+    assert!(cli::stdout(&out).contains("cut into 2 parts by"), "{}", cli::stdout(&out));
+    ok(mpirun(2, &["soft-targets", "--partitions", "parts", "--teacher", "t.ckpt", "-o", "two.json"], &[], p));
+    let one = read_soft_targets(&p.join("one.h5")).unwrap();
+    let two = scattered_logits(&p.join("two.json"));
+    assert_eq!(one.logits.len(), two.len());
+    let worst = one.logits.iter().zip(&two).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(worst <= 1e-5, "{method}: largest difference {worst}");
+    let parts = manifest(&p.join("parts/partition.json"));
+    let halo: Vec<u64> = parts["parts"].as_array().unwrap().iter().map(|e| e["halo"].as_u64().unwrap()).collect();
+    let st = manifest(&p.join("two.json"));
+    for layer in st["halo"].as_array().unwrap() {
+        let rows: Vec<u64> = layer["rows"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect();
+        assert_eq!(rows, halo, "{layer}");
+    }
+    // one process reads the scattered shards as one file
+    let student = ["distill", "-d", spec, "--soft-targets", "two.json", "--model", "mlp", "--epochs", "2"];
+    ok(gdistill_in(&student, p));
+}
+
+#[test]
+fn partitioned_soft_targets_equal_one_process_on_cora_with_both_methods() {
+    let _job = ONE_JOB.lock().unwrap_or_else(|e| e.into_inner());
+    if !have_mpirun() || data::data_dir("cora").is_none() {
+        return;
+    }
+    partitioned_soft_targets_agree("cora", "metis");
+    partitioned_soft_targets_agree("cora", "contiguous");
+}
+
+#[test]
+fn partitioned_soft_targets_equal_one_process_on_a_random_graph() {
+    let _job = ONE_JOB.lock().unwrap_or_else(|e| e.into_inner());
+    if !have_mpirun() {
+        return;
+    }
+    partitioned_soft_targets_agree("csbm:nodes=3000,classes=4,degree=8,homophily=0.3,features=16,seed=4", "metis");
+}
+
+#[test]
+fn a_foreign_part_a_wrong_rank_count_or_a_missing_part_ends_the_job_with_one_message() {
+    let _job = ONE_JOB.lock().unwrap_or_else(|e| e.into_inner());
+    if !have_mpirun() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    ok(gdistill_in(&["train", "-d", SMALL, "--model", "gcn", "--hidden", "8", "--epochs", "5", "-o", "t.ckpt"], p));
+    for (out, method, parts) in [("a", "metis", "2"), ("b", "contiguous", "2"), ("c", "metis", "3")] {
+        ok(gdistill_in(&["partition", "-d", SMALL, "--parts", parts, "--method", method, "-o", out], p));
+    }
+    let st =
+        |dir: &str| mpirun(2, &["soft-targets", "--partitions", dir, "--teacher", "t.ckpt", "-o", "x.json"], &[], p);
+    let fails = |out: Output, needle: &str| {
+        let err = cli::stderr(&out);
+        assert!(!out.status.success(), "{err}");
+        assert_eq!(err.matches(needle).count(), 1, "one message with '{needle}': {err}");
+        assert!(!p.join("x.json").exists(), "a manifest was written");
+    };
+    // three parts on two ranks
+    fails(st("c"), "3 parts, but the job has 2 ranks");
+    // part 1 of another run
+    std::fs::copy(p.join("b/part-1-of-2.h5"), p.join("a/part-1-of-2.h5")).unwrap();
+    fails(st("a"), "a/part-1-of-2.h5: sha256");
+    // part 1 missing
+    std::fs::remove_file(p.join("b/part-1-of-2.h5")).unwrap();
+    fails(st("b"), "b/part-1-of-2.h5: file not found");
+    // without mpirun, --partitions is refused with the reason
+    let out = gdistill_in(&["soft-targets", "--partitions", "c", "--teacher", "t.ckpt", "-o", "x.h5"], p);
+    cli::assert_fails_with(&out, &["under `mpirun -np P`"]);
+}
+
+#[test]
+fn partition_refuses_bad_requests_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let partition = |parts: &str| gdistill_in(&["partition", "-d", SMALL, "--parts", parts, "-o", "out"], p);
+    cli::assert_fails_with(&partition("0"), &["--parts must be at least 1"]);
+    cli::assert_fails_with(&partition("601"), &["601 parts for 600 nodes"]);
+    let out = gdistill_in(&["partition", "-d", SMALL, "--parts", "2", "--method", "kway", "-o", "out"], p);
+    cli::assert_fails_with(&out, &["metis or contiguous"]);
+    assert!(!p.join("out/partition.json").exists());
+    // a graph without nodes: an HDF5 graph file with no labels, edges or features
+    let empty = p.join("empty.h5");
+    {
+        use gdistill_datasets::h5graph::hdf5;
+        let f = hdf5::File::create(&empty).unwrap();
+        let text = |s: &str| s.parse::<hdf5::types::VarLenUnicode>().unwrap();
+        f.new_attr::<hdf5::types::VarLenUnicode>()
+            .create("format")
+            .unwrap()
+            .write_scalar(&text("gdistill-graph"))
+            .unwrap();
+        f.new_attr::<i64>().create("version").unwrap().write_scalar(&1i64).unwrap();
+        f.new_dataset::<i64>().shape([2, 0]).create("edge_index").unwrap();
+        f.new_dataset::<f32>().shape([0, 3]).create("features").unwrap();
+        for name in ["labels", "train_idx", "val_idx", "test_idx"] {
+            f.new_dataset::<i64>().shape([0]).create(name).unwrap();
+        }
+    }
+    let out = gdistill_in(&["partition", "-d", "h5:empty.h5", "--parts", "2", "-o", "out"], p);
+    let err = cli::stderr(&out);
+    assert!(!out.status.success() && err.starts_with("error: ") && err.lines().count() <= 2, "{err}");
+    assert!(!p.join("out/partition.json").exists());
+}

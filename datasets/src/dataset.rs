@@ -183,14 +183,7 @@ impl NodeDataset {
     /// preprocessing. Uses absolute values so signed features cannot divide by ~0.
     pub fn row_normalize_features(&mut self) {
         let mut features = self.features.clone();
-        for mut row in features.outer_iterator_mut() {
-            let sum: f32 = row.iter().map(|(_, v)| v.abs()).sum();
-            if sum > 0.0 {
-                for (_, v) in row.iter_mut() {
-                    *v /= sum;
-                }
-            }
-        }
+        row_normalize(&mut features);
         self.features = features;
     }
 
@@ -241,5 +234,17 @@ impl NodeDataset {
         }
         crate::split::check_splits(n, "node", [("Train", &self.train), ("Val", &self.val), ("Test", &self.test)])
             .or_else(bad)
+    }
+}
+
+/// Scales each row of `features` to sum to one in absolute value (rows of zeros stay zero).
+pub(crate) fn row_normalize(features: &mut CsMat<f32>) {
+    for mut row in features.outer_iterator_mut() {
+        let sum: f32 = row.iter().map(|(_, v)| v.abs()).sum();
+        if sum > 0.0 {
+            for (_, v) in row.iter_mut() {
+                *v /= sum;
+            }
+        }
     }
 }

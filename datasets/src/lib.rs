@@ -56,6 +56,7 @@ pub mod limits;
 pub mod linqs;
 pub mod npz;
 pub mod ogb;
+pub mod partition_files;
 pub mod pickle;
 pub mod planetoid;
 pub mod pointcloud;
@@ -67,15 +68,18 @@ pub mod structural_features;
 mod table;
 
 pub use csbm::{generate_csbm, CsbmParams};
+pub use csv_graph::{load_csv, CsvSpec};
 pub use dataset::{DatasetSummary, FeatureLayout, NodeDataset, Split, SPARSE_FEATURE_DENSITY};
 pub use deepwalk::DeepWalkSpec;
 pub use error::DatasetError;
-pub use h5graph::{read_h5graph, read_soft_targets, write_h5graph, write_soft_targets, EnsembleOrigin, SoftTargets};
+pub use h5graph::{
+    read_h5graph, read_soft_target_rows, read_soft_targets, write_h5graph, write_soft_target_rows, write_soft_targets,
+    EnsembleOrigin, SoftTargets,
+};
 pub use images::{is_image_spec, load_images, ImageDataset, ImageSpec, ImageSummary};
 pub use inductive::{inductive_split, InductiveDataset};
 pub use lcc::LargestComponent;
 pub use linqs::{load_linqs, LinqsOptions, LinqsReport};
-pub use csv_graph::{load_csv, CsvSpec};
 pub use npz::{load_npz, load_npz_split};
 pub use ogb::load_ogb;
 pub use planetoid::load_planetoid;

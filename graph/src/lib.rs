@@ -38,6 +38,7 @@ mod grid;
 mod inductive;
 mod knn;
 mod normalize;
+pub mod partition;
 mod petgraph_convert;
 mod random_walks;
 mod row_split;

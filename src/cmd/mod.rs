@@ -11,6 +11,7 @@ pub mod export;
 pub mod fetch;
 pub mod images;
 pub mod mpi;
+pub mod partition;
 pub mod pointcloud;
 pub mod prune;
 pub mod resume;

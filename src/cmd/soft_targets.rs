@@ -21,8 +21,13 @@ use super::{DatasetArgs, DeviceArgs};
 
 #[derive(Args)]
 pub struct SoftTargetsArgs {
+    /// The dataset (required unless --partitions gives it).
     #[command(flatten)]
-    pub dataset: DatasetArgs,
+    pub dataset: Option<DatasetArgs>,
+    /// Under `mpirun -np P`: a folder written by `gdistill partition --parts P`; rank r reads
+    /// only its part (instead of --dataset) and fetches its halo's rows from their owners.
+    #[arg(long, value_name = "DIR")]
+    pub partitions: Option<PathBuf>,
     #[command(flatten)]
     pub device: DeviceArgs,
     /// The teacher's checkpoint (from `gdistill train`); repeat it to store an ensemble of
@@ -47,6 +52,15 @@ pub struct SoftTargetsArgs {
 }
 
 impl SoftTargetsArgs {
+    /// Where the dataset comes from, when no `--partitions` does.
+    pub fn dataset(&self) -> Result<&DatasetArgs> {
+        match (&self.dataset, &self.partitions) {
+            (Some(_), Some(_)) => bail!("give --dataset or --partitions, not both (the partition names its dataset)"),
+            (Some(dataset), None) => Ok(dataset),
+            (None, _) => bail!("--dataset is required (or, under mpirun, --partitions DIR)"),
+        }
+    }
+
     /// The one teacher of a run that cannot combine several (MPI).
     pub fn single_teacher(&self) -> Result<&PathBuf> {
         match self.teacher.as_slice() {
@@ -90,6 +104,13 @@ pub fn run(args: SoftTargetsArgs) -> Result<()> {
     if super::mpi::ranks().is_some() {
         return super::mpi::soft_targets::run(args);
     }
+    if let Some(dir) = &args.partitions {
+        bail!(
+            "--partitions {} gives each MPI rank one part: run it under `mpirun -np P` with P the part count \
+             (or give --dataset to run in one process)",
+            dir.display()
+        );
+    }
     let ensemble = args.ensemble()?;
     let device = args.device.device()?;
     let mut teachers = Vec::with_capacity(args.teacher.len());
@@ -106,7 +127,7 @@ pub fn run(args: SoftTargetsArgs) -> Result<()> {
             args.teacher[0].display()
         );
     }
-    let mut dataset = args.dataset.load()?;
+    let mut dataset = args.dataset()?.load()?;
     if normalized {
         dataset.row_normalize_features();
     }

@@ -6,8 +6,8 @@ use anyhow::{Context, Result};
 use clap::Args;
 use gdistill_distill::sampled::{train_sampled, SamplerConfig};
 use gdistill_distill::{
-    accuracy, predict, save_checkpoint, train, CheckpointMeta, DatasetFingerprint, EpochStats, FeatureLayout, GraphData,
-    Objective, Selection, TrainConfig, Trained,
+    accuracy, predict, save_checkpoint, train, CheckpointMeta, DatasetFingerprint, EpochStats, FeatureLayout,
+    GraphData, Objective, Selection, TrainConfig, Trained,
 };
 use gdistill_models::{Arch, ModelConfig};
 
@@ -211,8 +211,15 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let config = model_config(&args.model, &p);
     let settings = args.optim.config();
     let sampler = args.sampling.resolve(None, p.sampled.as_ref().map_or(0, |d| d.train.len()))?;
-    let trained =
-        fit(&config.arch.to_string(), &config, &p, &Objective::labels(), &settings, sampler.as_ref(), args.plot.as_deref())?;
+    let trained = fit(
+        &config.arch.to_string(),
+        &config,
+        &p,
+        &Objective::labels(),
+        &settings,
+        sampler.as_ref(),
+        args.plot.as_deref(),
+    )?;
     if let Some(out) = args.out {
         let meta = CheckpointMeta {
             format_version: 1,

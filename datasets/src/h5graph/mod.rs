@@ -35,7 +35,10 @@ mod precheck;
 mod soft_targets;
 mod write;
 
-pub use soft_targets::{read_soft_targets, write_soft_targets, EnsembleOrigin, SoftTargets, SOFT_TARGETS_FORMAT};
+pub use soft_targets::{
+    read_soft_target_rows, read_soft_targets, write_soft_target_rows, write_soft_targets, EnsembleOrigin, SoftTargets,
+    SOFT_TARGETS_FORMAT,
+};
 pub use write::write_h5graph;
 
 /// The HDF5 crate this module reads and writes with (`hdf5-metno`), for callers that build or

@@ -9,6 +9,7 @@
 //! | `/` attr `ensemble_members` | attribute, optional | integer scalar | K, when the logits combine K teachers |
 //! | `/` attr `ensemble_combine` | attribute, optional | variable-length string | `"soft-targets"` or `"logits"` |
 //! | `/` attr `temperature` | attribute, optional | float64 scalar | T, when the logits are `T log q` of a mixture `q` |
+//! | `nodes` | dataset, optional | int64 `[N]` | a shard of a partitioned run: the global node of each row |
 //!
 //! Logits rather than probabilities: the student's temperature is chosen when it trains. The one
 //! exception is an ensemble whose tempered softmaxes were averaged (a mixture `q`, Hinton et al.
@@ -74,6 +75,34 @@ impl SoftTargets {
 
 /// Writes `targets` to `path`; the file appears only once complete.
 pub fn write_soft_targets(path: &Path, targets: &SoftTargets) -> Result<(), DatasetError> {
+    write_rows(path, targets, None)
+}
+
+/// [`write_soft_targets`] for the rows of some nodes only (a shard of a partitioned run): row `k`
+/// of `logits` belongs to global node `nodes[k]`, stored as the int64 dataset `nodes`.
+pub fn write_soft_target_rows(path: &Path, targets: &SoftTargets, nodes: &[usize]) -> Result<(), DatasetError> {
+    if nodes.len() != targets.nodes {
+        return Err(DatasetError::format(path, format!("{} node ids for {} rows", nodes.len(), targets.nodes)));
+    }
+    write_rows(path, targets, Some(nodes))
+}
+
+/// The node ids a shard written by [`write_soft_target_rows`] stores (`None` for a whole file),
+/// with its soft targets.
+pub fn read_soft_target_rows(path: &Path) -> Result<(SoftTargets, Option<Vec<usize>>), DatasetError> {
+    let targets = read_soft_targets(path)?; // the guarded read: the file is safe to open here after it
+    let r = Reader { path, file: crate::h5file::open_input(path)? };
+    if !r.file.link_exists("nodes") {
+        return Ok((targets, None));
+    }
+    let nodes = r.indices("nodes", usize::MAX)?;
+    if nodes.len() != targets.nodes {
+        return Err(r.bad(format!("{} node ids for {} rows of logits", nodes.len(), targets.nodes)));
+    }
+    Ok((targets, Some(nodes)))
+}
+
+fn write_rows(path: &Path, targets: &SoftTargets, nodes: Option<&[usize]>) -> Result<(), DatasetError> {
     targets.check(path)?;
     write_dataset_file(path, "writing HDF5", |tmp| -> hdf5::Result<()> {
         let file = crate::h5file::create(tmp)?;
@@ -85,6 +114,10 @@ pub fn write_soft_targets(path: &Path, targets: &SoftTargets) -> Result<(), Data
             .shape([targets.nodes, targets.classes])
             .create("logits")?
             .write_raw(&targets.logits)?;
+        if let Some(nodes) = nodes {
+            let ids: Vec<i64> = nodes.iter().map(|&i| i as i64).collect();
+            file.new_dataset::<i64>().shape([ids.len()]).create("nodes")?.write_raw(&ids)?;
+        }
         if let Some(origin) = &targets.ensemble {
             file.new_attr::<i64>().create("ensemble_members")?.write_scalar(&(origin.members as i64))?;
             file.new_attr::<VarLenUnicode>().create("ensemble_combine")?.write_scalar(&text(&origin.combine)?)?;

@@ -17,7 +17,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use gdistill_datasets::{read_soft_targets, SoftTargets};
+use gdistill_datasets::{read_soft_target_rows, read_soft_targets, SoftTargets};
 use serde::{Deserialize, Serialize};
 
 use super::Fnv;
@@ -30,8 +30,12 @@ pub struct Shard {
     pub file: String,
     pub first_node: usize,
     pub nodes: usize,
-    /// FNV-1a of the shard's logits, as 16 hex digits.
+    /// FNV-1a of the shard's logits (then of its node ids, when scattered), as 16 hex digits.
     pub hash: String,
+    /// The rows are the nodes the shard file lists in its `nodes` dataset (a run from
+    /// `--partitions`), not `first_node ..`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub scattered: bool,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -65,6 +69,11 @@ pub struct Manifest {
 /// The hash recorded for a shard's logits.
 pub fn logits_hash(logits: &[f32]) -> String {
     format!("{:016x}", Fnv::default().f32s(logits).finish())
+}
+
+/// The hash recorded for a scattered shard: its logits, then its node ids.
+pub fn rows_hash(logits: &[f32], nodes: &[usize]) -> String {
+    format!("{:016x}", Fnv::default().f32s(logits).usizes(nodes).finish())
 }
 
 /// `DIR/STEM.shard-R-of-P.h5` for a manifest at `DIR/STEM.EXT`.
@@ -108,16 +117,13 @@ pub fn read_soft_targets_any(path: &Path) -> Result<SoftTargets> {
     let total = manifest.nodes.checked_mul(manifest.classes).filter(|&t| t > 0);
     let total = total
         .with_context(|| format!("{}: {} nodes x {} classes", path.display(), manifest.nodes, manifest.classes))?;
+    if manifest.shards.iter().any(|s| s.scattered) {
+        return read_scattered(path, manifest, total);
+    }
     let mut logits = Vec::with_capacity(total);
     let mut next = 0;
     for shard in &manifest.shards {
         let file = path.with_file_name(&shard.file);
-        anyhow::ensure!(
-            Path::new(&shard.file).file_name() == Some(std::ffi::OsStr::new(&shard.file)),
-            "{}: shard '{}' must be a file name beside the manifest",
-            path.display(),
-            shard.file
-        );
         anyhow::ensure!(
             shard.first_node == next,
             "{}: shard {} starts at node {}, expected {next}",
@@ -125,17 +131,7 @@ pub fn read_soft_targets_any(path: &Path) -> Result<SoftTargets> {
             shard.file,
             shard.first_node
         );
-        let part = read_soft_targets(&file)?;
-        anyhow::ensure!(
-            part.nodes == shard.nodes && part.classes == manifest.classes,
-            "{}: [{}, {}], but the manifest {} says [{}, {}]",
-            file.display(),
-            part.nodes,
-            part.classes,
-            path.display(),
-            shard.nodes,
-            manifest.classes
-        );
+        let (part, _) = read_shard(path, shard, &manifest)?;
         anyhow::ensure!(
             logits_hash(&part.logits) == shard.hash,
             "{}: its content does not match the manifest {} (a shard of another run?)",
@@ -151,5 +147,63 @@ pub fn read_soft_targets_any(path: &Path) -> Result<SoftTargets> {
         path.display(),
         manifest.nodes
     );
-    Ok(SoftTargets { logits, nodes: manifest.nodes, classes: manifest.classes, dataset: manifest.dataset, ensemble: None })
+    Ok(SoftTargets {
+        logits,
+        nodes: manifest.nodes,
+        classes: manifest.classes,
+        dataset: manifest.dataset,
+        ensemble: None,
+    })
+}
+
+/// One shard's soft targets (and node ids, if it lists them), checked against the manifest's shape.
+fn read_shard(path: &Path, shard: &Shard, manifest: &Manifest) -> Result<(SoftTargets, Option<Vec<usize>>)> {
+    let file = path.with_file_name(&shard.file);
+    anyhow::ensure!(
+        Path::new(&shard.file).file_name() == Some(std::ffi::OsStr::new(&shard.file)),
+        "{}: shard '{}' must be a file name beside the manifest",
+        path.display(),
+        shard.file
+    );
+    let (part, nodes) = read_soft_target_rows(&file)?;
+    anyhow::ensure!(
+        part.nodes == shard.nodes && part.classes == manifest.classes,
+        "{}: [{}, {}], but the manifest {} says [{}, {}]",
+        file.display(),
+        part.nodes,
+        part.classes,
+        path.display(),
+        shard.nodes,
+        manifest.classes
+    );
+    Ok((part, nodes))
+}
+
+/// The shards of a run from `--partitions`: each holds the rows of the nodes it lists; together
+/// they must cover every node exactly once.
+fn read_scattered(path: &Path, manifest: Manifest, total: usize) -> Result<SoftTargets> {
+    let (n, c) = (manifest.nodes, manifest.classes);
+    let mut logits = vec![0f32; total];
+    let mut seen = vec![false; n];
+    for shard in &manifest.shards {
+        let file = path.with_file_name(&shard.file);
+        anyhow::ensure!(shard.scattered, "{}: shard {} lists no nodes, unlike the others", path.display(), shard.file);
+        let (part, nodes) = read_shard(path, shard, &manifest)?;
+        let nodes =
+            nodes.with_context(|| format!("{}: no 'nodes' dataset, but the manifest says it has", file.display()))?;
+        anyhow::ensure!(
+            rows_hash(&part.logits, &nodes) == shard.hash,
+            "{}: its content does not match the manifest {} (a shard of another run?)",
+            file.display(),
+            path.display()
+        );
+        for (k, &i) in nodes.iter().enumerate() {
+            anyhow::ensure!(i < n && !seen[i], "{}: node {i} is out of range or in two shards", file.display());
+            seen[i] = true;
+            logits[i * c..(i + 1) * c].copy_from_slice(&part.logits[k * c..(k + 1) * c]);
+        }
+    }
+    let covered = seen.iter().filter(|&&s| s).count();
+    anyhow::ensure!(covered == n, "{}: the shards cover {covered} nodes, the manifest says {n}", path.display());
+    Ok(SoftTargets { logits, nodes: n, classes: c, dataset: manifest.dataset, ensemble: None })
 }

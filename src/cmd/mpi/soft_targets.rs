@@ -1,7 +1,7 @@
 //! `gdistill soft-targets` across P ranks: partitioned layer-wise inference of a GCN (or MLP)
 //! teacher with halo exchange, written as one shard per rank plus a manifest ([`super::shards`]).
 //!
-//! The nodes are cut into P contiguous ranges (rank r owns `r N / P .. (r + 1) N / P`). A GCN
+//! By default the nodes are cut into P contiguous ranges (rank r owns `r N / P .. (r + 1) N / P`). A GCN
 //! layer is `H' = A_hat (H W) + b`: rank r computes `P_r = H_r W` for its own rows, then needs the
 //! rows of `P` of every other-rank node adjacent to one of its nodes (its halo). At start the
 //! ranks tell each other which rows they need (an all-to-all of the counts, then an
@@ -10,22 +10,26 @@
 //! never the whole layer. The halo each rank receives is checked against the cut edges
 //! counted straight from the graph, and both are recorded in the manifest.
 //!
-//! What is partitioned: the layers' activations and their compute. What is not (yet): loading;
-//! every rank reads the whole dataset and normalises the whole adjacency, then keeps its rows.
+//! With `--partitions DIR` (from `gdistill partition`), rank r owns the nodes of part r instead,
+//! whatever their ids, and reads only its part file: its rows of `A_hat` come from its adjacency
+//! rows and the halo nodes' degrees stored there, and the halo's rows of every layer from their
+//! owners, through the same exchange (the ownership is any map from global id to rank). Its shard
+//! then records its nodes' ids. Without it, every rank reads the whole dataset and normalises the
+//! whole adjacency, then keeps its contiguous range: only the layers are partitioned.
 
 use anyhow::{Context, Result};
-use gdistill_datasets::{write_soft_targets, SoftTargets};
-use gdistill_distill::load_checkpoint;
-use gdistill_distill::write_atomically;
+use gdistill_datasets::partition_files::{open_listed_part, read_manifest_for, PartData, MANIFEST_NAME};
+use gdistill_datasets::{write_soft_target_rows, write_soft_targets, NodeDataset, SoftTargets};
+use gdistill_distill::{load_checkpoint, write_atomically, DatasetFingerprint};
 use gdistill_graph::gcn_normalized_adjacency;
 use gdistill_models::{Arch, SparseMatrix};
 use mpi::collective::CommunicatorCollectives;
 use mpi::datatype::{Partition, PartitionMut};
-use mpi::topology::SimpleCommunicator;
+use mpi::topology::{Communicator, SimpleCommunicator};
 use mpi::Count;
 use tch::{Device, Kind, Tensor};
 
-use super::shards::{logits_hash, shard_path, HaloLayer, Manifest, Shard, MANIFEST_FORMAT};
+use super::shards::{logits_hash, rows_hash, shard_path, HaloLayer, Manifest, Shard, MANIFEST_FORMAT};
 use super::{check_same_inputs, describe_dataset, describe_file, range};
 use crate::cmd::eval::check_fingerprint;
 use crate::cmd::soft_targets::SoftTargetsArgs;
@@ -52,27 +56,79 @@ pub fn maybe_die(rank: usize, point: &str) {
     }
 }
 
-pub fn run(args: SoftTargetsArgs) -> Result<()> {
-    let (rank, size) = super::ranks().context("not running across ranks")?;
-    let world = super::world();
-    let device = args.device.device()?;
-    let teacher_path = args.single_teacher()?;
-    let (_vs, teacher, meta) = load_checkpoint(teacher_path, device)?;
-    let mut dataset = args.dataset.load()?;
-    if meta.dataset.row_normalized {
-        dataset.row_normalize_features();
+/// Which nodes a rank computes: a contiguous range of the dataset, or a part's nodes.
+enum Owned {
+    Range(std::ops::Range<usize>),
+    Ids(Vec<usize>),
+}
+
+impl Owned {
+    fn len(&self) -> usize {
+        match self {
+            Owned::Range(r) => r.len(),
+            Owned::Ids(ids) => ids.len(),
+        }
     }
-    check_same_inputs(
-        &world,
-        &[("dataset", describe_dataset(&dataset)), ("teacher checkpoint", describe_file(teacher_path))],
-    )?;
-    check_fingerprint(teacher_path, &meta.dataset, &fingerprint(&dataset, meta.dataset.row_normalized))?;
-    let config = teacher.config().clone();
-    anyhow::ensure!(
-        matches!(config.arch, Arch::Gcn | Arch::Mlp),
-        "soft targets across ranks are written for gcn and mlp teachers, not {}: run without mpirun",
-        config.arch
-    );
+}
+
+/// Everything a rank computes its rows from.
+struct Local {
+    owned: Owned,
+    /// Its rows of `A_hat`, columns renumbered: own rows first, then the halo by owner (GCN only).
+    a: Option<SparseMatrix>,
+    /// Its rows of the features.
+    x: SparseMatrix,
+    halo: Halo,
+    /// Entries of its rows whose column another rank owns, and their distinct columns, counted
+    /// from the graph (not from the exchange).
+    cut_edges: usize,
+    cut_endpoints: usize,
+    name: String,
+    num_nodes: usize,
+    num_classes: usize,
+}
+
+/// Rows of `A_hat` with global columns: `(indptr, columns, values)`.
+type GlobalRows<'a> = (&'a [usize], &'a [usize], &'a [f32]);
+
+/// This rank's rows of `A_hat` with local columns, and the halo plan agreed with the other ranks.
+/// `local_row` maps an owned global id to its row; `owner` names the rank of any other id.
+fn local_adjacency(
+    world: &SimpleCommunicator,
+    (indptr, columns, values): GlobalRows,
+    local_row: &dyn Fn(usize) -> Option<usize>,
+    owner: &dyn Fn(usize) -> usize,
+    device: Device,
+) -> Result<(SparseMatrix, Halo)> {
+    let rows = indptr.len() - 1;
+    let mut needed = vec![Vec::new(); world.size() as usize];
+    for &j in columns {
+        if local_row(j).is_none() {
+            needed[owner(j)].push(j);
+        }
+    }
+    for ids in &mut needed {
+        ids.sort_unstable();
+        ids.dedup();
+    }
+    let halo = exchange_needs(world, &needed, local_row)?;
+    let mut column = std::collections::HashMap::new();
+    let mut next = rows;
+    for &j in halo.recv.iter().flatten() {
+        column.insert(j, next);
+        next += 1;
+    }
+    let indices: Vec<usize> = columns.iter().map(|&j| local_row(j).unwrap_or_else(|| column[&j])).collect();
+    Ok((SparseMatrix::from_csr(indptr, &indices, values, (rows, next), device)?, halo))
+}
+
+fn no_halo(size: usize) -> Halo {
+    Halo { recv: vec![Vec::new(); size], send: vec![Vec::new(); size] }
+}
+
+/// Rank `rank`'s contiguous range of a dataset every rank has read whole.
+fn from_dataset(world: &SimpleCommunicator, dataset: &NodeDataset, gcn: bool, device: Device) -> Result<Local> {
+    let (rank, size) = (world.rank() as usize, world.size() as usize);
     let n = dataset.num_nodes();
     anyhow::ensure!(n >= size, "{} nodes cannot be cut into {size} parts", n);
     let mine = range(n, rank, size);
@@ -87,37 +143,12 @@ pub fn run(args: SoftTargetsArgs) -> Result<()> {
         }
         r
     };
-    let start = std::time::Instant::now();
-
-    // This rank's rows of A_hat, columns renumbered: own nodes first, then the halo by owner.
-    let (a_local, halo, cut_edges, cut_endpoints) = if config.arch == Arch::Gcn {
+    let local_row = |j: usize| mine.contains(&j).then(|| j - mine.start);
+    let (a, halo, cut_edges, cut_endpoints) = if gcn {
         let a_hat = gcn_normalized_adjacency(&dataset.graph);
         let rows = a_hat.slice_outer(mine.clone());
-        let mut needed = vec![Vec::new(); size];
-        for &j in rows.indices() {
-            if !mine.contains(&j) {
-                needed[owner(j)].push(j);
-            }
-        }
-        for ids in &mut needed {
-            ids.sort_unstable();
-            ids.dedup();
-        }
-        let halo = exchange_needs(&world, &needed, mine.start)?;
-        let mut column = std::collections::HashMap::new();
-        let mut next = mine.len();
-        for ids in &halo.recv {
-            for &j in ids {
-                column.insert(j, next);
-                next += 1;
-            }
-        }
-        let indices: Vec<usize> =
-            rows.indices().iter().map(|&j| if mine.contains(&j) { j - mine.start } else { column[&j] }).collect();
         let indptr = rows.indptr().to_proper().into_owned();
-        let a = SparseMatrix::from_csr(&indptr, &indices, rows.data(), (mine.len(), next), device)?;
-        // The cut, counted from the graph itself (not from A_hat): edges of this rank's nodes to
-        // other ranks' nodes, and their distinct far ends.
+        let (a, halo) = local_adjacency(world, (&indptr, rows.indices(), rows.data()), &local_row, &owner, device)?;
         let mut cut = 0;
         let mut ends = std::collections::HashSet::new();
         for i in mine.clone() {
@@ -130,17 +161,123 @@ pub fn run(args: SoftTargetsArgs) -> Result<()> {
         }
         (Some(a), halo, cut, ends.len())
     } else {
-        (None, Halo { recv: vec![Vec::new(); size], send: vec![Vec::new(); size] }, 0, 0)
+        (None, no_halo(size), 0, 0)
     };
-    let received: usize = halo.recv.iter().map(Vec::len).sum();
-    anyhow::ensure!(
-        received == cut_endpoints,
-        "rank {rank} receives {received} halo rows but its cut edges end on {cut_endpoints} other-rank nodes"
-    );
-
     let features = &dataset.features; // CSR (NodeDataset's layout): sliced where it lies, not copied
     let x = features.slice_outer(mine.clone());
     let x = SparseMatrix::from_csr(&x.indptr().to_proper(), x.indices(), x.data(), (mine.len(), x.cols()), device)?;
+    Ok(Local {
+        owned: Owned::Range(mine),
+        a,
+        x,
+        halo,
+        cut_edges,
+        cut_endpoints,
+        name: dataset.name.clone(),
+        num_nodes: n,
+        num_classes: dataset.num_classes,
+    })
+}
+
+/// This rank's part, read from its part file alone.
+fn from_part(world: &SimpleCommunicator, part: PartData, gcn: bool, device: Device) -> Result<Local> {
+    let g = &part.graph;
+    let local_row = |j: usize| g.local_row(j);
+    let owner = |j: usize| g.halo_owner[g.halo.binary_search(&j).expect("a non-owned neighbour is in the halo")];
+    let (a, halo, cut_edges, cut_endpoints) = if gcn {
+        let (indptr, columns, values) = g.gcn_rows();
+        let (a, halo) = local_adjacency(world, (&indptr, &columns, &values), &local_row, &owner, device)?;
+        (Some(a), halo, g.cut_edges(), g.halo.len())
+    } else {
+        (None, no_halo(world.size() as usize), 0, 0)
+    };
+    let f = &part.features;
+    let x = SparseMatrix::from_csr(&f.indptr().to_proper(), f.indices(), f.data(), (f.rows(), f.cols()), device)?;
+    Ok(Local {
+        owned: Owned::Ids(part.graph.nodes),
+        a,
+        x,
+        halo,
+        cut_edges,
+        cut_endpoints,
+        name: part.dataset,
+        num_nodes: part.num_nodes,
+        num_classes: part.num_classes,
+    })
+}
+
+pub fn run(args: SoftTargetsArgs) -> Result<()> {
+    let (rank, size) = super::ranks().context("not running across ranks")?;
+    let world = super::world();
+    let device = args.device.device()?;
+    let teacher_path = args.single_teacher()?;
+    let (_vs, teacher, meta) = load_checkpoint(teacher_path, device)?;
+    let normalized = meta.dataset.row_normalized;
+    let config = teacher.config().clone();
+    let gcn = config.arch == Arch::Gcn;
+    let local = match &args.partitions {
+        Some(dir) => {
+            anyhow::ensure!(
+                args.dataset.is_none(),
+                "give --dataset or --partitions, not both (the partition names its dataset)"
+            );
+            // Every check of this rank's own files comes before the first collective, so a rank
+            // that cannot go on aborts the job instead of leaving the others waiting.
+            // The manifest is the same file for every rank: rank 0 alone reports what is wrong
+            // with it (the others wait for its abort), so the job ends with one message.
+            let manifest = match read_manifest_for(dir, size) {
+                Err(e) if rank != 0 => {
+                    world.barrier();
+                    return Err(e.into());
+                }
+                other => other?,
+            };
+            let (manifest, mut part) = open_listed_part(dir, manifest, rank, size)?;
+            if normalized {
+                part.row_normalize_features();
+            }
+            check_same_inputs(
+                &world,
+                &[
+                    ("partition manifest", describe_file(&dir.join(MANIFEST_NAME))),
+                    ("teacher checkpoint", describe_file(teacher_path)),
+                ],
+            )?;
+            let here = DatasetFingerprint {
+                name: manifest.dataset.clone(),
+                nodes: manifest.nodes,
+                features: manifest.features,
+                classes: manifest.classes,
+                row_normalized: normalized,
+            };
+            check_fingerprint(teacher_path, &meta.dataset, &here)?;
+            check_arch(&config)?;
+            from_part(&world, part, gcn, device)?
+        }
+        None => {
+            let mut dataset = args.dataset()?.load()?;
+            if normalized {
+                dataset.row_normalize_features();
+            }
+            check_same_inputs(
+                &world,
+                &[("dataset", describe_dataset(&dataset)), ("teacher checkpoint", describe_file(teacher_path))],
+            )?;
+            check_fingerprint(teacher_path, &meta.dataset, &fingerprint(&dataset, normalized))?;
+            check_arch(&config)?;
+            from_dataset(&world, &dataset, gcn, device)?
+        }
+    };
+    let n = local.num_nodes;
+    let start = std::time::Instant::now();
+    let halo = &local.halo;
+    let received: usize = halo.recv.iter().map(Vec::len).sum();
+    anyhow::ensure!(
+        received == local.cut_endpoints,
+        "rank {rank} receives {received} halo rows but its cut edges end on {} other-rank nodes",
+        local.cut_endpoints
+    );
+
     let (weights, biases) = (teacher.weights(), teacher.biases());
     let last = weights.len() - 1;
     let mut layers = Vec::new();
@@ -149,13 +286,13 @@ pub fn run(args: SoftTargetsArgs) -> Result<()> {
         for (k, (w, b)) in weights.iter().zip(&biases).enumerate() {
             maybe_die(rank, &format!("layer{}", k + 1));
             let projected = match &h {
-                None => x.matmul(w),
+                None => local.x.matmul(w),
                 Some(h) => h.matmul(w),
             };
             let width = projected.size()[1] as usize;
-            let mut z = match &a_local {
+            let mut z = match &local.a {
                 Some(a) => {
-                    let far = exchange_rows(&world, &projected, &halo, width)?;
+                    let far = exchange_rows(&world, &projected, halo, width)?;
                     a.matmul(&Tensor::cat(&[&projected, &far], 0))
                 }
                 None => projected,
@@ -172,12 +309,12 @@ pub fn run(args: SoftTargetsArgs) -> Result<()> {
     let values: Vec<f32> = Vec::try_from(logits.view([-1])).context("reading the logits back")?;
 
     // Halo figures of every rank, for the manifest.
-    let local = [received as u64, cut_edges as u64, cut_endpoints as u64];
+    let figures = [received as u64, local.cut_edges as u64, local.cut_endpoints as u64];
     let mut gathered = vec![0u64; 3 * size];
-    world.all_gather_into(&local[..], &mut gathered[..]);
+    world.all_gather_into(&figures[..], &mut gathered[..]);
     let counts: Vec<usize> = gathered.iter().map(|&c| c as usize).collect();
     let per_rank = |k: usize| (0..size).map(|r| counts[3 * r + k]).collect::<Vec<_>>();
-    let halo_layers: Vec<HaloLayer> = if a_local.is_some() {
+    let halo_layers: Vec<HaloLayer> = if local.a.is_some() {
         layers
             .iter()
             .map(|&(layer, width)| HaloLayer {
@@ -195,33 +332,35 @@ pub fn run(args: SoftTargetsArgs) -> Result<()> {
 
     // Each rank writes its shard (atomically), then rank 0 writes the manifest once all have.
     let shard_file = shard_path(&args.out, rank, size);
-    let targets =
-        SoftTargets {
-            logits: values,
-            nodes: mine.len(),
-            classes: dataset.num_classes,
-            dataset: dataset.name.clone(),
-            ensemble: None,
-        };
+    let targets = SoftTargets {
+        logits: values,
+        nodes: local.owned.len(),
+        classes: local.num_classes,
+        dataset: local.name.clone(),
+        ensemble: None,
+    };
     maybe_die(rank, "write");
-    write_soft_targets(&shard_file, &targets)?;
-    let mine_hash = logits_hash(&targets.logits);
-    let hashes = super::all_gather_bytes(&world, mine_hash.as_bytes());
+    let file = shard_file.file_name().unwrap().to_string_lossy().into_owned();
+    let shard = match &local.owned {
+        Owned::Range(mine) => {
+            write_soft_targets(&shard_file, &targets)?;
+            let hash = logits_hash(&targets.logits);
+            Shard { file, first_node: mine.start, nodes: mine.len(), hash, scattered: false }
+        }
+        Owned::Ids(ids) => {
+            write_soft_target_rows(&shard_file, &targets, ids)?;
+            Shard { file, first_node: 0, nodes: ids.len(), hash: rows_hash(&targets.logits, ids), scattered: true }
+        }
+    };
+    let shards = super::all_gather_bytes(&world, &serde_json::to_vec(&shard)?);
     if rank == 0 {
-        let shards = (0..size)
-            .map(|r| Shard {
-                file: shard_path(&args.out, r, size).file_name().unwrap().to_string_lossy().into_owned(),
-                first_node: range(n, r, size).start,
-                nodes: range(n, r, size).len(),
-                hash: String::from_utf8_lossy(&hashes[r]).into_owned(),
-            })
-            .collect();
+        let shards = shards.iter().map(|b| serde_json::from_slice(b)).collect::<Result<Vec<Shard>, _>>()?;
         let manifest = Manifest {
             format: MANIFEST_FORMAT.into(),
             version: 1,
-            dataset: dataset.name.clone(),
+            dataset: local.name.clone(),
             nodes: n,
-            classes: dataset.num_classes,
+            classes: local.num_classes,
             shards,
             halo: halo_layers.clone(),
         };
@@ -231,7 +370,7 @@ pub fn run(args: SoftTargetsArgs) -> Result<()> {
         println!(
             "{}: logits of {n} nodes x {} classes on {size} ranks in {seconds:.2} s; wrote {size} shards and {}",
             teacher_path.display(),
-            dataset.num_classes,
+            local.num_classes,
             args.out.display()
         );
         for l in &halo_layers {
@@ -251,9 +390,23 @@ pub fn run(args: SoftTargetsArgs) -> Result<()> {
     Ok(())
 }
 
+fn check_arch(config: &gdistill_models::ModelConfig) -> Result<()> {
+    anyhow::ensure!(
+        matches!(config.arch, Arch::Gcn | Arch::Mlp),
+        "soft targets across ranks are written for gcn and mlp teachers, not {}: run without mpirun",
+        config.arch
+    );
+    Ok(())
+}
+
 /// Tells every rank which of its rows this rank needs (`needed[q]`: global ids owned by rank q),
-/// and learns which of its own rows (global ids from `first`) every other rank needs.
-fn exchange_needs(world: &SimpleCommunicator, needed: &[Vec<usize>], first: usize) -> Result<Halo> {
+/// and learns which of its own rows (`local_row` of the global ids asked for) every other rank
+/// needs: the ownership may be any map, contiguous ranges or a partition's.
+fn exchange_needs(
+    world: &SimpleCommunicator,
+    needed: &[Vec<usize>],
+    local_row: &dyn Fn(usize) -> Option<usize>,
+) -> Result<Halo> {
     let size = needed.len();
     let send_counts: Vec<Count> = needed.iter().map(|ids| ids.len() as Count).collect();
     let mut recv_counts = vec![0 as Count; size];
@@ -270,7 +423,11 @@ fn exchange_needs(world: &SimpleCommunicator, needed: &[Vec<usize>], first: usiz
     let mut send = Vec::with_capacity(size);
     let mut at = 0;
     for &c in &recv_counts {
-        let rows: Vec<i64> = asked[at..at + c as usize].iter().map(|&j| (j as usize - first) as i64).collect();
+        let rows = asked[at..at + c as usize]
+            .iter()
+            .map(|&j| local_row(j as usize).map(|r| r as i64))
+            .collect::<Option<Vec<i64>>>()
+            .context("a rank asked for a node this rank does not own (ranks disagree on the partition)")?;
         send.push(rows);
         at += c as usize;
     }
