@@ -88,6 +88,11 @@ fn protocol_glnn_sets_glnn_recipe_and_flags_override_it() {
     assert_eq!(c["sampler"]["fanouts"], serde_json::json!([5, 5]));
     assert_eq!((c["sampler"]["batch_size"].as_u64(), c["distill_batch_size"].as_u64()), (Some(140), Some(512)));
     assert_eq!(c["alpha"].as_f64(), Some(0.0));
+    // GLNN's teacher layer (DGL's SAGEConv "gcn") and its tie rule on every training
+    assert_eq!(c["teacher"]["options"]["aggregator"].as_str(), Some("gcn"));
+    for training in ["teacher_training", "student_training", "distill_training"] {
+        assert_eq!(c[training]["select"].as_str(), Some("val-acc-latest"), "{training}");
+    }
     // flags beat the protocol: --seeds, --epochs, --temperature
     assert_eq!((c["seeds"].as_u64(), c["temperature"].as_f64()), (Some(1), Some(2.0)));
     assert_eq!(c["distill_training"]["epochs"].as_u64(), Some(2));
@@ -194,4 +199,49 @@ fn bad_protocol_names_are_refused() {
     std::fs::write(&toml, "protocol = 3\n").unwrap();
     let o = gdistill(&["compare", "-d", "csbm:nodes=100,classes=2", "--config", toml.to_str().unwrap()], dir.path());
     assert_fails_with(&o, &["c.toml", "protocol"]);
+}
+
+/// The shipped NOSMOG configs (examples/nosmog) resolve and run: a CSBM stands in for their
+/// datasets, one seed of one epoch.
+#[test]
+fn the_nosmog_example_configs_run() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/nosmog");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&examples).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        seen += 1;
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("r.json");
+        let args = [
+            "compare",
+            "-d",
+            "csbm:nodes=300,classes=2,degree=6,features=16,seed=3",
+            "--config",
+            path.to_str().unwrap(),
+            "--nosmog",
+            "--no-small",
+            "--no-lsp",
+            "--no-prune",
+            "--seeds",
+            "1",
+            "--epochs",
+            "1",
+            "--threads",
+            "1",
+            "--json",
+            json.to_str().unwrap(),
+        ];
+        let o = gdistill(&args, dir.path());
+        assert!(o.status.success(), "{}: {}", path.display(), stderr(&o));
+        let report = read_json(&json);
+        let c = &report["config"];
+        assert_eq!(c["protocol"].as_str(), Some("glnn"), "{}", path.display());
+        assert!(c["mlp_features"].as_str().is_some_and(|f| f.contains("deepwalk")), "{}", path.display());
+        let rows: Vec<&str> = report["rows"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+        assert!(rows.contains(&"mlp+nosmog"), "{}: {rows:?}", path.display());
+    }
+    assert_eq!(seen, 4, "cora, citeseer, computers and photo");
 }
