@@ -168,6 +168,9 @@ pub fn train_sampled(
     check_inputs(config, dataset, data, objective)?;
     settings.validate().map_err(TrainError::Config)?;
     objective.validate().map_err(TrainError::Config)?;
+    if objective.gcrd.is_some() {
+        return Err(TrainError::Config("G-CRD trains full-batch; it does not combine with a sampler".into()));
+    }
     let params = config.num_params();
     let what = format!("training a {} with hidden widths {:?} ({params} parameters)", config.arch, config.hidden);
     gdistill_datasets::limits::check_memory(&what, 16 * params.max(0) as u128).map_err(TrainError::TooLarge)?;

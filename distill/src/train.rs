@@ -13,6 +13,7 @@ use tch::{nn, nn::OptimizerConfig, Device, Tensor};
 use crate::early_stopping::{EarlyStopping, Selection};
 use crate::losses::{cross_entropy, l2_penalty, logit_matching_loss, soft_target_loss_from_log_probs};
 use crate::lsp::{lsp_loss_to, EdgeList, KlDirection, LspKernel, TeacherStructure};
+use crate::students::gcrd::{GcrdHeads, GcrdTerm};
 use crate::{accuracy_tensor, predict, GraphData};
 
 /// Optimisation settings.
@@ -69,13 +70,15 @@ impl Default for TrainConfig {
 }
 
 /// What the model is trained to fit:
-/// `alpha * CE(train labels) + (1 - alpha) * teacher term + lsp.weight * LSP`.
+/// `alpha * CE(train labels) + (1 - alpha) * teacher term + lsp.weight * LSP + gcrd.weight * G-CRD`.
 /// Without a teacher term the label loss has weight 1.
 #[derive(Debug)]
 pub struct Objective {
     pub alpha: f64,
     pub teacher: Option<TeacherTarget>,
     pub lsp: Option<LspTerm>,
+    /// Contrastive representation distillation ([`crate::students::gcrd`]).
+    pub gcrd: Option<GcrdTerm>,
 }
 
 /// How a student is matched to its teacher's logits, on every node (the transfer set).
@@ -115,17 +118,22 @@ pub struct LspTerm {
 impl Objective {
     /// Cross-entropy on the training nodes' labels.
     pub fn labels() -> Objective {
-        Objective { alpha: 1.0, teacher: None, lsp: None }
+        Objective { alpha: 1.0, teacher: None, lsp: None, gcrd: None }
     }
 
     /// `alpha * CE + (1 - alpha) * T^2 * KL(q_T(teacher) || q_T(student))` (Hinton et al. 2015).
     pub fn soft_targets(teacher_logits: Tensor, temperature: f64, alpha: f64) -> Objective {
-        Objective { alpha, teacher: Some(TeacherTarget::SoftTargets { teacher_logits, temperature }), lsp: None }
+        Objective {
+            alpha,
+            teacher: Some(TeacherTarget::SoftTargets { teacher_logits, temperature }),
+            lsp: None,
+            gcrd: None,
+        }
     }
 
     /// `alpha * CE + (1 - alpha) * MSE(logits)` (Bucilua et al. 2006).
     pub fn logit_matching(teacher_logits: Tensor, alpha: f64) -> Objective {
-        Objective { alpha, teacher: Some(TeacherTarget::LogitMatching { teacher_logits }), lsp: None }
+        Objective { alpha, teacher: Some(TeacherTarget::LogitMatching { teacher_logits }), lsp: None, gcrd: None }
     }
 
     /// Checks the weights and the temperature; the message names the bad one.
@@ -143,12 +151,20 @@ impl Objective {
                 return Err(format!("the LSP weight must be non-negative and finite, got {}", lsp.weight));
             }
         }
+        if let Some(gcrd) = &self.gcrd {
+            gcrd.config.validate_for(gcrd.teacher_hidden.size().first().copied().unwrap_or(0))?;
+        }
         Ok(())
     }
 
     /// Adds local structure preservation.
     pub fn with_lsp(self, lsp: LspTerm) -> Objective {
         Objective { lsp: Some(lsp), ..self }
+    }
+
+    /// Adds graph contrastive representation distillation.
+    pub fn with_gcrd(self, gcrd: GcrdTerm) -> Objective {
+        Objective { gcrd: Some(gcrd), ..self }
     }
 
     /// The weighted terms of the loss at `epoch` given the student's output, named (the loss is
@@ -159,6 +175,7 @@ impl Objective {
         data: &GraphData,
         train_labels: &Tensor,
         teacher: &TeacherConstants,
+        heads: Option<&GcrdHeads>,
         epoch: usize,
     ) -> Vec<(&'static str, Tensor)> {
         let (teacher_log_probs, teacher_structure) = (teacher.log_probs.as_ref(), teacher.structure.as_ref());
@@ -179,6 +196,9 @@ impl Objective {
             let student = &out.hidden[hidden_index(lsp.student_layer, out.hidden.len())];
             let teacher = teacher_structure.expect("computed when there is an LSP term");
             terms.push(("LSP", lsp_loss_to(student, teacher, &lsp.edges, lsp.kernel, lsp.direction) * lsp.weight));
+        }
+        if let (Some(gcrd), Some(heads)) = (&self.gcrd, heads) {
+            terms.push(("G-CRD", heads.loss(out.hidden.last().expect("checked before training"), gcrd)));
         }
         terms
     }
@@ -350,6 +370,13 @@ fn fit(
     apply_masks(false);
     let train_labels = data.labels.index_select(0, &data.train);
     let teacher = TeacherConstants::new(objective);
+    let student_width = model.config().hidden.last().copied().unwrap_or(0);
+    let mut heads = objective
+        .gcrd
+        .as_ref()
+        .map(|g| GcrdHeads::for_term(g, student_width, settings.lr))
+        .transpose()
+        .map_err(ModelError::from)?;
     let mut stopping = EarlyStopping::selecting(vs, settings.patience, settings.select);
     let mut epochs_run = 0;
 
@@ -357,12 +384,15 @@ fn fit(
         epochs_run = epoch + 1;
         let step_start = Instant::now();
         let (out, tape) = record_sparse_products(|| model.forward_t(&data.features, &data.a_hat, true));
-        let mut terms = objective.loss_terms(&out, data, &train_labels, &teacher, epoch);
+        let mut terms = objective.loss_terms(&out, data, &train_labels, &teacher, heads.as_ref(), epoch);
         if let Some(penalty) = l2_penalty(decayed, settings.weight_decay) {
             terms.push(("weight decay", penalty));
         }
         let loss = terms.iter().map(|(_, t)| t.shallow_clone()).reduce(|a, b| a + b).expect("at least the label term");
         opt.zero_grad();
+        if let Some(heads) = heads.as_mut() {
+            heads.zero_grad();
+        }
         tape.backward(&loss).map_err(ModelError::from)?;
         // A pruned weight gets no gradient (so Adam's moments stay zero for it) and is reset to
         // zero after the step (so nothing, not even rounding, revives it).
@@ -371,6 +401,9 @@ fn fit(
             opt.clip_grad_norm(max);
         }
         opt.step();
+        if let Some(heads) = heads.as_mut() {
+            heads.step();
+        }
         apply_masks(false);
         if let Device::Cuda(index) = data.device {
             tch::Cuda::synchronize(index as i64); // so that step_seconds is the step, not its launch
@@ -439,6 +472,19 @@ pub(crate) fn check_shapes(config: &ModelConfig, data: &GraphData, objective: &O
         }
         if lsp.teacher_hidden.size().first() != Some(&data.num_nodes()) || lsp.edges.num_nodes != data.num_nodes() {
             return Err(TrainError::Mismatch("LSP teacher features or edges do not cover the graph's nodes".into()));
+        }
+    }
+    if let Some(gcrd) = &objective.gcrd {
+        if config.hidden.is_empty() {
+            return Err(TrainError::Mismatch("G-CRD matches the student's last hidden layer: it has none".into()));
+        }
+        let t = &gcrd.teacher_hidden;
+        if t.dim() != 2 || t.size()[0] != data.num_nodes() {
+            return Err(TrainError::Mismatch(format!(
+                "G-CRD teacher features have shape {:?}, expected one row per node ({})",
+                t.size(),
+                data.num_nodes()
+            )));
         }
     }
     Ok(())

@@ -119,6 +119,11 @@ pub struct CompareArgs {
     /// --features given+deepwalk:64 for the full method (its position features).
     #[arg(long)]
     pub nosmog: bool,
+    /// Add G-CRD's row <family>-small+crd (docs/gcrd.md): the small GNN student on soft targets
+    /// plus graph contrastive representation distillation; settings (tau, negatives, weight,
+    /// projection_width) in the config's [gcrd] table.
+    #[arg(long)]
+    pub gcrd: bool,
     /// Leave out the small student's rows (<family>-small, +kd, +lsp); needs --no-prune.
     #[arg(long)]
     pub no_small: bool,
@@ -222,6 +227,9 @@ fn resolve_config(args: &CompareArgs, dataset: &NodeDataset, file: Option<Experi
     if args.nosmog && config.nosmog.is_none() {
         config.nosmog = Some(Default::default());
     }
+    if args.gcrd && config.gcrd.is_none() {
+        config.gcrd = Some(Default::default());
+    }
     if args.no_small {
         config.small_rows = false;
     }
@@ -247,6 +255,9 @@ fn resolve_config(args: &CompareArgs, dataset: &NodeDataset, file: Option<Experi
         }
     }
     config.validate().and_then(|_| config.check_memory(dataset)).map_err(anyhow::Error::msg)?;
+    if let Some(gcrd) = &config.gcrd {
+        gcrd.validate_for(dataset.num_nodes() as i64).map_err(anyhow::Error::msg)?;
+    }
     Ok(config)
 }
 
@@ -450,6 +461,7 @@ fn refuse_graph_flags(args: &CompareArgs, kind: &str, settings: &str, read: &[&s
         ("--no-small", args.no_small),
         ("--prune", args.prune),
         ("--nosmog", args.nosmog),
+        ("--gcrd", args.gcrd),
         ("--teacher-ensemble", args.teacher_ensemble.is_some()),
         ("--ensemble-combine", args.ensemble_combine.is_some()),
         ("--int8", args.int8),

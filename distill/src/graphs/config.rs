@@ -131,6 +131,10 @@ pub struct CompareConfig {
     /// ([`crate::students::nosmog`]); absent: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nosmog: Option<crate::students::nosmog::NosmogConfig>,
+    /// G-CRD's row `<family>-small+crd` (soft targets + graph contrastive representation
+    /// distillation), with its settings ([`crate::students::gcrd`]); absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gcrd: Option<crate::students::gcrd::GcrdConfig>,
 }
 
 /// Local structure preservation in the comparison (Yang et al. 2020).
@@ -297,6 +301,7 @@ impl CompareConfig {
             int8_rows: false,
             transfer_set: TransferSet::Train,
             nosmog: None,
+            gcrd: None,
             prune: match family {
                 Arch::Gcn => PruneRowsConfig::default(),
                 // Gauss-Newton is written for GCN layers; Fisher needs only first derivatives.
@@ -389,6 +394,23 @@ impl CompareConfig {
         }
         if self.mlp_features.is_some() && self.tune.is_some() {
             return Err("mlp_features: the search (--tune) trains every row on `features`; tune without mlp_features, then set it".into());
+        }
+        if let Some(gcrd) = &self.gcrd {
+            gcrd.validate()?;
+            if !self.small_rows {
+                return Err(
+                    "gcrd trains the small student (row <family>-small+crd): it needs the small student's rows".into(),
+                );
+            }
+            if self.sampler.is_some() {
+                return Err("gcrd trains the small student full-batch; it does not combine with a sampler".into());
+            }
+            if self.teacher.layers < 2 || self.gcn_small.layers < 2 {
+                return Err(
+                    "gcrd matches the teacher's and the small student's last hidden layers; both need 2 layers or more"
+                        .into(),
+                );
+            }
         }
         match self.transfer_set {
             TransferSet::Train | TransferSet::Munge { .. } => {}

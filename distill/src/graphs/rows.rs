@@ -8,6 +8,7 @@ use crate::experiment::{mean_std, Runs};
 use crate::lsp::{EdgeList, LspKernel};
 use crate::prune::compare_rows::PrunedModel;
 use crate::setting::{Scores, SeedGraphs};
+use crate::students::gcrd::GcrdTerm;
 use crate::students::nosmog::NosmogParts;
 use crate::{checked_hidden_index, inference_ms, LspTerm, Objective, TrainConfig, TrainError, Trained};
 
@@ -42,11 +43,15 @@ pub(super) struct RowPlan {
     pub(super) lsp: Option<LspKernel>,
     /// A NOSMOG row: which of its parts it trains ([`crate::students::nosmog`]).
     pub(super) nosmog: Option<NosmogParts>,
+    /// A G-CRD row ([`crate::students::gcrd`]).
+    pub(super) gcrd: bool,
 }
 
-/// The rows in report order; LSP rows when `config.lsp.rows`, plus one pair per ablation kernel.
+/// The rows in report order; LSP rows when `config.lsp.rows`, plus one pair per ablation kernel,
+/// then the G-CRD row when `config.gcrd` is set.
 pub(super) fn row_plans(config: &CompareConfig) -> Vec<RowPlan> {
-    let plan = |name: &str, student, kd, lsp| RowPlan { name: name.to_string(), student, kd, lsp, nosmog: None };
+    let plan =
+        |name: &str, student, kd, lsp| RowPlan { name: name.to_string(), student, kd, lsp, nosmog: None, gcrd: false };
     let (mlp, small, lsp) = (Some(Student::Mlp), Some(Student::GcnSmall), Some(config.lsp.kernel));
     let s = small_row_name(config.family);
     let mut plans =
@@ -66,6 +71,9 @@ pub(super) fn row_plans(config: &CompareConfig) -> Vec<RowPlan> {
         plans.push(plan(&format!("{s}+lsp"), small, false, lsp));
         plans.push(plan(&format!("{s}+kd+lsp"), small, true, lsp));
     }
+    if config.gcrd.is_some() {
+        plans.push(RowPlan { gcrd: true, ..plan(&format!("{s}+crd"), small, true, None) });
+    }
     for &kernel in &config.lsp.ablation_kernels {
         plans.push(plan(&format!("{s}+lsp[{kernel}]"), small, false, Some(kernel)));
         plans.push(plan(&format!("{s}+kd+lsp[{kernel}]"), small, true, Some(kernel)));
@@ -83,6 +91,15 @@ impl RowPlan {
     ) -> Result<(Objective, TrainConfig), TrainError> {
         let settings = config.student_training_for(self.student == Some(Student::GcnSmall), self.kd);
         let objective = if self.kd { config.kd_objective(teacher.logits.shallow_clone()) } else { Objective::labels() };
+        if self.gcrd {
+            let hidden = teacher.hidden.last().ok_or_else(|| {
+                TrainError::Mismatch(
+                    "G-CRD needs the teacher's last hidden layer, and this teacher exposes none".into(),
+                )
+            })?;
+            let config = config.gcrd.clone().expect("the gcrd table added the row");
+            return Ok((objective.with_gcrd(GcrdTerm { teacher_hidden: hidden.shallow_clone(), config }), settings));
+        }
         let Some(kernel) = self.lsp else { return Ok((objective, settings)) };
         let l = &config.lsp;
         let layer = checked_hidden_index(l.teacher_layer, teacher.hidden.len()).ok_or_else(|| {

@@ -4,9 +4,13 @@
 //! similarity distillation ([`rsd`]) and adversarial feature augmentation ([`adversarial`]),
 //! trained on mini-batches of the nodes training sees ([`nosmog::train_nosmog`]). Its third
 //! piece, DeepWalk position features ([`deepwalk`]), is a feature spec (`deepwalk:K`), not a loss.
+//!
+//! [`gcrd`] (Joshi et al., TNNLS 2022) distils into small GNN students instead: their embeddings
+//! are aligned with the teacher's by a contrastive loss, beside soft targets.
 
 pub mod adversarial;
 pub mod deepwalk;
+pub mod gcrd;
 pub mod nosmog;
 mod nosmog_train;
 pub mod rsd;

@@ -135,6 +135,9 @@ fn check_inputs(
     if objective.lsp.is_some() {
         return refuse("LSP does not combine with NOSMOG's mini-batches".into());
     }
+    if objective.gcrd.is_some() {
+        return refuse("G-CRD does not combine with NOSMOG's mini-batches".into());
+    }
     if parts.rsd {
         match teacher_hidden {
             None => return refuse("RSD needs the teacher's last hidden layer, and this teacher exposes none".into()),
