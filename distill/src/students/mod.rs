@@ -6,6 +6,7 @@
 //! piece, DeepWalk position features ([`deepwalk`]), is a feature spec (`deepwalk:K`), not a loss.
 
 pub mod adversarial;
+mod batch_student;
 pub mod deepwalk;
 pub mod nosmog;
 mod nosmog_train;
