@@ -126,6 +126,10 @@ pub struct CompareConfig {
     /// ([`crate::students::nosmog`]); absent: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nosmog: Option<crate::students::nosmog::NosmogConfig>,
+    /// VQGraph's rows `teacher+vq`, `mlp+vqgraph` and its ablation, with their settings
+    /// ([`crate::students::vqgraph`]); absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vqgraph: Option<crate::students::vqgraph::VqgraphConfig>,
 }
 
 /// Local structure preservation in the comparison (Yang et al. 2020).
@@ -291,6 +295,7 @@ impl CompareConfig {
             int8_rows: false,
             transfer_set: TransferSet::Train,
             nosmog: None,
+            vqgraph: None,
             prune: match family {
                 Arch::Gcn => PruneRowsConfig::default(),
                 // Gauss-Newton is written for GCN layers; Fisher needs only first derivatives.
@@ -374,6 +379,15 @@ impl CompareConfig {
             if self.mlp.layers < 2 || self.teacher.layers < 2 {
                 return Err(
                     "nosmog: RSD matches the teacher's and the MLP's last hidden layers; both need 2 layers or more"
+                        .into(),
+                );
+            }
+        }
+        if let Some(vqgraph) = &self.vqgraph {
+            vqgraph.validate()?;
+            if self.mlp.layers < 2 || self.teacher.layers < 2 {
+                return Err(
+                    "vqgraph: the tokenizer encodes the teacher's last hidden layer and the student projects its own; both need 2 layers or more"
                         .into(),
                 );
             }

@@ -4,6 +4,9 @@
 //! similarity distillation ([`rsd`]) and adversarial feature augmentation ([`adversarial`]),
 //! trained on mini-batches of the nodes training sees ([`nosmog::train_nosmog`]). Its third
 //! piece, DeepWalk position features ([`deepwalk`]), is a feature spec (`deepwalk:K`), not a loss.
+//! [`vqgraph`] (Yang et al., ICLR 2024) distils a teacher trained as a graph tokenizer: its soft
+//! labels and its soft assignments of the nodes over a learned codebook. Both train their
+//! students in the same mini-batch loop (`batch_student.rs`).
 
 pub mod adversarial;
 mod batch_student;
@@ -11,5 +14,6 @@ pub mod deepwalk;
 pub mod nosmog;
 mod nosmog_train;
 pub mod rsd;
+pub mod vqgraph;
 
 pub use nosmog_train::{feature_scale, train_nosmog};

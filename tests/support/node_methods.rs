@@ -1,0 +1,34 @@
+//! Node-classification fixtures shared by the method tests of `distill/tests` (NOSMOG,
+//! VQGraph): deterministic matrices, and a dataset whose held-out nodes hold other features.
+
+#![allow(dead_code)]
+
+use gdistill_datasets::inductive::inductive_split;
+use gdistill_datasets::NodeDataset;
+use tch::Tensor;
+
+/// A deterministic `[rows, cols]` f64 matrix and its values, without libtorch's generator.
+pub fn matrix(rows: usize, cols: usize, salt: f64) -> (Tensor, Vec<Vec<f64>>) {
+    let values: Vec<Vec<f64>> =
+        (0..rows).map(|i| (0..cols).map(|j| ((i * 7 + j * 3) as f64 + salt).sin() * 1.5).collect()).collect();
+    let flat: Vec<f64> = values.iter().flatten().copied().collect();
+    (Tensor::from_slice(&flat).view([rows as i64, cols as i64]), values)
+}
+
+/// `dataset` with the seed-0 held-out nodes' features (inductive setting, 20%) replaced by
+/// large values: a row that never reads them trains the same weights on both.
+pub fn with_held_out_features_rewritten(dataset: &NodeDataset) -> NodeDataset {
+    let held = inductive_split(dataset, 0.2, 0).unwrap().held_out;
+    let (n, f) = (dataset.num_nodes(), dataset.num_features());
+    let mut dense = dataset.dense_features();
+    for &v in &held {
+        for j in 0..f {
+            dense[v * f + j] = 40.0 * ((v * 31 + j * 7) as f32).sin();
+        }
+    }
+    let mut features = sprs::TriMat::new((n, f));
+    for (k, &x) in dense.iter().enumerate().filter(|(_, x)| **x != 0.0) {
+        features.add_triplet(k / f, k % f, x);
+    }
+    NodeDataset { features: features.to_csr(), ..dataset.clone() }
+}
