@@ -5,6 +5,7 @@
 
 use gdistill_datasets::inductive::inductive_split;
 use gdistill_datasets::NodeDataset;
+use gdistill_distill::compare::CompareRow;
 use tch::Tensor;
 
 /// A deterministic `[rows, cols]` f64 matrix and its values, without libtorch's generator.
@@ -31,4 +32,20 @@ pub fn with_held_out_features_rewritten(dataset: &NodeDataset) -> NodeDataset {
         features.add_triplet(k / f, k % f, x);
     }
     NodeDataset { features: features.to_csr(), ..dataset.clone() }
+}
+
+/// Checks the rows `clean` and `dirty` (the same rows, trained on `dataset` and on
+/// [`with_held_out_features_rewritten`]) never read the held-out nodes: validation and `tran`
+/// accuracies bit-equal, and the rewrite visible at test time (`ind`), or the check proves
+/// nothing.
+pub fn assert_blind_to_held_out(clean: &[CompareRow], dirty: &[CompareRow]) {
+    let mut ind_changed = false;
+    for (clean, dirty) in clean.iter().zip(dirty) {
+        let (a, b) = (clean.inductive.as_ref().unwrap(), dirty.inductive.as_ref().unwrap());
+        // Bit-equal: every weight is the same whatever the held-out nodes hold.
+        assert_eq!(clean.val_acc, dirty.val_acc, "{}: validation read the held-out nodes", clean.name);
+        assert_eq!(a.tran_acc, b.tran_acc, "{}: training read the held-out nodes", clean.name);
+        ind_changed |= a.ind_acc != b.ind_acc;
+    }
+    assert!(ind_changed, "the rewrite must matter at test time, or this test proves nothing");
 }
