@@ -124,6 +124,11 @@ pub struct CompareArgs {
     /// projection_width) in the config's [gcrd] table.
     #[arg(long)]
     pub gcrd: bool,
+    /// Add VQGraph's rows (docs/vqgraph.md): teacher+vq (the teacher trained as a graph
+    /// tokenizer), mlp+vqgraph (its soft labels + soft code assignments) and the ablation
+    /// mlp+vqgraph-code; settings in the config's [vqgraph] table.
+    #[arg(long)]
+    pub vqgraph: bool,
     /// Leave out the small student's rows (<family>-small, +kd, +lsp); needs --no-prune.
     #[arg(long)]
     pub no_small: bool,
@@ -230,6 +235,9 @@ fn resolve_config(args: &CompareArgs, dataset: &NodeDataset, file: Option<Experi
     if args.gcrd && config.gcrd.is_none() {
         config.gcrd = Some(Default::default());
     }
+    if args.vqgraph && config.vqgraph.is_none() {
+        config.vqgraph = Some(Default::default());
+    }
     if args.no_small {
         config.small_rows = false;
     }
@@ -252,6 +260,9 @@ fn resolve_config(args: &CompareArgs, dataset: &NodeDataset, file: Option<Experi
         }
         if let Some(nosmog) = config.nosmog.as_mut() {
             nosmog.epochs = epochs;
+        }
+        if let Some(vqgraph) = config.vqgraph.as_mut() {
+            (vqgraph.epochs, vqgraph.tokenizer_epochs) = (epochs, epochs);
         }
     }
     config.validate().and_then(|_| config.check_memory(dataset)).map_err(anyhow::Error::msg)?;
@@ -462,6 +473,7 @@ fn refuse_graph_flags(args: &CompareArgs, kind: &str, settings: &str, read: &[&s
         ("--prune", args.prune),
         ("--nosmog", args.nosmog),
         ("--gcrd", args.gcrd),
+        ("--vqgraph", args.vqgraph),
         ("--teacher-ensemble", args.teacher_ensemble.is_some()),
         ("--ensemble-combine", args.ensemble_combine.is_some()),
         ("--int8", args.int8),

@@ -182,6 +182,13 @@ pub fn compare_resumable(
         report_features(started, progress);
     }
     let held_out = (config.setting != Setting::Transductive).then(|| graphs.held_out());
+    if let Some(vqgraph) = &config.vqgraph {
+        // Before anything trains: the tokenizer's graph is the observed one.
+        let graph = &graphs.dataset.graph;
+        vqgraph
+            .check_graph(graph.num_nodes(), graph.num_undirected_edges(), &dataset.name)
+            .map_err(TrainError::Config)?;
+    }
     let (num_features, num_classes) = (graphs.data.num_features(), graphs.data.num_classes);
     let mlp_num_features = mlp_graphs.as_ref().map_or(num_features, |g| g.data.num_features());
     let model = |arch, spec: &ModelSpec| spec.config(arch, num_features, num_classes);
@@ -250,8 +257,18 @@ pub fn compare_resumable(
         let mut teacher_out = None;
         let mut pseudo: Option<(crate::GraphData, tch::Tensor)> = None;
         let (mut teacher, mut distilled_small, mut distilled_mlp, mut ensemble) = (None, None, None, None);
+        let mut tokenizer = None;
         for (row, plan) in rows.iter_mut().zip(&plans) {
             counter.start(progress, &plan.name, seed);
+            if plan.vqgraph.is_some() {
+                let mut on_epoch = |stats: &EpochStats| progress(Progress::Epoch { row: &plan.name, stats });
+                let cfgs = (&teacher_cfg, &student_cfg(Student::Mlp));
+                match plan.train_vqgraph(cfgs, &graphs, (config, seed), &mut tokenizer, &mut on_epoch)? {
+                    Some(student) => row.record(&student, &graphs),
+                    None => row.record(&tokenizer.as_ref().expect("just trained").teacher, &graphs),
+                }
+                continue;
+            }
             let (cfg, objective, settings) = match (plan.student, &teacher_out) {
                 (None, _) => (teacher_cfg.clone(), Objective::labels(), config.teacher_training.clone()),
                 (Some(student), Some(teacher)) => {

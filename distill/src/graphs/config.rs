@@ -135,6 +135,10 @@ pub struct CompareConfig {
     /// distillation), with its settings ([`crate::students::gcrd`]); absent: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gcrd: Option<crate::students::gcrd::GcrdConfig>,
+    /// VQGraph's rows `teacher+vq`, `mlp+vqgraph` and its ablation, with their settings
+    /// ([`crate::students::vqgraph`]); absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vqgraph: Option<crate::students::vqgraph::VqgraphConfig>,
 }
 
 /// Local structure preservation in the comparison (Yang et al. 2020).
@@ -302,6 +306,7 @@ impl CompareConfig {
             transfer_set: TransferSet::Train,
             nosmog: None,
             gcrd: None,
+            vqgraph: None,
             prune: match family {
                 Arch::Gcn => PruneRowsConfig::default(),
                 // Gauss-Newton is written for GCN layers; Fisher needs only first derivatives.
@@ -408,6 +413,15 @@ impl CompareConfig {
             if self.teacher.layers < 2 || self.gcn_small.layers < 2 {
                 return Err(
                     "gcrd matches the teacher's and the small student's last hidden layers; both need 2 layers or more"
+                        .into(),
+                );
+            }
+        }
+        if let Some(vqgraph) = &self.vqgraph {
+            vqgraph.validate()?;
+            if self.mlp.layers < 2 || self.teacher.layers < 2 {
+                return Err(
+                    "vqgraph: the tokenizer encodes the teacher's last hidden layer and the student projects its own; both need 2 layers or more"
                         .into(),
                 );
             }

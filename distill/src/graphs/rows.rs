@@ -10,6 +10,7 @@ use crate::prune::compare_rows::PrunedModel;
 use crate::setting::{Scores, SeedGraphs};
 use crate::students::gcrd::GcrdTerm;
 use crate::students::nosmog::NosmogParts;
+use crate::students::vqgraph::{train_tokenizer, train_vqgraph_student, TrainedTokenizer, VqgraphRow};
 use crate::{checked_hidden_index, inference_ms, LspTerm, Objective, TrainConfig, TrainError, Trained};
 
 /// A row's figures per seed while the seeds run, until [`RowRuns::finish`] reports them.
@@ -45,13 +46,22 @@ pub(super) struct RowPlan {
     pub(super) nosmog: Option<NosmogParts>,
     /// A G-CRD row ([`crate::students::gcrd`]).
     pub(super) gcrd: bool,
+    /// A VQGraph row: the tokenizer or a student ([`crate::students::vqgraph`]).
+    pub(super) vqgraph: Option<VqgraphRow>,
 }
 
 /// The rows in report order; LSP rows when `config.lsp.rows`, plus one pair per ablation kernel,
 /// then the G-CRD row when `config.gcrd` is set.
 pub(super) fn row_plans(config: &CompareConfig) -> Vec<RowPlan> {
-    let plan =
-        |name: &str, student, kd, lsp| RowPlan { name: name.to_string(), student, kd, lsp, nosmog: None, gcrd: false };
+    let plan = |name: &str, student, kd, lsp| RowPlan {
+        name: name.to_string(),
+        student,
+        kd,
+        lsp,
+        nosmog: None,
+        gcrd: false,
+        vqgraph: None,
+    };
     let (mlp, small, lsp) = (Some(Student::Mlp), Some(Student::GcnSmall), Some(config.lsp.kernel));
     let s = small_row_name(config.family);
     let mut plans =
@@ -61,6 +71,11 @@ pub(super) fn row_plans(config: &CompareConfig) -> Vec<RowPlan> {
     }
     for (name, parts) in config.nosmog.as_ref().map(NosmogParts::rows).unwrap_or_default() {
         plans.push(RowPlan { nosmog: Some(parts), ..plan(name, mlp, true, None) });
+    }
+    for (name, row) in config.vqgraph.as_ref().map(VqgraphRow::rows).unwrap_or_default() {
+        // The tokenizer's row reports a model of the teacher's family (`student: None`).
+        let student = matches!(row, VqgraphRow::Student { .. }).then_some(Student::Mlp);
+        plans.push(RowPlan { vqgraph: Some(row), ..plan(name, student, true, None) });
     }
     if !config.small_rows {
         return plans;
@@ -139,6 +154,37 @@ impl RowPlan {
         let hidden = teacher.hidden.last();
         let settings = TrainConfig { epochs: nosmog.epochs, patience: Some(nosmog.patience), ..settings.clone() };
         crate::students::train_nosmog(cfg, data, objective, hidden, nosmog, parts, &settings, on_epoch)
+    }
+}
+
+impl RowPlan {
+    /// Trains a VQGraph row: the tokenizer, kept in `tokenizer` for the students of the same
+    /// seed (`None` returned: the row reports its teacher), or a student of it.
+    pub(super) fn train_vqgraph(
+        &self,
+        (teacher_cfg, mlp_cfg): (&ModelConfig, &ModelConfig),
+        graphs: &crate::setting::SeedGraphs,
+        (config, seed): (&CompareConfig, u64),
+        tokenizer: &mut Option<TrainedTokenizer>,
+        on_epoch: &mut dyn FnMut(&crate::EpochStats),
+    ) -> Result<Option<Trained>, TrainError> {
+        let vq = config.vqgraph.as_ref().expect("it added the row");
+        let (data, graph) = (&graphs.data, &graphs.dataset.graph);
+        match self.vqgraph.expect("a VQGraph row") {
+            VqgraphRow::Tokenizer => {
+                let settings = TrainConfig { seed, ..config.teacher_training.clone() };
+                *tokenizer = Some(train_tokenizer(teacher_cfg, data, graph, vq, &settings, on_epoch)?);
+                Ok(None)
+            }
+            VqgraphRow::Student { code } => {
+                let tokenizer = tokenizer.as_ref().expect("the tokenizer's row comes first");
+                let objective = config.kd_objective(tokenizer.logits.shallow_clone());
+                let settings = TrainConfig { seed, ..config.student_training_for(false, true) };
+                let trained =
+                    train_vqgraph_student(mlp_cfg, data, &objective, tokenizer, vq, code, &settings, on_epoch)?;
+                Ok(Some(trained))
+            }
+        }
     }
 }
 

@@ -5,17 +5,13 @@
 //! Batches are drawn from every node of the training graph: inductively, the observed graph,
 //! so the held-out test nodes never enter a batch, a Gram matrix or an attack.
 
-use std::time::Instant;
-
-use gdistill_models::{ModelConfig, ModelError, NodeFeatures};
-use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
+use gdistill_models::ModelConfig;
+use tch::{nn, Kind, Tensor};
 
 use super::adversarial::Pgd;
+use super::batch_student::{dense_features, train_in_batches, Batch, BatchTerms};
 use super::nosmog::{NosmogConfig, NosmogParts};
 use super::rsd::{rsd_loss, Projection};
-use crate::early_stopping::EarlyStopping;
-use crate::epoch_terms::EpochTerms;
-use crate::losses::{cross_entropy, l2_penalty};
 use crate::train::check_shapes;
 use crate::{EpochStats, GraphData, Objective, TrainConfig, TrainError, Trained};
 
@@ -34,79 +30,47 @@ pub fn train_nosmog(
 ) -> Result<Trained, TrainError> {
     check_inputs(config, data, objective, teacher_hidden, nosmog, parts)?;
     settings.validate().map_err(TrainError::Config)?;
-    let start = Instant::now();
-    tch::manual_seed(settings.seed as i64);
-    let device = data.device;
-    let vs = nn::VarStore::new(device);
-    let model = config.build(&vs.root())?;
-    // The projection trains with the student and is dropped with its own store afterwards, so
-    // the student's variables, parameter count and checkpoints are those of a plain MLP.
-    let projection_vs = nn::VarStore::new(device);
+    let features = dense_features(data, "NOSMOG")?;
+    let pgd = Pgd::new(nosmog.adv_eps * feature_scale(&features), nosmog.adv_steps).map_err(TrainError::Config)?;
     let student_width = *config.hidden.last().expect("checked: the student has a hidden layer");
     let width = nosmog.projection_width.unwrap_or(student_width);
-    let projection = parts.rsd.then(|| Projection::new(&projection_vs.root(), student_width, width));
-    let mut opt = nn::Adam::default().build(&vs, settings.lr).map_err(ModelError::from)?;
-    let mut projection_opt = nn::Adam::default().build(&projection_vs, settings.lr).map_err(ModelError::from)?;
-    let weights = model.weights();
-    let decayed = if settings.decay_all_layers { &weights[..] } else { &weights[..1] };
-    let features = dense_features(data)?;
-    let pgd = Pgd::new(nosmog.adv_eps * feature_scale(&features), nosmog.adv_steps).map_err(TrainError::Config)?;
-    let teacher = BatchTeacher::new(objective, data);
-    let mut stopping = EarlyStopping::selecting(&vs, settings.patience, settings.select);
-    let (nodes, batch) = (data.num_nodes(), nosmog.batch_size as i64);
-    let mut epochs_run = 0;
+    let build = |path: &nn::Path| NosmogTerms {
+        projection: parts.rsd.then(|| Projection::new(path, student_width, width)),
+        teacher_hidden,
+        pgd,
+        parts,
+        nosmog,
+    };
+    train_in_batches(config, data, objective, &features, nosmog.batch_size, settings, build, on_epoch)
+}
 
-    for epoch in 0..settings.epochs {
-        epochs_run = epoch + 1;
-        let step_start = Instant::now();
-        let order = Tensor::randperm(nodes, (Kind::Int64, device));
-        let mut sums = EpochTerms::default();
-        for first in (0..nodes).step_by(batch as usize) {
-            let idx = order.narrow(0, first, batch.min(nodes - first));
-            let x = features.index_select(0, &idx);
-            let forward =
-                |x: &Tensor, train: bool| model.forward_t(&NodeFeatures::Dense(x.shallow_clone()), &data.a_hat, train);
-            let out = forward(&x, true);
-            let mut terms = vec![("distillation", teacher.loss(&out.logits, &idx))];
-            if let (Some(projection), Some(hidden)) = (&projection, teacher_hidden) {
-                let student = projection.forward(out.hidden.last().expect("checked"));
-                terms.push(("RSD", rsd_loss(&hidden.index_select(0, &idx), &student) * nosmog.rsd_weight));
-            }
-            if parts.adversarial {
-                // The attack reads the student without dropout: the worst case for the model
-                // itself, not for one random sub-network per step.
-                let delta = pgd.perturb(&x, &mut |p| teacher.loss(&forward(p, false).logits, &idx), &mut |_, _| {});
-                let adversarial = teacher.loss(&forward(&(&x + delta), true).logits, &idx);
-                terms.push(("adversarial", adversarial * nosmog.adv_weight));
-            }
-            if let Some(penalty) = l2_penalty(decayed, settings.weight_decay) {
-                terms.push(("weight decay", penalty));
-            }
-            let loss = terms.iter().map(|(_, t)| t.shallow_clone()).reduce(|a, b| a + b).expect("one term at least");
-            opt.zero_grad();
-            projection_opt.zero_grad();
-            loss.backward();
-            if let Some(max) = settings.clip_grad_norm {
-                opt.clip_grad_norm(max);
-            }
-            opt.step();
-            projection_opt.step();
-            sums.add(terms, idx.size()[0] as f64);
+/// RSD and the adversarial term, where the parts ask for them.
+struct NosmogTerms<'a> {
+    projection: Option<Projection>,
+    teacher_hidden: Option<&'a Tensor>,
+    pgd: Pgd,
+    parts: NosmogParts,
+    nosmog: &'a NosmogConfig,
+}
+
+impl BatchTerms for NosmogTerms<'_> {
+    fn terms(&self, batch: &Batch) -> Vec<(&'static str, Tensor)> {
+        let mut terms = vec![];
+        if let (Some(projection), Some(hidden)) = (&self.projection, self.teacher_hidden) {
+            let student = projection.forward(batch.out.hidden.last().expect("checked"));
+            terms.push(("RSD", rsd_loss(&hidden.index_select(0, batch.idx), &student) * self.nosmog.rsd_weight));
         }
-        if let Device::Cuda(index) = device {
-            tch::Cuda::synchronize(index as i64);
+        if self.parts.adversarial {
+            // The attack reads the student without dropout: the worst case for the model
+            // itself, not for one random sub-network per step.
+            let idx = batch.idx;
+            let loss = |p: &Tensor| batch.teacher.loss(&batch.forward(p, false).logits, idx);
+            let delta = self.pgd.perturb(batch.x, &mut |p| loss(p), &mut |_, _| {});
+            let adversarial = batch.teacher.loss(&batch.forward(&(batch.x + delta), true).logits, idx);
+            terms.push(("adversarial", adversarial * self.nosmog.adv_weight));
         }
-        let step_seconds = step_start.elapsed().as_secs_f64();
-        let eval_start = Instant::now();
-        let val = crate::sampled::validation(model.as_ref(), data)?;
-        let loss = sums.loss_per_node(nodes as usize, epoch, settings.lr)?;
-        if stopping.end_epoch(epoch, loss, val, false, (step_seconds, eval_start), on_epoch) {
-            break;
-        }
+        terms
     }
-    let best_epoch = stopping.best_epoch;
-    let best_val_acc = stopping.restore();
-    Ok(Trained { vs, model, best_epoch, epochs_run, best_val_acc, train_seconds: start.elapsed().as_secs_f64() })
 }
 
 /// Refuses, by name, what NOSMOG cannot train: a student that is not an MLP or has no hidden
@@ -154,19 +118,6 @@ fn check_inputs(
     Ok(())
 }
 
-/// The features as one dense matrix: the attack perturbs every entry, zeros included.
-fn dense_features(data: &GraphData) -> Result<Tensor, TrainError> {
-    match &data.features {
-        NodeFeatures::Dense(x) => Ok(x.shallow_clone()),
-        NodeFeatures::Sparse(x) => {
-            let bytes = 4 * (x.rows().max(0) as u128) * (x.cols().max(0) as u128);
-            let what = format!("NOSMOG's dense copy of the {} x {} features", x.rows(), x.cols());
-            gdistill_datasets::limits::check_memory(&what, bytes).map_err(TrainError::TooLarge)?;
-            Ok(x.to_dense())
-        }
-    }
-}
-
 /// The mean magnitude of the non-zero features (1 where none is), the unit of `adv_eps`.
 /// NOSMOG's radii were chosen on raw binary bags of words, where this is 1; on Cora's
 /// row-normalised rows (about 1/18 each) the same absolute radius, added to all 1 433 entries,
@@ -177,35 +128,4 @@ pub fn feature_scale(features: &Tensor) -> f64 {
         return 1.0;
     }
     features.abs().sum(Kind::Double).double_value(&[]) / non_zero as f64
-}
-
-/// The `+kd` rows' loss on a batch: `alpha * CE` on the batch's training nodes (none: omitted)
-/// plus `(1 - alpha) *` the teacher term on every node of the batch, as neighbour-sampled
-/// training computes it ([`crate::sampled::BatchTeacher`]), summed into one term.
-struct BatchTeacher<'a> {
-    objective: &'a Objective,
-    terms: crate::sampled::BatchTeacher,
-    is_train: Tensor,
-    labels: &'a Tensor,
-}
-
-impl<'a> BatchTeacher<'a> {
-    fn new(objective: &'a Objective, data: &'a GraphData) -> BatchTeacher<'a> {
-        let terms = crate::sampled::BatchTeacher::new(objective);
-        let is_train = Tensor::zeros([data.num_nodes()], (Kind::Bool, data.device)).index_fill(0, &data.train, 1);
-        BatchTeacher { objective, terms, is_train, labels: &data.labels }
-    }
-
-    fn loss(&self, logits: &Tensor, idx: &Tensor) -> Tensor {
-        // The labels' cross-entropy only where it counts: alpha > 0 and training nodes in the batch.
-        let hard = (self.objective.alpha > 0.0)
-            .then(|| self.is_train.index_select(0, idx).nonzero().squeeze_dim(1))
-            .filter(|local| local.numel() > 0)
-            .map(|local| {
-                let labels = self.labels.index_select(0, &idx.index_select(0, &local));
-                cross_entropy(&logits.index_select(0, &local), &labels)
-            });
-        let terms = self.terms.label_and_teacher_terms(self.objective, logits, idx, hard);
-        terms.into_iter().map(|(_, t)| t).reduce(|a, b| a + b).expect("a teacher term at least")
-    }
 }
