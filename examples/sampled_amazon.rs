@@ -132,7 +132,7 @@ fn main() -> anyhow::Result<()> {
                 // one batch per epoch: as many steps as full-batch training
                 let sampled_epochs = if batch == d.train.len() { args.epochs } else { args.sampled_epochs };
                 let sampled_settings = TrainConfig { epochs: sampled_epochs, ..full_settings.clone() };
-                let sampler = SamplerConfig { fanouts: args.fanouts.clone(), batch_size: batch };
+                let sampler = SamplerConfig { fanouts: args.fanouts.clone(), batch_size: batch, norm: Default::default() };
 
                 let mut stats = Vec::new();
                 let full = train(&config, &data, &Objective::labels(), &full_settings, &mut |s| stats.push(*s))?;

@@ -36,7 +36,7 @@ use std::time::Instant;
 use gdistill_datasets::NodeDataset;
 use gdistill_graph::{NeighborLoader, NeighborSampler, SampledBatch};
 use gdistill_models::{
-    full_degrees, record_sparse_products, sampled_block_matrices, ModelConfig, ModelError, ModelOutput, NodeFeatures,
+    full_degrees, record_sparse_products, sampled_block_matrices_with, BlockNorm, ModelConfig, ModelError, ModelOutput, NodeFeatures,
     NodeModel, SparseMatrix,
 };
 use serde::{Deserialize, Serialize};
@@ -61,6 +61,10 @@ pub struct SamplerConfig {
     pub fanouts: Vec<usize>,
     /// Seed nodes per batch (the last batch of an epoch may hold fewer).
     pub batch_size: usize,
+    /// The values of a GCN block: `unbiased` (rescaled full-graph values) or `block` (GCN's
+    /// normalisation recomputed on the block, PyTorch Geometric's); see [`BlockNorm`].
+    #[serde(default, skip_serializing_if = "BlockNorm::is_unbiased")]
+    pub norm: BlockNorm,
 }
 
 impl SamplerConfig {
@@ -225,7 +229,7 @@ pub fn train_sampled(
         let mut sums = EpochTerms::default();
         for batch in loader {
             let x = rows.gather(&batch.n_id)?;
-            let blocks = sampled_block_matrices(&batch, &degree, device)?;
+            let blocks = sampled_block_matrices_with(&batch, &degree, sampler.norm, device)?;
             let (out, tape) = record_sparse_products(|| model.forward_blocks_t(&x, &blocks, true));
             let out = out?;
             let mut terms = teacher.loss_terms(objective, &out, &batch, &is_train, data, epoch)?;

@@ -161,7 +161,7 @@ fn families_that_cannot_run_as_asked_are_refused_before_training() {
     };
     let e = refused(&[Arch::Sage, Arch::Gcn], &|_| {});
     assert!(e.contains("first member must be of the teacher's family (gcn)") && e.contains("--teacher sage"), "{e}");
-    let sampler = SamplerConfig { fanouts: vec![5, 5], batch_size: 50 };
+    let sampler = SamplerConfig { fanouts: vec![5, 5], batch_size: 50, norm: Default::default() };
     let e = refused(&[Arch::Gcn, Arch::Appnp], &|c| c.sampler = Some(sampler.clone()));
     assert!(e.contains("appnp does not train on sampled blocks"), "{e}");
     let e = refused(&[Arch::Gcn, Arch::Sage], &|c| c.int8_rows = true);

@@ -35,7 +35,7 @@ fn settings(epochs: usize, seed: u64) -> TrainConfig {
 }
 
 fn sampler(fanouts: &[usize], batch_size: usize) -> SamplerConfig {
-    SamplerConfig { fanouts: fanouts.to_vec(), batch_size }
+    SamplerConfig { fanouts: fanouts.to_vec(), batch_size, norm: Default::default() }
 }
 
 fn test_accuracy(t: &Trained, data: &GraphData) -> f64 {

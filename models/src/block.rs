@@ -18,6 +18,16 @@
 //! ([`crate::NodeModel::forward_blocks_t`]). The degrees count edges: the graph is taken to be
 //! unweighted, as graphs built from edge lists are.
 //!
+//! [`BlockNorm::Block`] instead recomputes GCN's normalisation on the block itself, as PyTorch
+//! Geometric's `GCNConv` does on the subgraph a `NeighborLoader` hands it: with `s_j` the
+//! neighbours sampled for `j` in this block (0 for a source that is not one of its destinations),
+//!
+//! - self: `1 / (s_i + 1)`;
+//! - sampled neighbour `j` of `i`: `1 / sqrt((s_i + 1)(s_j + 1))`.
+//!
+//! It is biased (a row no longer estimates `A_hat`'s), but its rows keep the scale of a
+//! full-graph row on any fan-out.
+//!
 //! ```
 //! use gdistill_graph::{EdgeOptions, Graph, NeighborSampler};
 //! use gdistill_models::{block_adjacency, full_degrees};
@@ -35,9 +45,41 @@
 //! ```
 
 use gdistill_graph::{Graph, SampledBatch};
+use serde::{Deserialize, Serialize};
 use tch::Device;
 
 use crate::{ModelError, NodeFeatures, SparseMatrix};
+
+/// How a sampled block weighs a destination's sampled neighbours. GCN and APPNP read the values;
+/// SAGE and GAT read only the pattern, so for them the two are the same.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BlockNorm {
+    /// Full-graph GCN values rescaled by `d_i / s_i`: an unbiased estimate of `A_hat`'s row.
+    #[default]
+    Unbiased,
+    /// GCN's normalisation recomputed on the block (PyTorch Geometric's on a sampled subgraph).
+    Block,
+}
+
+impl BlockNorm {
+    /// For `skip_serializing_if`: configs of the default keep their keys.
+    pub fn is_unbiased(&self) -> bool {
+        *self == BlockNorm::Unbiased
+    }
+}
+
+impl std::str::FromStr for BlockNorm {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "unbiased" => Ok(BlockNorm::Unbiased),
+            "block" => Ok(BlockNorm::Block),
+            _ => Err(format!("block normalisation '{text}': expected unbiased or block")),
+        }
+    }
+}
 
 /// The block `(indptr, indices)` with `num_dst` destinations over `num_src` sources (local ids,
 /// destination `k` = source `k`) as a `num_dst x num_src` matrix on `device`, with the self entry
@@ -54,6 +96,19 @@ pub fn block_adjacency(
     num_dst: usize,
     num_src: usize,
     full_degree: &[usize],
+    device: Device,
+) -> Result<SparseMatrix, ModelError> {
+    block_adjacency_with(block_indptr, block_indices, num_dst, num_src, full_degree, BlockNorm::Unbiased, device)
+}
+
+/// [`block_adjacency`] with the values of `norm` (the checks are the same).
+pub fn block_adjacency_with(
+    block_indptr: &[usize],
+    block_indices: &[usize],
+    num_dst: usize,
+    num_src: usize,
+    full_degree: &[usize],
+    norm: BlockNorm,
     device: Device,
 ) -> Result<SparseMatrix, ModelError> {
     let bad = |m: String| Err(ModelError::Shape(format!("sampled block: {m}")));
@@ -94,7 +149,11 @@ pub fn block_adjacency(
             return bad(format!("destination {i} has {s_i} sampled neighbours but degree {d_i} in the full graph"));
         }
         row.clear();
-        row.push((i, (1.0 / (d_i as f64 + 1.0)) as f32));
+        let self_value = match norm {
+            BlockNorm::Unbiased => 1.0 / (d_i as f64 + 1.0),
+            BlockNorm::Block => 1.0 / (s_i as f64 + 1.0),
+        };
+        row.push((i, self_value as f32));
         seen[i] = i + 1;
         for &j in sampled {
             if j >= num_src {
@@ -105,8 +164,17 @@ pub fn block_adjacency(
                 return bad(format!("destination {i} lists {what} (local id {j})"));
             }
             seen[j] = i + 1;
-            let scale = d_i as f64 / s_i as f64;
-            row.push((j, (scale / ((d_i as f64 + 1.0) * (full_degree[j] as f64 + 1.0)).sqrt()) as f32));
+            let value = match norm {
+                BlockNorm::Unbiased => {
+                    let scale = d_i as f64 / s_i as f64;
+                    scale / ((d_i as f64 + 1.0) * (full_degree[j] as f64 + 1.0)).sqrt()
+                }
+                BlockNorm::Block => {
+                    let s_j = if j < num_dst { block_indptr[j + 1] - block_indptr[j] } else { 0 };
+                    1.0 / ((s_i as f64 + 1.0) * (s_j as f64 + 1.0)).sqrt()
+                }
+            };
+            row.push((j, value as f32));
         }
         row.sort_unstable_by_key(|&(j, _)| j);
         indices.extend(row.iter().map(|&(j, _)| j));
@@ -131,6 +199,16 @@ pub fn sampled_block_matrices(
     full_degree: &[usize],
     device: Device,
 ) -> Result<Vec<SparseMatrix>, ModelError> {
+    sampled_block_matrices_with(batch, full_degree, BlockNorm::Unbiased, device)
+}
+
+/// [`sampled_block_matrices`] with the values of `norm`.
+pub fn sampled_block_matrices_with(
+    batch: &SampledBatch,
+    full_degree: &[usize],
+    norm: BlockNorm,
+    device: Device,
+) -> Result<Vec<SparseMatrix>, ModelError> {
     if let Some(&v) = batch.n_id.iter().find(|&&v| v >= full_degree.len()) {
         return Err(ModelError::Shape(format!("sampled node {v} has no degree: {} degrees given", full_degree.len())));
     }
@@ -139,7 +217,7 @@ pub fn sampled_block_matrices(
         .iter()
         .map(|b| {
             let degree: Vec<usize> = batch.n_id[..b.num_src].iter().map(|&v| full_degree[v]).collect();
-            block_adjacency(&b.indptr, &b.indices, b.num_dst, b.num_src, &degree, device)
+            block_adjacency_with(&b.indptr, &b.indices, b.num_dst, b.num_src, &degree, norm, device)
         })
         .collect()
 }

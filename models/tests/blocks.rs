@@ -248,3 +248,45 @@ fn forward_on_blocks_refuses_appnp_and_stacks_that_do_not_fit() {
     bad_degree.truncate(5);
     assert!(sampled_block_matrices(&batch, &bad_degree, Device::Cpu).is_err());
 }
+
+/// `BlockNorm::Block` by hand: a star 0 - {1, 2, 3} with the edge 1 - 2, every neighbour sampled
+/// over two hops. The input block's destinations are all four nodes (in local ids 0, 1, 2, 3 in
+/// the order the sampler met them); the output block's is the seed alone, whose sources 1-3 are
+/// not destinations there, so they count no sampled neighbours (PyG's outermost nodes).
+#[test]
+fn block_norm_recomputes_gcn_normalisation_on_the_block() {
+    use gdistill_models::{sampled_block_matrices_with, BlockNorm};
+    let g = Graph::from_edges(4, &[(0, 1), (0, 2), (0, 3), (1, 2)], EdgeOptions::undirected()).unwrap();
+    let batch = NeighborSampler::new(vec![NeighborSampler::ALL; 2]).unwrap().sample(&g, &[0], 3).unwrap();
+    assert_eq!(batch.n_id[0], 0);
+    let blocks = sampled_block_matrices_with(&batch, &full_degrees(&g), BlockNorm::Block, Device::Cpu).unwrap();
+    let dense = |m: &SparseMatrix| -> Vec<Vec<f32>> {
+        let d = m.to_dense();
+        (0..d.size()[0]).map(|r| Vec::try_from(d.get(r)).unwrap()).collect()
+    };
+    // local id -> global id, and each node's sampled count: its full degree here (all sampled)
+    let global = |k: usize| batch.n_id[k];
+    let degree = [3.0f64, 2.0, 2.0, 1.0];
+    let input = dense(&blocks[0]);
+    assert_eq!(input.len(), 4);
+    for (i, row) in input.iter().enumerate() {
+        for (j, &value) in row.iter().enumerate() {
+            let (gi, gj) = (global(i), global(j));
+            let adjacent = gi == gj || g.neighbors(gi).binary_search(&gj).is_ok();
+            let want = if adjacent { 1.0 / ((degree[gi] + 1.0) * (degree[gj] + 1.0)).sqrt() } else { 0.0 };
+            assert!((value as f64 - want).abs() < 1e-6, "input block ({i}, {j}): {value} against {want}");
+        }
+    }
+    // every source of the input block is one of its destinations: the block is A_hat itself
+    let output = dense(&blocks[1]);
+    assert_eq!(output.len(), 1);
+    assert!((output[0][0] - 0.25).abs() < 1e-6, "self: 1 / (3 + 1)");
+    for &value in &output[0][1..4] {
+        assert!((value - 0.5).abs() < 1e-6, "a leaf of this block: 1 / sqrt(4 * 1), got {value}");
+    }
+    // SAGE reads only the pattern, which is the unbiased block's
+    let unbiased = sampled_block_matrices(&batch, &full_degrees(&g), Device::Cpu).unwrap();
+    assert!(unbiased[1].to_dense().ne(0.0).equal(&blocks[1].to_dense().ne(0.0)));
+    assert_eq!("block".parse::<BlockNorm>().unwrap(), BlockNorm::Block);
+    assert!("pyg".parse::<BlockNorm>().unwrap_err().contains("unbiased or block"));
+}

@@ -134,7 +134,8 @@ impl Protocol {
         // GLNN's loader hands out one short batch when there are fewer training nodes than 512
         // (always, at 20 per class and under 26 classes); gdistill's sampler asks for the count.
         let train_nodes = 20 * dataset.num_classes;
-        config.sampler = Some(SamplerConfig { fanouts: vec![5, 5], batch_size: GLNN_BATCH.min(train_nodes) });
+        config.sampler =
+            Some(SamplerConfig { fanouts: vec![5, 5], batch_size: GLNN_BATCH.min(train_nodes), norm: Default::default() });
         config.mlp = spec(dropout);
         config.student_training = glnn_training(lr, weight_decay);
         config.small_training = None;
