@@ -5,7 +5,7 @@
 //! ```text
 //! cargo run --release --example sampled_amazon -- \
 //!     [NPZ] [--device cpu|cuda] [--seeds N] [--fanout 15,10] [--batch-size 512] [--epochs 200] \
-//!     [--sampled-epochs 30] [--normalize] [--split SPEC] [--model gcn|sage]
+//!     [--sampled-epochs 30] [--normalize] [--split SPEC] [--model gcn|sage] [--block-norm unbiased|block]
 //! ```
 //!
 //! NPZ defaults to `../shared/data/amazon/amazon_electronics_computers.npz`. Recipes: 2 layers of
@@ -30,6 +30,7 @@ struct Args {
     device: String,
     seeds: u64,
     fanouts: Vec<usize>,
+    norm: gdistill_models::BlockNorm,
     batch_size: usize,
     epochs: usize,
     sampled_epochs: usize,
@@ -44,6 +45,7 @@ fn parse_args() -> anyhow::Result<Args> {
         device: "cpu".into(),
         seeds: 1,
         fanouts: vec![15, 10],
+        norm: Default::default(),
         batch_size: 512,
         epochs: 200,
         sampled_epochs: 30,
@@ -62,6 +64,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--epochs" => args.epochs = value()?.parse()?,
             "--sampled-epochs" => args.sampled_epochs = value()?.parse()?,
             "--normalize" => args.normalize = true,
+            "--block-norm" => args.norm = value()?.parse().map_err(anyhow::Error::msg)?,
             "--split" => args.splits = vec![value()?.parse()?],
             "--model" => args.models = vec![value()?.parse()?],
             other if !other.starts_with("--") => args.npz = other.to_string(),
@@ -132,7 +135,7 @@ fn main() -> anyhow::Result<()> {
                 // one batch per epoch: as many steps as full-batch training
                 let sampled_epochs = if batch == d.train.len() { args.epochs } else { args.sampled_epochs };
                 let sampled_settings = TrainConfig { epochs: sampled_epochs, ..full_settings.clone() };
-                let sampler = SamplerConfig { fanouts: args.fanouts.clone(), batch_size: batch, norm: Default::default() };
+                let sampler = SamplerConfig { fanouts: args.fanouts.clone(), batch_size: batch, norm: args.norm };
 
                 let mut stats = Vec::new();
                 let full = train(&config, &data, &Objective::labels(), &full_settings, &mut |s| stats.push(*s))?;
