@@ -265,15 +265,25 @@ impl SparseMatrix {
     /// `k`, the node itself. Built on first use and kept.
     pub fn neighbour_mean(&self) -> &SparseMatrix {
         self.neighbour_mean.get_or_init(|| {
-            let rows = self.row_index();
-            let off_diagonal = rows.ne_tensor(&self.col);
-            let (row, col) = (rows.masked_select(&off_diagonal), self.col.masked_select(&off_diagonal));
-            let counts = row.bincount(None::<Tensor>, self.rows);
-            let values = counts.to_kind(Kind::Float).clamp_min(1.0).reciprocal().index_select(0, &row);
-            let crow =
-                Tensor::cat(&[Tensor::zeros([1], (Kind::Int64, counts.device())), counts.cumsum(0, Kind::Int64)], 0);
-            Box::new(SparseMatrix::from_csr_tensors(crow, col, values, self.rows, self.cols))
+            let (row, col) = self.off_diagonal_entries();
+            Box::new(self.row_mean(row, col))
         })
+    }
+
+    /// The row and column indices of the stored off-diagonal entries, in CSR order.
+    fn off_diagonal_entries(&self) -> (Tensor, Tensor) {
+        let rows = self.row_index();
+        let off_diagonal = rows.ne_tensor(&self.col);
+        (rows.masked_select(&off_diagonal), self.col.masked_select(&off_diagonal))
+    }
+
+    /// The `rows x cols` matrix with the entries `(row, col)` (CSR order), each row's values
+    /// `1 / its entry count`; an empty row stays empty.
+    fn row_mean(&self, row: Tensor, col: Tensor) -> SparseMatrix {
+        let counts = row.bincount(None::<Tensor>, self.rows);
+        let values = counts.to_kind(Kind::Float).clamp_min(1.0).reciprocal().index_select(0, &row);
+        let crow = Tensor::cat(&[Tensor::zeros([1], (Kind::Int64, counts.device())), counts.cumsum(0, Kind::Int64)], 0);
+        SparseMatrix::from_csr_tensors(crow, col, values, self.rows, self.cols)
     }
 
     /// The mean over each row's node and its off-diagonal entries, `(M X)_i = (x_i + sum_{j in
@@ -284,19 +294,13 @@ impl SparseMatrix {
     pub fn self_and_neighbour_mean(&self) -> &SparseMatrix {
         self.self_and_neighbour_mean.get_or_init(|| {
             assert!(self.rows <= self.cols, "a self-inclusive mean needs each row's node among the columns");
-            let device = self.device();
-            let rows = self.row_index();
-            let off_diagonal = rows.ne_tensor(&self.col);
-            let nodes = Tensor::arange(self.rows, (Kind::Int64, device));
-            let row = Tensor::cat(&[rows.masked_select(&off_diagonal), nodes.shallow_clone()], 0);
-            let col = Tensor::cat(&[self.col.masked_select(&off_diagonal), nodes], 0);
+            let (row, col) = self.off_diagonal_entries();
+            let nodes = Tensor::arange(self.rows, (Kind::Int64, self.device()));
+            let row = Tensor::cat(&[row, nodes.shallow_clone()], 0);
+            let col = Tensor::cat(&[col, nodes], 0);
             // CSR order: by row, then column.
             let order = (&row * self.cols + &col).argsort_stable(true, 0, false);
-            let (row, col) = (row.index_select(0, &order), col.index_select(0, &order));
-            let counts = row.bincount(None::<Tensor>, self.rows);
-            let values = counts.to_kind(Kind::Float).reciprocal().index_select(0, &row);
-            let crow = Tensor::cat(&[Tensor::zeros([1], (Kind::Int64, device)), counts.cumsum(0, Kind::Int64)], 0);
-            Box::new(SparseMatrix::from_csr_tensors(crow, col, values, self.rows, self.cols))
+            Box::new(self.row_mean(row.index_select(0, &order), col.index_select(0, &order)))
         })
     }
 
