@@ -14,6 +14,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sprs::CsMat;
 
+#[path = "../../tests/support/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::cpu_seconds;
+
 /// A dataset around `graph` with `features` columns of ones on the diagonal (none when 0) and
 /// two classes.
 fn dataset_on(graph: Graph, features: usize) -> NodeDataset {
@@ -356,13 +360,3 @@ fn amazon_computers_encoding_timing() {
     }
 }
 
-/// User + system CPU time of this process so far, from `/proc/self/stat` (clock ticks of 1/100 s),
-/// so a timing on a busy machine still says what the work costs.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name
-    (ticks(11) + ticks(12)) / 100.0
-}

@@ -19,6 +19,9 @@ use tch::{Device, Kind, Tensor};
 
 #[path = "../../tests/support/torch_rng.rs"]
 mod torch_rng;
+#[path = "../../tests/support/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::cpu_seconds;
 
 fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
@@ -251,16 +254,6 @@ fn a_graph_without_edges_and_bad_settings_do_not_panic() {
     assert!(message.contains("walk = 0"), "{message}");
     let huge = DeepWalkSpec { walks_per_node: 1 << 40, ..DeepWalkSpec::new(4) };
     assert!(deepwalk_embedding(&lonely, &huge, 0).is_err());
-}
-
-/// User + system CPU time of this process so far, from `/proc/self/stat` (clock ticks of 1/100 s),
-/// so a timing on a busy machine still says what the work costs.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// `cargo test --release -p gdistill-distill --test deepwalk -- --ignored --nocapture`
