@@ -6,7 +6,7 @@
 //!
 //! The teacher is of any family, with its published recipe
 //! ([`family_recipe`]); with a [`SamplerConfig`] it trains on neighbour-sampled
-//! mini-batches ([`crate::sampled`]), and its "step" is then a whole epoch of batches, sampling
+//! mini-batches ([`crate::training::sampled`]), and its "step" is then a whole epoch of batches, sampling
 //! included (what PyTorch Geometric's `NeighborLoader` loop times).
 
 use gdistill_datasets::NodeDataset;
@@ -15,9 +15,9 @@ use serde::Serialize;
 use tch::Device;
 
 use crate::compare::family_recipe;
-use crate::lsp::{EdgeList, KlDirection, LspKernel};
+use crate::losses::lsp::{EdgeList, KlDirection, LspKernel};
 use crate::online::{online_latency_ms, OnlineGraph};
-use crate::sampled::{train_sampled_or_full, SamplerConfig};
+use crate::training::sampled::{train_sampled_or_full, SamplerConfig};
 use crate::{
     accuracy, inference_ms, predict, train, EpochStats, FeatureLayout, GraphData, LspTerm, Objective, TrainConfig,
     TrainError, Trained,

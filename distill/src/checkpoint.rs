@@ -18,7 +18,7 @@ use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
-use crate::prune::Masks;
+use crate::compress::prune::Masks;
 
 const META_KEY: &str = "gdistill";
 /// The metadata key of image-model checkpoints ([`crate::images::save_image_checkpoint`]).

@@ -7,6 +7,10 @@
 //! of [`experiment`].
 //! [`prune`] deletes weights by Optimal Brain Damage (or by magnitude, or at random) and retrains.
 //!
+//! Folders: [`training`] (the loops), [`losses`], [`students`] (NOSMOG, VQGraph, G-CRD),
+//! [`transfer`] (ensembles, pseudo data), [`compress`] (pruning, int8); the experiments
+//! ([`graphs`], [`images`], [`pointcloud`]); and [`journal`], [`tune`], [`online`], [`bench`].
+//!
 //! ```
 //! use gdistill_distill::soft_target_loss;
 //! use tch::Tensor;
@@ -22,31 +26,26 @@
 
 pub mod bench;
 mod checkpoint;
-pub mod chunked;
-mod early_stopping;
-mod epoch_terms;
-pub mod ensemble;
-mod eval;
+pub mod compress;
 pub mod experiment;
-mod graph_data;
 pub mod graphs;
 pub mod images;
 pub mod journal;
-mod losses;
-pub mod lsp;
-pub mod minibatch;
-pub mod node_munge;
+pub mod losses;
 pub mod online;
 pub mod pointcloud;
-pub mod prune;
-pub mod quantize;
-pub mod quantize_store;
-pub mod sampled;
-pub mod setting;
 pub mod students;
-mod train;
-pub mod transfer_set;
+pub mod training;
+pub mod transfer;
 pub mod tune;
+
+// The modules' paths from before they were grouped into folders; callers (the binary, the
+// tests, users' code) keep them.
+pub use compress::{prune, quantize, quantize_store};
+pub use graphs::setting;
+pub use losses::lsp;
+pub use training::{chunked, minibatch, sampled};
+pub use transfer::{ensemble, node_munge, transfer_set};
 
 /// The graph experiment under its first name: [`graphs`].
 pub use graphs as compare;
@@ -55,14 +54,14 @@ pub use checkpoint::{
     checkpoint_kind, load_checkpoint, load_checkpoint_with_masks, save_checkpoint, save_checkpoint_with_masks,
     write_atomically, CheckpointError, CheckpointKind, CheckpointMeta, DatasetFingerprint, LoadedCheckpoint,
 };
-pub use early_stopping::Selection;
-pub use eval::{accuracy, accuracy_tensor, inference_ms, predict};
 pub use gdistill_datasets::FeatureLayout;
-pub use graph_data::GraphData;
 pub use losses::{
     blend, cross_entropy, l2_penalty, logit_matching_loss, soft_target_loss, soft_target_loss_from_log_probs,
 };
-pub use train::{
+pub use training::early_stopping::Selection;
+pub use training::eval::{accuracy, accuracy_tensor, inference_ms, predict};
+pub use training::train::{
     checked_hidden_index, retrain_masked, train, EpochStats, Fitted, LspTerm, Objective, TeacherTarget, TrainConfig,
     TrainError, Trained,
 };
+pub use training::GraphData;

@@ -14,7 +14,7 @@ pub use row::{Row, Runs};
 
 use std::time::Instant;
 
-use crate::early_stopping::EarlyStopping;
+use crate::training::early_stopping::EarlyStopping;
 use crate::EpochStats;
 
 /// What a comparison (graphs, images or point clouds) is doing now, for progress display.

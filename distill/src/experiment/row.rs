@@ -6,7 +6,7 @@ use std::ops::{Deref, DerefMut};
 use serde::{Deserialize, Serialize};
 
 use super::{mean, mean_std};
-use crate::ensemble::EnsembleScores;
+use crate::transfer::ensemble::EnsembleScores;
 
 /// A reported row: name, architecture (images and point clouds; a graph row's name says it),
 /// parameters, test accuracy per seed with its mean and sample standard deviation, then the

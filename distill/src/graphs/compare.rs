@@ -13,16 +13,16 @@ use tch::Device;
 use super::replay::{record_seed, replay_seed};
 use super::rows::{pruned_row_names, row_plans, RowRuns, Student};
 use super::{small_row_name, CompareConfig, KdLoss, ModelSpec};
+use crate::compress::prune::compare_rows::{matching_sparsity, prune_distilled, prune_teacher};
 use crate::experiment::{seeds, Progress, Row, RunCounter};
+use crate::graphs::setting::{SeedGraphs, Setting};
 use crate::journal::{seed_key, NoLog, RunLog};
-use crate::lsp::EdgeList;
-use crate::minibatch::{train_mlp_on_soft_targets, SoftTargetBatches};
-use crate::node_munge;
-use crate::prune::compare_rows::{matching_sparsity, prune_distilled, prune_teacher};
-use crate::sampled::train_sampled_or_full;
-use crate::setting::{SeedGraphs, Setting};
+use crate::losses::lsp::EdgeList;
 use crate::students::deepwalk::apply_features;
-use crate::transfer_set::TransferSet;
+use crate::training::minibatch::{train_mlp_on_soft_targets, SoftTargetBatches};
+use crate::training::sampled::train_sampled_or_full;
+use crate::transfer::node_munge;
+use crate::transfer::transfer_set::TransferSet;
 use crate::{EpochStats, Objective, TrainConfig, TrainError};
 
 /// The dataset as the report shows it.
@@ -59,10 +59,10 @@ pub struct GraphColumns {
     pub inductive: Option<InductiveScores>,
     /// The `teacher` row of an ensemble: its members' accuracies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ensemble: Option<crate::ensemble::EnsembleScores>,
+    pub ensemble: Option<crate::transfer::ensemble::EnsembleScores>,
     /// With `int8_rows`: bytes of the stored weights and biases (f32 rows: 4 per parameter;
     /// pruned rows: 4 per kept parameter, no sparse index counted; int8 rows: see
-    /// [`crate::quantize::Int8Model::weight_bytes`]).
+    /// [`crate::compress::quantize::Int8Model::weight_bytes`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight_bytes: Option<i64>,
 }
@@ -328,7 +328,7 @@ pub fn compare_resumable(
                 for (k, member) in recipes.iter().enumerate().skip(1) {
                     counter.count();
                     let cfg = member.config(num_features, num_classes);
-                    let seed = crate::ensemble::member_seed(seed, k);
+                    let seed = crate::transfer::ensemble::member_seed(seed, k);
                     let settings = TrainConfig { seed, ..member.training.clone() };
                     all.push(train_sampled_or_full(
                         &cfg,
@@ -340,7 +340,8 @@ pub fn compare_resumable(
                         &mut on_epoch,
                     )?);
                 }
-                let built = crate::ensemble::Ensemble::from_trained(&all.iter().collect::<Vec<_>>(), combine)?;
+                let built =
+                    crate::transfer::ensemble::Ensemble::from_trained(&all.iter().collect::<Vec<_>>(), combine)?;
                 row.record_ensemble(&built, &all, &graphs);
                 ensemble = Some(built);
                 // Member 0 (the single teacher of this seed) is the one the pruned row prunes.
@@ -383,10 +384,10 @@ pub fn compare_resumable(
         if let (Some(teacher), Some(mlp)) = (&teacher, &distilled_mlp) {
             let offset = row_index(&rows, "teacher-int8");
             counter.start(progress, "teacher-int8", seed);
-            let quantized = crate::quantize::quantize_row(teacher, ensemble.as_ref(), data)?;
+            let quantized = crate::compress::quantize::quantize_row(teacher, ensemble.as_ref(), data)?;
             rows[offset].record_int8(&quantized, &graphs);
             counter.start(progress, "mlp+kd-int8", seed);
-            let quantized = crate::quantize::quantize_row(mlp, None, &mlp_view.data)?;
+            let quantized = crate::compress::quantize::quantize_row(mlp, None, &mlp_view.data)?;
             rows[offset + 1].record_int8(&quantized, mlp_view);
         }
         record_seed(log, &key, &rows)?;

@@ -5,11 +5,11 @@ use gdistill_datasets::{FeatureSpec, NodeDataset, SplitSpec};
 use gdistill_models::{Arch, ArchOptions, ModelConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::lsp::{KlDirection, LspKernel};
-use crate::prune::compare_rows::PruneRowsConfig;
-use crate::prune::HessianEstimator;
-use crate::setting::Setting;
-use crate::transfer_set::TransferSet;
+use crate::compress::prune::compare_rows::PruneRowsConfig;
+use crate::compress::prune::HessianEstimator;
+use crate::graphs::setting::Setting;
+use crate::losses::lsp::{KlDirection, LspKernel};
+use crate::transfer::transfer_set::TransferSet;
 use crate::{Objective, Selection, TrainConfig};
 
 /// Architecture of one model in the comparison.
@@ -66,7 +66,7 @@ pub struct CompareConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mlp_features: Option<FeatureSpec>,
     /// `transductive`, or `inductive[:F]`: a fraction F (0.2) of the test nodes held out of
-    /// the graph until test time ([`crate::setting`]).
+    /// the graph until test time ([`crate::graphs::setting`]).
     #[serde(default)]
     pub setting: Setting,
     /// Scale feature rows to sum to one (the GCN recipe).
@@ -95,7 +95,7 @@ pub struct CompareConfig {
     /// fitting them (validation accuracy dropped by up to 0.1 on Cora). Matching a teacher on
     /// every node converges more slowly than fitting 140 labels, hence more epochs.
     pub distill_training: TrainConfig,
-    /// `mlp+kd` trains on shuffled mini-batches of this many nodes ([`crate::minibatch`]), as
+    /// `mlp+kd` trains on shuffled mini-batches of this many nodes ([`crate::training::minibatch`]), as
     /// GLNN's students do, instead of full-batch: the same epochs then take `N / batch` optimiser
     /// steps each for one pass over the nodes, where full-batch needs that many passes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -108,23 +108,23 @@ pub struct CompareConfig {
     /// The pruned rows `teacher-obd` and `gcn-small+kd+obd` ("distil or prune?").
     #[serde(default)]
     pub prune: PruneRowsConfig,
-    /// Train the graph models on neighbour-sampled mini-batches ([`crate::sampled`]); absent:
+    /// Train the graph models on neighbour-sampled mini-batches ([`crate::training::sampled`]); absent:
     /// full-batch. Evaluation and soft targets stay full-graph.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sampler: Option<crate::sampled::SamplerConfig>,
+    pub sampler: Option<crate::training::sampled::SamplerConfig>,
     /// Search the recipe on validation accuracy first ([`crate::tune`]); absent: use it as is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tune: Option<crate::tune::TuneConfig>,
-    /// An ensemble teacher ([`crate::ensemble`]): the `teacher` row is the ensemble and every
+    /// An ensemble teacher ([`crate::transfer::ensemble`]): the `teacher` row is the ensemble and every
     /// `+kd` row distils from it; absent: one teacher.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ensemble: Option<crate::ensemble::EnsembleConfig>,
-    /// The int8 rows `teacher-int8` and `mlp+kd-int8` ([`crate::quantize`]), and every row's
+    pub ensemble: Option<crate::transfer::ensemble::EnsembleConfig>,
+    /// The int8 rows `teacher-int8` and `mlp+kd-int8` ([`crate::compress::quantize`]), and every row's
     /// `weight_bytes` ("distil, prune, or quantize?").
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub int8_rows: bool,
     /// What `mlp+kd` distils on: every node (`train`, the default), or every node and
-    /// `munge:N,P` pseudo nodes labelled by the teacher ([`crate::node_munge`]).
+    /// `munge:N,P` pseudo nodes labelled by the teacher ([`crate::transfer::node_munge`]).
     #[serde(default, skip_serializing_if = "TransferSet::is_train")]
     pub transfer_set: TransferSet,
     /// NOSMOG's rows `mlp+nosmog` and its ablations, with their settings

@@ -19,7 +19,7 @@ use gdistill_datasets::NodeDataset;
 use gdistill_models::{Arch, ModelConfig};
 
 use super::{CompareConfig, ModelSpec};
-use crate::ensemble::family_list;
+use crate::transfer::ensemble::family_list;
 use crate::TrainConfig;
 
 /// One member of the teacher: its family, model and training (the seed is set per run).
@@ -98,7 +98,7 @@ impl CompareConfig {
             ));
         }
         if self.int8_rows {
-            if let Some(family) = families.iter().find(|f| !crate::quantize::supports(**f)) {
+            if let Some(family) = families.iter().find(|f| !crate::compress::quantize::supports(**f)) {
                 return Err(format!("int8 rows quantize GCN teachers (and MLP students), not a {family} teacher"));
             }
         }

@@ -9,9 +9,10 @@ mod members;
 mod protocol;
 mod replay;
 mod rows;
+pub mod setting;
 
+pub use crate::compress::prune::compare_rows::PruneRowsConfig;
 pub use crate::experiment::{mean_std, Progress};
-pub use crate::prune::compare_rows::PruneRowsConfig;
 pub use compare::{
     compare, compare_resumable, inductive_deepwalk, prepare_dataset, public_split_lost, CompareReport, CompareRow,
     DatasetInfo, GraphColumns, InductiveScores,

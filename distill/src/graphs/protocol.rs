@@ -21,7 +21,7 @@
 //!   teacher's log-softmax as is).
 //!
 //! The distilled MLP trains as GLNN's does, on shuffled mini-batches of 512 nodes over every
-//! node ([`crate::minibatch`]; GLNN drops the last, short batch of each epoch, gdistill keeps it).
+//! node ([`crate::training::minibatch`]; GLNN drops the last, short batch of each epoch, gdistill keeps it).
 //! From labels the MLP's 20 per class fit one batch either way. Where gdistill differs: GLNN's
 //! graph keeps the self-loops its normalisation added, so DGL's GCN aggregator counts a node
 //! twice (its self-loop and its own row: weight 2 / (degree + 2)); gdistill's counts it once, as
@@ -44,7 +44,7 @@ use gdistill_models::{Arch, ArchOptions, SageAggregator};
 use serde::{Deserialize, Serialize};
 
 use super::{CompareConfig, KdLoss, ModelSpec};
-use crate::sampled::SamplerConfig;
+use crate::training::sampled::SamplerConfig;
 use crate::{Selection, TrainConfig};
 
 /// A published protocol a comparison can follow.
@@ -134,8 +134,11 @@ impl Protocol {
         // GLNN's loader hands out one short batch when there are fewer training nodes than 512
         // (always, at 20 per class and under 26 classes); gdistill's sampler asks for the count.
         let train_nodes = 20 * dataset.num_classes;
-        config.sampler =
-            Some(SamplerConfig { fanouts: vec![5, 5], batch_size: GLNN_BATCH.min(train_nodes), norm: Default::default() });
+        config.sampler = Some(SamplerConfig {
+            fanouts: vec![5, 5],
+            batch_size: GLNN_BATCH.min(train_nodes),
+            norm: Default::default(),
+        });
         config.mlp = spec(dropout);
         config.student_training = glnn_training(lr, weight_decay);
         config.small_training = None;

@@ -4,10 +4,10 @@
 use gdistill_models::{Arch, ModelConfig, ModelOutput, NodeModel};
 
 use super::{small_row_name, CompareConfig, CompareRow, GraphColumns, InductiveScores};
+use crate::compress::prune::compare_rows::PrunedModel;
 use crate::experiment::{mean_std, Runs};
-use crate::lsp::{EdgeList, LspKernel};
-use crate::prune::compare_rows::PrunedModel;
-use crate::setting::{Scores, SeedGraphs};
+use crate::graphs::setting::{Scores, SeedGraphs};
+use crate::losses::lsp::{EdgeList, LspKernel};
 use crate::students::gcrd::GcrdTerm;
 use crate::students::nosmog::NosmogParts;
 use crate::students::vqgraph::{train_tokenizer, train_vqgraph_student, TrainedTokenizer, VqgraphRow};
@@ -163,7 +163,7 @@ impl RowPlan {
     pub(super) fn train_vqgraph(
         &self,
         (teacher_cfg, mlp_cfg): (&ModelConfig, &ModelConfig),
-        graphs: &crate::setting::SeedGraphs,
+        graphs: &crate::graphs::setting::SeedGraphs,
         (config, seed): (&CompareConfig, u64),
         tokenizer: &mut Option<TrainedTokenizer>,
         on_epoch: &mut dyn FnMut(&crate::EpochStats),
@@ -204,7 +204,7 @@ impl RowRuns {
     /// training seconds, and the inference of all members together.
     pub(super) fn record_ensemble(
         &mut self,
-        ensemble: &crate::ensemble::Ensemble,
+        ensemble: &crate::transfer::ensemble::Ensemble,
         members: &[Trained],
         graphs: &SeedGraphs,
     ) {
@@ -214,7 +214,7 @@ impl RowRuns {
     }
 
     /// An int8 model's figures (its quantization seconds as training seconds).
-    pub(super) fn record_int8(&mut self, quantized: &crate::quantize::Quantized, graphs: &SeedGraphs) {
+    pub(super) fn record_int8(&mut self, quantized: &crate::compress::quantize::Quantized, graphs: &SeedGraphs) {
         self.weight_bytes = Some(quantized.weight_bytes);
         let model = quantized.model.as_ref();
         self.push(graphs.score(model), quantized.seconds, model, graphs);
@@ -269,7 +269,10 @@ impl RowRuns {
             train_s: self.runs.train_s(),
             infer_ms: self.runs.infer_ms(),
             inductive,
-            ensemble: self.runs.ensemble().map(|e| crate::ensemble::EnsembleScores { families: self.families, ..e }),
+            ensemble: self
+                .runs
+                .ensemble()
+                .map(|e| crate::transfer::ensemble::EnsembleScores { families: self.families, ..e }),
             weight_bytes: self.weight_bytes,
         };
         self.runs.row(self.name, None, self.params, columns)

@@ -44,7 +44,7 @@ pub struct ImageColumns {
     pub infer_ms: f64,
     /// An ensemble teacher row: its members' accuracies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ensemble: Option<crate::ensemble::EnsembleScores>,
+    pub ensemble: Option<crate::transfer::ensemble::EnsembleScores>,
     /// With `--int8`: bytes of the stored variables (f32 rows: 4 per value; int8 rows:
     /// [`super::int8_image_model`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -171,7 +171,8 @@ pub fn compare_images_keeping(
                 let mut all = vec![trained];
                 for m in 1..members {
                     counter.count();
-                    let settings = ImageTrainConfig { seed: crate::ensemble::member_seed(seed, m), ..settings.clone() };
+                    let settings =
+                        ImageTrainConfig { seed: crate::transfer::ensemble::member_seed(seed, m), ..settings.clone() };
                     all.push(train_image_model(&rows[k].arch, &data, &objective, &settings, &mut |stats| {
                         progress(Progress::Epoch { row: name, stats })
                     })?);

@@ -59,14 +59,14 @@ pub struct ImageCompareConfig {
     pub mlp_800: StudentSpec,
     pub mlp_30: StudentSpec,
     pub grid_gcn: StudentSpec,
-    /// The `teacher` row as an ensemble of this many nets ([`crate::ensemble`]); the `+kd` rows
+    /// The `teacher` row as an ensemble of this many nets ([`crate::transfer::ensemble`]); the `+kd` rows
     /// that learn from `teacher` read the ensemble. Absent: one teacher.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub teacher_ensemble: Option<crate::ensemble::EnsembleConfig>,
+    pub teacher_ensemble: Option<crate::transfer::ensemble::EnsembleConfig>,
     /// What the `+kd` rows are trained on: the training images, or those and pseudo images
-    /// labelled by the teacher ([`crate::transfer_set`]).
-    #[serde(default, skip_serializing_if = "crate::transfer_set::TransferSet::is_train")]
-    pub transfer_set: crate::transfer_set::TransferSet,
+    /// labelled by the teacher ([`crate::transfer::transfer_set`]).
+    #[serde(default, skip_serializing_if = "crate::transfer::transfer_set::TransferSet::is_train")]
+    pub transfer_set: crate::transfer::transfer_set::TransferSet,
     /// Add the int8 rows `teacher-int8` and `mlp-800+kd-int8` ([`super::IMAGE_INT8_ROWS`]) and
     /// every row's `weight_bytes`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -127,7 +127,7 @@ impl ImageCompareConfig {
                 kd("cnn", 2.0, 0.5),
             ),
             teacher_ensemble: None,
-            transfer_set: crate::transfer_set::TransferSet::Train,
+            transfer_set: crate::transfer::transfer_set::TransferSet::Train,
             int8_rows: false,
             prune: ImagePruneConfig::default(),
         }
@@ -138,7 +138,7 @@ impl ImageCompareConfig {
         if self.seeds == 0 {
             return Err("seeds must be at least 1".into());
         }
-        crate::ensemble::validate_teacher_options(
+        crate::transfer::ensemble::validate_teacher_options(
             self.teacher_ensemble.as_ref(),
             self.transfer_set,
             self.int8_rows.then_some(&super::IMAGE_INT8_ROWS[..]),

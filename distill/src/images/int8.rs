@@ -1,6 +1,6 @@
 //! The image comparison's int8 rows (`--int8`): `teacher-int8` and `mlp-800+kd-int8`, the
 //! trained models with every weight rounded to int8 per output channel
-//! ([`crate::quantize_store`]), their input pixels and every hidden activation that feeds a
+//! ([`crate::compress::quantize_store`]), their input pixels and every hidden activation that feeds a
 //! later layer rounded to a uint8 grid calibrated on the training images ([`ActivationQuant`],
 //! through [`ImageModel::forward_hooked`]). The grid GCN has no hook points: its activations
 //! stay f32 and only its input is rounded. Simulated in f32, as for graphs.
@@ -11,7 +11,7 @@ use gdistill_models::{ImageArch, ImageModel, ModelOutput};
 use tch::Tensor;
 
 use super::{ImageData, ImageEnsemble, SharedEnsemble, TrainedImageModel, EVAL_BATCH};
-use crate::quantize_store::{calibrate_hidden, f32_store_bytes, int8_copy, ActivationQuant};
+use crate::compress::quantize_store::{calibrate_hidden, f32_store_bytes, int8_copy, ActivationQuant};
 use crate::TrainError;
 
 /// The rows `--int8` adds after the others, each with the row it quantizes.

@@ -1,6 +1,6 @@
 //! The image comparison's pruned row (`teacher-obd`): the seed's trained teacher pruned by
 //! Optimal Brain Damage to as many non-zero weights as the `mlp-800` student has, retrained on
-//! the labels between steps, the graphs' `teacher-obd` ([`crate::prune::compare_rows`]) for images.
+//! the labels between steps, the graphs' `teacher-obd` ([`crate::compress::prune::compare_rows`]) for images.
 //!
 //! Every variable of two or more dimensions is a weight ([`store_weights`]); biases stay. Each
 //! step estimates the diagonal of the Hessian of the training cross-entropy by the empirical
@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
 use super::{retrain_image_masked, ImageData, ImageObjective, ImageTrainConfig, TrainedImageModel};
-use crate::prune::{
+use crate::compress::prune::{
     csr_store_bytes, empirical_fisher, keep_schedule, obd_saliency, prune_to_count, store_weights, Masks, PruneError,
 };
 use crate::{cross_entropy, TrainError};

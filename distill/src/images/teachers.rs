@@ -2,8 +2,8 @@
 //!
 //! An ensemble teacher ([`ImageEnsemble`]) is K copies of the `teacher` row trained from
 //! different seeds; the `+kd` rows that learn from it read its members' soft targets averaged
-//! at their own temperature ([`crate::ensemble::combine_logits`]). A transfer set
-//! ([`crate::transfer_set`]) adds pseudo images to the training images the `+kd` rows are
+//! at their own temperature ([`crate::transfer::ensemble::combine_logits`]). A transfer set
+//! ([`crate::transfer::transfer_set`]) adds pseudo images to the training images the `+kd` rows are
 //! trained on; the teacher labels them (soft targets, and its argmax for the hard-label term):
 //! no pseudo image carries a ground-truth label.
 
@@ -13,8 +13,8 @@ use gdistill_models::{ImageModel, ModelOutput};
 use tch::{Device, Kind, Tensor};
 
 use super::{predict_images, random_shifts, ImageData, TrainedImageModel};
-use crate::ensemble::{combine_logits, EnsembleCombine};
-use crate::transfer_set::{mixup, munge_with_neighbours, TransferSet, MUNGE_LOCAL_SCALE};
+use crate::transfer::ensemble::{combine_logits, EnsembleCombine};
+use crate::transfer::transfer_set::{mixup, munge_with_neighbours, TransferSet, MUNGE_LOCAL_SCALE};
 
 /// K trained image classifiers read as one: logits combined at temperature 1.
 pub struct ImageEnsemble {

@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 
 use super::{error_count, predict_images, random_shifts, ImageData};
-use crate::early_stopping::EarlyStopping;
-use crate::prune::{store_weights, Masks};
+use crate::compress::prune::{store_weights, Masks};
+use crate::training::early_stopping::EarlyStopping;
 use crate::{blend, cross_entropy, soft_target_loss_from_log_probs, EpochStats, TrainError};
 
 /// Optimisation settings of one image training run.

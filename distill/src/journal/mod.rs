@@ -4,7 +4,7 @@
 //! A run asks its [`RunLog`] whether a unit of work (a seed, a tuning trial) was already done
 //! before doing it, and hands it the unit's figures when it finishes. Replaying recorded figures
 //! gives the same report as running again only because each unit is deterministic on its own:
-//! every training run reseeds libtorch with its own seed (`crate::train`), so a seed's figures
+//! every training run reseeds libtorch with its own seed (`crate::training::train`), so a seed's figures
 //! do not depend on which seeds ran before it in the process.
 //!
 //! [`NoLog`] remembers nothing (library callers, runs without `--json`); [`Journal`] is the

@@ -22,8 +22,8 @@ use super::{
     train_cloud_model, transfer_set_info, CloudCompareConfig, CloudData, CloudEnsemble, CloudObjective, CLOUD_ROWS,
     INT8_ROWS,
 };
+use crate::compress::quantize_store::f32_store_bytes;
 use crate::experiment::{mean, plan_rows, reported, seeds, Progress, Row, RunCounter, Runs};
-use crate::quantize_store::f32_store_bytes;
 use crate::TrainError;
 
 /// One row of the point-cloud comparison ([`CloudColumns`] after the shared columns).
@@ -48,7 +48,7 @@ pub struct CloudColumns {
     pub gap_closed: Option<f64>,
     /// An ensemble teacher row: its members' accuracies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ensemble: Option<crate::ensemble::EnsembleScores>,
+    pub ensemble: Option<crate::transfer::ensemble::EnsembleScores>,
     /// With `--int8`: bytes of the stored variables (f32 rows: 4 per value, batch-norm
     /// statistics included; int8 rows: [`super::int8_model`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -9,7 +9,7 @@ use gdistill_models::pointcloud::{CloudArch, CloudShape};
 use serde::{Deserialize, Serialize};
 
 use super::{CloudKd, CloudLsp, CloudTrainConfig};
-use crate::lsp::LspKernel;
+use crate::losses::lsp::LspKernel;
 
 /// The rows of the comparison, in table order.
 pub const CLOUD_ROWS: [&str; 7] =
@@ -36,14 +36,14 @@ pub struct CloudCompareConfig {
     pub lsp: CloudLsp,
     /// Which of [`CLOUD_ROWS`] to run.
     pub rows: Vec<String>,
-    /// The `teacher` row as an ensemble of this many DGCNNs ([`crate::ensemble`]); every
+    /// The `teacher` row as an ensemble of this many DGCNNs ([`crate::transfer::ensemble`]); every
     /// distilled row learns from the ensemble. Absent: one teacher.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub teacher_ensemble: Option<crate::ensemble::EnsembleConfig>,
+    pub teacher_ensemble: Option<crate::transfer::ensemble::EnsembleConfig>,
     /// What the `+kd` rows train on: the training clouds, or those and pseudo clouds labelled by
-    /// the teacher ([`crate::transfer_set`]).
-    #[serde(default, skip_serializing_if = "crate::transfer_set::TransferSet::is_train")]
-    pub transfer_set: crate::transfer_set::TransferSet,
+    /// the teacher ([`crate::transfer::transfer_set`]).
+    #[serde(default, skip_serializing_if = "crate::transfer::transfer_set::TransferSet::is_train")]
+    pub transfer_set: crate::transfer::transfer_set::TransferSet,
     /// Add the int8 rows `teacher-int8` and `student+kd-int8` ([`super::INT8_ROWS`]) and every
     /// row's `weight_bytes`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -87,7 +87,7 @@ impl CloudCompareConfig {
             lsp: CloudLsp { weight: 1.0, kernel: LspKernel::Rbf { sigma: 1.0 }, k: 8 },
             rows: CLOUD_ROWS.iter().map(|r| r.to_string()).collect(),
             teacher_ensemble: None,
-            transfer_set: crate::transfer_set::TransferSet::Train,
+            transfer_set: crate::transfer::transfer_set::TransferSet::Train,
             int8_rows: false,
         }
     }
@@ -133,7 +133,7 @@ impl CloudCompareConfig {
             }
         }
         self.augmentation.validate()?;
-        crate::ensemble::validate_teacher_options(
+        crate::transfer::ensemble::validate_teacher_options(
             self.teacher_ensemble.as_ref(),
             self.transfer_set,
             self.int8_rows.then_some(&super::INT8_ROWS[..]),

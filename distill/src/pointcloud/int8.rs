@@ -1,6 +1,6 @@
 //! The point-cloud comparison's int8 rows (`--int8`): `teacher-int8` and `student+kd-int8`,
 //! the trained models with every weight rounded to int8 per output channel
-//! ([`crate::quantize_store`]), their input coordinates and every hidden activation that feeds
+//! ([`crate::compress::quantize_store`]), their input coordinates and every hidden activation that feeds
 //! a later layer (each EdgeConv or shared layer, the DGCNN's embedding, the pooled descriptor,
 //! the head's hidden layers; [`CloudModel::forward_hooked`]) rounded to uint8 grids calibrated
 //! on training clouds ([`ActivationQuant`]). Simulated in f32 (quantize-dequantize), as for
@@ -14,8 +14,8 @@ use rand_chacha::ChaCha8Rng;
 use tch::Tensor;
 
 use super::{CloudData, CloudEnsemble, TrainedCloudModel, EVAL_BATCH};
-use crate::ensemble::EnsembleCombine;
-use crate::quantize_store::{calibrate_hidden, int8_copy, ActivationQuant};
+use crate::compress::quantize_store::{calibrate_hidden, int8_copy, ActivationQuant};
+use crate::transfer::ensemble::EnsembleCombine;
 use crate::TrainError;
 
 /// The rows `--int8` adds after the others, each with the row it quantizes.

@@ -6,7 +6,7 @@
 //! [`PointCloudDataset`](gdistill_datasets::PointCloudDataset) on a device ([`CloudData`]: fixed
 //! evaluation clouds, training batches resampled and augmented per batch), [`train_cloud_model`]
 //! a teacher from labels, then students with a [`CloudObjective`] naming the teacher and the
-//! terms (the crate's [`crate::soft_target_loss`] and [`crate::lsp`] kernels). [`compare_clouds`]
+//! terms (the crate's [`crate::soft_target_loss`] and [`crate::losses::lsp`] kernels). [`compare_clouds`]
 //! runs the experiment `gdistill compare --dataset modelnet:DIR` prints.
 
 mod compare;

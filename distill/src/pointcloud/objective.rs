@@ -7,13 +7,13 @@
 //! student sees. LSP on dynamic graphs: each network's local structure at a point is over its own
 //! kNN in its own feature space at the compared stage; both distributions are computed on the
 //! union of the two neighbour sets (Yang et al. 2020, and DESIGN.md), with the crate's edge-list
-//! LSP ([`crate::lsp`]).
+//! LSP ([`crate::losses::lsp`]).
 
 use gdistill_models::pointcloud::{flat_neighbours, knn, CloudModel, CloudOutput};
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
-use crate::lsp::{lsp_loss, EdgeList, KlDirection, LspKernel};
+use crate::losses::lsp::{lsp_loss, EdgeList, KlDirection, LspKernel};
 use crate::{blend, cross_entropy, soft_target_loss};
 
 /// Hinton soft targets: `alpha * CE + (1 - alpha) * T^2 KL`.

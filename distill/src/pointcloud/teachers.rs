@@ -1,13 +1,13 @@
 //! Ensemble teachers and pseudo-data transfer sets for the point-cloud comparison.
 //!
 //! An ensemble teacher ([`CloudEnsemble`]) is K DGCNN teachers trained from different seeds
-//! ([`crate::ensemble::member_seed`]). The cloud students are distilled online (the teacher runs
+//! ([`crate::transfer::ensemble::member_seed`]). The cloud students are distilled online (the teacher runs
 //! on every augmented training batch), so the ensemble is itself a [`CloudModel`] whose logits
 //! are the members' combined at the distillation temperature
-//! ([`crate::ensemble::combine_logits`]); its per-point features, which LSP reads, are member
+//! ([`crate::transfer::ensemble::combine_logits`]); its per-point features, which LSP reads, are member
 //! 0's (an average of several networks' feature spaces has no meaning).
 //!
-//! A transfer set ([`crate::transfer_set`]) adds pseudo clouds to the training clouds of the
+//! A transfer set ([`crate::transfer::transfer_set`]) adds pseudo clouds to the training clouds of the
 //! `+kd` rows. They carry no label: [`CloudData`] gives them the label `-1`, and the objective
 //! replaces it with the teacher's answer on the very batch the student sees
 //! ([`label_pseudo_clouds`]).
@@ -21,9 +21,9 @@ use rand_chacha::ChaCha8Rng;
 use tch::Tensor;
 
 use super::TrainedCloudModel;
-use crate::ensemble::{combine_logits, EnsembleCombine};
 use crate::images::nearest_neighbours_tensor;
-use crate::transfer_set::{mixup, munge_with_neighbours, TransferSet, MUNGE_LOCAL_SCALE};
+use crate::transfer::ensemble::{combine_logits, EnsembleCombine};
+use crate::transfer::transfer_set::{mixup, munge_with_neighbours, TransferSet, MUNGE_LOCAL_SCALE};
 
 /// K trained cloud classifiers read as one, their logits combined at `temperature` (1 for the
 /// teacher row's accuracy, the KD temperature for the students' targets).
@@ -119,7 +119,7 @@ pub fn transfer_set_info(set: TransferSet, train: usize) -> Option<crate::images
 
 /// The `teacher` row of one seed as a [`CloudEnsemble`] at temperature 1: `first` (trained by
 /// the caller with the row's seed) and, for an ensemble, members 1..K trained the same way
-/// from [`crate::ensemble::member_seed`]s, with each member's test accuracy (empty for one
+/// from [`crate::transfer::ensemble::member_seed`]s, with each member's test accuracy (empty for one
 /// teacher). `on_member` is called before each further member trains.
 pub fn teacher_ensemble(
     first: TrainedCloudModel,
@@ -132,8 +132,10 @@ pub fn teacher_ensemble(
     let mut members = vec![first];
     for k in 1..config.ensemble_members() {
         on_member();
-        let settings =
-            super::CloudTrainConfig { seed: crate::ensemble::member_seed(settings.seed, k), ..settings.clone() };
+        let settings = super::CloudTrainConfig {
+            seed: crate::transfer::ensemble::member_seed(settings.seed, k),
+            ..settings.clone()
+        };
         let objective = super::CloudObjective::labels();
         members.push(super::train_cloud_model(&config.teacher, data, &objective, &settings, on_epoch)?);
     }

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use tch::{nn, nn::OptimizerConfig, Kind, Tensor};
 
 use super::{cloud_accuracy, predict_clouds, CloudData, CloudObjective};
-use crate::early_stopping::EarlyStopping;
+use crate::training::early_stopping::EarlyStopping;
 use crate::{cross_entropy, EpochStats, TrainError};
 
 /// Optimisation settings of one cloud training run.

@@ -11,9 +11,9 @@ use std::time::Instant;
 use gdistill_models::{ModelConfig, ModelError, ModelOutput, NodeFeatures, NodeModel};
 use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 
-use crate::early_stopping::EarlyStopping;
-use crate::epoch_terms::EpochTerms;
 use crate::losses::{cross_entropy, l2_penalty};
+use crate::training::early_stopping::EarlyStopping;
+use crate::training::epoch_terms::EpochTerms;
 use crate::{EpochStats, GraphData, Objective, TrainConfig, TrainError, Trained};
 
 /// One mini-batch as a method's terms see it.
@@ -104,7 +104,7 @@ pub(crate) fn train_in_batches<T: BatchTerms>(
         }
         let step_seconds = step_start.elapsed().as_secs_f64();
         let eval_start = Instant::now();
-        let val = crate::sampled::validation(model.as_ref(), data)?;
+        let val = crate::training::sampled::validation(model.as_ref(), data)?;
         let loss = sums.loss_per_node(nodes as usize, epoch, settings.lr)?;
         if stopping.end_epoch(epoch, loss, val, false, (step_seconds, eval_start), on_epoch) {
             break;
@@ -130,17 +130,17 @@ pub(crate) fn dense_features(data: &GraphData, what: &str) -> Result<Tensor, Tra
 
 /// The `+kd` rows' loss on a batch: `alpha * CE` on the batch's training nodes (none: omitted)
 /// plus `(1 - alpha) *` the teacher term on every node of the batch, as neighbour-sampled
-/// training computes it ([`crate::sampled::BatchTeacher`]), summed into one term.
+/// training computes it ([`crate::training::sampled::BatchTeacher`]), summed into one term.
 pub(crate) struct BatchTeacher<'a> {
     objective: &'a Objective,
-    terms: crate::sampled::BatchTeacher,
+    terms: crate::training::sampled::BatchTeacher,
     is_train: Tensor,
     labels: &'a Tensor,
 }
 
 impl<'a> BatchTeacher<'a> {
     fn new(objective: &'a Objective, data: &'a GraphData) -> BatchTeacher<'a> {
-        let terms = crate::sampled::BatchTeacher::new(objective);
+        let terms = crate::training::sampled::BatchTeacher::new(objective);
         let is_train = Tensor::zeros([data.num_nodes()], (Kind::Bool, data.device)).index_fill(0, &data.train, 1);
         BatchTeacher { objective, terms, is_train, labels: &data.labels }
     }

@@ -2,7 +2,7 @@
 //! Representation Knowledge Distillation for Graph Neural Networks", IEEE TNNLS 2022,
 //! arXiv 2111.04964), for GNN students.
 //!
-//! LSP ([`crate::lsp`]) matches each node's similarities to its neighbours; G-CRD aligns the
+//! LSP ([`crate::losses::lsp`]) matches each node's similarities to its neighbours; G-CRD aligns the
 //! student's node embeddings with the teacher's in a shared space, which preserves how the
 //! teacher places every node against every other (the global topology), edges or not. The
 //! last hidden layers of teacher (`h^t`, width `d_t`) and student (`h^s`, width `d_s`) each go

@@ -12,7 +12,7 @@ use super::adversarial::Pgd;
 use super::batch_student::{dense_features, train_in_batches, Batch, BatchTerms};
 use super::nosmog::{NosmogConfig, NosmogParts};
 use super::rsd::{rsd_loss, Projection};
-use crate::train::check_shapes;
+use crate::training::train::check_shapes;
 use crate::{EpochStats, GraphData, Objective, TrainConfig, TrainError, Trained};
 
 /// Trains a fresh MLP of `config` against `objective`'s teacher term, with NOSMOG's `parts`.

@@ -11,7 +11,7 @@ use super::code_kl::code_distillation_loss;
 use super::tokenizer::TrainedTokenizer;
 use super::VqgraphConfig;
 use crate::students::batch_student::{dense_features, train_in_batches, Batch, BatchTerms};
-use crate::train::check_shapes;
+use crate::training::train::check_shapes;
 use crate::{EpochStats, GraphData, Objective, TrainConfig, TrainError, Trained};
 
 /// Trains a fresh MLP of `config` against `objective` (the `+kd` rows' soft targets of the

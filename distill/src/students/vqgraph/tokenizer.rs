@@ -23,11 +23,11 @@ use tch::{nn, nn::OptimizerConfig, Kind, Reduction, Tensor};
 
 use super::quantize::{nearest_codes, quantize};
 use super::VqgraphConfig;
-use crate::early_stopping::EarlyStopping;
-use crate::epoch_terms::EpochTerms;
+use crate::losses::lsp::EdgeList;
 use crate::losses::{cross_entropy, l2_penalty};
-use crate::lsp::EdgeList;
 use crate::students::batch_student::dense_features;
+use crate::training::early_stopping::EarlyStopping;
+use crate::training::epoch_terms::EpochTerms;
 use crate::{EpochStats, GraphData, TrainConfig, TrainError, Trained};
 
 /// The tokenizer's own layers beside the teacher: encoder head, codebook, decoders.
@@ -162,7 +162,7 @@ pub fn train_tokenizer(
         sums.add(terms, 1.0);
         let step_seconds = step_start.elapsed().as_secs_f64();
         let eval_start = Instant::now();
-        let val = crate::sampled::validation(model.as_ref(), data)?;
+        let val = crate::training::sampled::validation(model.as_ref(), data)?;
         let loss = sums.loss_per_node(1, epoch, settings.lr)?;
         if stopping.end_epoch(epoch, loss, val, false, (step_seconds, eval_start), on_epoch) {
             break;

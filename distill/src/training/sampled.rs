@@ -9,9 +9,9 @@
 //! them ([`NodeModel::forward_blocks_t`]), giving
 //! logits for the seeds alone. One Adam step per batch. After each epoch the whole graph is
 //! evaluated ([`predict`]) for validation accuracy, with the early stopping and best-weights
-//! restore of full-batch [`train`](crate::train).
+//! restore of full-batch [`train`](crate::training::train).
 //!
-//! The [`Objective`] is [`train`](crate::train)'s, on the batch:
+//! The [`Objective`] is [`train`](crate::training::train)'s, on the batch:
 //!
 //! - labels: cross-entropy on the batch's seeds, which are training nodes;
 //! - a teacher term (soft targets or logit matching): the seeds are ALL nodes (the transfer set)
@@ -36,17 +36,17 @@ use std::time::Instant;
 use gdistill_datasets::NodeDataset;
 use gdistill_graph::{NeighborLoader, NeighborSampler, SampledBatch};
 use gdistill_models::{
-    full_degrees, record_sparse_products, sampled_block_matrices_with, BlockNorm, ModelConfig, ModelError, ModelOutput, NodeFeatures,
-    NodeModel, SparseMatrix,
+    full_degrees, record_sparse_products, sampled_block_matrices_with, BlockNorm, ModelConfig, ModelError, ModelOutput,
+    NodeFeatures, NodeModel, SparseMatrix,
 };
 use serde::{Deserialize, Serialize};
 use sprs::CsMat;
 use tch::{nn, nn::OptimizerConfig, Device, Tensor};
 
-use crate::early_stopping::EarlyStopping;
-use crate::epoch_terms::EpochTerms;
+use crate::losses::lsp::{lsp_loss_to, EdgeList, TeacherStructure};
 use crate::losses::{cross_entropy, l2_penalty, logit_matching_loss, soft_target_loss_from_log_probs};
-use crate::lsp::{lsp_loss_to, EdgeList, TeacherStructure};
+use crate::training::early_stopping::EarlyStopping;
+use crate::training::epoch_terms::EpochTerms;
 use crate::{
     accuracy_tensor, checked_hidden_index, predict, EpochStats, GraphData, Objective, TeacherTarget, TrainConfig,
     TrainError, Trained,
@@ -442,7 +442,7 @@ fn check_inputs(
         ));
     }
     // The checks full-batch training makes: feature and class counts, teacher logits, LSP.
-    crate::train::check_shapes(config, data, objective)?;
+    crate::training::train::check_shapes(config, data, objective)?;
     if data.train.numel() == 0 && objective.teacher.is_none() {
         return Err(TrainError::Config("training from labels needs training nodes, and the split has none".into()));
     }

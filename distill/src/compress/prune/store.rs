@@ -3,7 +3,7 @@
 //!
 //! The weights are the variables of two or more dimensions (tch's linear `[out, in]`, a
 //! convolution's `[out, in, k, k]`, the node models' `[in, out]`), the same rule as
-//! [`crate::quantize_store`]'s; biases and batch-norm parameters are neither pruned nor counted.
+//! [`crate::compress::quantize_store`]'s; biases and batch-norm parameters are neither pruned nor counted.
 
 use tch::{nn, Kind, Tensor};
 

@@ -1,6 +1,6 @@
 //! Mini-batch training of a graph-less MLP student from stored soft targets.
 //!
-//! Once a teacher's logits on every node are stored ([`crate::chunked`], `gdistill
+//! Once a teacher's logits on every node are stored ([`crate::training::chunked`], `gdistill
 //! soft-targets`), an MLP student needs neither the graph nor the teacher: each step reads a batch
 //! of node feature rows and the same rows of the teacher's tempered distribution. Memory on the
 //! device is one batch, whatever the size of the graph (GLNN, Zhang et al. ICLR 2022, trains its
@@ -15,8 +15,8 @@ use gdistill_models::{Arch, ModelConfig, ModelError, NodeFeatures, SparseMatrix}
 use sprs::CsMat;
 use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 
-use crate::early_stopping::EarlyStopping;
 use crate::losses::{cross_entropy, soft_target_loss_from_log_probs};
+use crate::training::early_stopping::EarlyStopping;
 use crate::{EpochStats, TrainConfig, TrainError, Trained};
 
 /// The distillation settings of a mini-batch run.

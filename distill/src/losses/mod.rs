@@ -13,6 +13,8 @@
 //! assert!(loss.double_value(&[]).abs() < 1e-6);
 //! ```
 
+pub mod lsp;
+
 use tch::{Reduction, Tensor};
 
 /// Mean cross-entropy of `logits` (`[n, classes]`) against integer `labels` (`[n]`).

@@ -1,5 +1,5 @@
 //! int8 post-training quantization of any model held in a variable store (the image and
-//! point-cloud classifiers), with [`crate::quantize`]'s per-output-channel weight quantizer and
+//! point-cloud classifiers), with [`crate::compress::quantize`]'s per-output-channel weight quantizer and
 //! its activation calibration.
 //!
 //! Every variable of two or more dimensions is a weight (tch's linear `[out, in]`, convolution
@@ -10,15 +10,15 @@
 //! the point-cloud rows round the input coordinates and, through
 //! `CloudModel::forward_hooked`, every hidden activation of the DGCNN and the PointNet
 //! ([`crate::pointcloud::Int8CloudActivations`], its grids read by [`HiddenRanges`]).
-//! Inference is simulated in f32, as for graphs ([`crate::quantize`]).
+//! Inference is simulated in f32, as for graphs ([`crate::compress::quantize`]).
 
 use std::cell::RefCell;
 
 use gdistill_models::ActivationHook;
 use tch::{nn, Tensor};
 
-pub use crate::quantize::ActivationQuant;
-use crate::quantize::QuantizedWeight;
+pub use crate::compress::quantize::ActivationQuant;
+use crate::compress::quantize::QuantizedWeight;
 
 /// Whether a variable is a weight matrix or kernel (quantized) rather than a bias, a
 /// batch-norm scale or a running statistic (kept f32).

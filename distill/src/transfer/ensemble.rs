@@ -182,7 +182,7 @@ impl EnsembleMembers {
 /// set of pseudo `inputs` and the int8 rows (`int8`: each int8 row with the row it quantizes).
 pub fn validate_teacher_options(
     ensemble: Option<&EnsembleConfig>,
-    transfer_set: crate::transfer_set::TransferSet,
+    transfer_set: crate::transfer::transfer_set::TransferSet,
     int8: Option<&[(&str, &str)]>,
     rows: &[String],
     inputs: &str,

@@ -1,7 +1,7 @@
 //! MUNGE pseudo nodes for a graph's MLP student (`compare --transfer-set munge:N,P` on graphs).
 //!
 //! On a graph the transfer set is already every node, so the question is whether pseudo
-//! *features* add anything (Bucilua et al. 2006's MUNGE, [`crate::transfer_set`]). Pseudo node
+//! *features* add anything (Bucilua et al. 2006's MUNGE, [`crate::transfer::transfer_set`]). Pseudo node
 //! `k` copies node `e = k mod n` and perturbs its features towards `e`'s nearest neighbour in
 //! feature space. The teacher labels it where it stands: `e`'s place in the graph with the
 //! perturbed features. In the teacher's operator the pseudo node's row is `e`'s row with `e`'s
@@ -27,7 +27,7 @@ use gdistill_models::{ModelError, NodeFeatures, SparseMatrix};
 use sprs::CsMat;
 use tch::{Device, Kind, Tensor};
 
-use crate::transfer_set::{munge_with_neighbours, MUNGE_LOCAL_SCALE};
+use crate::transfer::transfer_set::{munge_with_neighbours, MUNGE_LOCAL_SCALE};
 use crate::{GraphData, TrainError};
 
 /// Pseudo nodes: their features (`size x F`, CSR) and the real node each one copies.
@@ -47,7 +47,7 @@ pub fn munge_nodes(dataset: &NodeDataset, size: usize, p: f64, seed: u64) -> Pse
 }
 
 /// Each row's nearest other row (squared Euclidean), from `|x|^2 - 2 x y + |y|^2` in blocks of
-/// rows: the quadratic scan of [`crate::transfer_set::nearest_neighbours`] as matrix products,
+/// rows: the quadratic scan of [`crate::transfer::transfer_set::nearest_neighbours`] as matrix products,
 /// which Amazon's 13 752 x 767 features need.
 fn nearest_neighbours(x: &[f32], n: usize, d: usize) -> Vec<usize> {
     let all = Tensor::from_slice(x).view([n as i64, d as i64]);
@@ -200,6 +200,6 @@ mod tests {
         // 2 500 rows: more than two blocks of 1 024, the last one short.
         let (n, d) = (2500, 6);
         let x: Vec<f32> = (0..n * d).map(|_| rng.random::<f32>()).collect();
-        assert_eq!(super::nearest_neighbours(&x, n, d), crate::transfer_set::nearest_neighbours(&x, d));
+        assert_eq!(super::nearest_neighbours(&x, n, d), crate::transfer::transfer_set::nearest_neighbours(&x, d));
     }
 }

@@ -10,10 +10,10 @@ use gdistill_models::{record_sparse_products, ModelConfig, ModelError, ModelOutp
 use serde::{Deserialize, Serialize};
 use tch::{nn, nn::OptimizerConfig, Device, Tensor};
 
-use crate::early_stopping::{EarlyStopping, Selection};
+use crate::losses::lsp::{lsp_loss_to, EdgeList, KlDirection, LspKernel, TeacherStructure};
 use crate::losses::{cross_entropy, l2_penalty, logit_matching_loss, soft_target_loss_from_log_probs};
-use crate::lsp::{lsp_loss_to, EdgeList, KlDirection, LspKernel, TeacherStructure};
 use crate::students::gcrd::{GcrdHeads, GcrdTerm};
+use crate::training::early_stopping::{EarlyStopping, Selection};
 use crate::{accuracy_tensor, predict, GraphData};
 
 /// Optimisation settings.
@@ -100,7 +100,7 @@ impl TeacherTarget {
     }
 }
 
-/// Local structure preservation against the teacher's hidden features (see [`crate::lsp`]).
+/// Local structure preservation against the teacher's hidden features (see [`crate::losses::lsp`]).
 #[derive(Debug)]
 pub struct LspTerm {
     /// The teacher's hidden features at the matched layer, one row per node.

@@ -224,7 +224,7 @@ pub struct Quantized {
 /// the ensemble combines them.
 pub fn quantize_row(
     trained: &crate::Trained,
-    ensemble: Option<&crate::ensemble::Ensemble>,
+    ensemble: Option<&crate::transfer::ensemble::Ensemble>,
     data: &GraphData,
 ) -> Result<Quantized, crate::TrainError> {
     let start = std::time::Instant::now();
@@ -242,7 +242,7 @@ pub fn quantize_row(
                 bytes += model.weight_bytes();
                 members.push(Box::new(model));
             }
-            (Box::new(crate::ensemble::Ensemble::new(members, ensemble.combine())), bytes)
+            (Box::new(crate::transfer::ensemble::Ensemble::new(members, ensemble.combine())), bytes)
         }
     };
     Ok(Quantized { model, weight_bytes, seconds: start.elapsed().as_secs_f64() })
