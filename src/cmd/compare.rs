@@ -9,6 +9,7 @@ use gdistill_distill::compare::{compare_resumable, CompareConfig, KdLoss, Protoc
 use gdistill_distill::ensemble::{EnsembleCombine, EnsembleMembers};
 use gdistill_distill::journal::{dataset_identity, Journal, NoLog, RunLog};
 use gdistill_distill::lsp::LspKernel;
+use gdistill_distill::minibatch::EpochShape;
 use gdistill_distill::setting::Setting;
 use gdistill_distill::transfer_set::TransferSet;
 use gdistill_models::{Arch, SageAggregator};
@@ -95,6 +96,12 @@ pub struct CompareArgs {
     /// GLNN's teacher, and --protocol glnn's).
     #[arg(long, value_name = "mean|gcn")]
     pub sage_aggregator: Option<SageAggregator>,
+    /// How mlp+kd's mini-batch epochs (under --protocol glnn, or with distill_batch_size in a
+    /// config) walk the nodes: mixed (one shuffled pass, hard and soft terms in every batch) or
+    /// glnn (GLNN's code: a pass over the labelled nodes, then one over all, full batches only,
+    /// steps taken even on a zero loss).
+    #[arg(long, value_name = "mixed|glnn")]
+    pub distill_epoch: Option<EpochShape>,
     /// Hidden width of the MLP student.
     #[arg(long)]
     pub mlp_hidden: Option<i64>,
@@ -218,6 +225,7 @@ fn resolve_config(args: &CompareArgs, dataset: &NodeDataset, file: Option<Experi
     set(&mut config.teacher.options.aggregator, args.sage_aggregator);
     set(&mut config.gcn_small.options.aggregator, args.sage_aggregator);
     set(&mut config.mlp.hidden, args.mlp_hidden);
+    set(&mut config.distill_epoch, args.distill_epoch);
     set(&mut config.lsp.kernel, args.lsp_kernel);
     set(&mut config.lsp.weight, args.lsp_weight);
     if !args.lsp_ablation.is_empty() {
@@ -464,6 +472,7 @@ fn refuse_graph_flags(args: &CompareArgs, kind: &str, settings: &str, read: &[&s
         ("--gcn-small-hidden", args.gcn_small_hidden.is_some()),
         ("--sage-aggregator", args.sage_aggregator.is_some()),
         ("--mlp-hidden", args.mlp_hidden.is_some()),
+        ("--distill-epoch", args.distill_epoch.is_some()),
         ("--lsp-kernel", args.lsp_kernel.is_some()),
         ("--lsp-weight", args.lsp_weight.is_some()),
         ("--lsp-ablation", !args.lsp_ablation.is_empty()),

@@ -12,7 +12,7 @@ use gdistill_distill::{
 use gdistill_datasets::{NodeDataset, SoftTargets};
 use gdistill_distill::accuracy;
 use gdistill_distill::chunked::chunked_logits;
-use gdistill_distill::minibatch::{train_mlp_on_soft_targets, SoftTargetBatches};
+use gdistill_distill::minibatch::{train_mlp_on_soft_targets, EpochShape, SoftTargetBatches};
 use gdistill_models::{Arch, ModelConfig};
 use tch::Tensor;
 
@@ -265,7 +265,12 @@ fn from_soft_targets(args: &DistillArgs, path: &Path) -> Result<()> {
     let logits = Tensor::from_slice(&targets.logits).view([targets.nodes as i64, targets.classes as i64]);
     let config = mlp_student_config(args, &dataset);
     let settings = args.optim.config();
-    let batches = SoftTargetBatches { batch_size: args.batch_size, temperature: args.temperature, alpha: args.alpha };
+    let batches = SoftTargetBatches {
+        batch_size: args.batch_size,
+        temperature: args.temperature,
+        alpha: args.alpha,
+        epoch: EpochShape::Mixed,
+    };
     let bar = epoch_bar("mlp+kd", settings.epochs);
     let mut history = Vec::new();
     let trained = train_mlp_on_soft_targets(&config, &dataset, &logits, device, &settings, batches, &mut |s| {

@@ -300,6 +300,7 @@ pub fn compare_resumable(
                         batch_size: config.distill_batch_size.unwrap_or(1),
                         temperature: config.temperature,
                         alpha: config.alpha,
+                        epoch: config.distill_epoch,
                     };
                     train_mlp_on_soft_targets(
                         &cfg,

@@ -9,6 +9,7 @@ use crate::compress::prune::compare_rows::PruneRowsConfig;
 use crate::compress::prune::HessianEstimator;
 use crate::graphs::setting::Setting;
 use crate::losses::lsp::{KlDirection, LspKernel};
+use crate::training::minibatch::EpochShape;
 use crate::transfer::transfer_set::TransferSet;
 use crate::{Objective, Selection, TrainConfig};
 
@@ -100,6 +101,10 @@ pub struct CompareConfig {
     /// steps each for one pass over the nodes, where full-batch needs that many passes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distill_batch_size: Option<usize>,
+    /// How those mini-batch epochs walk the nodes: one mixed pass (the default) or GLNN's
+    /// code's two passes with its dropped remainders and zero-loss labelled steps.
+    #[serde(default, skip_serializing_if = "EpochShape::is_mixed")]
+    pub distill_epoch: EpochShape,
     pub kd_loss: KdLoss,
     pub temperature: f64,
     /// Weight of the hard-label term; `1 - alpha` goes to the teacher's targets.
@@ -280,6 +285,7 @@ impl CompareConfig {
             small_training,
             distill_training: lr_cap(TrainConfig { weight_decay: 0.0, epochs: 400, ..TrainConfig::default() }),
             distill_batch_size: None,
+            distill_epoch: EpochShape::Mixed,
             kd_loss: KdLoss::SoftTargets,
             // A GAT teacher's probabilities at T = 2 were too flat for its 1-head small student:
             // on Cora (5 seeds, validation) gat-small+kd 0.786 at T = 2 against 0.822 at T = 1,
@@ -369,6 +375,9 @@ impl CompareConfig {
             if self.kd_loss != KdLoss::SoftTargets || !self.transfer_set.is_train() {
                 return Err("distill_batch_size trains mlp+kd on soft targets over every node: it needs kd_loss soft-targets and no munge transfer set".into());
             }
+        }
+        if self.distill_epoch != EpochShape::Mixed && self.distill_batch_size.is_none() {
+            return Err("distill_epoch glnn shapes mlp+kd's mini-batch epochs: it needs distill_batch_size (set by --protocol glnn)".into());
         }
         if !self.small_rows && self.prune.rows {
             return Err(

@@ -26,6 +26,62 @@ pub struct SoftTargetBatches {
     pub temperature: f64,
     /// Weight of the hard-label term, on the batch's training nodes.
     pub alpha: f64,
+    /// How an epoch walks the nodes.
+    pub epoch: EpochShape,
+}
+
+/// How an epoch of the mini-batch student walks the nodes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EpochShape {
+    /// One shuffled pass over every node; each batch's loss is `alpha * CE` on its training
+    /// nodes plus `(1 - alpha) * KD` on all of them; the last batch may be short.
+    #[default]
+    Mixed,
+    /// GLNN's code (`distill_run_transductive`, `train_mini_batch`): first a pass over the
+    /// training nodes with `alpha * CE`, then a pass over every node with `(1 - alpha) * KD`,
+    /// each in `max(1, n / batch)` full batches of a fresh permutation (the rest of the nodes
+    /// sit the epoch out). With `alpha = 0` the first pass still takes its optimiser steps on a
+    /// zero loss, so weight decay (coupled into Adam's gradient) and Adam's moments move the
+    /// weights once per labelled batch. Not in GLNN's paper; here to measure what its published
+    /// figures owe to it.
+    Glnn,
+}
+
+impl EpochShape {
+    /// Whether this is the default (a config leaves it out).
+    pub fn is_mixed(&self) -> bool {
+        *self == EpochShape::Mixed
+    }
+}
+
+impl std::str::FromStr for EpochShape {
+    type Err = String;
+    fn from_str(s: &str) -> Result<EpochShape, String> {
+        match s {
+            "mixed" => Ok(EpochShape::Mixed),
+            "glnn" => Ok(EpochShape::Glnn),
+            _ => Err(format!("unknown epoch shape {s:?}: mixed or glnn")),
+        }
+    }
+}
+
+/// What a step's loss is made of.
+#[derive(Clone, Copy)]
+enum Term {
+    /// `alpha * CE` on the batch's training nodes plus `(1 - alpha) * KD` on all.
+    Mixed,
+    /// `alpha * CE` on the batch (all training nodes).
+    Labels,
+    /// `(1 - alpha) * KD` on the batch.
+    Soft,
+}
+
+/// GLNN's batches of one pass: `max(1, len / size)` batches of `size` from `order`, or one of
+/// all of `order` when it is shorter than a batch; the remainder is left out.
+pub fn glnn_batches(order: &[i64], size: usize) -> std::slice::Chunks<'_, i64> {
+    let count = (order.len() / size).max(1);
+    order[..order.len().min(count * size)].chunks(size)
 }
 
 /// Trains an MLP of `config` on `dataset`'s features against `teacher_logits` (`[N, C]`, any
@@ -89,29 +145,60 @@ pub fn train_mlp_on_soft_targets(
     let mut stopping = EarlyStopping::selecting(&vs, settings.patience, settings.select);
     let mut epochs_run = 0;
 
+    let train_ids: Vec<i64> = dataset.train.iter().map(|&i| i as i64).collect();
+    let permutation = |len: usize| -> Result<Vec<i64>, TrainError> {
+        let order = Tensor::randperm(len as i64, (Kind::Int64, Device::Cpu));
+        Ok(Vec::try_from(&order).map_err(ModelError::from)?)
+    };
     for epoch in 0..settings.epochs {
         epochs_run = epoch + 1;
         let step_start = Instant::now();
-        let order = Tensor::randperm(n as i64, (Kind::Int64, Device::Cpu));
-        let order: Vec<i64> = Vec::try_from(&order).map_err(ModelError::from)?;
+        // (batch of node ids, what its loss is)
+        let mut steps: Vec<(Vec<i64>, Term)> = Vec::new();
+        match batches.epoch {
+            EpochShape::Mixed => {
+                let order = permutation(n)?;
+                steps.extend(order.chunks(batches.batch_size).map(|b| (b.to_vec(), Term::Mixed)));
+            }
+            EpochShape::Glnn => {
+                if !train_ids.is_empty() {
+                    let order: Vec<i64> =
+                        permutation(train_ids.len())?.iter().map(|&k| train_ids[k as usize]).collect();
+                    steps.extend(glnn_batches(&order, batches.batch_size).map(|b| (b.to_vec(), Term::Labels)));
+                }
+                let order = permutation(n)?;
+                steps.extend(glnn_batches(&order, batches.batch_size).map(|b| (b.to_vec(), Term::Soft)));
+            }
+        }
         let (mut loss_sum, mut seen) = (0.0, 0usize);
-        for batch in order.chunks(batches.batch_size) {
+        for (batch, term) in &steps {
             let nodes: Vec<usize> = batch.iter().map(|&i| i as usize).collect();
             let rows = index(&nodes);
             let x = dense_rows(&features, &nodes, device);
             let logits = model.forward_t(&x, &no_graph, true).logits;
             let soft =
-                soft_target_loss_from_log_probs(&logits, &q.index_select(0, &rows).to(device), batches.temperature);
-            let train_rows = is_train.index_select(0, &rows).nonzero().view([-1]);
-            let loss = if batches.alpha > 0.0 && train_rows.size()[0] > 0 {
-                let t = train_rows.to(device);
-                let hard = cross_entropy(
+                || soft_target_loss_from_log_probs(&logits, &q.index_select(0, &rows).to(device), batches.temperature);
+            let hard_on = |t: &Tensor| {
+                let t = t.to(device);
+                cross_entropy(
                     &logits.index_select(0, &t),
                     &labels.index_select(0, &rows).to(device).index_select(0, &t),
-                );
-                hard * batches.alpha + soft * (1.0 - batches.alpha)
-            } else {
-                soft * (1.0 - batches.alpha)
+                )
+            };
+            let loss = match term {
+                Term::Mixed => {
+                    let train_rows = is_train.index_select(0, &rows).nonzero().view([-1]);
+                    if batches.alpha > 0.0 && train_rows.size()[0] > 0 {
+                        hard_on(&train_rows) * batches.alpha + soft() * (1.0 - batches.alpha)
+                    } else {
+                        soft() * (1.0 - batches.alpha)
+                    }
+                }
+                // Multiplied, not skipped, when alpha is 0: GLNN's step then still happens.
+                Term::Labels => {
+                    hard_on(&Tensor::arange(nodes.len() as i64, (Kind::Int64, Device::Cpu))) * batches.alpha
+                }
+                Term::Soft => soft() * (1.0 - batches.alpha),
             };
             opt.zero_grad();
             loss.backward();
