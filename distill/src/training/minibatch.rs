@@ -15,7 +15,7 @@ use gdistill_models::{Arch, ModelConfig, ModelError, NodeFeatures, SparseMatrix}
 use sprs::CsMat;
 use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 
-use crate::losses::{cross_entropy, soft_target_loss_from_log_probs};
+use crate::losses::{blend, cross_entropy, soft_target_loss_from_log_probs};
 use crate::training::early_stopping::EarlyStopping;
 use crate::{EpochStats, TrainConfig, TrainError, Trained};
 
@@ -189,7 +189,7 @@ pub fn train_mlp_on_soft_targets(
                 Term::Mixed => {
                     let train_rows = is_train.index_select(0, &rows).nonzero().view([-1]);
                     if batches.alpha > 0.0 && train_rows.size()[0] > 0 {
-                        hard_on(&train_rows) * batches.alpha + soft() * (1.0 - batches.alpha)
+                        blend(batches.alpha, hard_on(&train_rows), soft())
                     } else {
                         soft() * (1.0 - batches.alpha)
                     }
