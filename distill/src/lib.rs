@@ -9,7 +9,7 @@
 //!
 //! Folders: [`training`] (the loops), [`losses`], [`students`] (NOSMOG, VQGraph, G-CRD),
 //! [`transfer`] (ensembles, pseudo data), [`compress`] (pruning, int8); the experiments
-//! ([`graphs`], [`images`], [`pointcloud`]); and [`journal`], [`tune`], [`online`], [`bench`].
+//! ([`graphs`], [`images`], [`pointcloud`]); and [`journal`], [`tune`], [`online`], [`bench`](mod@bench).
 //!
 //! ```
 //! use gdistill_distill::soft_target_loss;

@@ -2,7 +2,7 @@
 //!
 //! [`nosmog`] (Tian et al., ICLR 2023) adds two of them to soft targets: representation
 //! similarity distillation ([`rsd`]) and adversarial feature augmentation ([`adversarial`]),
-//! trained on mini-batches of the nodes training sees ([`nosmog::train_nosmog`]). Its third
+//! trained on mini-batches of the nodes training sees ([`train_nosmog`]). Its third
 //! piece, DeepWalk position features ([`deepwalk`]), is a feature spec (`deepwalk:K`), not a loss.
 //!
 //! [`gcrd`] (Joshi et al., TNNLS 2022) distils into small GNN students instead: their embeddings

@@ -1,4 +1,4 @@
-//! Training loops and what they share: the full-batch loop ([`train`]), neighbour-sampled
+//! Training loops and what they share: the full-batch loop ([`crate::train`]), neighbour-sampled
 //! mini-batches ([`sampled`]), the graph-less student from stored soft targets ([`minibatch`]),
 //! layer-wise inference for graphs too big for one forward ([`chunked`]), early stopping,
 //! evaluation, and a dataset moved onto a device ([`GraphData`]).
