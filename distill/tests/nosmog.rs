@@ -247,3 +247,23 @@ fn the_radius_is_in_units_of_the_non_zero_features() {
     assert!((feature_scale(&signed) - 3.0).abs() < 1e-9);
     assert_eq!(feature_scale(&Tensor::zeros([2, 2], (Kind::Float, Device::Cpu))), 1.0);
 }
+
+/// Cosine RSD by hand: teacher rows (1, 0) and (1, 1) have cosine 1/sqrt 2, student rows
+/// (2, 0) and (0, 3) have cosine 0; the two off-diagonal entries differ by 1/sqrt 2, so the
+/// mean of the squared differences over the 4 entries is (2 * 1/2) / 4 = 0.25, at any scale.
+#[test]
+fn cosine_rsd_matches_a_hand_computation_and_ignores_scale() {
+    use gdistill_distill::students::rsd::{rsd_loss_with, RsdSimilarity};
+    let teacher = Tensor::from_slice(&[1.0f32, 0.0, 1.0, 1.0]).view([2, 2]);
+    let student = Tensor::from_slice(&[2.0f32, 0.0, 0.0, 3.0]).view([2, 2]);
+    let loss = |t: &Tensor, s: &Tensor| rsd_loss_with(t, s, RsdSimilarity::Cosine).double_value(&[]);
+    assert!((loss(&teacher, &student) - 0.25).abs() < 1e-6, "{}", loss(&teacher, &student));
+    assert!((loss(&(&teacher * 100.0), &(&student * 0.01)) - 0.25).abs() < 1e-6, "scale moved the loss");
+    let inner = rsd_loss_with(&(&teacher * 100.0), &student, RsdSimilarity::Inner).double_value(&[]);
+    assert!(inner > 1e3, "the paper's inner products keep the scale: {inner}");
+    // A zero row has no direction: it contributes zeros, not NaN, and its gradient is finite.
+    let zero_row = Tensor::from_slice(&[0.0f32, 0.0, 1.0, 1.0]).view([2, 2]).set_requires_grad(true);
+    let l = rsd_loss_with(&teacher, &zero_row, RsdSimilarity::Cosine);
+    l.backward();
+    assert!(l.double_value(&[]).is_finite() && zero_row.grad().isfinite().all().int64_value(&[]) == 1);
+}

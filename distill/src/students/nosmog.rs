@@ -16,6 +16,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::rsd::RsdSimilarity;
+
 /// The `nosmog` table of a comparison's config: present (`--nosmog`), it adds the row
 /// `mlp+nosmog` and its ablations.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -25,6 +27,9 @@ pub struct NosmogConfig {
     pub ablations: bool,
     /// Weight of the RSD term.
     pub rsd_weight: f64,
+    /// RSD's similarity: `inner` (the paper's) or `cosine` (scale-free, [`super::rsd::RsdSimilarity`]).
+    #[serde(skip_serializing_if = "RsdSimilarity::is_inner")]
+    pub rsd_similarity: RsdSimilarity,
     /// Width of the student's projection before its Gram matrix; absent: the student's last
     /// hidden width.
     pub projection_width: Option<i64>,
@@ -49,6 +54,7 @@ impl Default for NosmogConfig {
         NosmogConfig {
             ablations: true,
             rsd_weight: 0.1,
+            rsd_similarity: RsdSimilarity::Inner,
             projection_width: None,
             adv_eps: 0.04,
             adv_steps: 5,

@@ -11,7 +11,7 @@ use tch::{nn, Kind, Tensor};
 use super::adversarial::Pgd;
 use super::batch_student::{dense_features, train_in_batches, Batch, BatchTerms};
 use super::nosmog::{NosmogConfig, NosmogParts};
-use super::rsd::{rsd_loss, Projection};
+use super::rsd::{rsd_loss_with, Projection};
 use crate::training::train::check_shapes;
 use crate::{EpochStats, GraphData, Objective, TrainConfig, TrainError, Trained};
 
@@ -58,7 +58,8 @@ impl BatchTerms for NosmogTerms<'_> {
         let mut terms = vec![];
         if let (Some(projection), Some(hidden)) = (&self.projection, self.teacher_hidden) {
             let student = projection.forward(batch.out.hidden.last().expect("checked"));
-            terms.push(("RSD", rsd_loss(&hidden.index_select(0, batch.idx), &student) * self.nosmog.rsd_weight));
+            let rsd = rsd_loss_with(&hidden.index_select(0, batch.idx), &student, self.nosmog.rsd_similarity);
+            terms.push(("RSD", rsd * self.nosmog.rsd_weight));
         }
         if self.parts.adversarial {
             // The attack reads the student without dropout: the worst case for the model

@@ -22,6 +22,7 @@
 //! assert!(rsd_loss(&teacher, &student).double_value(&[]).abs() < 1e-6);
 //! ```
 
+use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
 /// `h h^T`: the inner products of every pair of rows of `h` (`[B, d]` -> `[B, B]`).
@@ -33,6 +34,42 @@ pub fn gram(h: &Tensor) -> Tensor {
 /// different widths; only their rows (the batch's nodes, in the same order) must match.
 pub fn rsd_loss(teacher: &Tensor, student: &Tensor) -> Tensor {
     (gram(teacher) - gram(student)).square().mean(student.kind())
+}
+
+/// How RSD measures the similarity of two nodes' representations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RsdSimilarity {
+    /// Inner products, as the paper and its code: the loss scales with the square of the
+    /// teacher's hidden magnitudes, so its weight must be found per teacher and dataset (0.1
+    /// collapsed a Cora student here, docs/nosmog.md).
+    #[default]
+    Inner,
+    /// Cosines (rows scaled to unit length first): every entry lies in [-1, 1] whatever the
+    /// teacher's scale, so one weight means the same on every dataset. Not the paper's.
+    Cosine,
+}
+
+impl RsdSimilarity {
+    /// Whether this is the paper's (a config leaves it out).
+    pub fn is_inner(&self) -> bool {
+        *self == RsdSimilarity::Inner
+    }
+}
+
+/// [`rsd_loss`] with the similarity `similarity`.
+pub fn rsd_loss_with(teacher: &Tensor, student: &Tensor, similarity: RsdSimilarity) -> Tensor {
+    match similarity {
+        RsdSimilarity::Inner => rsd_loss(teacher, student),
+        RsdSimilarity::Cosine => rsd_loss(&unit_rows(teacher), &unit_rows(student)),
+    }
+}
+
+/// Rows scaled to unit L2 length; a zero row stays zero (an all-zero ReLU output has no
+/// direction). The floor sits under the square root, whose slope at 0 is infinite, so that a
+/// zero row's gradient stays finite.
+fn unit_rows(h: &Tensor) -> Tensor {
+    h / h.square().sum_dim_intlist(1, true, h.kind()).clamp_min(1e-24).sqrt()
 }
 
 /// The student's learned projection into the space whose similarities are matched: one
