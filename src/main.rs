@@ -35,8 +35,9 @@ use clap::{Parser, Subcommand};
         linqs:PREFIX, npz:PATH[:K], ogb:DIR[:SPLIT], csv:edges=FILE,features=FILE,labels=FILE[,split=FILE], \
         h5:PATH, csbm:nodes=N,classes=C,... (synthetic).\n\
         The data directory is --data-dir, else $GDISTILL_DATA_DIR, else ./data.",
-    // soft-targets takes --dataset or --partitions: which one is checked when it runs.
-    mut_subcommand("soft-targets", |c| c.mut_arg("dataset", |a| a.required(false)))
+    // soft-targets and train take --dataset or --partitions: which one is checked when they run.
+    mut_subcommand("soft-targets", |c| c.mut_arg("dataset", |a| a.required(false))),
+    mut_subcommand("train", |c| c.mut_arg("dataset", |a| a.required(false)))
 )]
 struct Cli {
     #[command(subcommand)]
@@ -139,7 +140,9 @@ fn main() {
     // Under mpirun/srun with several ranks: MPI up until the end of main (see src/cmd/mpi/).
     let _mpi = cmd::mpi::launch();
     let result = match cli.command {
-        _ if cmd::mpi::ranks().is_some() && !matches!(cli.command, Command::Distill(_) | Command::SoftTargets(_)) => {
+        _ if cmd::mpi::ranks().is_some()
+            && !matches!(cli.command, Command::Distill(_) | Command::SoftTargets(_) | Command::Train(_)) =>
+        {
             Err(anyhow::anyhow!(cmd::mpi::ONLY_THESE_COMMANDS))
         }
         Command::Data(c) => cmd::data::run(c),

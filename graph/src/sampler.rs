@@ -255,7 +255,19 @@ fn check_nodes(graph: &Graph, nodes: &[usize]) -> Result<(), GraphError> {
 
 /// Up to `fanout` distinct neighbours of `v` (its self-loop excluded), ascending.
 fn sample_neighbors(graph: &Graph, v: usize, fanout: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
-    let neighbors = graph.neighbors(v);
+    sample_row(graph.neighbors(v), v, fanout, rng)
+}
+
+/// The neighbours [`NeighborSampler::sample`] draws for node `v` at hop `hop` of a batch sampled
+/// with `seed`, from `v`'s row `neighbors` (sorted global ids, as [`Graph::neighbors`] gives
+/// them). A process that holds only some rows (a part of a partitioned graph) samples for its own
+/// nodes with this and gets exactly the picks a process holding the whole graph would draw, so
+/// the owner of a node can sample for a batch another process assembles.
+pub fn sample_node(neighbors: &[usize], v: usize, fanout: usize, seed: u64, hop: usize) -> Vec<usize> {
+    sample_row(neighbors, v, fanout, &mut keyed_rng(TAG_NODE, seed, hop as u64, v as u64))
+}
+
+fn sample_row(neighbors: &[usize], v: usize, fanout: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
     let self_at = neighbors.binary_search(&v).ok();
     let candidates = neighbors.len() - usize::from(self_at.is_some());
     // Candidate `i` skips over the self-loop's slot.

@@ -322,3 +322,22 @@ fn isolated_seeds_give_empty_blocks() {
     assert_eq!(batch.layer_nodes, vec![2, 2, 2]);
     assert!(batch.blocks.iter().all(|b| b.num_edges() == 0));
 }
+
+/// `sample_node` from a row alone draws what the sampler drew from the whole graph, node by node
+/// and hop by hop: what lets the owner of a node sample it for another process's batch.
+#[test]
+fn sample_node_from_a_row_draws_the_batch_picks() {
+    let mut r = rng(41);
+    let g = sparse_graph(&mut r, 300, 1500);
+    let sampler = NeighborSampler::new(vec![4, 3]).unwrap();
+    let seeds = random_seeds(&mut r, 300, 20);
+    let batch = sampler.sample(&g, &seeds, 9).unwrap();
+    for (hop, &fanout) in sampler.fanouts().iter().enumerate() {
+        let block = &batch.blocks[batch.blocks.len() - 1 - hop];
+        for k in 0..block.num_dst {
+            let v = batch.n_id[k];
+            let drawn: Vec<usize> = block.neighbors(k).iter().map(|&j| batch.n_id[j]).collect();
+            assert_eq!(gdistill_graph::sample_node(g.neighbors(v), v, fanout, 9, hop), drawn, "node {v} hop {hop}");
+        }
+    }
+}

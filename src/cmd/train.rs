@@ -89,8 +89,14 @@ impl OptimArgs {
 
 #[derive(Args)]
 pub struct TrainArgs {
+    /// The dataset (required unless --partitions gives it).
     #[command(flatten)]
-    pub dataset: DatasetArgs,
+    pub dataset: Option<DatasetArgs>,
+    /// Under `mpirun -np P`, with --sampler neighbor: a folder written by `gdistill partition
+    /// --parts P`; rank r reads only its part and fetches remote nodes' samples and features from
+    /// their owners (see src/cmd/mpi/train.rs).
+    #[arg(long, value_name = "DIR")]
+    pub partitions: Option<PathBuf>,
     #[command(flatten)]
     pub device: DeviceArgs,
     #[command(flatten)]
@@ -202,12 +208,20 @@ pub fn model_config(args: &ModelArgs, p: &Prepared) -> ModelConfig {
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {
+    if super::mpi::ranks().is_some() {
+        return super::mpi::train::run(args);
+    }
+    anyhow::ensure!(
+        args.partitions.is_none(),
+        "--partitions trains across MPI ranks: start it with `mpirun -np P` (P the number of parts)"
+    );
+    let dataset = args.dataset.as_ref().context("--dataset is required (or, under mpirun, --partitions DIR)")?;
     args.optim.config().validate().map_err(anyhow::Error::msg)?;
     if let Some(path) = &args.plot {
         crate::plot::check_png_path(path)?;
     }
     let wants_sampler = args.sampling.given().iter().any(|&(_, given)| given);
-    let p = prepare_keeping(&args.dataset, &args.device, args.optim.normalize(), wants_sampler)?;
+    let p = prepare_keeping(dataset, &args.device, args.optim.normalize(), wants_sampler)?;
     let config = model_config(&args.model, &p);
     let settings = args.optim.config();
     let sampler = args.sampling.resolve(None, p.sampled.as_ref().map_or(0, |d| d.train.len()))?;

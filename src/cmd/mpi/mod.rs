@@ -8,15 +8,20 @@
 //!
 //! - `gdistill soft-targets`: partitioned layer-wise teacher inference with halo exchange
 //!   ([`soft_targets`]), written as one shard per rank plus a manifest ([`shards`]);
-//! - `gdistill distill --soft-targets ... --model mlp`: a data-parallel student ([`student`]).
+//! - `gdistill distill --soft-targets ... --model mlp`: a data-parallel student ([`student`]);
+//! - `gdistill train --partitions DIR --sampler neighbor`: a GCN or SAGE teacher trained
+//!   data-parallel on sampled mini-batches, each rank reading only its part ([`train`]).
 //!
 //! Every other command is refused under P > 1 ranks. An error on any rank aborts the whole job
 //! (`MPI_Abort`) after printing it, so no rank waits forever on a collective its peer will never
 //! join; a rank killed outright is detected by the launcher, which ends the others.
 
+pub mod exchange;
+pub mod part_sampler;
 pub mod shards;
 pub mod soft_targets;
 pub mod student;
+pub mod train;
 
 use std::cell::Cell;
 
@@ -28,8 +33,8 @@ use mpi::traits::Root;
 use mpi::Count;
 
 /// Why another command is refused across ranks.
-pub const ONLY_THESE_COMMANDS: &str = "only `gdistill soft-targets` and `gdistill distill --soft-targets` run across \
-     MPI ranks: run this command without mpirun (or with one rank)";
+pub const ONLY_THESE_COMMANDS: &str = "only `gdistill soft-targets`, `gdistill distill --soft-targets` and \
+     `gdistill train --partitions` run across MPI ranks: run this command without mpirun (or with one rank)";
 
 thread_local! {
     /// Rank and size of this process, once MPI is up with more than one rank.

@@ -40,17 +40,17 @@ use crate::output::epoch_bar;
 
 /// The model's variables in name order (the same order on every rank: `VarStore::variables` is
 /// a hash map, whose order differs between processes).
-fn ordered_variables(vs: &nn::VarStore) -> Vec<Tensor> {
+pub(super) fn ordered_variables(vs: &nn::VarStore) -> Vec<Tensor> {
     vs.variables().into_iter().collect::<BTreeMap<_, _>>().into_values().collect()
 }
 
-fn flatten(tensors: &[Tensor]) -> Result<Vec<f32>> {
+pub(super) fn flatten(tensors: &[Tensor]) -> Result<Vec<f32>> {
     let flat = Tensor::cat(&tensors.iter().map(|t| t.to_device(Device::Cpu).view([-1])).collect::<Vec<_>>(), 0);
     Ok(Vec::try_from(flat.to_kind(Kind::Float))?)
 }
 
 /// Copies consecutive slices of `values` into `tensors`.
-fn unflatten(values: &[f32], tensors: &[Tensor]) {
+pub(super) fn unflatten(values: &[f32], tensors: &[Tensor]) {
     let mut at = 0;
     tch::no_grad(|| {
         for t in tensors {
@@ -68,7 +68,7 @@ fn weights_hash(variables: &[Tensor]) -> Result<u64> {
 }
 
 /// Whether every rank's weights hash the same; `Err` names the step and the hashes.
-fn check_identical(world: &SimpleCommunicator, variables: &[Tensor], when: &str) -> Result<()> {
+pub(super) fn check_identical(world: &SimpleCommunicator, variables: &[Tensor], when: &str) -> Result<()> {
     let mine = weights_hash(variables)?;
     let mut all = vec![0u64; world.size() as usize];
     world.all_gather_into(&mine, &mut all[..]);
@@ -82,7 +82,7 @@ fn check_identical(world: &SimpleCommunicator, variables: &[Tensor], when: &str)
 
 /// The test hook behind `GDISTILL_MPI_TEST_PERTURB=RANK:STEP`: the rank named nudges one weight
 /// after that step, so that the tests can see the weight check catch ranks that drift apart.
-fn perturb_for_tests(rank: usize, step: usize, variables: &[Tensor]) {
+pub(super) fn perturb_for_tests(rank: usize, step: usize, variables: &[Tensor]) {
     if std::env::var("GDISTILL_MPI_TEST_PERTURB").is_ok_and(|s| s == format!("{rank}:{step}")) {
         tch::no_grad(|| {
             let mut v = variables[0].shallow_clone();
@@ -91,7 +91,7 @@ fn perturb_for_tests(rank: usize, step: usize, variables: &[Tensor]) {
     }
 }
 
-fn zero_grads(variables: &[Tensor]) {
+pub(super) fn zero_grads(variables: &[Tensor]) {
     tch::no_grad(|| {
         for v in variables {
             let _ = v.grad().zero_();

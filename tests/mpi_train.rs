@@ -1,0 +1,263 @@
+//! Distributed teacher training (`mpirun -np 2 gdistill train --partitions DIR --sampler
+//! neighbor`, issue 30), on Cora cut in two (and once in three) by METIS:
+//! - the first step's gradient, summed over the ranks, equals the gradient one process computes
+//!   for the union of the ranks' batches, sampled on the whole graph by the single-process
+//!   sampler with the same batch seed (GCN and SAGE);
+//! - the weights are identical on both ranks after every step, and the check catches a rank that
+//!   drifts;
+//! - the checkpoint rank 0 writes loads in `gdistill eval` in one process, which reports the
+//!   test accuracy the ranks computed;
+//! - a partition of another part count, a part file of another partition run and a killed rank
+//!   end the job with one message and leave no checkpoint.
+//!
+//! Without `mpirun` these tests print a note and pass, unless `CI=true`, where they fail.
+
+#[path = "support/cli.rs"]
+mod cli;
+#[path = "support/data.rs"]
+mod data;
+#[path = "support/mpirun.rs"]
+mod mpirun;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use gdistill_distill::{cross_entropy, l2_penalty};
+use gdistill_graph::NeighborSampler;
+use gdistill_models::{full_degrees, record_sparse_products, sampled_block_matrices, Arch, ModelConfig, NodeFeatures};
+use mpirun::{gdistill_in, have_mpirun, mpirun, ok, ONE_JOB};
+use tch::{nn, Device, Tensor};
+
+/// Cora cut in two by METIS, in `dir/parts`.
+fn partition(dir: &Path, parts: &str, method: &str, out: &str) {
+    ok(gdistill_in(&["partition", "-d", "cora", "--parts", parts, "--method", method, "-o", out], dir));
+}
+
+/// The single-process gradient of the union of the ranks' first batches: the whole graph, the
+/// single-process sampler, the dumped initial weights; cross-entropy averaged over the union's
+/// seeds plus weight decay on the first layer, as `train --sampler neighbor` computes it.
+fn union_gradient(dump: &serde_json::Value, arch: Arch, hidden: i64, fanouts: &[usize]) -> BTreeMap<String, Vec<f32>> {
+    let mut dataset = gdistill_datasets::load("cora", &data::data_root()).unwrap();
+    dataset.row_normalize_features();
+    let seeds: Vec<usize> = dump["seeds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s.as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize))
+        .collect();
+    let batch_seed = dump["batch_seed"].as_u64().unwrap();
+    let batch = NeighborSampler::new(fanouts.to_vec()).unwrap().sample(&dataset.graph, &seeds, batch_seed).unwrap();
+    let blocks = sampled_block_matrices(&batch, &full_degrees(&dataset.graph), Device::Cpu).unwrap();
+    let features = dataset.features.to_csr();
+    let f = features.cols();
+    let mut x = vec![0f32; batch.n_id.len() * f];
+    for (k, &v) in batch.n_id.iter().enumerate() {
+        for (j, &value) in features.outer_view(v).unwrap().iter() {
+            x[k * f + j] = value;
+        }
+    }
+    let x = NodeFeatures::Dense(Tensor::from_slice(&x).view([batch.n_id.len() as i64, f as i64]));
+    let config = ModelConfig::new(arch, f as i64, hidden, 2, dataset.num_classes as i64, 0.0);
+    let vs = nn::VarStore::new(Device::Cpu);
+    let model = config.build(&vs.root()).unwrap();
+    tch::no_grad(|| {
+        for (name, var) in vs.variables() {
+            let values: Vec<f32> =
+                dump["initial"][&name].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+            var.shallow_clone().copy_(&Tensor::from_slice(&values).view(var.size().as_slice()));
+        }
+    });
+    let (out, tape) = record_sparse_products(|| model.forward_blocks_t(&x, &blocks, true));
+    let labels = Tensor::from_slice(&seeds.iter().map(|&v| dataset.labels[v] as i64).collect::<Vec<_>>());
+    let weights = model.weights();
+    let loss = cross_entropy(&out.unwrap().logits, &labels) + l2_penalty(&weights[..1], 5e-4).unwrap();
+    tape.backward(&loss).unwrap();
+    vs.variables().into_iter().map(|(name, var)| (name, Vec::<f32>::try_from(var.grad().view([-1])).unwrap())).collect()
+}
+
+fn distributed_gradient_is_the_union_gradient(arch: &str, ranks: usize) {
+    let _job = ONE_JOB.lock().unwrap_or_else(|e| e.into_inner());
+    if !have_mpirun() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    partition(p, &ranks.to_string(), "metis", "parts");
+    let args = [
+        "train",
+        "--partitions",
+        "parts",
+        "--sampler",
+        "neighbor",
+        "--fanout",
+        "5,3",
+        "--batch-size",
+        "64",
+        "--model",
+        arch,
+        "--hidden",
+        "16",
+        "--dropout",
+        "0",
+        "--epochs",
+        "2",
+    ];
+    let env = [("GDISTILL_MPI_DUMP_FIRST_STEP", "dump.json"), ("GDISTILL_MPI_CHECK_WEIGHTS", "1")];
+    let out = ok(mpirun::mpirun(ranks, &args, &env, p));
+    assert!(cli::stdout(&out).contains("checked after every step"), "{}", cli::stdout(&out));
+    let dump: serde_json::Value = serde_json::from_slice(&std::fs::read(p.join("dump.json")).unwrap()).unwrap();
+    // each rank took its share of a 64-seed batch from its own training nodes
+    let seeds = dump["seeds"].as_array().unwrap();
+    assert_eq!(seeds.len(), ranks);
+    let sizes: Vec<usize> = seeds.iter().map(|s| s.as_array().unwrap().len()).collect();
+    assert!((1..=64).contains(&sizes.iter().sum::<usize>()), "{sizes:?}");
+    let arch: Arch = arch.parse().unwrap();
+    let expected = union_gradient(&dump, arch, 16, &[5, 3]);
+    assert_eq!(expected.len(), dump["gradient"].as_object().unwrap().len());
+    for (name, want) in &expected {
+        let got: Vec<f32> =
+            dump["gradient"][name].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+        assert_eq!(got.len(), want.len(), "{name}");
+        let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert!(scale > 0.0, "{name}: a zero gradient compares nothing");
+        let worst = got.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        assert!(worst <= 1e-4 * scale, "{name}: largest difference {worst} against largest entry {scale}");
+    }
+}
+
+#[test]
+fn first_step_gradient_summed_over_ranks_is_the_union_batch_gradient_gcn() {
+    distributed_gradient_is_the_union_gradient("gcn", 2);
+}
+
+#[test]
+fn first_step_gradient_summed_over_ranks_is_the_union_batch_gradient_sage() {
+    distributed_gradient_is_the_union_gradient("sage", 2);
+}
+
+/// Three ranks: a rank learns the owners of nodes beyond its halo from the owners' replies.
+#[test]
+fn first_step_gradient_on_three_ranks_is_the_union_batch_gradient() {
+    distributed_gradient_is_the_union_gradient("gcn", 3);
+}
+
+/// `test 0.1234` from the ranks' summary line, or `test 0.1234` from `gdistill eval`'s.
+fn test_accuracy(stdout: &str) -> f64 {
+    let at = stdout.find("test ").expect("a test accuracy") + 5;
+    stdout[at..].split(|c: char| c.is_whitespace() || c == ',').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn checkpoint_of_two_ranks_loads_in_one_process_and_scores_the_same() {
+    let _job = ONE_JOB.lock().unwrap_or_else(|e| e.into_inner());
+    if !have_mpirun() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    partition(p, "2", "metis", "parts");
+    let args = [
+        "train",
+        "--partitions",
+        "parts",
+        "--sampler",
+        "neighbor",
+        "--batch-size",
+        "70",
+        "--model",
+        "sage",
+        "--epochs",
+        "30",
+        "-o",
+        "t.ckpt",
+    ];
+    let out = ok(mpirun(2, &args, &[], p));
+    let stdout = cli::stdout(&out);
+    assert!(stdout.contains("rank 1 per epoch: training"), "{stdout}");
+    let distributed = test_accuracy(stdout.lines().find(|l| l.contains(" on 2 ranks from ")).unwrap());
+    assert!(distributed > 0.6, "{stdout}");
+    let eval = ok(gdistill_in(&["eval", "-d", "cora", "--checkpoint", "t.ckpt"], p));
+    let single = test_accuracy(&cli::stdout(&eval));
+    // the same weights on the same full neighbourhoods: at most one node of 1 000 apart (rounding)
+    assert!((single - distributed).abs() <= 0.0011, "one process {single}, two ranks {distributed}");
+}
+
+#[test]
+fn a_rank_that_drifts_is_caught() {
+    let _job = ONE_JOB.lock().unwrap_or_else(|e| e.into_inner());
+    if !have_mpirun() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    partition(p, "2", "metis", "parts");
+    let args = ["train", "--partitions", "parts", "--sampler", "neighbor", "--epochs", "2", "-o", "t.ckpt"];
+    let env = [("GDISTILL_MPI_CHECK_WEIGHTS", "1"), ("GDISTILL_MPI_TEST_PERTURB", "1:1")];
+    let out = mpirun(2, &args, &env, p);
+    assert!(!out.status.success());
+    assert!(cli::stderr(&out).contains("weights differ after step 1"), "{}", cli::stderr(&out));
+    assert!(!p.join("t.ckpt").exists());
+}
+
+#[test]
+fn wrong_part_count_wrong_part_file_and_killed_rank_leave_no_checkpoint() {
+    let _job = ONE_JOB.lock().unwrap_or_else(|e| e.into_inner());
+    if !have_mpirun() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let train = |parts: &str| {
+        vec!["train", "--partitions", parts, "--sampler", "neighbor", "--epochs", "3", "-o", "t.ckpt"]
+            .into_iter()
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    let run = |args: &[String], env: &[(&str, &str)]| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        mpirun(2, &args, env, p)
+    };
+
+    partition(p, "3", "metis", "three");
+    let out = run(&train("three"), &[]);
+    assert!(!out.status.success());
+    assert!(cli::stderr(&out).contains("3 parts, but the job has 2 ranks"), "{}", cli::stderr(&out));
+    assert_eq!(cli::stderr(&out).matches("error:").count(), 1, "{}", cli::stderr(&out));
+    assert!(!p.join("t.ckpt").exists());
+
+    partition(p, "2", "metis", "parts");
+    partition(p, "2", "contiguous", "other");
+    std::fs::copy(p.join("other/part-1-of-2.h5"), p.join("parts/part-1-of-2.h5")).unwrap();
+    let out = run(&train("parts"), &[]);
+    assert!(!out.status.success());
+    assert!(cli::stderr(&out).contains("a part file of another partition run?"), "{}", cli::stderr(&out));
+    assert!(!p.join("t.ckpt").exists());
+
+    partition(p, "2", "metis", "good");
+    let out = run(&train("good"), &[("GDISTILL_MPI_TEST_KILL", "1:step2")]);
+    assert!(!out.status.success(), "{}", cli::stdout(&out));
+    assert!(!p.join("t.ckpt").exists());
+    let out = run(&train("good"), &[("GDISTILL_MPI_TEST_KILL", "0:checkpoint")]);
+    assert!(!out.status.success(), "{}", cli::stdout(&out));
+    assert!(!p.join("t.ckpt").exists());
+    // and the same command without a fault writes it
+    ok(run(&train("good"), &[]));
+    assert!(p.join("t.ckpt").exists());
+}
+
+#[test]
+fn train_without_partitions_or_sampler_is_refused_across_ranks() {
+    let _job = ONE_JOB.lock().unwrap_or_else(|e| e.into_inner());
+    if !have_mpirun() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    partition(p, "2", "metis", "parts");
+    let out = mpirun(2, &["train", "--partitions", "parts", "--epochs", "1"], &[], p);
+    assert!(!out.status.success());
+    assert!(cli::stderr(&out).contains("--sampler neighbor"), "{}", cli::stderr(&out));
+    let out = gdistill_in(&["train", "--partitions", "parts", "--sampler", "neighbor", "--epochs", "1"], p);
+    assert!(!out.status.success());
+    assert!(cli::stderr(&out).contains("mpirun -np P"), "{}", cli::stderr(&out));
+}
