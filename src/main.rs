@@ -35,8 +35,9 @@ use clap::{Parser, Subcommand};
         linqs:PREFIX, npz:PATH[:K], ogb:DIR[:SPLIT], csv:edges=FILE,features=FILE,labels=FILE[,split=FILE], \
         h5:PATH, csbm:nodes=N,classes=C,... (synthetic).\n\
         The data directory is --data-dir, else $GDISTILL_DATA_DIR, else ./data.",
-    // soft-targets takes --dataset or --partitions: which one is checked when it runs.
-    mut_subcommand("soft-targets", |c| c.mut_arg("dataset", |a| a.required(false)))
+    // soft-targets and distill take --dataset or --partitions: which one is checked when they run.
+    mut_subcommand("soft-targets", |c| c.mut_arg("dataset", |a| a.required(false))),
+    mut_subcommand("distill", |c| c.mut_arg("dataset", |a| a.required(false)))
 )]
 struct Cli {
     #[command(subcommand)]

@@ -18,11 +18,13 @@
 //! whole adjacency, then keeps its contiguous range: only the layers are partitioned.
 
 use anyhow::{Context, Result};
-use gdistill_datasets::partition_files::{open_listed_part, read_manifest_for, PartData, MANIFEST_NAME};
+use gdistill_datasets::partition_files::{
+    open_listed_part_with, part_file_name, read_manifest_for, PartData, PartFeatures, MANIFEST_NAME,
+};
 use gdistill_datasets::{write_soft_target_rows, write_soft_targets, NodeDataset, SoftTargets};
 use gdistill_distill::{load_checkpoint, write_atomically, DatasetFingerprint};
 use gdistill_graph::gcn_normalized_adjacency;
-use gdistill_models::{Arch, SparseMatrix};
+use gdistill_models::{Arch, NodeFeatures, Project, SparseMatrix};
 use mpi::collective::CommunicatorCollectives;
 use mpi::datatype::{Partition, PartitionMut};
 use mpi::topology::{Communicator, SimpleCommunicator};
@@ -76,8 +78,8 @@ struct Local {
     owned: Owned,
     /// Its rows of `A_hat`, columns renumbered: own rows first, then the halo by owner (GCN only).
     a: Option<SparseMatrix>,
-    /// Its rows of the features.
-    x: SparseMatrix,
+    /// Its rows of the features (dense when the part's are).
+    x: NodeFeatures,
     halo: Halo,
     /// Entries of its rows whose column another rank owns, and their distinct columns, counted
     /// from the graph (not from the exchange).
@@ -166,6 +168,7 @@ fn from_dataset(world: &SimpleCommunicator, dataset: &NodeDataset, gcn: bool, de
     let features = &dataset.features; // CSR (NodeDataset's layout): sliced where it lies, not copied
     let x = features.slice_outer(mine.clone());
     let x = SparseMatrix::from_csr(&x.indptr().to_proper(), x.indices(), x.data(), (mine.len(), x.cols()), device)?;
+    let x = NodeFeatures::Sparse(x);
     Ok(Local {
         owned: Owned::Range(mine),
         a,
@@ -179,20 +182,45 @@ fn from_dataset(world: &SimpleCommunicator, dataset: &NodeDataset, gcn: bool, de
     })
 }
 
-/// This rank's part, read from its part file alone.
-fn from_part(world: &SimpleCommunicator, part: PartData, gcn: bool, device: Device) -> Result<Local> {
-    let g = &part.graph;
-    let local_row = |j: usize| g.local_row(j);
-    let owner = |j: usize| g.halo_owner[g.halo.binary_search(&j).expect("a non-owned neighbour is in the halo")];
+/// This rank's part, read from its part file alone (`path`: the file, for features left on disk);
+/// `normalize`: scale each feature row to sum to one.
+fn from_part(
+    world: &SimpleCommunicator,
+    mut part: PartData,
+    path: &std::path::Path,
+    normalize: bool,
+    gcn: bool,
+    device: Device,
+) -> Result<Local> {
     let (a, halo, cut_edges, cut_endpoints) = if gcn {
-        let (indptr, columns, values) = g.gcn_rows();
+        let (indptr, columns, values) = part.graph.gcn_rows();
+        let cut_edges = part.graph.cut_edges();
+        // the adjacency rows as read are no longer needed: only ids, halo and owners are
+        part.graph.indices = Vec::new();
+        part.graph.weights = Vec::new();
+        let g = &part.graph;
+        let local_row = |j: usize| g.local_row(j);
+        let owner = |j: usize| g.halo_owner[g.halo.binary_search(&j).expect("a non-owned neighbour is in the halo")];
         let (a, halo) = local_adjacency(world, (&indptr, &columns, &values), &local_row, &owner, device)?;
-        (Some(a), halo, g.cut_edges(), g.halo.len())
+        (Some(a), halo, cut_edges, g.halo.len())
     } else {
         (None, no_halo(world.size() as usize), 0, 0)
     };
-    let f = &part.features;
-    let x = SparseMatrix::from_csr(&f.indptr().to_proper(), f.indices(), f.data(), (f.rows(), f.cols()), device)?;
+    let x = if part.features_deferred {
+        NodeFeatures::Dense(super::rank_data::read_dense_features(path, normalize)?.to(device))
+    } else {
+        if normalize {
+            part.row_normalize_features();
+        }
+        let f = &part.features;
+        NodeFeatures::Sparse(SparseMatrix::from_csr(
+            &f.indptr().to_proper(),
+            f.indices(),
+            f.data(),
+            (f.rows(), f.cols()),
+            device,
+        )?)
+    };
     Ok(Local {
         owned: Owned::Ids(part.graph.nodes),
         a,
@@ -232,10 +260,7 @@ pub fn run(args: SoftTargetsArgs) -> Result<()> {
                 }
                 other => other?,
             };
-            let (manifest, mut part) = open_listed_part(dir, manifest, rank, size)?;
-            if normalized {
-                part.row_normalize_features();
-            }
+            let (manifest, part) = open_listed_part_with(dir, manifest, rank, size, PartFeatures::DenseLater)?;
             check_same_inputs(
                 &world,
                 &[
@@ -252,7 +277,7 @@ pub fn run(args: SoftTargetsArgs) -> Result<()> {
             };
             check_fingerprint(teacher_path, &meta.dataset, &here)?;
             check_arch(&config)?;
-            from_part(&world, part, gcn, device)?
+            from_part(&world, part, &dir.join(part_file_name(rank, size)), normalized, gcn, device)?
         }
         None => {
             let mut dataset = args.dataset()?.load()?;
@@ -286,7 +311,7 @@ pub fn run(args: SoftTargetsArgs) -> Result<()> {
         for (k, (w, b)) in weights.iter().zip(&biases).enumerate() {
             maybe_die(rank, &format!("layer{}", k + 1));
             let projected = match &h {
-                None => local.x.matmul(w),
+                None => local.x.project(w),
                 Some(h) => h.matmul(w),
             };
             let width = projected.size()[1] as usize;
