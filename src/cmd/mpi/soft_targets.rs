@@ -306,24 +306,28 @@ pub fn run(args: SoftTargetsArgs) -> Result<()> {
     let (weights, biases) = (teacher.weights(), teacher.biases());
     let last = weights.len() - 1;
     let mut layers = Vec::new();
+    // the features are needed by the first layer only: dropped after it
+    let mut x = Some(local.x);
     let logits = tch::no_grad(|| -> Result<Tensor> {
         let mut h: Option<Tensor> = None;
         for (k, (w, b)) in weights.iter().zip(&biases).enumerate() {
             maybe_die(rank, &format!("layer{}", k + 1));
-            let projected = match &h {
-                None => local.x.project(w),
+            let projected = match h.take() {
+                None => x.take().expect("the features, for the first layer").project(w),
                 Some(h) => h.matmul(w),
             };
             let width = projected.size()[1] as usize;
             let mut z = match &local.a {
                 Some(a) => {
-                    let far = exchange_rows(&world, &projected, halo, width)?;
-                    a.matmul(&Tensor::cat(&[&projected, &far], 0))
+                    let rows = with_halo_rows(&world, projected, halo, width)?;
+                    a.matmul(&rows)
                 }
                 None => projected,
-            } + *b;
+            };
+            // in place: no second and third buffer of the layer's rows
+            let _ = z.f_add_(b)?;
             if k < last {
-                z = z.relu();
+                let _ = z.f_relu_()?;
             }
             layers.push((k + 1, width));
             h = Some(z);
@@ -459,31 +463,55 @@ fn exchange_needs(
     Ok(Halo { recv: needed.to_vec(), send })
 }
 
-/// Sends every rank the rows of `projected` it asked for; returns the rows this rank asked for,
-/// in the order of `halo.recv` (by owner, then by id).
-fn exchange_rows(world: &SimpleCommunicator, projected: &Tensor, halo: &Halo, width: usize) -> Result<Tensor> {
-    let host = projected.to_device(Device::Cpu).to_kind(Kind::Float);
+/// Sends every rank the rows of `projected` it asked for; returns `projected`'s rows followed
+/// by the rows this rank asked for, in the order of `halo.recv` (by owner, then by id), in one
+/// tensor that the halo rows are received into (no separate halo buffer, no concatenation).
+fn with_halo_rows(world: &SimpleCommunicator, projected: Tensor, halo: &Halo, width: usize) -> Result<Tensor> {
+    let device = projected.device();
+    let host = projected.to_device(Device::Cpu).to_kind(Kind::Float).contiguous();
+    drop(projected);
+    let own = host.size()[0];
     let send_rows: Vec<i64> = halo.send.iter().flatten().copied().collect();
-    let out: Vec<f32> = if send_rows.is_empty() {
-        Vec::new()
+    let selected = if send_rows.is_empty() {
+        Tensor::zeros([0], (Kind::Float, Device::Cpu))
     } else {
-        Vec::try_from(host.index_select(0, &Tensor::from_slice(&send_rows)).view([-1]))
-            .context("reading the rows to send")?
+        host.index_select(0, &Tensor::from_slice(&send_rows)).contiguous()
+    };
+    let received: usize = halo.recv.iter().map(Vec::len).sum();
+    let all = Tensor::empty([own + received as i64, width as i64], (Kind::Float, Device::Cpu));
+    all.narrow(0, 0, own).copy_(&host);
+    drop(host);
+    let far_tensor = all.narrow(0, own, received as i64);
+    // SAFETY: `selected` is a contiguous CPU float tensor of `numel` values, alive (and not
+    // written) while `out` is used; `far_tensor` is the last `received` rows of the contiguous
+    // CPU float tensor `all` (a narrowing of dimension 0 keeps rows contiguous), alive while `far`
+    // is written, and nothing else reads or writes it meanwhile.
+    // (an empty tensor's data pointer may be null: no slice is made from it)
+    let out: &[f32] = match selected.numel() {
+        0 => &[],
+        n => unsafe { std::slice::from_raw_parts(selected.data_ptr() as *const f32, n) },
+    };
+    let far: &mut [f32] = match received * width {
+        0 => &mut [],
+        n => unsafe { std::slice::from_raw_parts_mut(far_tensor.data_ptr() as *mut f32, n) },
     };
     let fits =
         |rows: usize| Count::try_from(rows * width).context("more than 2^31 halo values for one rank: use more ranks");
     let send_counts: Vec<Count> = halo.send.iter().map(|rows| fits(rows.len())).collect::<Result<_>>()?;
     let recv_counts: Vec<Count> = halo.recv.iter().map(|ids| fits(ids.len())).collect::<Result<_>>()?;
-    let mut far = vec![0f32; recv_counts.iter().map(|&c| c as usize).sum()];
+    anyhow::ensure!(
+        recv_counts.iter().map(|&c| c as usize).sum::<usize>() == far.len(),
+        "the halo's rows do not fit the buffer for them"
+    );
     {
         let send_displs = displacements(&send_counts);
         let recv_displs = displacements(&recv_counts);
-        let send = Partition::new(&out[..], &send_counts[..], &send_displs[..]);
-        let mut recv = PartitionMut::new(&mut far[..], &recv_counts[..], &recv_displs[..]);
+        let send = Partition::new(out, &send_counts[..], &send_displs[..]);
+        let mut recv = PartitionMut::new(far, &recv_counts[..], &recv_displs[..]);
         world.all_to_all_varcount_into(&send, &mut recv);
     }
-    let rows = (far.len() / width.max(1)) as i64;
-    Ok(Tensor::from_slice(&far).view([rows, width as i64]).to_device(projected.device()))
+    drop(selected);
+    Ok(all.to_device(device))
 }
 
 fn displacements(counts: &[Count]) -> Vec<Count> {
