@@ -398,16 +398,18 @@ pub fn open_listed_part(
     part: usize,
     parts: usize,
 ) -> Result<(PartitionManifest, PartData), DatasetError> {
-    open_listed_part_with(dir, manifest, part, parts, PartFeatures::Csr)
+    open_listed_part_with(dir, manifest, part, parts, PartFeatures::Csr, true)
 }
 
-/// [`open_listed_part`], reading the features as `features` says.
+/// [`open_listed_part`], reading the features as `features` says; without `adjacency` (a
+/// graph-less student's read), `graph` holds the owned nodes only: every row empty, no halo.
 pub fn open_listed_part_with(
     dir: &Path,
     manifest: PartitionManifest,
     part: usize,
     parts: usize,
     features: PartFeatures,
+    adjacency: bool,
 ) -> Result<(PartitionManifest, PartData), DatasetError> {
     let manifest_path = dir.join(MANIFEST_NAME);
     let entry = &manifest.parts[part];
@@ -429,8 +431,8 @@ pub fn open_listed_part_with(
             ),
         ));
     }
-    let data =
-        read_part(&path, features).map_err(|e| DatasetError::format(&path, format!("reading the part file: {e}")))?;
+    let data = read_part(&path, features, adjacency)
+        .map_err(|e| DatasetError::format(&path, format!("reading the part file: {e}")))?;
     let same = data.part == part
         && data.parts == parts
         && data.dataset == manifest.dataset
@@ -447,7 +449,7 @@ pub fn open_listed_part_with(
 }
 
 /// Reads a part file (no hash check: [`open_part`] does that first).
-fn read_part(path: &Path, how: PartFeatures) -> Result<PartData, String> {
+fn read_part(path: &Path, how: PartFeatures, adjacency: bool) -> Result<PartData, String> {
     let file = crate::h5file::open(path).map_err(|e| e.to_string())?;
     let err = |what: &str, e: hdf5::Error| format!("'{what}': {e}");
     let text = |name: &str| -> Result<String, String> {
@@ -466,10 +468,15 @@ fn read_part(path: &Path, how: PartFeatures) -> Result<PartData, String> {
     };
     let floats = |name: &str| file.dataset(name).and_then(|d| d.read_raw::<f32>()).map_err(|e| err(name, e));
     let nodes = ints("nodes")?;
-    let (indptr, indices, weights) = (ints("adj/indptr")?, ints("adj/indices")?, floats("adj/weights")?);
-    let (halo, halo_owner) = (ints("halo")?, ints("halo_owner")?);
-    let halo_degree =
-        file.dataset("halo_degree").and_then(|d| d.read_raw::<f64>()).map_err(|e| err("halo_degree", e))?;
+    let (indptr, indices, weights, halo, halo_owner, halo_degree) = if adjacency {
+        let (indptr, indices, weights) = (ints("adj/indptr")?, ints("adj/indices")?, floats("adj/weights")?);
+        let (halo, halo_owner) = (ints("halo")?, ints("halo_owner")?);
+        let halo_degree =
+            file.dataset("halo_degree").and_then(|d| d.read_raw::<f64>()).map_err(|e| err("halo_degree", e))?;
+        (indptr, indices, weights, halo, halo_owner, halo_degree)
+    } else {
+        (vec![0; nodes.len() + 1], Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new())
+    };
     let shape = ints("features_csr/shape")?;
     let n = nodes.len();
     let stored = file.dataset("features_csr/data").map_err(|e| err("features_csr/data", e))?.size();

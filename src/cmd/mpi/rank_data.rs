@@ -233,7 +233,7 @@ fn read_partition_rank(dir: &Path, manifest_path: &Path, rank: usize, size: usiz
         classes: parts.classes,
         row_normalized: false,
     };
-    let (_, part) = open_listed_part_with(dir, parts, rank, size, PartFeatures::DenseLater)?;
+    let (_, part) = open_listed_part_with(dir, parts, rank, size, PartFeatures::DenseLater, false)?;
     let (mut targets, shard_nodes) = read_checked_shard(manifest_path, &soft, rank)?;
     if shard_nodes != part.graph.nodes {
         // the same nodes in another order are put in the part's order; other nodes are refused

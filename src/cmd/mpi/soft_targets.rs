@@ -260,7 +260,7 @@ pub fn run(args: SoftTargetsArgs) -> Result<()> {
                 }
                 other => other?,
             };
-            let (manifest, part) = open_listed_part_with(dir, manifest, rank, size, PartFeatures::DenseLater)?;
+            let (manifest, part) = open_listed_part_with(dir, manifest, rank, size, PartFeatures::DenseLater, true)?;
             check_same_inputs(
                 &world,
                 &[
