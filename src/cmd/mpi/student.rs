@@ -200,7 +200,7 @@ fn train(
     // rows of rank q's slice at step k: its rows cut into `steps` near-equal slices
     let slice = |len: usize, k: usize| (len * k / steps)..(len * (k + 1) / steps);
     let check_every_step = std::env::var_os("GDISTILL_MPI_CHECK_WEIGHTS").is_some_and(|v| v == "1");
-    let val_total = sum_f64(&world, &[data.val.len() as f64])[0];
+    let val_total = sum_f64(world, &[data.val.len() as f64])[0];
 
     let bar = (rank == 0).then(|| epoch_bar("mlp+kd", settings.epochs));
     let mut best = (f64::NEG_INFINITY, f64::INFINITY, 0usize, flatten(&variables)?);
@@ -259,7 +259,7 @@ fn train(
                 settings.lr
             );
             if check_every_step {
-                check_identical(&world, &variables, &format!("after step {steps_run}"))?;
+                check_identical(world, &variables, &format!("after step {steps_run}"))?;
             }
             loss_sum += loss * batch_rows as f64;
             seen += batch_rows;
@@ -267,7 +267,7 @@ fn train(
         // each rank evaluates its validation rows; the sums over all ranks give every rank the
         // same score
         let (correct, loss) = evaluate_rows(model.as_ref(), &data, &data.val, device);
-        let summed = sum_f64(&world, &[correct, loss]);
+        let summed = sum_f64(world, &[correct, loss]);
         let (val_acc, val_loss) =
             if val_total > 0.0 { (summed[0] / val_total, summed[1] / val_total) } else { (0.0, 0.0) };
         if settings.select.improves(val_acc, val_loss, best.0, best.1) {
@@ -284,12 +284,12 @@ fn train(
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    check_identical(&world, &variables, "at the end of training")?;
+    check_identical(world, &variables, "at the end of training")?;
     unflatten(&best.3, &variables);
     let (best_val_acc, best_epoch) = (best.0.max(0.0), best.2);
     let train_seconds = start.elapsed().as_secs_f64();
     let (correct, _) = evaluate_rows(model.as_ref(), &data, &data.test, device);
-    let tested = sum_f64(&world, &[correct, data.test.len() as f64]);
+    let tested = sum_f64(world, &[correct, data.test.len() as f64]);
     let test_acc = if tested[1] > 0.0 { tested[0] / tested[1] } else { 0.0 };
     if rank != 0 {
         return Ok(());
