@@ -35,9 +35,11 @@ use clap::{Parser, Subcommand};
         linqs:PREFIX, npz:PATH[:K], ogb:DIR[:SPLIT], csv:edges=FILE,features=FILE,labels=FILE[,split=FILE], \
         h5:PATH, csbm:nodes=N,classes=C,... (synthetic).\n\
         The data directory is --data-dir, else $GDISTILL_DATA_DIR, else ./data.",
-    // soft-targets and train take --dataset or --partitions: which one is checked when they run.
+    // soft-targets, train and distill take --dataset or --partitions: which one is checked when
+    // they run.
     mut_subcommand("soft-targets", |c| c.mut_arg("dataset", |a| a.required(false))),
-    mut_subcommand("train", |c| c.mut_arg("dataset", |a| a.required(false)))
+    mut_subcommand("train", |c| c.mut_arg("dataset", |a| a.required(false))),
+    mut_subcommand("distill", |c| c.mut_arg("dataset", |a| a.required(false)))
 )]
 struct Cli {
     #[command(subcommand)]

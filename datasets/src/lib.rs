@@ -56,6 +56,7 @@ pub mod limits;
 pub mod linqs;
 pub mod npz;
 pub mod ogb;
+pub mod part_features;
 pub mod partition_files;
 pub mod pickle;
 pub mod planetoid;

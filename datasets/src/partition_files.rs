@@ -115,8 +115,12 @@ pub struct PartData {
     pub num_classes: usize,
     /// The owned nodes, their rows and the halo.
     pub graph: PartGraph,
-    /// The owned nodes' features, one row per owned node (CSR).
+    /// The owned nodes' features, one row per owned node (CSR); no stored values when
+    /// `features_deferred`.
     pub features: CsMat<f32>,
+    /// The features were left on disk, being dense (opened with [`PartFeatures::DenseLater`]):
+    /// read them with [`crate::part_features::DenseFeatureReader`].
+    pub features_deferred: bool,
     /// The owned nodes' labels.
     pub labels: Vec<usize>,
     /// Owned nodes (global ids) of each split.
@@ -164,6 +168,7 @@ impl PartData {
             test: owned(&dataset.test),
             graph,
             features,
+            features_deferred: false,
         }
     }
 
@@ -376,12 +381,35 @@ pub fn read_manifest_for(dir: &Path, parts: usize) -> Result<PartitionManifest, 
     Ok(manifest)
 }
 
+/// How a part file's features are read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PartFeatures {
+    /// As CSR arrays, whatever their density.
+    Csr,
+    /// As CSR when at most a third of the values are stored; otherwise left on disk, for the
+    /// caller to read as dense rows (4 bytes a value, not CSR's 12 plus the reading's copies).
+    DenseLater,
+}
+
 /// Part `part`'s file, checked against `manifest` (from [`read_manifest_for`]).
 pub fn open_listed_part(
     dir: &Path,
     manifest: PartitionManifest,
     part: usize,
     parts: usize,
+) -> Result<(PartitionManifest, PartData), DatasetError> {
+    open_listed_part_with(dir, manifest, part, parts, PartFeatures::Csr, true)
+}
+
+/// [`open_listed_part`], reading the features as `features` says; without `adjacency` (a
+/// graph-less student's read), `graph` holds the owned nodes only: every row empty, no halo.
+pub fn open_listed_part_with(
+    dir: &Path,
+    manifest: PartitionManifest,
+    part: usize,
+    parts: usize,
+    features: PartFeatures,
+    adjacency: bool,
 ) -> Result<(PartitionManifest, PartData), DatasetError> {
     let manifest_path = dir.join(MANIFEST_NAME);
     let entry = &manifest.parts[part];
@@ -403,7 +431,8 @@ pub fn open_listed_part(
             ),
         ));
     }
-    let data = read_part(&path).map_err(|e| DatasetError::format(&path, format!("reading the part file: {e}")))?;
+    let data = read_part(&path, features, adjacency)
+        .map_err(|e| DatasetError::format(&path, format!("reading the part file: {e}")))?;
     let same = data.part == part
         && data.parts == parts
         && data.dataset == manifest.dataset
@@ -420,7 +449,7 @@ pub fn open_listed_part(
 }
 
 /// Reads a part file (no hash check: [`open_part`] does that first).
-fn read_part(path: &Path) -> Result<PartData, String> {
+fn read_part(path: &Path, how: PartFeatures, adjacency: bool) -> Result<PartData, String> {
     let file = crate::h5file::open(path).map_err(|e| e.to_string())?;
     let err = |what: &str, e: hdf5::Error| format!("'{what}': {e}");
     let text = |name: &str| -> Result<String, String> {
@@ -439,14 +468,26 @@ fn read_part(path: &Path) -> Result<PartData, String> {
     };
     let floats = |name: &str| file.dataset(name).and_then(|d| d.read_raw::<f32>()).map_err(|e| err(name, e));
     let nodes = ints("nodes")?;
-    let (indptr, indices, weights) = (ints("adj/indptr")?, ints("adj/indices")?, floats("adj/weights")?);
-    let (halo, halo_owner) = (ints("halo")?, ints("halo_owner")?);
-    let halo_degree =
-        file.dataset("halo_degree").and_then(|d| d.read_raw::<f64>()).map_err(|e| err("halo_degree", e))?;
+    let (indptr, indices, weights, halo, halo_owner, halo_degree) = if adjacency {
+        let (indptr, indices, weights) = (ints("adj/indptr")?, ints("adj/indices")?, floats("adj/weights")?);
+        let (halo, halo_owner) = (ints("halo")?, ints("halo_owner")?);
+        let halo_degree =
+            file.dataset("halo_degree").and_then(|d| d.read_raw::<f64>()).map_err(|e| err("halo_degree", e))?;
+        (indptr, indices, weights, halo, halo_owner, halo_degree)
+    } else {
+        (vec![0; nodes.len() + 1], Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new())
+    };
     let shape = ints("features_csr/shape")?;
-    let (f_indptr, f_indices, f_data) =
-        (ints("features_csr/indptr")?, ints("features_csr/indices")?, floats("features_csr/data")?);
     let n = nodes.len();
+    let stored = file.dataset("features_csr/data").map_err(|e| err("features_csr/data", e))?.size();
+    let deferred = how == PartFeatures::DenseLater
+        && shape.len() == 2
+        && stored.saturating_mul(3) > shape[0].saturating_mul(shape[1]);
+    let (f_indptr, f_indices, f_data) = if deferred {
+        (vec![0; n + 1], Vec::new(), Vec::new())
+    } else {
+        (ints("features_csr/indptr")?, ints("features_csr/indices")?, floats("features_csr/data")?)
+    };
     let rows_ok = indptr.len() == n + 1 && indptr.last() == Some(&indices.len()) && weights.len() == indices.len();
     let halo_ok = halo_owner.len() == halo.len() && halo_degree.len() == halo.len();
     if !rows_ok || !halo_ok || shape.len() != 2 || shape[0] != n {
@@ -466,6 +507,7 @@ fn read_part(path: &Path) -> Result<PartData, String> {
         num_classes: int("num_classes")?,
         graph: PartGraph { nodes, indptr, indices, weights, halo, halo_owner, halo_degree },
         features,
+        features_deferred: deferred,
         labels,
         train: ints("train")?,
         val: ints("val")?,

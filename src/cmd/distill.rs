@@ -6,7 +6,8 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use gdistill_distill::lsp::{EdgeList, KlDirection, LspKernel};
 use gdistill_distill::{
-    checked_hidden_index, load_checkpoint, save_checkpoint, CheckpointMeta, LspTerm, Objective, TrainConfig,
+    checked_hidden_index, load_checkpoint, save_checkpoint, CheckpointMeta, DatasetFingerprint, LspTerm, Objective,
+    TrainConfig,
 };
 
 use gdistill_datasets::{NodeDataset, SoftTargets};
@@ -31,8 +32,13 @@ pub enum KdLossArg {
 
 #[derive(Args)]
 pub struct DistillArgs {
+    /// The dataset (required unless --partitions gives it).
     #[command(flatten)]
-    pub dataset: DatasetArgs,
+    pub dataset: Option<DatasetArgs>,
+    /// Under `mpirun -np P`, with --soft-targets: a folder written by `gdistill partition --parts
+    /// P`; rank r reads only its part and its own soft-target shard (instead of --dataset).
+    #[arg(long, value_name = "DIR", requires = "soft_targets")]
+    pub partitions: Option<PathBuf>,
     #[command(flatten)]
     pub device: DeviceArgs,
     /// The teacher's checkpoint (from `gdistill train`).
@@ -87,6 +93,19 @@ pub struct DistillArgs {
     pub plot: Option<PathBuf>,
 }
 
+impl DistillArgs {
+    /// Where the dataset comes from, when no `--partitions` does.
+    pub fn dataset(&self) -> Result<&DatasetArgs> {
+        match (&self.dataset, &self.partitions) {
+            (Some(_), Some(_)) => {
+                anyhow::bail!("give --dataset or --partitions, not both (the partition names its dataset)")
+            }
+            (Some(dataset), None) => Ok(dataset),
+            (None, _) => anyhow::bail!("--dataset is required (or, under mpirun, --partitions DIR)"),
+        }
+    }
+}
+
 pub fn run(args: DistillArgs) -> Result<()> {
     anyhow::ensure!((0.0..=1.0).contains(&args.alpha), "--alpha must be in [0, 1], got {}", args.alpha);
     anyhow::ensure!(
@@ -105,6 +124,19 @@ pub fn run(args: DistillArgs) -> Result<()> {
     }
     if let Some(path) = &args.soft_targets {
         check_soft_target_student(&args)?;
+        if let Some(dir) = &args.partitions {
+            anyhow::ensure!(
+                super::mpi::ranks().is_some(),
+                "--partitions {} gives each MPI rank one part: run it under `mpirun -np P` with P the part count \
+                 (or give --dataset to run in one process)",
+                dir.display()
+            );
+            anyhow::ensure!(
+                args.dataset.is_none(),
+                "give --dataset or --partitions, not both (the partition names its dataset)"
+            );
+            return super::mpi::student::run_partitioned(&args, dir, path);
+        }
         if super::mpi::ranks().is_some() {
             return super::mpi::student::run(&args, path);
         }
@@ -112,7 +144,7 @@ pub fn run(args: DistillArgs) -> Result<()> {
     }
     anyhow::ensure!(super::mpi::ranks().is_none(), "across MPI ranks, distill trains from --soft-targets only");
     let teacher_path = args.teacher.clone().context("--teacher or --soft-targets is required")?;
-    let p = prepare(&args.dataset, &args.device, args.optim.normalize())?;
+    let p = prepare(args.dataset()?, &args.device, args.optim.normalize())?;
     let (_vs, teacher, teacher_meta) = load_checkpoint(&teacher_path, p.data.device)?;
     check_fingerprint(&teacher_path, &teacher_meta.dataset, &p.fingerprint)?;
     let teacher_out = tch::no_grad(|| teacher.forward_t(&p.data.features, &p.data.a_hat, false));
@@ -163,13 +195,13 @@ pub fn run(args: DistillArgs) -> Result<()> {
 
 /// `--soft-targets`: mini-batches of feature rows against stored teacher logits; no graph.
 /// The graph-less student `--soft-targets` trains (in one process or on MPI ranks).
-pub fn mlp_student_config(args: &DistillArgs, dataset: &gdistill_datasets::NodeDataset) -> ModelConfig {
+pub fn mlp_student_config(args: &DistillArgs, features: usize, classes: usize) -> ModelConfig {
     ModelConfig::new(
         Arch::Mlp,
-        dataset.num_features() as i64,
+        features as i64,
         args.model.hidden,
         args.model.layers,
-        dataset.num_classes as i64,
+        classes as i64,
         args.model.dropout,
     )
 }
@@ -195,7 +227,7 @@ fn check_soft_target_student(args: &DistillArgs) -> Result<()> {
 /// The dataset a `--soft-targets` student reads, its features row-normalised unless
 /// `--no-normalize-features` (or signed features) say otherwise; and whether they were.
 pub fn soft_target_student_dataset(args: &DistillArgs) -> Result<(NodeDataset, bool)> {
-    let mut dataset = args.dataset.load()?;
+    let mut dataset = args.dataset()?.load()?;
     let normalize = args.optim.normalize().unwrap_or_else(|| dataset.has_nonnegative_features());
     if normalize {
         dataset.row_normalize_features();
@@ -239,8 +271,7 @@ pub fn check_soft_targets_fit(
 pub fn soft_target_student_meta(
     args: &DistillArgs,
     config: ModelConfig,
-    dataset: &NodeDataset,
-    normalize: bool,
+    dataset: DatasetFingerprint,
     path: &Path,
     settings: &TrainConfig,
     best_val_acc: f64,
@@ -248,7 +279,7 @@ pub fn soft_target_student_meta(
     CheckpointMeta {
         format_version: 1,
         model: config,
-        dataset: fingerprint(dataset, normalize),
+        dataset,
         training: serde_json::json!({
             "objective": "SoftTargets", "soft_targets": path, "temperature": args.temperature,
             "alpha": args.alpha, "batch_size": args.batch_size, "settings": settings,
@@ -263,7 +294,7 @@ fn from_soft_targets(args: &DistillArgs, path: &Path) -> Result<()> {
     let targets = super::mpi::shards::read_soft_targets_any(path)?;
     check_soft_targets_fit(path, &targets, &dataset, args.temperature)?;
     let logits = Tensor::from_slice(&targets.logits).view([targets.nodes as i64, targets.classes as i64]);
-    let config = mlp_student_config(args, &dataset);
+    let config = mlp_student_config(args, dataset.num_features(), dataset.num_classes);
     let settings = args.optim.config();
     let batches = SoftTargetBatches {
         batch_size: args.batch_size,
@@ -297,7 +328,8 @@ fn from_soft_targets(args: &DistillArgs, path: &Path) -> Result<()> {
         println!("wrote {}", plot.display());
     }
     if let Some(out) = &args.out {
-        let meta = soft_target_student_meta(args, config, &dataset, normalize, path, &settings, trained.best_val_acc);
+        let fingerprint = fingerprint(&dataset, normalize);
+        let meta = soft_target_student_meta(args, config, fingerprint, path, &settings, trained.best_val_acc);
         save_checkpoint(out, &trained.vs, &meta).context("saving the checkpoint")?;
         println!("saved {}", out.display());
     }

@@ -18,6 +18,7 @@
 
 pub mod exchange;
 pub mod part_sampler;
+pub mod rank_data;
 pub mod shards;
 pub mod soft_targets;
 pub mod student;
@@ -29,7 +30,6 @@ use anyhow::Result;
 use mpi::collective::CommunicatorCollectives;
 use mpi::datatype::PartitionMut;
 use mpi::topology::{Communicator, SimpleCommunicator};
-use mpi::traits::Root;
 use mpi::Count;
 
 /// Why another command is refused across ranks.
@@ -106,11 +106,6 @@ pub fn all_gather_bytes(world: &SimpleCommunicator, bytes: &[u8]) -> Vec<Vec<u8>
         at += n as usize;
     }
     out
-}
-
-/// Broadcasts `values` from rank 0 into every rank's `values`.
-pub fn broadcast_f64(world: &SimpleCommunicator, values: &mut [f64]) {
-    world.process_at_rank(0).broadcast_into(values);
 }
 
 /// FNV-1a, 64 bits: a fingerprint of inputs and weights (not a cryptographic hash).

@@ -97,11 +97,8 @@ fn looks_like_manifest(path: &Path) -> bool {
     std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok() && head[0] == b'{'
 }
 
-/// Reads soft targets from one file, or from the set of shards a manifest names.
-pub fn read_soft_targets_any(path: &Path) -> Result<SoftTargets> {
-    if !looks_like_manifest(path) {
-        return Ok(read_soft_targets(path)?);
-    }
+/// Reads and checks a soft-targets manifest (not its shards).
+pub fn read_manifest(path: &Path) -> Result<Manifest> {
     let meta = std::fs::metadata(path).with_context(|| format!("{}: cannot read", path.display()))?;
     anyhow::ensure!(meta.is_file() && meta.len() <= MANIFEST_LIMIT, "{}: not a manifest file", path.display());
     let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
@@ -114,6 +111,38 @@ pub fn read_soft_targets_any(path: &Path) -> Result<SoftTargets> {
         manifest.format,
         manifest.version
     );
+    Ok(manifest)
+}
+
+/// Shard `k` of the manifest at `path` alone, checked against the manifest's shape and hash, with
+/// the global ids of its rows (listed in the file, or the shard's range).
+pub fn read_checked_shard(path: &Path, manifest: &Manifest, k: usize) -> Result<(SoftTargets, Vec<usize>)> {
+    let shard = &manifest.shards[k];
+    let file = path.with_file_name(&shard.file);
+    let (part, listed) = read_shard(path, shard, manifest)?;
+    let (nodes, hash) = match (shard.scattered, listed) {
+        (true, Some(nodes)) => {
+            let hash = rows_hash(&part.logits, &nodes);
+            (nodes, hash)
+        }
+        (true, None) => anyhow::bail!("{}: no 'nodes' dataset, but the manifest says it has", file.display()),
+        (false, _) => ((shard.first_node..shard.first_node + shard.nodes).collect(), logits_hash(&part.logits)),
+    };
+    anyhow::ensure!(
+        hash == shard.hash,
+        "{}: its content does not match the manifest {} (a shard of another run?)",
+        file.display(),
+        path.display()
+    );
+    Ok((part, nodes))
+}
+
+/// Reads soft targets from one file, or from the set of shards a manifest names.
+pub fn read_soft_targets_any(path: &Path) -> Result<SoftTargets> {
+    if !looks_like_manifest(path) {
+        return Ok(read_soft_targets(path)?);
+    }
+    let manifest = read_manifest(path)?;
     let total = manifest.nodes.checked_mul(manifest.classes).filter(|&t| t > 0);
     let total = total
         .with_context(|| format!("{}: {} nodes x {} classes", path.display(), manifest.nodes, manifest.classes))?;

@@ -18,11 +18,13 @@
 //! whole adjacency, then keeps its contiguous range: only the layers are partitioned.
 
 use anyhow::{Context, Result};
-use gdistill_datasets::partition_files::{open_listed_part, read_manifest_for, PartData, MANIFEST_NAME};
+use gdistill_datasets::partition_files::{
+    open_listed_part_with, part_file_name, read_manifest_for, PartData, PartFeatures, MANIFEST_NAME,
+};
 use gdistill_datasets::{write_soft_target_rows, write_soft_targets, NodeDataset, SoftTargets};
 use gdistill_distill::{load_checkpoint, write_atomically, DatasetFingerprint};
 use gdistill_graph::gcn_normalized_adjacency;
-use gdistill_models::{Arch, SparseMatrix};
+use gdistill_models::{Arch, NodeFeatures, Project, SparseMatrix};
 use mpi::collective::CommunicatorCollectives;
 use mpi::datatype::{Partition, PartitionMut};
 use mpi::topology::{Communicator, SimpleCommunicator};
@@ -76,8 +78,8 @@ struct Local {
     owned: Owned,
     /// Its rows of `A_hat`, columns renumbered: own rows first, then the halo by owner (GCN only).
     a: Option<SparseMatrix>,
-    /// Its rows of the features.
-    x: SparseMatrix,
+    /// Its rows of the features (dense when the part's are).
+    x: NodeFeatures,
     halo: Halo,
     /// Entries of its rows whose column another rank owns, and their distinct columns, counted
     /// from the graph (not from the exchange).
@@ -166,6 +168,7 @@ fn from_dataset(world: &SimpleCommunicator, dataset: &NodeDataset, gcn: bool, de
     let features = &dataset.features; // CSR (NodeDataset's layout): sliced where it lies, not copied
     let x = features.slice_outer(mine.clone());
     let x = SparseMatrix::from_csr(&x.indptr().to_proper(), x.indices(), x.data(), (mine.len(), x.cols()), device)?;
+    let x = NodeFeatures::Sparse(x);
     Ok(Local {
         owned: Owned::Range(mine),
         a,
@@ -179,20 +182,45 @@ fn from_dataset(world: &SimpleCommunicator, dataset: &NodeDataset, gcn: bool, de
     })
 }
 
-/// This rank's part, read from its part file alone.
-fn from_part(world: &SimpleCommunicator, part: PartData, gcn: bool, device: Device) -> Result<Local> {
-    let g = &part.graph;
-    let local_row = |j: usize| g.local_row(j);
-    let owner = |j: usize| g.halo_owner[g.halo.binary_search(&j).expect("a non-owned neighbour is in the halo")];
+/// This rank's part, read from its part file alone (`path`: the file, for features left on disk);
+/// `normalize`: scale each feature row to sum to one.
+fn from_part(
+    world: &SimpleCommunicator,
+    mut part: PartData,
+    path: &std::path::Path,
+    normalize: bool,
+    gcn: bool,
+    device: Device,
+) -> Result<Local> {
     let (a, halo, cut_edges, cut_endpoints) = if gcn {
-        let (indptr, columns, values) = g.gcn_rows();
+        let (indptr, columns, values) = part.graph.gcn_rows();
+        let cut_edges = part.graph.cut_edges();
+        // the adjacency rows as read are no longer needed: only ids, halo and owners are
+        part.graph.indices = Vec::new();
+        part.graph.weights = Vec::new();
+        let g = &part.graph;
+        let local_row = |j: usize| g.local_row(j);
+        let owner = |j: usize| g.halo_owner[g.halo.binary_search(&j).expect("a non-owned neighbour is in the halo")];
         let (a, halo) = local_adjacency(world, (&indptr, &columns, &values), &local_row, &owner, device)?;
-        (Some(a), halo, g.cut_edges(), g.halo.len())
+        (Some(a), halo, cut_edges, g.halo.len())
     } else {
         (None, no_halo(world.size() as usize), 0, 0)
     };
-    let f = &part.features;
-    let x = SparseMatrix::from_csr(&f.indptr().to_proper(), f.indices(), f.data(), (f.rows(), f.cols()), device)?;
+    let x = if part.features_deferred {
+        NodeFeatures::Dense(super::rank_data::read_dense_features(path, normalize)?.to(device))
+    } else {
+        if normalize {
+            part.row_normalize_features();
+        }
+        let f = &part.features;
+        NodeFeatures::Sparse(SparseMatrix::from_csr(
+            &f.indptr().to_proper(),
+            f.indices(),
+            f.data(),
+            (f.rows(), f.cols()),
+            device,
+        )?)
+    };
     Ok(Local {
         owned: Owned::Ids(part.graph.nodes),
         a,
@@ -232,10 +260,7 @@ pub fn run(args: SoftTargetsArgs) -> Result<()> {
                 }
                 other => other?,
             };
-            let (manifest, mut part) = open_listed_part(dir, manifest, rank, size)?;
-            if normalized {
-                part.row_normalize_features();
-            }
+            let (manifest, part) = open_listed_part_with(dir, manifest, rank, size, PartFeatures::DenseLater, true)?;
             check_same_inputs(
                 &world,
                 &[
@@ -252,7 +277,7 @@ pub fn run(args: SoftTargetsArgs) -> Result<()> {
             };
             check_fingerprint(teacher_path, &meta.dataset, &here)?;
             check_arch(&config)?;
-            from_part(&world, part, gcn, device)?
+            from_part(&world, part, &dir.join(part_file_name(rank, size)), normalized, gcn, device)?
         }
         None => {
             let mut dataset = args.dataset()?.load()?;
@@ -281,24 +306,28 @@ pub fn run(args: SoftTargetsArgs) -> Result<()> {
     let (weights, biases) = (teacher.weights(), teacher.biases());
     let last = weights.len() - 1;
     let mut layers = Vec::new();
+    // the features are needed by the first layer only: dropped after it
+    let mut x = Some(local.x);
     let logits = tch::no_grad(|| -> Result<Tensor> {
         let mut h: Option<Tensor> = None;
         for (k, (w, b)) in weights.iter().zip(&biases).enumerate() {
             maybe_die(rank, &format!("layer{}", k + 1));
-            let projected = match &h {
-                None => local.x.matmul(w),
+            let projected = match h.take() {
+                None => x.take().expect("the features, for the first layer").project(w),
                 Some(h) => h.matmul(w),
             };
             let width = projected.size()[1] as usize;
             let mut z = match &local.a {
                 Some(a) => {
-                    let far = exchange_rows(&world, &projected, halo, width)?;
-                    a.matmul(&Tensor::cat(&[&projected, &far], 0))
+                    let rows = with_halo_rows(&world, projected, halo, width)?;
+                    a.matmul(&rows)
                 }
                 None => projected,
-            } + *b;
+            };
+            // in place: no second and third buffer of the layer's rows
+            let _ = z.f_add_(b)?;
             if k < last {
-                z = z.relu();
+                let _ = z.f_relu_()?;
             }
             layers.push((k + 1, width));
             h = Some(z);
@@ -434,31 +463,55 @@ fn exchange_needs(
     Ok(Halo { recv: needed.to_vec(), send })
 }
 
-/// Sends every rank the rows of `projected` it asked for; returns the rows this rank asked for,
-/// in the order of `halo.recv` (by owner, then by id).
-fn exchange_rows(world: &SimpleCommunicator, projected: &Tensor, halo: &Halo, width: usize) -> Result<Tensor> {
-    let host = projected.to_device(Device::Cpu).to_kind(Kind::Float);
+/// Sends every rank the rows of `projected` it asked for; returns `projected`'s rows followed
+/// by the rows this rank asked for, in the order of `halo.recv` (by owner, then by id), in one
+/// tensor that the halo rows are received into (no separate halo buffer, no concatenation).
+fn with_halo_rows(world: &SimpleCommunicator, projected: Tensor, halo: &Halo, width: usize) -> Result<Tensor> {
+    let device = projected.device();
+    let host = projected.to_device(Device::Cpu).to_kind(Kind::Float).contiguous();
+    drop(projected);
+    let own = host.size()[0];
     let send_rows: Vec<i64> = halo.send.iter().flatten().copied().collect();
-    let out: Vec<f32> = if send_rows.is_empty() {
-        Vec::new()
+    let selected = if send_rows.is_empty() {
+        Tensor::zeros([0], (Kind::Float, Device::Cpu))
     } else {
-        Vec::try_from(host.index_select(0, &Tensor::from_slice(&send_rows)).view([-1]))
-            .context("reading the rows to send")?
+        host.index_select(0, &Tensor::from_slice(&send_rows)).contiguous()
+    };
+    let received: usize = halo.recv.iter().map(Vec::len).sum();
+    let all = Tensor::empty([own + received as i64, width as i64], (Kind::Float, Device::Cpu));
+    all.narrow(0, 0, own).copy_(&host);
+    drop(host);
+    let far_tensor = all.narrow(0, own, received as i64);
+    // SAFETY: `selected` is a contiguous CPU float tensor of `numel` values, alive (and not
+    // written) while `out` is used; `far_tensor` is the last `received` rows of the contiguous
+    // CPU float tensor `all` (a narrowing of dimension 0 keeps rows contiguous), alive while `far`
+    // is written, and nothing else reads or writes it meanwhile.
+    // (an empty tensor's data pointer may be null: no slice is made from it)
+    let out: &[f32] = match selected.numel() {
+        0 => &[],
+        n => unsafe { std::slice::from_raw_parts(selected.data_ptr() as *const f32, n) },
+    };
+    let far: &mut [f32] = match received * width {
+        0 => &mut [],
+        n => unsafe { std::slice::from_raw_parts_mut(far_tensor.data_ptr() as *mut f32, n) },
     };
     let fits =
         |rows: usize| Count::try_from(rows * width).context("more than 2^31 halo values for one rank: use more ranks");
     let send_counts: Vec<Count> = halo.send.iter().map(|rows| fits(rows.len())).collect::<Result<_>>()?;
     let recv_counts: Vec<Count> = halo.recv.iter().map(|ids| fits(ids.len())).collect::<Result<_>>()?;
-    let mut far = vec![0f32; recv_counts.iter().map(|&c| c as usize).sum()];
+    anyhow::ensure!(
+        recv_counts.iter().map(|&c| c as usize).sum::<usize>() == far.len(),
+        "the halo's rows do not fit the buffer for them"
+    );
     {
         let send_displs = displacements(&send_counts);
         let recv_displs = displacements(&recv_counts);
-        let send = Partition::new(&out[..], &send_counts[..], &send_displs[..]);
-        let mut recv = PartitionMut::new(&mut far[..], &recv_counts[..], &recv_displs[..]);
+        let send = Partition::new(out, &send_counts[..], &send_displs[..]);
+        let mut recv = PartitionMut::new(far, &recv_counts[..], &recv_displs[..]);
         world.all_to_all_varcount_into(&send, &mut recv);
     }
-    let rows = (far.len() / width.max(1)) as i64;
-    Ok(Tensor::from_slice(&far).view([rows, width as i64]).to_device(projected.device()))
+    drop(selected);
+    Ok(all.to_device(device))
 }
 
 fn displacements(counts: &[Count]) -> Vec<Count> {

@@ -1,8 +1,10 @@
 //! `gdistill distill --soft-targets ... --model mlp` across P ranks: a data-parallel graph-less
 //! student.
 //!
-//! Rank 0's initial weights are broadcast to every rank. Rank r trains on its own contiguous
-//! range of nodes (`r N / P .. (r + 1) N / P`, the shard `gdistill soft-targets` wrote on rank r).
+//! Rank 0's initial weights are broadcast to every rank. Rank r trains on its own nodes
+//! ([`super::rank_data`]): the contiguous range `r N / P .. (r + 1) N / P` of a dataset every rank
+//! reads (the shard `gdistill soft-targets` wrote on rank r), or, with `--partitions DIR`, the
+//! nodes of part r, read with shard r of the soft targets and nothing else.
 //! An epoch has as many steps as a single process's (`ceil(N / batch)`); at each step every rank
 //! takes the next slice of its own shuffled nodes, so the P slices together make one batch of
 //! about `--batch-size` nodes. Each rank scales its loss by the global batch's sizes (its rows
@@ -12,30 +14,32 @@
 //! loss at its end, are summed by ONE all-reduce per step; the same gradients then go through
 //! the same Adam step on every rank, so every rank holds the same weights after every step
 //! (`GDISTILL_MPI_CHECK_WEIGHTS=1` checks it after each step by comparing a hash of the weights'
-//! bits across ranks; it is always checked once at the end). Rank 0 evaluates on the
-//! validation nodes and broadcasts the score, so every rank keeps the same best epoch; rank 0
-//! reports test accuracy and writes the checkpoint (atomically).
+//! bits across ranks; it is always checked once at the end). Each rank evaluates its own
+//! validation nodes; the correct counts and summed losses, added over the ranks by one
+//! all-reduce, give every rank the same score and so the same best epoch. Test accuracy is
+//! counted the same way; rank 0 reports it and writes the checkpoint (atomically).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use gdistill_distill::chunked::chunked_logits;
-use gdistill_distill::minibatch::dense_rows;
-use gdistill_distill::{accuracy, cross_entropy, save_checkpoint, soft_target_loss_from_log_probs};
-use gdistill_models::SparseMatrix;
+use gdistill_datasets::partition_files::MANIFEST_NAME;
+use gdistill_distill::{cross_entropy, save_checkpoint, soft_target_loss_from_log_probs};
+use gdistill_models::{NodeModel, SparseMatrix};
 use mpi::collective::{CommunicatorCollectives, SystemOperation};
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::{Communicator, Root};
 use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 
+use super::rank_data::{self, index, RankData};
 use super::shards::read_soft_targets_any;
 use super::soft_targets::maybe_die;
-use super::{broadcast_f64, check_same_inputs, describe_dataset, describe_file, range, Fnv};
+use super::{check_same_inputs, describe_dataset, describe_file, Fnv};
 use crate::cmd::distill::{
     check_soft_targets_fit, mlp_student_config, soft_target_student_dataset, soft_target_student_meta, DistillArgs,
 };
+use crate::cmd::train::fingerprint;
 use crate::output::epoch_bar;
 
 /// The model's variables in name order (the same order on every rank: `VarStore::variables` is
@@ -99,10 +103,6 @@ pub(super) fn zero_grads(variables: &[Tensor]) {
     });
 }
 
-fn index(nodes: &[usize]) -> Tensor {
-    Tensor::from_slice(&nodes.iter().map(|&i| i as i64).collect::<Vec<_>>())
-}
-
 pub fn run(args: &DistillArgs, path: &Path) -> Result<()> {
     let (rank, size) = super::ranks().context("not running across ranks")?;
     let world = super::world();
@@ -114,7 +114,58 @@ pub fn run(args: &DistillArgs, path: &Path) -> Result<()> {
     check_soft_targets_fit(path, &targets, &dataset, args.temperature)?;
     let n = dataset.num_nodes();
     anyhow::ensure!(n >= size, "{n} nodes cannot be shared among {size} ranks");
-    let config = mlp_student_config(args, &dataset);
+    let data = rank_data::from_dataset(&dataset, &targets, rank, size, fingerprint(&dataset, normalize));
+    drop(targets);
+    train(args, &world, data, path, device, serde_json::Value::Null)
+}
+
+/// `distill --partitions DIR --soft-targets MANIFEST`: rank r reads part r and shard r only.
+pub fn run_partitioned(args: &DistillArgs, dir: &Path, path: &Path) -> Result<()> {
+    let world = super::world();
+    let device = args.device.device()?;
+    anyhow::ensure!(args.batch_size > 0, "--batch-size must be at least 1");
+    let data = rank_data::from_partition(&world, dir, path, args.optim.normalize())?;
+    check_same_inputs(
+        &world,
+        &[("partition manifest", describe_file(&dir.join(MANIFEST_NAME))), ("soft targets", describe_file(path))],
+    )?;
+    train(args, &world, data, path, device, serde_json::json!(dir))
+}
+
+/// Sums `values` over the ranks.
+fn sum_f64(world: &SimpleCommunicator, values: &[f64]) -> Vec<f64> {
+    let mut total = vec![0f64; values.len()];
+    world.all_reduce_into(values, &mut total[..], SystemOperation::sum());
+    total
+}
+
+/// Correct predictions and the summed cross-entropy on local rows `rows`, in chunks.
+fn evaluate_rows(model: &dyn NodeModel, data: &RankData, rows: &[usize], device: Device) -> (f64, f64) {
+    let (mut correct, mut loss) = (0.0, 0.0);
+    for chunk in rows.chunks(65536) {
+        let x = data.features.rows(chunk, device);
+        let labels = Tensor::from_slice(&chunk.iter().map(|&r| data.labels[r]).collect::<Vec<_>>()).to(device);
+        let out = tch::no_grad(|| model.forward_t(&x, &SparseMatrix::empty(0, device).expect("empty"), false).logits);
+        correct += out.argmax(-1, false).eq_tensor(&labels).to_kind(Kind::Double).sum(Kind::Double).double_value(&[]);
+        loss += tch::no_grad(|| cross_entropy(&out, &labels)).double_value(&[]) * chunk.len() as f64;
+    }
+    (correct, loss)
+}
+
+/// Trains the data-parallel student on each rank's own rows (`data`); rank 0 writes the
+/// checkpoint. `partitions`: the partition folder, recorded in the checkpoint (or null).
+fn train(
+    args: &DistillArgs,
+    world: &SimpleCommunicator,
+    data: RankData,
+    path: &Path,
+    device: Device,
+    partitions: serde_json::Value,
+) -> Result<()> {
+    let (rank, size) = (world.rank() as usize, world.size() as usize);
+    let fp = data.fingerprint.clone();
+    let n = fp.nodes;
+    let config = mlp_student_config(args, fp.features, fp.classes);
     let settings = args.optim.config();
     settings.validate().map_err(anyhow::Error::msg)?;
     let (temperature, alpha) = (args.temperature, args.alpha);
@@ -137,45 +188,41 @@ pub fn run(args: &DistillArgs, path: &Path) -> Result<()> {
     let zero = variables.iter().map(|v| v.sum(Kind::Float)).fold(Tensor::from(0f32), |a, b| a + b) * 0.0;
     zero.backward();
 
-    let logits = Tensor::from_slice(&targets.logits).view([n as i64, targets.classes as i64]);
-    let q = (logits / temperature).log_softmax(-1, Kind::Float);
-    let features = &dataset.features; // CSR (NodeDataset's layout)
-    let labels = Tensor::from_slice(&dataset.labels.iter().map(|&y| y as i64).collect::<Vec<_>>());
-    let mut is_train = vec![false; n];
-    for &i in &dataset.train {
-        is_train[i] = true;
-    }
+    let q = (&data.logits / temperature).log_softmax(-1, Kind::Float);
+    let labels = Tensor::from_slice(&data.labels);
     let no_graph = SparseMatrix::empty(0, device)?;
-    let shards: Vec<std::ops::Range<usize>> = (0..size).map(|r| range(n, r, size)).collect();
-    let mine = shards[rank].clone();
+    // every rank's row count: the schedule of a step's slices
+    let mut lens = vec![0u64; size];
+    world.all_gather_into(&(data.rows() as u64), &mut lens[..]);
+    let lens: Vec<usize> = lens.into_iter().map(|l| l as usize).collect();
+    anyhow::ensure!(lens.iter().sum::<usize>() == n, "the ranks hold {} rows of {n} nodes", lens.iter().sum::<usize>());
     let steps = n.div_ceil(args.batch_size);
-    // rows of rank q's slice at step k: its shard cut into `steps` near-equal slices
+    // rows of rank q's slice at step k: its rows cut into `steps` near-equal slices
     let slice = |len: usize, k: usize| (len * k / steps)..(len * (k + 1) / steps);
     let check_every_step = std::env::var_os("GDISTILL_MPI_CHECK_WEIGHTS").is_some_and(|v| v == "1");
-    let val = dataset.val.clone();
-    let val_labels = labels.index_select(0, &index(&val)).to(device);
+    let val_total = sum_f64(world, &[data.val.len() as f64])[0];
 
     let bar = (rank == 0).then(|| epoch_bar("mlp+kd", settings.epochs));
     let mut best = (f64::NEG_INFINITY, f64::INFINITY, 0usize, flatten(&variables)?);
     let (mut epochs_run, mut steps_run) = (0, 0usize);
     for epoch in 0..settings.epochs {
         epochs_run = epoch + 1;
-        let order = Tensor::randperm(mine.len() as i64, (Kind::Int64, Device::Cpu));
+        let order = Tensor::randperm(data.rows() as i64, (Kind::Int64, Device::Cpu));
         let order: Vec<i64> = Vec::try_from(&order)?;
         let (mut loss_sum, mut seen) = (0.0, 0usize);
         for k in 0..steps {
             maybe_die(rank, &format!("step{}", steps_run + 1));
-            let nodes: Vec<usize> = order[slice(mine.len(), k)].iter().map(|&i| mine.start + i as usize).collect();
-            let batch_rows: usize = shards.iter().map(|s| slice(s.len(), k).len()).sum();
+            let nodes: Vec<usize> = order[slice(data.rows(), k)].iter().map(|&i| i as usize).collect();
+            let batch_rows: usize = lens.iter().map(|&len| slice(len, k).len()).sum();
             let train_rows: Vec<i64> =
-                nodes.iter().enumerate().filter(|(_, &i)| is_train[i]).map(|(r, _)| r as i64).collect();
+                nodes.iter().enumerate().filter(|(_, &i)| data.is_train[i]).map(|(r, _)| r as i64).collect();
             let mut train_total = 0u64;
             world.all_reduce_into(&(train_rows.len() as u64), &mut train_total, SystemOperation::sum());
             zero_grads(&variables);
             let mut local_loss = 0.0;
             if !nodes.is_empty() {
                 let rows = index(&nodes);
-                let x = dense_rows(features, &nodes, device);
+                let x = data.features.rows(&nodes, device);
                 let out = model.forward_t(&x, &no_graph, true).logits;
                 let share = nodes.len() as f64 / batch_rows as f64;
                 let soft = soft_target_loss_from_log_probs(&out, &q.index_select(0, &rows).to(device), temperature);
@@ -212,22 +259,17 @@ pub fn run(args: &DistillArgs, path: &Path) -> Result<()> {
                 settings.lr
             );
             if check_every_step {
-                check_identical(&world, &variables, &format!("after step {steps_run}"))?;
+                check_identical(world, &variables, &format!("after step {steps_run}"))?;
             }
             loss_sum += loss * batch_rows as f64;
             seen += batch_rows;
         }
-        // rank 0 evaluates; every rank records the same score
-        let mut score = [0.0f64; 2];
-        if rank == 0 && !val.is_empty() {
-            let x = dense_rows(features, &val, device);
-            let out = tch::no_grad(|| model.forward_t(&x, &no_graph, false).logits);
-            score[0] =
-                out.argmax(-1, false).eq_tensor(&val_labels).to_kind(Kind::Double).mean(Kind::Double).double_value(&[]);
-            score[1] = tch::no_grad(|| cross_entropy(&out, &val_labels)).double_value(&[]);
-        }
-        broadcast_f64(&world, &mut score);
-        let [val_acc, val_loss] = score;
+        // each rank evaluates its validation rows; the sums over all ranks give every rank the
+        // same score
+        let (correct, loss) = evaluate_rows(model.as_ref(), &data, &data.val, device);
+        let summed = sum_f64(world, &[correct, loss]);
+        let (val_acc, val_loss) =
+            if val_total > 0.0 { (summed[0] / val_total, summed[1] / val_total) } else { (0.0, 0.0) };
         if settings.select.improves(val_acc, val_loss, best.0, best.1) {
             best = (val_acc, val_loss, epoch, flatten(&variables)?);
         }
@@ -242,16 +284,16 @@ pub fn run(args: &DistillArgs, path: &Path) -> Result<()> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    check_identical(&world, &variables, "at the end of training")?;
+    check_identical(world, &variables, "at the end of training")?;
     unflatten(&best.3, &variables);
     let (best_val_acc, best_epoch) = (best.0.max(0.0), best.2);
     let train_seconds = start.elapsed().as_secs_f64();
+    let (correct, _) = evaluate_rows(model.as_ref(), &data, &data.test, device);
+    let tested = sum_f64(world, &[correct, data.test.len() as f64]);
+    let test_acc = if tested[1] > 0.0 { tested[0] / tested[1] } else { 0.0 };
     if rank != 0 {
         return Ok(());
     }
-    let all = chunked_logits(model.as_ref(), &dataset, device, 65536)?;
-    let test = index(&dataset.test);
-    let test_acc = accuracy(&all, &labels, &test);
     let checked = if check_every_step { "after every step" } else { "at the end" };
     println!(
         "mlp+kd from {} on {size} ranks: {} parameters, best epoch {} of {epochs_run}, val {best_val_acc:.4}, \
@@ -263,8 +305,11 @@ pub fn run(args: &DistillArgs, path: &Path) -> Result<()> {
         (config.num_params() + 1) * 4,
     );
     if let Some(out) = &args.out {
-        let mut meta = soft_target_student_meta(args, config, &dataset, normalize, path, &settings, best_val_acc);
+        let mut meta = soft_target_student_meta(args, config, fp, path, &settings, best_val_acc);
         meta.training["ranks"] = size.into();
+        if !partitions.is_null() {
+            meta.training["partitions"] = partitions;
+        }
         maybe_die(rank, "checkpoint");
         save_checkpoint(out, &vs, &meta).context("saving the checkpoint")?;
         println!("saved {}", out.display());
