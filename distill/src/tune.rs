@@ -12,14 +12,19 @@
 //!
 //! Each stage runs its trials under a [`TuneSchedule`]: `full` trains every trial for its whole
 //! length; `halving` (the default) is successive halving (Jamieson & Talwalkar 2016; Li et al.'s
-//! Hyperband bracket with the most configurations): every trial first trains a fraction of its
-//! epochs, each rung keeps the best `1/eta` by validation accuracy and the next rung trains them
-//! again for `eta` times as many epochs, until one trial runs its full length. A rung retrains
-//! its trials from scratch rather than resuming them: training is reseeded per run and
-//! deterministic, so a longer run repeats the shorter one as its first epochs and then goes on
-//! (the same trajectory a resumed run would follow); retraining costs at most `1/(eta - 1)` more
-//! epochs than resuming (half at `eta` = 3) and keeps no model, optimiser or early-stopping state
-//! between rungs, which a killed and `--resume`d search would otherwise have to store.
+//! Hyperband bracket with the most configurations), the resource being epochs: every trial first
+//! trains at most a short budget (a fraction of the stage's longest trial, the same for all, so
+//! that trials are compared after as many epochs: a fraction of each trial's own length would
+//! cut a 200-epoch recipe at 23 epochs while 500-epoch draws got 56), each rung keeps the best
+//! `1/eta` by validation accuracy and the next rung trains them for `eta` times the budget, until
+//! one trial runs its full length. A drawn length below the budget caps the run as it always did.
+//! A rung retrains its trials from scratch rather than resuming them: training is reseeded per
+//! run and deterministic, so a longer run repeats the shorter one as its first epochs and then
+//! goes on (the trajectory a resumed run would follow); retraining costs at most `1/(eta - 1)`
+//! more epochs than resuming (half at `eta` = 3) and keeps no model, optimiser or early-stopping
+//! state between rungs, which a killed and `--resume`d search would otherwise have to store. For
+//! the same reason a run that ended inside its budget (its own length, or early stopping) is
+//! final: a survivor's next rung reuses it instead of training it again.
 
 use gdistill_datasets::NodeDataset;
 use gdistill_models::Arch;
@@ -109,7 +114,8 @@ impl TuneConfig {
     }
 }
 
-/// One rung of a stage: how many trials run, each for `ceil(epochs / divisor)` of its epochs.
+/// One rung of a stage: how many trials run, each for at most `ceil(longest / divisor)` epochs
+/// (`longest`: the stage's longest trial) and at most its own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RungPlan {
     pub trials: usize,
@@ -130,9 +136,10 @@ pub fn halving_rungs(trials: usize, eta: usize) -> Vec<RungPlan> {
     counts.into_iter().enumerate().map(|(i, n)| RungPlan { trials: n, divisor: eta.pow((last - i) as u32) }).collect()
 }
 
-/// A rung's share of a run of `epochs` epochs: `ceil(epochs / divisor)`, at least 1.
-pub fn rung_epochs(epochs: usize, divisor: usize) -> usize {
-    epochs.div_ceil(divisor.max(1)).max(1)
+/// A rung's epoch budget when the stage's longest trial is `longest` epochs:
+/// `ceil(longest / divisor)`, at least 1.
+pub fn rung_epochs(longest: usize, divisor: usize) -> usize {
+    longest.div_ceil(divisor.max(1)).max(1)
 }
 
 /// The `keep` best of a rung's `(trial, val_acc)` scores, best first: validation accuracy only,
@@ -166,8 +173,9 @@ pub struct TuneTrial {
 pub struct TuneRung {
     pub stage: String,
     pub rung: usize,
-    /// Its runs trained `ceil(epochs / divisor)` of their epochs.
     pub divisor: usize,
+    /// Its runs' budget, `ceil(longest / divisor)` epochs (a trial's own length caps its run).
+    pub epochs: usize,
     pub runs: Vec<RungRun>,
     /// The trials that go on to the next rung, best first; at the last rung, the chosen one.
     pub kept: Vec<usize>,
@@ -178,8 +186,11 @@ pub struct TuneRung {
 pub struct RungRun {
     pub trial: usize,
     pub val_acc: f64,
-    /// Epochs trained (early stopping may end a run before its rung's share).
+    /// Epochs trained at this rung: 0 when its run of an earlier rung was final and reused.
     pub epochs_run: usize,
+    /// The run ended inside its budget (its own length or early stopping): a longer budget
+    /// would train the same epochs, so later rungs reuse it.
+    pub complete: bool,
 }
 
 /// Every trial, in order, the settings chosen per stage, and how the schedule spent its epochs.
@@ -252,11 +263,11 @@ pub fn tune_resumable(
     };
     let runs = 4 * plan.iter().map(|r| r.trials).sum::<usize>();
     let mut run = 0;
-    // Trains `candidate`'s `row` for `ceil(epochs / divisor)` of its epochs.
+    // Trains `candidate`'s `row` for at most `budget` epochs (and at most its own length).
     let mut step = |stage: &str,
                     row: &str,
                     candidate: &CompareConfig,
-                    divisor: usize,
+                    budget: usize,
                     objective: &Objective,
                     data: &GraphData,
                     progress: &mut dyn FnMut(Progress)|
@@ -264,12 +275,13 @@ pub fn tune_resumable(
         progress(Progress::RunStarted { row: stage, seed: candidate.first_seed, run, runs });
         run += 1;
         let (cfg, settings) = candidate.row_model(row, data.num_features(), data.num_classes);
-        let epochs = rung_epochs(settings.epochs, divisor);
-        let settings = TrainConfig { seed: candidate.first_seed, epochs, ..settings };
+        let length = settings.epochs;
+        let settings = TrainConfig { seed: candidate.first_seed, epochs: length.min(budget), ..settings };
         let trained =
             train(&cfg, data, objective, &settings, &mut |stats| progress(Progress::Epoch { row: stage, stats }))?;
         let logits = (row == "teacher").then(|| crate::predict(trained.model.as_ref(), data));
-        Ok(Scored { val_acc: trained.best_val_acc, epochs_run: trained.epochs_run, carried: logits })
+        let complete = settings.epochs == length || trained.epochs_run < settings.epochs;
+        Ok(Scored { val_acc: trained.best_val_acc, epochs_run: trained.epochs_run, complete, carried: logits })
     };
 
     let pick = |rng: &mut ChaCha8Rng, values: &[f64]| *values.choose(rng).expect("non-empty");
@@ -300,12 +312,12 @@ pub fn tune_resumable(
             ("normalize_features", c.normalize_features.to_string()),
         ]
     };
-    let score_teacher = |c: &CompareConfig, divisor: usize| {
+    let score_teacher = |c: &CompareConfig, budget: usize| {
         let k = ensure(&mut prepared, c.normalize_features)?;
         let data = prepared[k].as_ref().expect("ensured");
-        step("tune teacher", "teacher", c, divisor, &Objective::labels(), data, progress)
+        step("tune teacher", "teacher", c, budget, &Objective::labels(), data, progress)
     };
-    let stage = Stage { name: "teacher", trials: tune.trials, schedule: tune.schedule, plan: &plan };
+    let stage = Stage { name: "teacher", row: "teacher", trials: tune.trials, schedule: tune.schedule, plan: &plan };
     let (best, teacher_logits) = stage.search(&best, &mut report, &mut rng, draw_teacher, score_teacher, log)?;
     // The chosen teacher's logits, which distillation trials read: when its full-length run was
     // replayed, trained again by the first distillation trial that is not replayed.
@@ -328,10 +340,9 @@ pub fn tune_resumable(
             ("mlp.hidden", c.mlp.hidden.to_string()),
         ]
     };
-    let score_student = |c: &CompareConfig, divisor: usize| {
-        step("tune student", "mlp", c, divisor, &Objective::labels(), data, progress)
-    };
-    let stage = Stage { name: "student", trials: tune.trials, schedule: tune.schedule, plan: &plan };
+    let score_student =
+        |c: &CompareConfig, budget: usize| step("tune student", "mlp", c, budget, &Objective::labels(), data, progress);
+    let stage = Stage { name: "student", row: "mlp", trials: tune.trials, schedule: tune.schedule, plan: &plan };
     let (best, _) = stage.search(&best, &mut report, &mut rng, draw_student, score_student, log)?;
 
     // Stage 3: distillation, on the mlp+kd row, against the chosen teacher.
@@ -360,17 +371,18 @@ pub fn tune_resumable(
             ("mlp.hidden", c.mlp.hidden.to_string()),
         ]
     };
-    let score_distillation = |c: &CompareConfig, divisor: usize| {
+    let score_distillation = |c: &CompareConfig, budget: usize| {
         if teacher_logits.is_none() {
             let labels = Objective::labels();
-            let retrained = step("tune teacher", "teacher", &chosen_teacher, 1, &labels, data, progress)?;
+            let retrained = step("tune teacher", "teacher", &chosen_teacher, usize::MAX, &labels, data, progress)?;
             teacher_logits = retrained.carried;
         }
         let logits = teacher_logits.as_ref().expect("a teacher run returns its logits").shallow_clone();
         let objective = c.kd_objective(logits);
-        step("tune distillation", "mlp+kd", c, divisor, &objective, data, progress)
+        step("tune distillation", "mlp+kd", c, budget, &objective, data, progress)
     };
-    let stage = Stage { name: "distillation", trials: tune.trials, schedule: tune.schedule, plan: &plan };
+    let stage =
+        Stage { name: "distillation", row: "mlp+kd", trials: tune.trials, schedule: tune.schedule, plan: &plan };
     let (best, _) = stage.search(&best, &mut report, &mut rng, draw_distillation, score_distillation, log)?;
 
     // Stage 4: the small student's own training and dropout, on its row from labels, starting
@@ -393,27 +405,30 @@ pub fn tune_resumable(
             ("gcn_small.dropout", c.gcn_small.dropout.to_string()),
         ]
     };
-    let score_small = |c: &CompareConfig, divisor: usize| {
-        step("tune small student", &small, c, divisor, &Objective::labels(), data, progress)
+    let score_small = |c: &CompareConfig, budget: usize| {
+        step("tune small student", &small, c, budget, &Objective::labels(), data, progress)
     };
-    let stage = Stage { name: "small student", trials: tune.trials, schedule: tune.schedule, plan: &plan };
+    let stage = Stage { name: "small student", row: &small, trials: tune.trials, schedule: tune.schedule, plan: &plan };
     let base = CompareConfig { small_training: Some(config.small_training().clone()), ..best };
     let (best, _) = stage.search(&base, &mut report, &mut rng, draw_small, score_small, log)?;
     report.train_s = started.elapsed().as_secs_f64();
     Ok((best, report))
 }
 
-/// What one run of a trial gave: its validation accuracy, the epochs it trained, and what its
-/// scorer carries (the teacher's logits).
+/// What one run of a trial gave: its validation accuracy, the epochs it trained, whether it
+/// ended inside its budget, and what its scorer carries (the teacher's logits).
 struct Scored<T> {
     val_acc: f64,
     epochs_run: usize,
+    complete: bool,
     carried: T,
 }
 
 /// One stage of the search: `trials` settings, the first the current one, run by `plan`'s rungs.
 struct Stage<'a> {
     name: &'static str,
+    /// The comparison row its trials train (whose training gives their length).
+    row: &'a str,
     trials: usize,
     schedule: TuneSchedule,
     plan: &'a [RungPlan],
@@ -442,18 +457,31 @@ impl Stage<'_> {
                 (candidate, changed.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
             })
             .collect();
-        // Per trial: its score at the last rung it ran, and that rung.
-        let mut last: Vec<(f64, usize)> = vec![(f64::NAN, 0); self.trials];
+        // The budgets follow the stage's longest trial (the row's epochs; the model's sizes do
+        // not change them).
+        let length = |c: &CompareConfig| c.row_model(self.row, 1, 1).1.epochs;
+        let longest = candidates.iter().map(|(c, _)| length(c)).max().unwrap_or(1);
+        // Per trial: its score at the last rung it ran, that rung, whether its run was final,
+        // and what that run carried (None when replayed from `log`).
+        let mut last: Vec<(f64, usize, bool)> = vec![(f64::NAN, 0, false); self.trials];
+        let mut carried: Vec<Option<T>> = (0..self.trials).map(|_| None).collect();
         let mut alive: Vec<usize> = (0..self.trials).collect();
-        let mut carried: Option<T> = None;
         for (rung, plan) in self.plan.iter().enumerate() {
             let final_rung = rung + 1 == self.plan.len();
+            let budget =
+                if self.schedule == TuneSchedule::Full { usize::MAX } else { rung_epochs(longest, plan.divisor) };
             let mut runs = Vec::with_capacity(alive.len());
-            let mut carried_here: Vec<(usize, Option<T>)> = Vec::new();
             for &trial in &alive {
                 let (candidate, settings) = &candidates[trial];
+                let (val_acc, _, complete) = last[trial];
+                if rung > 0 && complete {
+                    // Its earlier run ended inside its budget: a longer one trains the same epochs.
+                    last[trial].1 = rung;
+                    runs.push(RungRun { trial, val_acc, epochs_run: 0, complete });
+                    continue;
+                }
                 let key = trial_key(self.name, trial, (self.schedule == TuneSchedule::Halving).then_some(rung));
-                let (val_acc, epochs_run) = match log.recorded(&key) {
+                let (val_acc, epochs_run, complete) = match log.recorded(&key) {
                     Some(recorded) => {
                         let figures: TrialFigures = recorded.decode()?;
                         if &figures.settings != settings {
@@ -462,45 +490,38 @@ impl Stage<'_> {
                                 recorded.at, figures.settings
                             )));
                         }
-                        (figures.val_acc, figures.epochs_run)
+                        carried[trial] = None;
+                        (figures.val_acc, figures.epochs_run, figures.complete)
                     }
                     None => {
-                        let scored = score(candidate, plan.divisor)?;
+                        let scored = score(candidate, budget)?;
                         let figures = TrialFigures {
                             settings: settings.clone(),
                             val_acc: scored.val_acc,
                             epochs_run: scored.epochs_run,
+                            complete: scored.complete,
                         };
                         journal::record(log, &key, &figures)?;
-                        if final_rung {
-                            carried_here.push((trial, Some(scored.carried)));
-                        }
-                        (scored.val_acc, scored.epochs_run)
+                        carried[trial] = Some(scored.carried);
+                        (scored.val_acc, scored.epochs_run, scored.complete)
                     }
                 };
                 report.trial_epochs += epochs_run;
-                last[trial] = (val_acc, rung);
-                runs.push(RungRun { trial, val_acc, epochs_run });
+                last[trial] = (val_acc, rung, complete);
+                runs.push(RungRun { trial, val_acc, epochs_run, complete });
             }
             let keep = if final_rung { 1 } else { self.plan[rung + 1].trials };
             let scores: Vec<(usize, f64)> = runs.iter().map(|r| (r.trial, r.val_acc)).collect();
             let kept = survivors(&scores, keep);
-            if final_rung {
-                carried = carried_here.into_iter().find(|(t, _)| *t == kept[0]).and_then(|(_, c)| c);
-            }
-            report.rungs.push(TuneRung {
-                stage: self.name.to_string(),
-                rung,
-                divisor: plan.divisor,
-                runs,
-                kept: kept.clone(),
-            });
+            let epochs = budget.min(longest);
+            let (stage, divisor) = (self.name.to_string(), plan.divisor);
+            report.rungs.push(TuneRung { stage, rung, divisor, epochs, runs, kept: kept.clone() });
             alive = kept;
             alive.sort_unstable();
         }
         let chosen = alive[0];
         for (trial, (_, settings)) in candidates.iter().enumerate() {
-            let (val_acc, rung) = last[trial];
+            let (val_acc, rung, _) = last[trial];
             let entry = TuneTrial { stage: self.name.to_string(), settings: settings.clone(), val_acc, trial, rung };
             if trial == chosen {
                 report.chosen.retain(|t| t.stage != self.name);
@@ -509,7 +530,7 @@ impl Stage<'_> {
             report.trials.push(entry);
         }
         let (candidate, _) = candidates.into_iter().nth(chosen).expect("a stage runs at least one trial");
-        Ok((candidate, carried))
+        Ok((candidate, carried[chosen].take()))
     }
 }
 

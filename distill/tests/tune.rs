@@ -147,14 +147,17 @@ fn survivors_are_the_best_on_validation_with_ties_to_the_earlier_trial() {
 }
 
 /// Checks one stage's rungs in `report`: each rung runs the trials the one before kept, keeps
-/// the best by validation among its runs, trains at most its share of the epochs, and the
-/// chosen trial is the last rung's (a single run at full length).
+/// the best by validation among its runs, trains at most its budget (a share of the stage's
+/// longest trial) and a trial's own length, trains again only runs that filled their budget,
+/// and the chosen trial is the last rung's (a single run at full length).
 fn check_rungs(report: &TuneReport, stage: &str, plan: &[RungPlan], full_epochs: impl Fn(usize) -> usize) {
     let rungs: Vec<_> = report.rungs.iter().filter(|r| r.stage == stage).collect();
     assert_eq!(rungs.len(), plan.len(), "{stage}");
     let mut alive: Vec<usize> = (0..plan[0].trials).collect();
+    let longest = alive.iter().map(|&t| full_epochs(t)).max().unwrap();
     for (rung, (r, p)) in rungs.iter().zip(plan).enumerate() {
         assert_eq!((r.rung, r.divisor), (rung, p.divisor), "{stage}");
+        assert_eq!(r.epochs, rung_epochs(longest, p.divisor), "{stage}");
         let mut ran: Vec<usize> = r.runs.iter().map(|run| run.trial).collect();
         ran.sort_unstable();
         assert_eq!(ran, alive, "{stage} rung {rung} runs what the rung before kept");
@@ -167,7 +170,17 @@ fn check_rungs(report: &TuneReport, stage: &str, plan: &[RungPlan], full_epochs:
             "{stage} rung {rung}: a trial left out beats one kept on validation"
         );
         for run in &r.runs {
-            assert!(run.epochs_run >= 1 && run.epochs_run <= rung_epochs(full_epochs(run.trial), p.divisor), "{stage}");
+            let cap = r.epochs.min(full_epochs(run.trial));
+            assert!(run.epochs_run <= cap, "{stage} rung {rung}: trial {} trained past {cap}", run.trial);
+            assert_eq!(run.complete, run.epochs_run < cap || cap == full_epochs(run.trial) || run.epochs_run == 0);
+            if run.epochs_run == 0 {
+                // Reused: its run of the rung before ended inside its budget, with this score.
+                let before = rungs[rung - 1].runs.iter().find(|b| b.trial == run.trial).unwrap();
+                assert!(before.complete && before.val_acc == run.val_acc, "{stage} rung {rung}");
+            } else if rung > 0 {
+                let before = rungs[rung - 1].runs.iter().find(|b| b.trial == run.trial).unwrap();
+                assert!(!before.complete, "{stage} rung {rung}: trial {} trained again", run.trial);
+            }
         }
         alive = r.kept.clone();
         alive.sort_unstable();
@@ -212,6 +225,11 @@ fn compare_with_halving_records_its_rungs_and_chooses_on_validation_at_full_leng
         let run = rung.runs.iter().find(|run| run.trial == t.trial).expect("its last rung ran it");
         assert_eq!(run.val_acc, t.val_acc);
     }
+    // A 15-epoch trial of the teacher's or distillation's stage, whose longest draw is 2.5x or
+    // 5x that, ends inside the first rung's budget (a quarter of the longest, rounded up): it is
+    // final, and later rungs reuse it instead of training it again.
+    let reused = report.rungs.iter().flat_map(|r| &r.runs).filter(|run| run.epochs_run == 0).count();
+    assert!(reused > 0, "no run was reused");
     // The cost in epochs is what the runs trained: 4 + 2 + 1 runs a stage, at 1/4, 1/2 and 1.
     let epochs: usize = report.rungs.iter().flat_map(|r| &r.runs).map(|run| run.epochs_run).sum();
     assert_eq!(report.trial_epochs, epochs);

@@ -85,6 +85,9 @@ pub struct TrialFigures {
     pub val_acc: f64,
     #[serde(default)]
     pub epochs_run: usize,
+    /// The run ended inside its budget (its own length or early stopping): final.
+    #[serde(default)]
+    pub complete: bool,
 }
 
 /// The first header (a JSON line) of every journal: which run it belongs to.
