@@ -151,8 +151,8 @@ fn a_killed_halving_search_resumes_from_its_rungs() {
     let Some(cora) = data::data_dir("cora") else { return };
     let root = cora.parent().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    // Three trials at rate 2: three teacher runs at half their epochs, then the best at full
-    // length (four journal records for the teacher's stage).
+    // Three trials at rate 2: three teacher runs at half the longest one's epochs, then the best
+    // at full length (a fourth journal record, unless its first run was final and is reused).
     let args = [
         "compare",
         "--dataset",
@@ -170,8 +170,9 @@ fn a_killed_halving_search_resumes_from_its_rungs() {
         "--threads",
         "1",
     ];
-    // Killed once the teacher's last rung is recorded: its chosen run is replayed, so its soft
-    // targets must be trained again, and the later stages' rungs run in the resumed process.
+    // Killed after four records (the teacher's stage, or a student run beside it): the chosen
+    // teacher's run is replayed, so its soft targets must be trained again, and the later
+    // stages' rungs run in the resumed process.
     uninterrupted_equals_resumed(&args, root, dir.path(), 4);
     let tune = &report(&dir.path().join("resumed.json"))["tune"];
     assert_eq!(tune["schedule"], "halving");
