@@ -438,9 +438,9 @@ impl Stage<'_> {
     /// Draws `trials - 1` candidates from `base` with `draw` (returning what it changed, for
     /// the report; all drawn before any training, which never reads the search's generator, so
     /// the draws are those of a search that trained between them), then runs the rungs: each
-    /// scores its trials at its share of their epochs and keeps the best by validation (ties to
-    /// the earlier trial). Returns the last rung's best and what its score carried (`None`
-    /// when its run was replayed from `log`).
+    /// scores its trials at its epoch budget (reusing a run that ended inside an earlier one)
+    /// and keeps the best by validation (ties to the earlier trial). Returns the last rung's
+    /// best and what its score carried (`None` when its run was replayed from `log`).
     fn search<T>(
         &self,
         base: &CompareConfig,
