@@ -134,6 +134,8 @@ fn a_killed_tuning_resumes_from_its_trials() {
         "15",
         "--tune",
         "2",
+        "--tune-schedule",
+        "full",
         "--no-lsp",
         "--no-prune",
         "--threads",
@@ -142,6 +144,46 @@ fn a_killed_tuning_resumes_from_its_trials() {
     // Killed after the first teacher trial: the chosen teacher may have to be trained again for
     // the distillation trials' soft targets.
     uninterrupted_equals_resumed(&args, root, dir.path(), 1);
+}
+
+#[test]
+fn a_killed_halving_search_resumes_from_its_rungs() {
+    let Some(cora) = data::data_dir("cora") else { return };
+    let root = cora.parent().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Three trials at rate 2: three teacher runs at half the longest one's epochs, then the best
+    // at full length (a fourth journal record, unless its first run was final and is reused).
+    let args = [
+        "compare",
+        "--dataset",
+        "cora",
+        "--seeds",
+        "2",
+        "--epochs",
+        "15",
+        "--tune",
+        "3",
+        "--tune-eta",
+        "2",
+        "--no-lsp",
+        "--no-prune",
+        "--threads",
+        "1",
+    ];
+    // Killed after four records (the teacher's stage, or a student run beside it): the chosen
+    // teacher's run is replayed, so its soft targets must be trained again, and the later
+    // stages' rungs run in the resumed process.
+    uninterrupted_equals_resumed(&args, root, dir.path(), 4);
+    let tune = &report(&dir.path().join("resumed.json"))["tune"];
+    assert_eq!(tune["schedule"], "halving");
+    let rungs = tune["rungs"].as_array().unwrap();
+    assert_eq!(rungs.len(), 8, "four stages of two rungs");
+    for pair in rungs.chunks(2) {
+        assert_eq!(pair[0]["runs"].as_array().unwrap().len(), 3);
+        assert_eq!(pair[0]["divisor"], 2);
+        assert_eq!(pair[1]["runs"].as_array().unwrap().len(), 1);
+        assert_eq!(pair[1]["runs"][0]["trial"], pair[0]["kept"][0]);
+    }
 }
 
 #[test]

@@ -189,8 +189,11 @@ const GRAPH_TUNED: &str = "
     config.small_training config.small_training.clip_grad_norm config.small_training.decay_all_layers
     config.small_training.epochs config.small_training.lr config.small_training.patience
     config.small_training.seed config.small_training.weight_decay
-    tune tune.chosen tune.chosen[].settings tune.chosen[].stage tune.chosen[].val_acc tune.trials
-    tune.trials[].settings tune.trials[].stage tune.trials[].val_acc
+    tune tune.chosen tune.chosen[].rung tune.chosen[].settings tune.chosen[].stage tune.chosen[].trial
+    tune.chosen[].val_acc tune.eta tune.rungs tune.rungs[].divisor tune.rungs[].kept tune.rungs[].rung
+    tune.rungs[].runs tune.rungs[].runs[].epochs_run tune.rungs[].runs[].trial tune.rungs[].runs[].val_acc
+    tune.rungs[].stage tune.schedule tune.train_s tune.trial_epochs tune.trials tune.trials[].rung
+    tune.trials[].settings tune.trials[].stage tune.trials[].trial tune.trials[].val_acc
 ";
 
 /// Keys of an ensemble teacher beside the common ones.

@@ -9,6 +9,22 @@
 //! (learning rate at most the recipe's, weight decay) and dropout on its row from labels (its
 //! width stays the recipe's). Every trial trains at the comparison's first seed on its first
 //! split; the test split is emptied first, so no trial can read a test label.
+//!
+//! Each stage runs its trials under a [`TuneSchedule`]: `full` trains every trial for its whole
+//! length; `halving` (the default) is successive halving (Jamieson & Talwalkar 2016; Li et al.'s
+//! Hyperband bracket with the most configurations), the resource being epochs: every trial first
+//! trains at most a short budget (a fraction of the stage's longest trial, the same for all, so
+//! that trials are compared after as many epochs: a fraction of each trial's own length would
+//! cut a 200-epoch recipe at 23 epochs while 500-epoch draws got 56), each rung keeps the best
+//! `1/eta` by validation accuracy and the next rung trains them for `eta` times the budget, until
+//! one trial runs its full length. A drawn length below the budget caps the run as it always did.
+//! A rung retrains its trials from scratch rather than resuming them: training is reseeded per
+//! run and deterministic, so a longer run repeats the shorter one as its first epochs and then
+//! goes on (the trajectory a resumed run would follow); retraining costs at most `1/(eta - 1)`
+//! more epochs than resuming (half at `eta` = 3) and keeps no model, optimiser or early-stopping
+//! state between rungs, which a killed and `--resume`d search would otherwise have to store. For
+//! the same reason a run that ended inside its budget (its own length, or early stopping) is
+//! final: a survivor's next rung reuses it instead of training it again.
 
 use gdistill_datasets::NodeDataset;
 use gdistill_models::Arch;
@@ -21,6 +37,7 @@ use tch::{Device, Tensor};
 use crate::compare::{CompareConfig, Progress};
 use crate::journal::{self, NoLog, RunLog, TrialFigures};
 use crate::{train, GraphData, Objective, TrainConfig, TrainError};
+use std::time::Instant;
 
 /// How much to search.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -30,15 +47,109 @@ pub struct TuneConfig {
     pub trials: usize,
     /// Seed of the search's draws (training itself uses the comparison's first seed).
     pub seed: u64,
+    /// How the trials of a stage share their epochs: successive halving unless set.
+    #[serde(default)]
+    pub schedule: TuneSchedule,
+    /// Halving's rate: each rung keeps the best `1/eta` of its trials (rounded down, at least
+    /// one) and trains them for `eta` times the epochs. Ignored by `full`.
+    #[serde(default = "default_eta")]
+    pub eta: usize,
+}
+
+/// The default halving rate. With rungs retrained from scratch, a stage of `N` trials at rate
+/// `eta` trains about `N/eta^R + N/eta^(R-1) + ... + 1` full lengths (`R` rungs of halving):
+/// 2.6 of 8 at `eta` = 3 against 4 of 8 at 2, while a trial still gets a ninth of its epochs,
+/// not an eighth, before the first cut (3 is also Li et al.'s Hyperband default).
+pub const DEFAULT_ETA: usize = 3;
+
+fn default_eta() -> usize {
+    DEFAULT_ETA
+}
+
+/// How a stage spends its epochs on its trials.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TuneSchedule {
+    /// Successive halving: short runs for all, the full length for the best.
+    #[default]
+    Halving,
+    /// Every trial trains its full length (the search before halving).
+    Full,
+}
+
+impl std::str::FromStr for TuneSchedule {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "halving" => Ok(TuneSchedule::Halving),
+            "full" => Ok(TuneSchedule::Full),
+            _ => Err(format!("unknown tuning schedule {s:?}: expected halving or full")),
+        }
+    }
 }
 
 impl TuneConfig {
+    /// `trials` per stage under successive halving at the default rate, seed 0.
+    pub fn new(trials: usize) -> TuneConfig {
+        TuneConfig { trials, seed: 0, schedule: TuneSchedule::Halving, eta: DEFAULT_ETA }
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         if self.trials == 0 {
             return Err("the tuning budget must be at least 1 trial per stage".into());
         }
+        if self.eta < 2 {
+            return Err(format!("tune.eta must be at least 2 (each rung keeps 1/eta of its trials), got {}", self.eta));
+        }
         Ok(())
     }
+
+    /// The rungs a stage runs under this config.
+    pub fn rungs(&self) -> Vec<RungPlan> {
+        match self.schedule {
+            TuneSchedule::Full => vec![RungPlan { trials: self.trials, divisor: 1 }],
+            TuneSchedule::Halving => halving_rungs(self.trials, self.eta),
+        }
+    }
+}
+
+/// One rung of a stage: how many trials run, each for at most `ceil(longest / divisor)` epochs
+/// (`longest`: the stage's longest trial) and at most its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RungPlan {
+    pub trials: usize,
+    pub divisor: usize,
+}
+
+/// Successive halving's rungs for `trials` trials at rate `eta` (>= 2): rung `i + 1` keeps
+/// `max(1, floor(n_i / eta))` of rung `i`'s `n_i` trials, the last rung is the first with a single
+/// trial and trains it for its full length, and each rung before it trains `eta` times fewer
+/// epochs than the next. 8 trials at 3: 8 at a ninth, 2 at a third, 1 at full length.
+pub fn halving_rungs(trials: usize, eta: usize) -> Vec<RungPlan> {
+    let mut counts = vec![trials.max(1)];
+    while *counts.last().expect("non-empty") > 1 {
+        let n = *counts.last().expect("non-empty");
+        counts.push((n / eta).max(1));
+    }
+    let last = counts.len() - 1;
+    counts.into_iter().enumerate().map(|(i, n)| RungPlan { trials: n, divisor: eta.pow((last - i) as u32) }).collect()
+}
+
+/// A rung's epoch budget when the stage's longest trial is `longest` epochs:
+/// `ceil(longest / divisor)`, at least 1.
+pub fn rung_epochs(longest: usize, divisor: usize) -> usize {
+    longest.div_ceil(divisor.max(1)).max(1)
+}
+
+/// The `keep` best of a rung's `(trial, val_acc)` scores, best first: validation accuracy only,
+/// higher first, ties (and NaN, ranked last) to the lower trial index, so the recipe as given
+/// (trial 0) wins a tie as it did before halving.
+pub fn survivors(scores: &[(usize, f64)], keep: usize) -> Vec<usize> {
+    let mut ranked = scores.to_vec();
+    let key = |acc: f64| if acc.is_nan() { f64::NEG_INFINITY } else { acc };
+    ranked.sort_by(|(ta, a), (tb, b)| key(*b).total_cmp(&key(*a)).then(ta.cmp(tb)));
+    ranked.into_iter().take(keep).map(|(t, _)| t).collect()
 }
 
 /// One setting tried.
@@ -47,14 +158,59 @@ pub struct TuneTrial {
     pub stage: String,
     /// The settings this trial changed, as `key = value` pairs of the config.
     pub settings: Vec<(String, String)>,
+    /// Its validation accuracy at the last rung it ran (the only one under `full`).
     pub val_acc: f64,
+    /// Its index in its stage (0: the recipe as given).
+    #[serde(default)]
+    pub trial: usize,
+    /// The last rung it ran (0 under `full`).
+    #[serde(default)]
+    pub rung: usize,
 }
 
-/// Every trial, in order, and the settings chosen per stage.
+/// One rung of one stage: each run's score and epochs, and the trials it kept.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TuneRung {
+    pub stage: String,
+    pub rung: usize,
+    pub divisor: usize,
+    /// Its runs' budget, `ceil(longest / divisor)` epochs (a trial's own length caps its run).
+    pub epochs: usize,
+    pub runs: Vec<RungRun>,
+    /// The trials that go on to the next rung, best first; at the last rung, the chosen one.
+    pub kept: Vec<usize>,
+}
+
+/// One trial's run at a rung.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RungRun {
+    pub trial: usize,
+    pub val_acc: f64,
+    /// Epochs trained at this rung: 0 when its run of an earlier rung was final and reused.
+    pub epochs_run: usize,
+    /// The run ended inside its budget (its own length or early stopping): a longer budget
+    /// would train the same epochs, so later rungs reuse it.
+    pub complete: bool,
+}
+
+/// Every trial, in order, the settings chosen per stage, and how the schedule spent its epochs.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct TuneReport {
     pub trials: Vec<TuneTrial>,
     pub chosen: Vec<TuneTrial>,
+    #[serde(default)]
+    pub schedule: TuneSchedule,
+    #[serde(default)]
+    pub eta: usize,
+    #[serde(default)]
+    pub rungs: Vec<TuneRung>,
+    /// Epochs trained by every run of every stage (the search's cost in epochs, independent of
+    /// the machine's load; replayed runs count the epochs they recorded).
+    #[serde(default)]
+    pub trial_epochs: usize,
+    /// Wall seconds of the search in this process.
+    #[serde(default)]
+    pub train_s: f64,
 }
 
 const LR: [f64; 4] = [0.001, 0.005, 0.01, 0.02];
@@ -89,10 +245,12 @@ pub fn tune_resumable(
 ) -> Result<(CompareConfig, TuneReport), TrainError> {
     let Some(tune) = &config.tune else { return Ok((config.clone(), TuneReport::default())) };
     tune.validate().map_err(TrainError::Config)?;
+    let started = Instant::now();
     let mut rng = ChaCha8Rng::seed_from_u64(tune.seed);
     let mut best = config.clone();
     best.tune = None;
-    let mut report = TuneReport::default();
+    let mut report = TuneReport { schedule: tune.schedule, eta: tune.eta, ..TuneReport::default() };
+    let plan = tune.rungs();
     let normalizable = dataset.has_nonnegative_features();
     // The data with and without row normalisation, each built when first needed.
     let mut prepared: [Option<GraphData>; 2] = [None, None];
@@ -103,23 +261,27 @@ pub fn tune_resumable(
         }
         Ok(k)
     };
-    let runs = 4 * tune.trials;
+    let runs = 4 * plan.iter().map(|r| r.trials).sum::<usize>();
     let mut run = 0;
+    // Trains `candidate`'s `row` for at most `budget` epochs (and at most its own length).
     let mut step = |stage: &str,
                     row: &str,
                     candidate: &CompareConfig,
+                    budget: usize,
                     objective: &Objective,
                     data: &GraphData,
                     progress: &mut dyn FnMut(Progress)|
-     -> Result<(f64, Option<Tensor>), TrainError> {
+     -> Result<Scored<Option<Tensor>>, TrainError> {
         progress(Progress::RunStarted { row: stage, seed: candidate.first_seed, run, runs });
         run += 1;
         let (cfg, settings) = candidate.row_model(row, data.num_features(), data.num_classes);
-        let settings = TrainConfig { seed: candidate.first_seed, ..settings };
+        let length = settings.epochs;
+        let settings = TrainConfig { seed: candidate.first_seed, epochs: length.min(budget), ..settings };
         let trained =
             train(&cfg, data, objective, &settings, &mut |stats| progress(Progress::Epoch { row: stage, stats }))?;
         let logits = (row == "teacher").then(|| crate::predict(trained.model.as_ref(), data));
-        Ok((trained.best_val_acc, logits))
+        let complete = settings.epochs == length || trained.epochs_run < settings.epochs;
+        Ok(Scored { val_acc: trained.best_val_acc, epochs_run: trained.epochs_run, complete, carried: logits })
     };
 
     let pick = |rng: &mut ChaCha8Rng, values: &[f64]| *values.choose(rng).expect("non-empty");
@@ -150,23 +312,19 @@ pub fn tune_resumable(
             ("normalize_features", c.normalize_features.to_string()),
         ]
     };
-    let score_teacher = |c: &CompareConfig| {
+    let score_teacher = |c: &CompareConfig, budget: usize| {
         let k = ensure(&mut prepared, c.normalize_features)?;
-        step("tune teacher", "teacher", c, &Objective::labels(), prepared[k].as_ref().expect("ensured"), progress)
+        let data = prepared[k].as_ref().expect("ensured");
+        step("tune teacher", "teacher", c, budget, &Objective::labels(), data, progress)
     };
-    let mut score_teacher = score_teacher;
-    let stage = Stage { name: "teacher", trials: tune.trials };
-    let (best, teacher_logits) = stage.search(&best, &mut report, &mut rng, draw_teacher, &mut score_teacher, log)?;
-    // The chosen teacher's logits, which distillation trials read: trained again when its trial
-    // was replayed and a distillation trial is still to run.
-    let distilled = (0..tune.trials).all(|k| log.recorded(&trial_key("distillation", k)).is_some());
-    let teacher_logits = match teacher_logits.flatten() {
-        Some(logits) => logits,
-        None if distilled => Tensor::zeros([0], (tch::Kind::Float, device)),
-        None => score_teacher(&best)?.1.expect("a teacher trial returns its logits"),
-    };
+    let stage = Stage { name: "teacher", row: "teacher", trials: tune.trials, schedule: tune.schedule, plan: &plan };
+    let (best, teacher_logits) = stage.search(&best, &mut report, &mut rng, draw_teacher, score_teacher, log)?;
+    // The chosen teacher's logits, which distillation trials read: when its full-length run was
+    // replayed, trained again by the first distillation trial that is not replayed.
+    let mut teacher_logits = teacher_logits.flatten();
     let k = ensure(&mut prepared, best.normalize_features)?;
     let data = prepared[k].as_ref().expect("ensured");
+    let chosen_teacher = best.clone();
 
     // Stage 2: the students' training from labels, on the MLP row.
     let draw_student = |c: &mut CompareConfig, rng: &mut ChaCha8Rng| {
@@ -182,8 +340,9 @@ pub fn tune_resumable(
             ("mlp.hidden", c.mlp.hidden.to_string()),
         ]
     };
-    let score_student = |c: &CompareConfig| step("tune student", "mlp", c, &Objective::labels(), data, progress);
-    let stage = Stage { name: "student", trials: tune.trials };
+    let score_student =
+        |c: &CompareConfig, budget: usize| step("tune student", "mlp", c, budget, &Objective::labels(), data, progress);
+    let stage = Stage { name: "student", row: "mlp", trials: tune.trials, schedule: tune.schedule, plan: &plan };
     let (best, _) = stage.search(&best, &mut report, &mut rng, draw_student, score_student, log)?;
 
     // Stage 3: distillation, on the mlp+kd row, against the chosen teacher.
@@ -212,11 +371,18 @@ pub fn tune_resumable(
             ("mlp.hidden", c.mlp.hidden.to_string()),
         ]
     };
-    let score_distillation = |c: &CompareConfig| {
-        let objective = c.kd_objective(teacher_logits.shallow_clone());
-        step("tune distillation", "mlp+kd", c, &objective, data, progress)
+    let score_distillation = |c: &CompareConfig, budget: usize| {
+        if teacher_logits.is_none() {
+            let labels = Objective::labels();
+            let retrained = step("tune teacher", "teacher", &chosen_teacher, usize::MAX, &labels, data, progress)?;
+            teacher_logits = retrained.carried;
+        }
+        let logits = teacher_logits.as_ref().expect("a teacher run returns its logits").shallow_clone();
+        let objective = c.kd_objective(logits);
+        step("tune distillation", "mlp+kd", c, budget, &objective, data, progress)
     };
-    let stage = Stage { name: "distillation", trials: tune.trials };
+    let stage =
+        Stage { name: "distillation", row: "mlp+kd", trials: tune.trials, schedule: tune.schedule, plan: &plan };
     let (best, _) = stage.search(&best, &mut report, &mut rng, draw_distillation, score_distillation, log)?;
 
     // Stage 4: the small student's own training and dropout, on its row from labels, starting
@@ -239,81 +405,142 @@ pub fn tune_resumable(
             ("gcn_small.dropout", c.gcn_small.dropout.to_string()),
         ]
     };
-    let score_small = |c: &CompareConfig| step("tune small student", &small, c, &Objective::labels(), data, progress);
-    let stage = Stage { name: "small student", trials: tune.trials };
+    let score_small = |c: &CompareConfig, budget: usize| {
+        step("tune small student", &small, c, budget, &Objective::labels(), data, progress)
+    };
+    let stage = Stage { name: "small student", row: &small, trials: tune.trials, schedule: tune.schedule, plan: &plan };
     let base = CompareConfig { small_training: Some(config.small_training().clone()), ..best };
     let (best, _) = stage.search(&base, &mut report, &mut rng, draw_small, score_small, log)?;
+    report.train_s = started.elapsed().as_secs_f64();
     Ok((best, report))
 }
 
-/// One stage of the search: `trials` settings, the first the current one.
-struct Stage {
-    name: &'static str,
-    trials: usize,
+/// What one run of a trial gave: its validation accuracy, the epochs it trained, whether it
+/// ended inside its budget, and what its scorer carries (the teacher's logits).
+struct Scored<T> {
+    val_acc: f64,
+    epochs_run: usize,
+    complete: bool,
+    carried: T,
 }
 
-impl Stage {
-    /// Scores `base`, then `trials - 1` candidates that `draw` makes from it (returning what it
-    /// changed, for the report); returns the best on validation (ties keep the earlier) and what
-    /// its score carried (`None` when its trial was replayed from `log`).
+/// One stage of the search: `trials` settings, the first the current one, run by `plan`'s rungs.
+struct Stage<'a> {
+    name: &'static str,
+    /// The comparison row its trials train (whose training gives their length).
+    row: &'a str,
+    trials: usize,
+    schedule: TuneSchedule,
+    plan: &'a [RungPlan],
+}
+
+impl Stage<'_> {
+    /// Draws `trials - 1` candidates from `base` with `draw` (returning what it changed, for
+    /// the report; all drawn before any training, which never reads the search's generator, so
+    /// the draws are those of a search that trained between them), then runs the rungs: each
+    /// scores its trials at its epoch budget (reusing a run that ended inside an earlier one)
+    /// and keeps the best by validation (ties to the earlier trial). Returns the last rung's
+    /// best and what its score carried (`None` when its run was replayed from `log`).
     fn search<T>(
         &self,
         base: &CompareConfig,
         report: &mut TuneReport,
         rng: &mut ChaCha8Rng,
         mut draw: impl FnMut(&mut CompareConfig, &mut ChaCha8Rng) -> Vec<(&'static str, String)>,
-        mut score: impl FnMut(&CompareConfig) -> Result<(f64, T), TrainError>,
+        mut score: impl FnMut(&CompareConfig, usize) -> Result<Scored<T>, TrainError>,
         log: &mut dyn RunLog,
     ) -> Result<(CompareConfig, Option<T>), TrainError> {
-        let mut best: Option<(CompareConfig, Option<T>)> = None;
-        let mut best_acc = f64::NEG_INFINITY;
-        for trial in 0..self.trials {
-            let mut candidate = base.clone();
-            let changed = if trial > 0 { draw(&mut candidate, rng) } else { Vec::new() };
-            let settings: Vec<(String, String)> = changed.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-            let key = trial_key(self.name, trial);
-            let (acc, carried) = match log.recorded(&key) {
-                Some(recorded) => {
-                    let figures: TrialFigures = recorded.decode()?;
-                    if figures.settings != settings {
-                        return Err(TrainError::Config(format!(
-                            "{}: {key} tried {:?}, but this run draws {settings:?}: the journal is of another search",
-                            recorded.at, figures.settings
-                        )));
+        let candidates: Vec<(CompareConfig, Vec<(String, String)>)> = (0..self.trials)
+            .map(|trial| {
+                let mut candidate = base.clone();
+                let changed = if trial > 0 { draw(&mut candidate, rng) } else { Vec::new() };
+                (candidate, changed.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+            })
+            .collect();
+        // The budgets follow the stage's longest trial (the row's epochs; the model's sizes do
+        // not change them).
+        let length = |c: &CompareConfig| c.row_model(self.row, 1, 1).1.epochs;
+        let longest = candidates.iter().map(|(c, _)| length(c)).max().unwrap_or(1);
+        // Per trial: its score at the last rung it ran, that rung, whether its run was final,
+        // and what that run carried (None when replayed from `log`).
+        let mut last: Vec<(f64, usize, bool)> = vec![(f64::NAN, 0, false); self.trials];
+        let mut carried: Vec<Option<T>> = (0..self.trials).map(|_| None).collect();
+        let mut alive: Vec<usize> = (0..self.trials).collect();
+        for (rung, plan) in self.plan.iter().enumerate() {
+            let final_rung = rung + 1 == self.plan.len();
+            let budget =
+                if self.schedule == TuneSchedule::Full { usize::MAX } else { rung_epochs(longest, plan.divisor) };
+            let mut runs = Vec::with_capacity(alive.len());
+            for &trial in &alive {
+                let (candidate, settings) = &candidates[trial];
+                let (val_acc, _, complete) = last[trial];
+                if rung > 0 && complete {
+                    // Its earlier run ended inside its budget: a longer one trains the same epochs.
+                    last[trial].1 = rung;
+                    runs.push(RungRun { trial, val_acc, epochs_run: 0, complete });
+                    continue;
+                }
+                let key = trial_key(self.name, trial, (self.schedule == TuneSchedule::Halving).then_some(rung));
+                let (val_acc, epochs_run, complete) = match log.recorded(&key) {
+                    Some(recorded) => {
+                        let figures: TrialFigures = recorded.decode()?;
+                        if &figures.settings != settings {
+                            return Err(TrainError::Config(format!(
+                                "{}: {key} tried {:?}, but this run draws {settings:?}: the journal is of another search",
+                                recorded.at, figures.settings
+                            )));
+                        }
+                        carried[trial] = None;
+                        (figures.val_acc, figures.epochs_run, figures.complete)
                     }
-                    (figures.val_acc, None)
-                }
-                None => {
-                    let (acc, carried) = score(&candidate)?;
-                    journal::record(log, &key, &TrialFigures { settings: settings.clone(), val_acc: acc })?;
-                    (acc, Some(carried))
-                }
-            };
-            if record(report, self.name, settings, acc, &mut best_acc) || best.is_none() {
-                best = Some((candidate, carried));
+                    None => {
+                        let scored = score(candidate, budget)?;
+                        let figures = TrialFigures {
+                            settings: settings.clone(),
+                            val_acc: scored.val_acc,
+                            epochs_run: scored.epochs_run,
+                            complete: scored.complete,
+                        };
+                        journal::record(log, &key, &figures)?;
+                        carried[trial] = Some(scored.carried);
+                        (scored.val_acc, scored.epochs_run, scored.complete)
+                    }
+                };
+                report.trial_epochs += epochs_run;
+                last[trial] = (val_acc, rung, complete);
+                runs.push(RungRun { trial, val_acc, epochs_run, complete });
             }
+            let keep = if final_rung { 1 } else { self.plan[rung + 1].trials };
+            let scores: Vec<(usize, f64)> = runs.iter().map(|r| (r.trial, r.val_acc)).collect();
+            let kept = survivors(&scores, keep);
+            let epochs = budget.min(longest);
+            let (stage, divisor) = (self.name.to_string(), plan.divisor);
+            report.rungs.push(TuneRung { stage, rung, divisor, epochs, runs, kept: kept.clone() });
+            alive = kept;
+            alive.sort_unstable();
         }
-        Ok(best.expect("a stage runs at least one trial"))
+        let chosen = alive[0];
+        for (trial, (_, settings)) in candidates.iter().enumerate() {
+            let (val_acc, rung, _) = last[trial];
+            let entry = TuneTrial { stage: self.name.to_string(), settings: settings.clone(), val_acc, trial, rung };
+            if trial == chosen {
+                report.chosen.retain(|t| t.stage != self.name);
+                report.chosen.push(entry.clone());
+            }
+            report.trials.push(entry);
+        }
+        let (candidate, _) = candidates.into_iter().nth(chosen).expect("a stage runs at least one trial");
+        Ok((candidate, carried[chosen].take()))
     }
 }
 
-/// Logs a trial; true when it beats the stage's best so far (ties keep the earlier trial).
-fn record(report: &mut TuneReport, stage: &str, settings: Vec<(String, String)>, val_acc: f64, best: &mut f64) -> bool {
-    let trial = TuneTrial { stage: stage.to_string(), settings, val_acc };
-    report.trials.push(trial.clone());
-    if val_acc > *best {
-        *best = val_acc;
-        report.chosen.retain(|t| t.stage != stage);
-        report.chosen.push(trial);
-        true
-    } else {
-        false
+/// The journal key of a stage's `trial`th trial (from 0), at `rung` under halving (the full
+/// schedule keeps the keys it had before halving).
+fn trial_key(stage: &str, trial: usize, rung: Option<usize>) -> String {
+    match rung {
+        Some(rung) => format!("trial {stage} {trial} rung {rung}"),
+        None => format!("trial {stage} {trial}"),
     }
-}
-
-/// The journal key of a stage's `trial`th trial (from 0).
-fn trial_key(stage: &str, trial: usize) -> String {
-    format!("trial {stage} {trial}")
 }
 
 /// The comparison's data at its first seed's split with the test nodes removed: what a trial

@@ -341,7 +341,7 @@ fn mlp_features_refuse_a_search_and_munge() {
             .unwrap();
     let mut config = CompareConfig::for_dataset(&dataset);
     config.mlp_features = Some("given+deepwalk:4".parse().unwrap());
-    config.tune = Some(gdistill_distill::tune::TuneConfig { trials: 2, seed: 0 });
+    config.tune = Some(gdistill_distill::tune::TuneConfig::new(2));
     assert!(config.validate().unwrap_err().contains("mlp_features"));
     config.tune = None;
     config.transfer_set = TransferSet::Munge { size: 10, p: 0.5 };

@@ -69,10 +69,18 @@ pub struct CompareArgs {
     #[command(flatten)]
     pub sampling: SamplerArgs,
     /// Search N settings per stage (teacher, MLP student, distillation, small student) on
-    /// validation accuracy before the comparison; the report records the trials and the chosen
-    /// config.
+    /// validation accuracy before the comparison; the report records the trials, the rungs and
+    /// the chosen config.
     #[arg(long, value_name = "N")]
     pub tune: Option<usize>,
+    /// How --tune spends its epochs: halving (successive halving: every trial trains a short
+    /// run, each rung keeps the best 1/eta on validation for a run eta times longer) or full
+    /// (every trial its whole length).
+    #[arg(long, value_name = "SCHEDULE", requires = "tune")]
+    pub tune_schedule: Option<gdistill_distill::tune::TuneSchedule>,
+    /// Halving's rate (default 3): each rung keeps 1/ETA of its trials.
+    #[arg(long, value_name = "ETA", requires = "tune")]
+    pub tune_eta: Option<usize>,
     /// Write the config every row ran with (tuned or not) as TOML, for `--config`.
     #[arg(long, value_name = "FILE")]
     pub save_config: Option<PathBuf>,
@@ -214,7 +222,14 @@ fn resolve_config(args: &CompareArgs, dataset: &NodeDataset, file: Option<Experi
     set(&mut config.setting, args.setting);
     config.sampler = args.sampling.resolve(config.sampler.take(), dataset.train.len())?;
     if let Some(trials) = args.tune {
-        config.tune = Some(gdistill_distill::tune::TuneConfig { trials, seed: 0 });
+        // A file's schedule, rate and seed stay unless a flag sets them.
+        let mut tune = match config.tune.take() {
+            Some(file) => gdistill_distill::tune::TuneConfig { trials, ..file },
+            None => gdistill_distill::tune::TuneConfig::new(trials),
+        };
+        set(&mut tune.schedule, args.tune_schedule);
+        set(&mut tune.eta, args.tune_eta);
+        config.tune = Some(tune);
     }
     set(&mut config.seeds, args.seeds);
     set(&mut config.first_seed, args.first_seed);
@@ -463,6 +478,8 @@ fn refuse_graph_flags(args: &CompareArgs, kind: &str, settings: &str, read: &[&s
         ("--protocol", args.protocol.is_some()),
         ("--lcc", args.lcc),
         ("--tune", args.tune.is_some()),
+        ("--tune-schedule", args.tune_schedule.is_some()),
+        ("--tune-eta", args.tune_eta.is_some()),
         ("--save-config", args.save_config.is_some()),
         ("--split", args.split.is_some()),
         ("--features", args.features.is_some()),

@@ -77,12 +77,17 @@ pub fn seed_key(seed: u64) -> String {
     format!("seed {seed}")
 }
 
-/// One tuning trial as the journal keeps it: the settings it drew (checked against the draws of
-/// the resumed run) and its validation accuracy.
+/// One tuning run (a trial at one rung) as the journal keeps it: the settings it drew (checked
+/// against the draws of the resumed run), its validation accuracy and the epochs it trained.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrialFigures {
     pub settings: Vec<(String, String)>,
     pub val_acc: f64,
+    #[serde(default)]
+    pub epochs_run: usize,
+    /// The run ended inside its budget (its own length or early stopping): final.
+    #[serde(default)]
+    pub complete: bool,
 }
 
 /// The first header (a JSON line) of every journal: which run it belongs to.
