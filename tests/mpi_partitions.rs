@@ -17,72 +17,18 @@ mod cli;
 #[path = "support/data.rs"]
 mod data;
 
+#[path = "support/mpirun.rs"]
+mod mpirun;
+
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::process::Output;
 
-/// One multi-rank job at a time: the machine has few cores and each job oversubscribes them.
-static ONE_JOB: Mutex<()> = Mutex::new(());
+use mpirun::{gdistill_in, have_mpirun, ok, ONE_JOB};
 
-fn ci() -> bool {
-    std::env::var("CI").map(|v| v.eq_ignore_ascii_case("true") || v == "1").unwrap_or(false)
-}
-
-/// Whether `mpirun` is there; with CI=true its absence is a failure.
-fn have_mpirun() -> bool {
-    let found = Command::new("mpirun").arg("--version").output().is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(!ci(), "mpirun is missing; CI=true, so that is a failure (make bootstrap installs openmpi-bin)");
-        eprintln!("note: mpirun is missing; skipping this test");
-    }
-    found
-}
-
-const LIMIT: Duration = Duration::from_secs(300);
-
-/// Runs `command` to the end, failing the test if it takes longer than [`LIMIT`].
-fn run_bounded(mut command: Command) -> Output {
-    let start = Instant::now();
-    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("the command starts");
-    loop {
-        if child.try_wait().expect("waiting").is_some() {
-            return child.wait_with_output().expect("output");
-        }
-        if start.elapsed() > LIMIT {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("output");
-            panic!("still running after {LIMIT:?}: {}", cli::stderr(&out));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// `mpirun -np 2 gdistill ARGS` with the flags tests/mpi.rs uses.
+/// `mpirun -np 2 gdistill ARGS`, with the ranks' weights compared after every step.
 fn mpirun(args: &[&str], dir: &Path) -> Output {
-    let mut command = Command::new("mpirun");
-    // SAFETY: geteuid takes nothing and cannot fail.
-    if unsafe { libc::geteuid() } == 0 {
-        command.arg("--allow-run-as-root");
-    }
-    command.args(["--oversubscribe", "-np", "2", "-x", "GDISTILL_MPI_CHECK_WEIGHTS=1"]);
-    command.arg(env!("CARGO_BIN_EXE_gdistill")).args(args);
-    command.current_dir(dir).env("GDISTILL_DATA_DIR", data::data_root());
-    // shared-memory transport without the ptrace-based single copy, refused in many containers
-    command.env("OMPI_MCA_btl_vader_single_copy_mechanism", "none");
-    run_bounded(command)
-}
-
-fn gdistill_in(args: &[&str], dir: &Path) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_gdistill"));
-    command.args(args).current_dir(dir).env("GDISTILL_DATA_DIR", data::data_root());
-    run_bounded(command)
-}
-
-fn ok(out: Output) -> Output {
-    assert!(out.status.success(), "failed: {}\n{}", cli::stdout(&out), cli::stderr(&out));
-    out
+    mpirun::mpirun(2, args, &[("GDISTILL_MPI_CHECK_WEIGHTS", "1")], dir)
 }
 
 /// A checkpoint's variables by name, as raw f32 values.
