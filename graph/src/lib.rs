@@ -53,4 +53,4 @@ pub use inductive::{inductive_partition, InductivePartition};
 pub use knn::{knn_graph, knn_graph_batched, KnnOptions};
 pub use normalize::{gcn_normalized_adjacency, random_walk_normalized_adjacency, symmetric_normalized_adjacency};
 pub use random_walks::RandomWalks;
-pub use sampler::{sample_node, Block, NeighborLoader, NeighborSampler, SampledBatch};
+pub use sampler::{sample_node, BatchBuilder, Block, NeighborLoader, NeighborSampler, SampledBatch};

@@ -200,40 +200,82 @@ impl NeighborSampler {
 
     /// [`NeighborSampler::sample`] for seeds already known to be distinct, in range and non-empty.
     fn sample_checked(&self, graph: &Graph, seeds: &[usize], seed: u64) -> SampledBatch {
-        let mut nodes: Vec<usize> = seeds.to_vec();
-        let mut local: HashMap<usize, usize> = seeds.iter().enumerate().map(|(k, &v)| (v, k)).collect();
-        let mut blocks = Vec::with_capacity(self.fanouts.len());
+        let mut batch = BatchBuilder::new(seeds);
         for (hop, &fanout) in self.fanouts.iter().enumerate() {
-            let num_dst = nodes.len();
             let draw =
                 |&v: &usize| sample_neighbors(graph, v, fanout, &mut keyed_rng(TAG_NODE, seed, hop as u64, v as u64));
-            let sampled: Vec<Vec<usize>> = if num_dst >= PARALLEL_MIN_NODES {
+            let nodes = batch.nodes();
+            let sampled: Vec<Vec<usize>> = if nodes.len() >= PARALLEL_MIN_NODES {
                 nodes.par_iter().map(draw).collect()
             } else {
                 nodes.iter().map(draw).collect()
             };
-            let mut indptr = Vec::with_capacity(num_dst + 1);
-            indptr.push(0);
-            let mut indices = Vec::with_capacity(sampled.iter().map(Vec::len).sum());
-            for neighbors in &sampled {
-                for &u in neighbors {
-                    let next = nodes.len();
-                    let k = *local.entry(u).or_insert_with(|| {
-                        nodes.push(u);
-                        next
-                    });
-                    indices.push(k);
-                }
-                indptr.push(indices.len());
-            }
-            blocks.push(Block { num_dst, num_src: nodes.len(), indptr, indices });
+            batch.push_hop(&sampled);
         }
-        // Sampled from the seeds outwards; models run from the input layer inwards.
-        blocks.reverse();
-        let mut layer_nodes = Vec::with_capacity(blocks.len() + 1);
-        layer_nodes.push(nodes.len());
-        layer_nodes.extend(blocks.iter().map(|b| b.num_dst));
-        SampledBatch { seeds: seeds.to_vec(), n_id: nodes, blocks, layer_nodes }
+        batch.finish()
+    }
+}
+
+/// A batch's computation graph as it grows from its seeds outwards, one hop at a time: the node
+/// list in first-seen order and a block per hop. Whoever draws the neighbours (the whole-graph
+/// sampler, or the owners of a partitioned graph's nodes) builds the same batch from the same
+/// draws.
+#[derive(Debug)]
+pub struct BatchBuilder {
+    seeds: Vec<usize>,
+    nodes: Vec<usize>,
+    local: HashMap<usize, usize>,
+    blocks: Vec<Block>,
+}
+
+impl BatchBuilder {
+    /// A batch of `seeds` and no hop yet.
+    pub fn new(seeds: &[usize]) -> BatchBuilder {
+        let local = seeds.iter().enumerate().map(|(k, &v)| (v, k)).collect();
+        BatchBuilder { seeds: seeds.to_vec(), nodes: seeds.to_vec(), local, blocks: Vec::new() }
+    }
+
+    /// Whether no seed is listed twice.
+    pub fn seeds_distinct(&self) -> bool {
+        self.local.len() == self.seeds.len()
+    }
+
+    /// Every node gathered so far: the next hop's destinations.
+    pub fn nodes(&self) -> &[usize] {
+        &self.nodes
+    }
+
+    /// Adds the next hop: `sampled[d]` holds the drawn neighbours (global ids) of destination
+    /// `nodes()[d]`, one entry per destination. New nodes are appended in first-seen order.
+    pub fn push_hop(&mut self, sampled: &[Vec<usize>]) {
+        let num_dst = self.nodes.len();
+        assert_eq!(sampled.len(), num_dst, "one list of picks per destination");
+        let mut indptr = Vec::with_capacity(num_dst + 1);
+        indptr.push(0);
+        let mut indices = Vec::with_capacity(sampled.iter().map(Vec::len).sum());
+        for neighbors in sampled {
+            for &u in neighbors {
+                let next = self.nodes.len();
+                let nodes = &mut self.nodes;
+                let k = *self.local.entry(u).or_insert_with(|| {
+                    nodes.push(u);
+                    next
+                });
+                indices.push(k);
+            }
+            indptr.push(indices.len());
+        }
+        self.blocks.push(Block { num_dst, num_src: self.nodes.len(), indptr, indices });
+    }
+
+    /// The batch, its blocks from the input layer inwards (sampled from the seeds outwards;
+    /// models run the other way).
+    pub fn finish(mut self) -> SampledBatch {
+        self.blocks.reverse();
+        let mut layer_nodes = Vec::with_capacity(self.blocks.len() + 1);
+        layer_nodes.push(self.nodes.len());
+        layer_nodes.extend(self.blocks.iter().map(|b| b.num_dst));
+        SampledBatch { seeds: self.seeds, n_id: self.nodes, blocks: self.blocks, layer_nodes }
     }
 }
 

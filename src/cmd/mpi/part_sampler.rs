@@ -20,7 +20,7 @@ use std::collections::HashMap;
 
 use anyhow::{Context, Result};
 use gdistill_datasets::partition_files::PartData;
-use gdistill_graph::{sample_node, Block, SampledBatch};
+use gdistill_graph::{sample_node, BatchBuilder, SampledBatch};
 use mpi::topology::{Communicator, SimpleCommunicator};
 use tch::{Device, Tensor};
 
@@ -79,50 +79,27 @@ impl<'a> PartSampler<'a> {
     /// the same `fanouts` (it is collective), whatever its seeds.
     pub fn sample(&mut self, seeds: &[usize], fanouts: &[usize], seed: u64) -> Result<PartBatch> {
         let size = self.world.size() as usize;
-        let mut nodes: Vec<usize> = seeds.to_vec();
-        let mut local: HashMap<usize, usize> = seeds.iter().enumerate().map(|(k, &v)| (v, k)).collect();
-        anyhow::ensure!(local.len() == seeds.len(), "a batch lists a seed twice");
-        let mut blocks = Vec::with_capacity(fanouts.len());
+        let mut batch = BatchBuilder::new(seeds);
+        anyhow::ensure!(batch.seeds_distinct(), "a batch lists a seed twice");
         for (hop, &fanout) in fanouts.iter().enumerate() {
-            let num_dst = nodes.len();
             let mut asks = vec![Vec::<u64>::new(); size];
-            for &v in &nodes {
+            for &v in batch.nodes() {
                 let owner = self.owner(v)?;
                 if owner != self.rank {
                     asks[owner].push(v as u64);
                 }
             }
             let remote = self.remote_picks(&asks, fanout, seed, hop)?;
-            let mut indptr = Vec::with_capacity(num_dst + 1);
-            indptr.push(0);
-            let mut indices = Vec::new();
-            for d in 0..num_dst {
-                let v = nodes[d];
-                let picks = match remote.get(&v) {
-                    Some(picks) => picks.clone(),
-                    None => self.sample_own(v, fanout, seed, hop),
-                };
-                for u in picks {
-                    let next = nodes.len();
-                    let k = *local.entry(u).or_insert_with(|| {
-                        nodes.push(u);
-                        next
-                    });
-                    indices.push(k);
-                }
-                indptr.push(indices.len());
-            }
-            blocks.push(Block { num_dst, num_src: nodes.len(), indptr, indices });
+            let sampled: Vec<Vec<usize>> = batch
+                .nodes()
+                .iter()
+                .map(|v| remote.get(v).cloned().unwrap_or_else(|| self.sample_own(*v, fanout, seed, hop)))
+                .collect();
+            batch.push_hop(&sampled);
         }
-        blocks.reverse();
-        let mut layer_nodes = vec![nodes.len()];
-        layer_nodes.extend(blocks.iter().map(|b| b.num_dst));
-        let (features, degree) = self.fetch_rows(&nodes)?;
-        Ok(PartBatch {
-            batch: SampledBatch { seeds: seeds.to_vec(), n_id: nodes, blocks, layer_nodes },
-            degree,
-            features,
-        })
+        let batch = batch.finish();
+        let (features, degree) = self.fetch_rows(&batch.n_id)?;
+        Ok(PartBatch { batch, degree, features })
     }
 
     /// Sends `asks[q]` (nodes rank q owns) to their owners, draws the picks every other rank
