@@ -307,6 +307,7 @@ pub fn generate_csbm(params: &CsbmParams) -> Result<NodeDataset, DatasetError> {
         train: split.train,
         val: split.val,
         test: split.test,
+        unlabelled: Vec::new(),
     };
     dataset.validate()?;
     Ok(dataset)

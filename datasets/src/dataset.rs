@@ -21,8 +21,10 @@ pub struct DatasetSummary {
     pub feature_density: f64,
     /// Number of classes.
     pub classes: usize,
-    /// Nodes per class, in class order.
+    /// Labelled nodes per class, in class order.
     pub class_counts: Vec<usize>,
+    /// Nodes the source gives no label (OGB's NaN, Planetoid's all-zero label rows).
+    pub unlabelled: usize,
     /// Training nodes.
     pub train: usize,
     /// Validation nodes.
@@ -94,7 +96,8 @@ pub enum Split {
 ///
 /// Invariants (checked by [`NodeDataset::validate`], which every loader calls): the graph has
 /// `labels.len()` nodes, features have one row per node, every label is `< num_classes`, every
-/// feature is finite, and split indices are in range and disjoint.
+/// feature is finite, split indices are in range and disjoint, and no unlabelled node is in a
+/// split.
 #[derive(Clone, Debug)]
 pub struct NodeDataset {
     /// Short name (`cora`, the file stem, `csbm`).
@@ -115,6 +118,11 @@ pub struct NodeDataset {
     pub val: Vec<usize>,
     /// Test node indices.
     pub test: Vec<usize>,
+    /// Nodes whose source gives no label, sorted (usually none). Their `labels` entry is 0 and
+    /// means nothing: they are in no split, a drawn split never picks them and they are not
+    /// counted in [`NodeDataset::class_counts`]; they stay in the graph, its features and every
+    /// transfer set, as any node without a split does.
+    pub unlabelled: Vec<usize>,
 }
 
 impl NodeDataset {
@@ -168,9 +176,27 @@ impl NodeDataset {
         }
     }
 
-    /// Nodes per class.
+    /// Labelled nodes per class.
     pub fn class_counts(&self) -> Vec<usize> {
-        crate::split::class_counts(&self.labels, self.num_classes)
+        crate::split::class_counts(&self.split_labels(), self.num_classes)
+    }
+
+    /// A per-class split ([`crate::split::per_class_split`]) of the labelled nodes.
+    pub fn per_class_split(&self, opts: &crate::split::SplitOptions) -> crate::split::NodeSplit {
+        crate::split::per_class_split(&self.split_labels(), self.num_classes, opts)
+    }
+
+    /// The labels with every unlabelled node's set to `num_classes`, which the split and count
+    /// helpers skip.
+    fn split_labels(&self) -> std::borrow::Cow<'_, [usize]> {
+        if self.unlabelled.is_empty() {
+            return std::borrow::Cow::Borrowed(&self.labels);
+        }
+        let mut labels = self.labels.clone();
+        for &v in &self.unlabelled {
+            labels[v] = self.num_classes;
+        }
+        std::borrow::Cow::Owned(labels)
     }
 
     /// Whether every feature is non-negative (counts, binary bag-of-words): the features the GCN
@@ -197,6 +223,7 @@ impl NodeDataset {
             feature_density: self.feature_density(),
             classes: self.num_classes,
             class_counts: self.class_counts(),
+            unlabelled: self.unlabelled.len(),
             train: self.train.len(),
             val: self.val.len(),
             test: self.test.len(),
@@ -232,8 +259,20 @@ impl NodeDataset {
                 return bad(format!("feature ({row}, {col}) is {v}: features must be finite"));
             }
         }
+        if let Some(w) = self.unlabelled.windows(2).find(|w| w[0] >= w[1]) {
+            return bad(format!("unlabelled nodes are not sorted and distinct ({} then {})", w[0], w[1]));
+        }
+        if let Some(&v) = self.unlabelled.last().filter(|&&v| v >= n) {
+            return bad(format!("unlabelled node {v} is outside 0..{n}"));
+        }
         crate::split::check_splits(n, "node", [("Train", &self.train), ("Val", &self.val), ("Test", &self.test)])
-            .or_else(bad)
+            .or_else(bad)?;
+        for (name, split) in [("training", &self.train), ("validation", &self.val), ("test", &self.test)] {
+            if let Some(v) = split.iter().find(|v| self.unlabelled.binary_search(v).is_ok()) {
+                return bad(format!("node {v} has no label but is in the {name} split"));
+            }
+        }
+        Ok(())
     }
 }
 

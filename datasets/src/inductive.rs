@@ -73,6 +73,8 @@ pub fn inductive_split(dataset: &NodeDataset, fraction: f64, seed: u64) -> Resul
         train: to_local(&dataset.train)?,
         val: to_local(&dataset.val)?,
         test: to_local(&test_tran)?,
+        // Only test nodes are held out, and those are labelled.
+        unlabelled: to_local(&dataset.unlabelled)?,
     };
     Ok(InductiveDataset {
         dataset: observed_dataset,

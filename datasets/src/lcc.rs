@@ -17,7 +17,7 @@
 //! ```
 
 use crate::inductive::select_rows;
-use crate::split::{per_class_split, SplitOptions};
+use crate::split::SplitOptions;
 use crate::{DatasetError, NodeDataset};
 
 /// A dataset's largest connected component ([`NodeDataset::largest_component`]).
@@ -60,10 +60,11 @@ impl NodeDataset {
             train: keep(&self.train),
             val: keep(&self.val),
             test: keep(&self.test),
+            unlabelled: keep(&self.unlabelled),
         };
         let split_redrawn = lcc.train.is_empty() || lcc.val.is_empty() || lcc.test.is_empty();
         if split_redrawn {
-            let split = per_class_split(&lcc.labels, lcc.num_classes, &SplitOptions::default());
+            let split = lcc.per_class_split(&SplitOptions::default());
             (lcc.train, lcc.val, lcc.test) = (split.train, split.val, split.test);
         }
         lcc.validate()?;

@@ -175,6 +175,7 @@ pub fn load_linqs(prefix: &Path, opts: &LinqsOptions) -> Result<(NodeDataset, Li
         train: split.train,
         val: split.val,
         test: split.test,
+        unlabelled: Vec::new(),
     };
     dataset.validate()?;
     Ok((dataset, report))

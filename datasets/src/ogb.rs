@@ -21,7 +21,8 @@
 //! the undirected edges they make.
 //!
 //! Nodes without a label (OGB writes NaN for them in some sets) cannot be trained or tested on:
-//! they get class 0, stay out of the split, and the loader says how many there are; a split file
+//! they are the dataset's `unlabelled` nodes (class 0 in `labels`, meaning nothing), in no split,
+//! given or drawn, and the loader says how many there are; a split file
 //! naming one is an error. The counts in `num-node-list` and `num-edge-list` are checked against
 //! the other files, so a file cut short is never read as a smaller graph.
 
@@ -172,15 +173,25 @@ pub fn load_ogb(dir: &Path, split: Option<&str>) -> Result<(NodeDataset, Vec<Str
     let val = read_ids(&table_path(&split, "valid"), n, &labelled)?;
     let test = read_ids(&table_path(&split, "test"), n, &labelled)?;
     let name = dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "ogb".into());
-    let dataset =
-        NodeDataset { name, graph, features, labels, num_classes: class_names.len(), class_names, train, val, test };
+    let dataset = NodeDataset {
+        name,
+        graph,
+        features,
+        labels,
+        num_classes: class_names.len(),
+        class_names,
+        train,
+        val,
+        test,
+        unlabelled: labelled.iter().enumerate().filter(|(_, &l)| !l).map(|(v, _)| v).collect(),
+    };
     // Overlapping split files and the like: named with the split folder they come from.
     dataset.validate().map_err(|e| DatasetError::format(&split, e.to_string()))?;
-    let unlabelled = labelled.iter().filter(|&&l| !l).count();
+    let unlabelled = dataset.unlabelled.len();
     let mut notes = Vec::new();
     if unlabelled > 0 {
         notes.push(format!(
-            "{}: {unlabelled} of {n} nodes have no label (NaN): class 0, in no split; a drawn --split would count them as class 0",
+            "{}: {unlabelled} of {n} nodes have no label (NaN): in no split, drawn or given, and not in the class counts",
             labels_path.display()
         ));
     }

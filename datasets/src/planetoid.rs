@@ -278,6 +278,7 @@ pub fn load_planetoid_with_report(dir: &Path, name: &str) -> Result<(NodeDataset
         train,
         val,
         test,
+        unlabelled,
     };
     dataset.validate()?;
     Ok((dataset, report))

@@ -34,7 +34,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use thiserror::Error;
 
-use crate::split::{per_class_split, SplitOptions};
+use crate::split::SplitOptions;
 use crate::{DatasetError, NodeDataset};
 
 /// The valid split spec forms, for error messages and `--help`.
@@ -198,11 +198,13 @@ pub fn resplit(dataset: &mut NodeDataset, spec: &SplitSpec, seed: u64) -> Result
         SplitSpec::Public => return Ok(()),
         SplitSpec::PerClass { train, val } => {
             let opts = SplitOptions { train_per_class: train, val_per_class: val, seed };
-            let s = per_class_split(&dataset.labels, dataset.num_classes, &opts);
+            let s = dataset.per_class_split(&opts);
             (s.train, s.val, s.test)
         }
         SplitSpec::Random { train, val } => {
-            let mut nodes: Vec<usize> = (0..n).collect();
+            // Unlabelled nodes cannot be trained or tested on: the fractions are of the others.
+            let mut nodes: Vec<usize> = (0..n).filter(|v| dataset.unlabelled.binary_search(v).is_err()).collect();
+            let n = nodes.len();
             // A stream of its own: the CSBM generator permutes its nodes with stream 0 of the
             // same seed, and the same shuffle put classes 0-5 alone in a 60% training split.
             let mut rng = ChaCha8Rng::seed_from_u64(seed);

@@ -23,6 +23,7 @@ fn small() -> NodeDataset {
         train: vec![0, 1],
         val: vec![2],
         test: vec![3, 4],
+        unlabelled: Vec::new(),
     }
 }
 

@@ -44,6 +44,7 @@ fn random_dataset(seed: u64, n: usize, tests: usize) -> NodeDataset {
         train,
         val,
         test,
+        unlabelled: Vec::new(),
     }
 }
 

@@ -63,6 +63,7 @@ fn dataset(n: usize, edges: &[(usize, usize)], classes: usize) -> NodeDataset {
         train: part(0),
         val: part(1),
         test: part(2),
+        unlabelled: Vec::new(),
     }
 }
 
@@ -160,4 +161,23 @@ fn random_sparse_graphs_match_bfs() {
         let full = dataset(n, &edges, 1 + trial % 4);
         check_against_oracle(&full, &edges);
     }
+}
+
+#[test]
+fn unlabelled_nodes_keep_their_mark_in_the_component_and_its_redrawn_split() {
+    // {0, 1} and {2, ..., 9}; nodes 1, 4 and 7 have no label and none of the split's nodes is in
+    // the big component, so its split is drawn anew
+    let edges = [(0, 1), (2, 3), (3, 4), (4, 5), (5, 6), (6, 7), (7, 8), (8, 9)];
+    let mut full = dataset(10, &edges, 2);
+    full.unlabelled = vec![1, 4, 7];
+    (full.train, full.val, full.test) = (vec![0], vec![], vec![]);
+    full.validate().unwrap();
+    let component = full.largest_component().unwrap();
+    assert!(component.split_redrawn);
+    let lcc = component.dataset;
+    // nodes 4 and 7 are local 2 and 5
+    assert_eq!(lcc.unlabelled, vec![2, 5]);
+    let mut all: Vec<usize> = [&lcc.train[..], &lcc.val, &lcc.test].concat();
+    all.sort_unstable();
+    assert_eq!(all, vec![0, 1, 3, 4, 6, 7]);
 }

@@ -78,6 +78,7 @@ fn valid() -> NodeDataset {
         train: vec![0],
         val: vec![1],
         test: vec![2],
+        unlabelled: Vec::new(),
     }
 }
 
@@ -122,7 +123,7 @@ fn summary_serialises_to_the_documented_json() {
     let json = serde_json::to_value(valid().summary()).unwrap();
     let expected = serde_json::json!({
         "name": "v", "nodes": 3, "edges": 2, "features": 2, "feature_density": 2.0 / 6.0,
-        "classes": 2, "class_counts": [1, 2], "train": 1, "val": 1, "test": 1,
+        "classes": 2, "class_counts": [1, 2], "unlabelled": 0, "train": 1, "val": 1, "test": 1,
         "isolated_nodes": 0, "self_loops": 0
     });
     assert_eq!(json, expected);

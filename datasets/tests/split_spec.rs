@@ -158,6 +158,7 @@ fn splits_that_cannot_be_drawn_are_errors_naming_the_dataset() {
         train: vec![0],
         val: vec![1],
         test: vec![2],
+        unlabelled: Vec::new(),
     };
     let message = invalid_message(apply_split(&singles, &SplitSpec::PerClass { train: 20, val: 30 }, 0));
     assert!(message.starts_with("singles: split per-class:20,30: the validation split is empty"), "{message}");
@@ -185,4 +186,67 @@ fn a_random_split_of_a_csbm_graph_is_independent_of_its_classes() {
         // 1 200 training nodes over 10 classes of 200: each class near 120.
         assert!(per_class.iter().all(|&c| (80..=160).contains(&c)), "seed {seed}: {per_class:?}");
     }
+}
+
+/// The CSBM graph above with every tenth node's label taken away (its `labels` entry left as the
+/// class it had, which must not matter).
+fn with_unlabelled() -> NodeDataset {
+    let mut d = dataset();
+    d.unlabelled = (0..d.num_nodes()).step_by(10).collect();
+    let unlabelled: HashSet<usize> = d.unlabelled.iter().copied().collect();
+    for split in [&mut d.train, &mut d.val, &mut d.test] {
+        split.retain(|v| !unlabelled.contains(v));
+    }
+    d.validate().unwrap();
+    d
+}
+
+#[test]
+fn drawn_splits_never_pick_an_unlabelled_node() {
+    let d = with_unlabelled();
+    let unlabelled: HashSet<usize> = d.unlabelled.iter().copied().collect();
+    // 1 000 nodes, 100 unlabelled: the class counts are of the 900 others
+    let counts = d.class_counts();
+    assert_eq!(counts.iter().sum::<usize>(), 900);
+    let want: Vec<usize> =
+        (0..4).map(|c| (0..1000).filter(|v| !unlabelled.contains(v) && d.labels[*v] == c).count()).collect();
+    assert_eq!(counts, want);
+    assert_eq!(d.summary().unlabelled, 100);
+    for spec in ["per-class:20,30", "per-class:400,100", "random:0.6,0.2"] {
+        for seed in 0..4 {
+            let s = apply_split(&d, &spec.parse().unwrap(), seed).unwrap();
+            for (name, ids) in [("train", &s.train), ("val", &s.val), ("test", &s.test)] {
+                assert!(
+                    ids.iter().all(|v| !unlabelled.contains(v)),
+                    "{spec} seed {seed}: an unlabelled node in {name}"
+                );
+            }
+            // every labelled node has a split, and the dataset still knows which have no label
+            assert_eq!(s.train.len() + s.val.len() + s.test.len(), 900, "{spec} seed {seed}");
+            assert_eq!(s.unlabelled, d.unlabelled);
+        }
+    }
+    // a random split's fractions are of the labelled nodes
+    let s = apply_split(&d, &"random:0.6,0.2".parse().unwrap(), 0).unwrap();
+    assert_eq!(sizes(&s), (540, 180, 180));
+    // a class of 250 nodes with 25 unlabelled gives 225 to a per-class split that asks for more
+    let s = apply_split(&d, &"per-class:400,100".parse().unwrap(), 0).unwrap();
+    assert_eq!(per_class_counts(&s, &s.train), want.iter().map(|&n| n.min(400).min(n / 2)).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_given_split_naming_an_unlabelled_node_is_refused() {
+    let mut d = with_unlabelled();
+    d.test.push(d.unlabelled[3]);
+    d.test.sort_unstable();
+    let message = invalid_message(d.validate().map(|_| d.clone()));
+    assert!(message.contains("node 30 has no label but is in the test split"), "{message}");
+    let mut d = with_unlabelled();
+    d.unlabelled.swap(0, 1);
+    let message = invalid_message(d.validate().map(|_| d.clone()));
+    assert!(message.contains("unlabelled nodes are not sorted"), "{message}");
+    let mut d = with_unlabelled();
+    d.unlabelled.push(5000);
+    let message = invalid_message(d.validate().map(|_| d.clone()));
+    assert!(message.contains("unlabelled node 5000 is outside 0..1000"), "{message}");
 }

@@ -36,6 +36,7 @@ fn dataset_on(graph: Graph, features: usize) -> NodeDataset {
         train: vec![0, 1],
         val: vec![2, 3],
         test: (4..n).collect(),
+        unlabelled: Vec::new(),
     }
 }
 

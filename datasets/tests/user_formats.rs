@@ -52,7 +52,17 @@ fn ogb_nodes_without_labels_stay_out_of_the_split_and_are_reported() {
     std::fs::write(ogb.join("split/time/test.csv.gz"), gz(b"6\n7\n8\n11\n")).unwrap();
     let (got, report) = load_with_report(&format!("ogb:{}", ogb.display()), Path::new(".")).unwrap();
     assert_eq!((got.labels[9], got.labels[10]), (0, 0));
+    assert_eq!(got.unlabelled, vec![9, 10]);
     assert_eq!(got.test, vec![6, 7, 8, 11]);
+    // not counted as class 0, and never drawn into a split
+    assert_eq!(got.class_counts(), vec![3, 3, 4]);
+    for spec in ["per-class:1,1", "random:0.5,0.2"] {
+        for seed in 0..5 {
+            let s = gdistill_datasets::apply_split(&got, &spec.parse().unwrap(), seed).unwrap();
+            let drawn = [&s.train[..], &s.val, &s.test].concat();
+            assert!(!drawn.contains(&9) && !drawn.contains(&10), "{spec} seed {seed}: {drawn:?}");
+        }
+    }
     assert_eq!(report.notes.len(), 1);
     assert!(report.notes[0].contains("2 of 12 nodes have no label"), "{}", report.notes[0]);
     // a split naming an unlabelled node is an error

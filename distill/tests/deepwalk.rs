@@ -158,6 +158,7 @@ fn two_blocks(seed: u64) -> NodeDataset {
         train,
         val,
         test,
+        unlabelled: Vec::new(),
     }
 }
 

@@ -48,6 +48,9 @@ pub fn info(args: InfoArgs) -> Result<()> {
     let counts: Vec<String> =
         dataset.class_names.iter().zip(&s.class_counts).map(|(n, c)| format!("{n}={c}")).collect();
     println!("class counts     {}", counts.join(" "));
+    if s.unlabelled > 0 {
+        println!("unlabelled       {} (in no split, drawn or given)", s.unlabelled);
+    }
     println!("split            train {} / val {} / test {}", s.train, s.val, s.test);
     println!("isolated nodes   {}", s.isolated_nodes);
     println!("self-loops       {}", s.self_loops);

@@ -280,6 +280,7 @@ fn read_h5graph_unguarded(path: &Path) -> Result<NodeDataset, DatasetError> {
         train: r.indices("train_idx", n)?,
         val: r.indices("val_idx", n)?,
         test: r.indices("test_idx", n)?,
+        unlabelled: Vec::new(),
     };
     dataset.validate()?;
     Ok(dataset)

@@ -208,6 +208,7 @@ fn load_npz_with(path: &Path, split: &SplitOptions, index: Option<usize>) -> Res
         train: s.train,
         val: s.val,
         test: s.test,
+        unlabelled: Vec::new(),
     };
     dataset.validate()?;
     Ok(dataset)
