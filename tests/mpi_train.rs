@@ -2,7 +2,8 @@
 //! neighbor`, issue 30), on Cora cut in two (and once in three) by METIS:
 //! - the first step's gradient, summed over the ranks, equals the gradient one process computes
 //!   for the union of the ranks' batches, sampled on the whole graph by the single-process
-//!   sampler with the same batch seed (GCN and SAGE);
+//!   sampler with the same batch seed (GCN and SAGE; and GCN on a small CSBM, whose dense
+//!   features the ranks read as dense rows rather than CSR);
 //! - the weights are identical on both ranks after every step, and the check catches a rank that
 //!   drifts;
 //! - the checkpoint rank 0 writes loads in `gdistill eval` in one process, which reports the
@@ -28,17 +29,33 @@ use gdistill_models::{full_degrees, record_sparse_products, sampled_block_matric
 use mpirun::{gdistill_in, have_mpirun, mpirun, ok, ONE_JOB};
 use tch::{nn, Device, Tensor};
 
-/// Cora cut in two by METIS, in `dir/parts`.
+/// A small CSBM: dense, signed features (kept raw), which the ranks read as dense rows.
+const CSBM: &str = "csbm:nodes=1500,classes=4,degree=6,features=24,seed=5";
+
+/// Cora cut in `parts` by `method`, in `dir/out`.
 fn partition(dir: &Path, parts: &str, method: &str, out: &str) {
-    ok(gdistill_in(&["partition", "-d", "cora", "--parts", parts, "--method", method, "-o", out], dir));
+    partition_of("cora", dir, parts, method, out);
+}
+
+fn partition_of(dataset: &str, dir: &Path, parts: &str, method: &str, out: &str) {
+    ok(gdistill_in(&["partition", "-d", dataset, "--parts", parts, "--method", method, "-o", out], dir));
 }
 
 /// The single-process gradient of the union of the ranks' first batches: the whole graph, the
 /// single-process sampler, the dumped initial weights; cross-entropy averaged over the union's
-/// seeds plus weight decay on the first layer, as `train --sampler neighbor` computes it.
-fn union_gradient(dump: &serde_json::Value, arch: Arch, hidden: i64, fanouts: &[usize]) -> BTreeMap<String, Vec<f32>> {
-    let mut dataset = gdistill_datasets::load("cora", &data::data_root()).unwrap();
-    dataset.row_normalize_features();
+/// seeds plus weight decay on the first layer, as `train --sampler neighbor` computes it
+/// (features row-normalised when all are non-negative, as one process decides).
+fn union_gradient(
+    spec: &str,
+    dump: &serde_json::Value,
+    arch: Arch,
+    hidden: i64,
+    fanouts: &[usize],
+) -> BTreeMap<String, Vec<f32>> {
+    let mut dataset = gdistill_datasets::load(spec, &data::data_root()).unwrap();
+    if dataset.features.to_csr().data().iter().all(|&v| v >= 0.0) {
+        dataset.row_normalize_features();
+    }
     let seeds: Vec<usize> = dump["seeds"]
         .as_array()
         .unwrap()
@@ -75,14 +92,14 @@ fn union_gradient(dump: &serde_json::Value, arch: Arch, hidden: i64, fanouts: &[
     vs.variables().into_iter().map(|(name, var)| (name, Vec::<f32>::try_from(var.grad().view([-1])).unwrap())).collect()
 }
 
-fn distributed_gradient_is_the_union_gradient(arch: &str, ranks: usize) {
+fn distributed_gradient_is_the_union_gradient(spec: &str, arch: &str, ranks: usize) {
     let _job = ONE_JOB.lock().unwrap_or_else(|e| e.into_inner());
     if !have_mpirun() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
-    partition(p, &ranks.to_string(), "metis", "parts");
+    partition_of(spec, p, &ranks.to_string(), "metis", "parts");
     let args = [
         "train",
         "--partitions",
@@ -112,7 +129,7 @@ fn distributed_gradient_is_the_union_gradient(arch: &str, ranks: usize) {
     let sizes: Vec<usize> = seeds.iter().map(|s| s.as_array().unwrap().len()).collect();
     assert!((1..=64).contains(&sizes.iter().sum::<usize>()), "{sizes:?}");
     let arch: Arch = arch.parse().unwrap();
-    let expected = union_gradient(&dump, arch, 16, &[5, 3]);
+    let expected = union_gradient(spec, &dump, arch, 16, &[5, 3]);
     assert_eq!(expected.len(), dump["gradient"].as_object().unwrap().len());
     for (name, want) in &expected {
         let got: Vec<f32> =
@@ -127,18 +144,24 @@ fn distributed_gradient_is_the_union_gradient(arch: &str, ranks: usize) {
 
 #[test]
 fn first_step_gradient_summed_over_ranks_is_the_union_batch_gradient_gcn() {
-    distributed_gradient_is_the_union_gradient("gcn", 2);
+    distributed_gradient_is_the_union_gradient("cora", "gcn", 2);
 }
 
 #[test]
 fn first_step_gradient_summed_over_ranks_is_the_union_batch_gradient_sage() {
-    distributed_gradient_is_the_union_gradient("sage", 2);
+    distributed_gradient_is_the_union_gradient("cora", "sage", 2);
+}
+
+/// Dense features (a CSBM's) are read as dense rows, not CSR: the same batch, the same gradient.
+#[test]
+fn first_step_gradient_with_dense_features_read_as_rows_is_the_union_batch_gradient() {
+    distributed_gradient_is_the_union_gradient(CSBM, "gcn", 2);
 }
 
 /// Three ranks: a rank learns the owners of nodes beyond its halo from the owners' replies.
 #[test]
 fn first_step_gradient_on_three_ranks_is_the_union_batch_gradient() {
-    distributed_gradient_is_the_union_gradient("gcn", 3);
+    distributed_gradient_is_the_union_gradient("cora", "gcn", 3);
 }
 
 /// `test 0.1234` from the ranks' summary line, or `test 0.1234` from `gdistill eval`'s.

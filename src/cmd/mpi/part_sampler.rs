@@ -41,6 +41,10 @@ pub struct PartSampler<'a> {
     world: &'a SimpleCommunicator,
     rank: usize,
     part: &'a PartData,
+    /// The owned nodes' feature rows, dense and row-major (`cols` values a row), when the part's
+    /// features were read as dense rows (a part opened with `PartFeatures::DenseLater` whose
+    /// features are dense); otherwise `part.features` (CSR) holds them.
+    dense: Option<Vec<f32>>,
     /// Owners of the non-owned nodes met so far (the halo's from the part file, the others from
     /// replies).
     owners: HashMap<usize, usize>,
@@ -49,10 +53,15 @@ pub struct PartSampler<'a> {
 }
 
 impl<'a> PartSampler<'a> {
-    pub fn new(world: &'a SimpleCommunicator, part: &'a PartData) -> PartSampler<'a> {
+    /// `dense`: the owned nodes' feature rows (`part.features.cols()` values each, in the
+    /// part's row order), or None to read them from `part.features`.
+    pub fn new(world: &'a SimpleCommunicator, part: &'a PartData, dense: Option<Vec<f32>>) -> PartSampler<'a> {
         let g = &part.graph;
         let owners = g.halo.iter().copied().zip(g.halo_owner.iter().copied()).collect();
-        PartSampler { world, rank: world.rank() as usize, part, owners, traffic: Traffic::default() }
+        if let Some(rows) = &dense {
+            assert_eq!(rows.len(), g.nodes.len() * part.features.cols(), "one dense row per owned node");
+        }
+        PartSampler { world, rank: world.rank() as usize, part, dense, owners, traffic: Traffic::default() }
     }
 
     fn row(&self, local: usize) -> &[usize] {
@@ -218,7 +227,9 @@ impl<'a> PartSampler<'a> {
     }
 
     fn dense_row(&self, local: usize, out: &mut [f32]) {
-        if let Some(row) = self.part.features.outer_view(local) {
+        if let Some(rows) = &self.dense {
+            out.copy_from_slice(&rows[local * out.len()..(local + 1) * out.len()]);
+        } else if let Some(row) = self.part.features.outer_view(local) {
             for (j, &value) in row.iter() {
                 out[j] = value;
             }

@@ -188,6 +188,29 @@ pub fn read_dense_features(path: &Path, normalize: bool) -> Result<Tensor> {
     Ok(x)
 }
 
+/// The dense features of the part file at `path` as row-major values (`[rows, features]`),
+/// read a block of rows at a time straight into place (never as CSR), each row scaled to sum to
+/// one when `normalize`.
+pub fn read_dense_rows(path: &Path, normalize: bool) -> Result<Vec<f32>> {
+    let reader = DenseFeatureReader::open(path)?;
+    let (rows, cols) = (reader.rows(), reader.cols());
+    let mut x = vec![0f32; rows * cols];
+    let block = BLOCK_VALUES / cols.max(1) + 1;
+    let mut start = 0;
+    while start < rows {
+        let end = (start + block).min(rows);
+        reader.read(start..end, &mut x[start * cols..end * cols], normalize)?;
+        start = end;
+    }
+    Ok(x)
+}
+
+/// Whether every feature value of the part file at `path`, read as dense rows, is non-negative.
+pub fn dense_all_nonnegative(path: &Path) -> Result<bool> {
+    let reader = DenseFeatureReader::open(path)?;
+    Ok(reader.all_nonnegative(BLOCK_VALUES / reader.cols().max(1) + 1)?)
+}
+
 type PartInputs = (gdistill_datasets::partition_files::PartData, SoftTargets, DatasetFingerprint);
 
 /// This rank's part and shard, read and checked without any collective.

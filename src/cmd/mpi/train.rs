@@ -1,8 +1,8 @@
 //! `gdistill train --partitions DIR --sampler neighbor` across P ranks: a GCN or SAGE teacher
 //! trained data-parallel on neighbour-sampled mini-batches, each rank reading only its part file.
 //!
-//! Rank r reads part r (`gdistill partition --parts P`): its nodes' features, labels, split and
-//! adjacency rows, and the owners of its halo. It samples batches from its own training nodes
+//! Rank r reads part r (`gdistill partition --parts P`): its nodes' features (dense ones as dense
+//! rows, 4 B a value, never as CSR), labels, split and adjacency rows, and the owners of its halo. It samples batches from its own training nodes
 //! over the whole graph through [`PartSampler`] (the owners of remote nodes sample for it, then
 //! send the feature rows and degrees of every remote node the batch reached), so rank r's batch
 //! is the one a single process would sample for the same seeds. An epoch has
@@ -34,7 +34,9 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use gdistill_datasets::partition_files::{open_listed_part, read_manifest_for, PartData, MANIFEST_NAME};
+use gdistill_datasets::partition_files::{
+    open_listed_part_with, part_file_name, read_manifest_for, PartData, PartFeatures, MANIFEST_NAME,
+};
 use gdistill_distill::{cross_entropy, l2_penalty, save_checkpoint, CheckpointMeta, DatasetFingerprint};
 use gdistill_graph::{NeighborLoader, NeighborSampler};
 use gdistill_models::{record_sparse_products, Arch, ModelConfig, NodeFeatures, NodeModel};
@@ -62,6 +64,8 @@ const NEEDS: &str = "across MPI ranks, `gdistill train` runs only with --partiti
 /// Reads this rank's part, checking the manifest's part count and the part file's hash before
 /// any collective; the manifest is the same for every rank, so rank 0 alone reports what is
 /// wrong with it and the job ends with one message.
+/// Dense features (a CSBM's) are left on disk here, to be read as dense rows (4 B a value, not
+/// CSR's 12): see [`PartFeatures::DenseLater`].
 fn open_part(world: &SimpleCommunicator, dir: &Path, rank: usize, size: usize) -> Result<PartData> {
     let manifest = match read_manifest_for(dir, size) {
         Err(e) if rank != 0 => {
@@ -70,7 +74,7 @@ fn open_part(world: &SimpleCommunicator, dir: &Path, rank: usize, size: usize) -
         }
         other => other?,
     };
-    Ok(open_listed_part(dir, manifest, rank, size)?.1)
+    Ok(open_listed_part_with(dir, manifest, rank, size, PartFeatures::DenseLater, true)?.1)
 }
 
 /// Sums `values` over the ranks.
@@ -186,13 +190,23 @@ pub fn run(args: TrainArgs) -> Result<()> {
     );
     // Row normalisation as one process decides it: unless --no-normalize-features, when the
     // features of every part are non-negative.
-    let nonnegative = u8::from(part.features.data().iter().all(|&x| x >= 0.0));
+    let part_path = dir.join(part_file_name(rank, size));
+    let nonnegative = u8::from(if part.features_deferred {
+        super::rank_data::dense_all_nonnegative(&part_path)?
+    } else {
+        part.features.data().iter().all(|&x| x >= 0.0)
+    });
     let mut all_nonnegative = 0u8;
     world.all_reduce_into(&nonnegative, &mut all_nonnegative, SystemOperation::min());
     let normalize = args.optim.normalize().unwrap_or(all_nonnegative == 1);
-    if normalize {
-        part.row_normalize_features();
-    }
+    let dense_rows = if part.features_deferred {
+        Some(super::rank_data::read_dense_rows(&part_path, normalize)?)
+    } else {
+        if normalize {
+            part.row_normalize_features();
+        }
+        None
+    };
     let mut traffic = Traffic::default();
     let train_total = sum_u64(&world, part.train.len() as u64, &mut traffic) as usize;
     anyhow::ensure!(train_total > 0, "training from labels needs training nodes, and the split has none");
@@ -229,7 +243,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let zero = variables.iter().map(|v| v.sum(Kind::Float)).fold(Tensor::from(0f32), |a, b| a + b) * 0.0;
     zero.backward();
 
-    let mut sampler = PartSampler::new(&world, &part);
+    let mut sampler = PartSampler::new(&world, &part, dense_rows);
     let check_every_step = std::env::var_os("GDISTILL_MPI_CHECK_WEIGHTS").is_some_and(|v| v == "1");
     let own_train = part.train.clone();
     let slice = |len: usize, k: usize| (len * k / steps)..(len * (k + 1) / steps);
