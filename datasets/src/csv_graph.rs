@@ -215,18 +215,7 @@ pub fn load_csv(spec: &CsvSpec) -> Result<NodeDataset, DatasetError> {
     let folder = spec.edges.parent().and_then(Path::file_name).filter(|f| !f.is_empty());
     let name =
         folder.or_else(|| spec.edges.file_stem()).map_or_else(|| "csv".into(), |s| s.to_string_lossy().into_owned());
-    let dataset = NodeDataset {
-        name,
-        graph,
-        features,
-        labels,
-        num_classes: class_names.len(),
-        class_names,
-        train,
-        val,
-        test,
-        unlabelled: Vec::new(),
-    };
+    let dataset = NodeDataset::labelled(name, graph, features, labels, class_names, [train, val, test]);
     // Overlapping splits and the like: named with the file they come from.
     dataset.validate().map_err(|e| DatasetError::format(spec.split.as_ref().unwrap_or(&spec.labels), e.to_string()))?;
     Ok(dataset)

@@ -126,6 +126,32 @@ pub struct NodeDataset {
 }
 
 impl NodeDataset {
+    /// A dataset whose every node is labelled, with one class per name and `split` as training,
+    /// validation and test nodes; not yet validated (a loader calls [`NodeDataset::validate`]
+    /// and names its file in the error).
+    pub fn labelled(
+        name: String,
+        graph: Graph,
+        features: CsMat<f32>,
+        labels: Vec<usize>,
+        class_names: Vec<String>,
+        split: [Vec<usize>; 3],
+    ) -> NodeDataset {
+        let [train, val, test] = split;
+        NodeDataset {
+            name,
+            graph,
+            features,
+            labels,
+            num_classes: class_names.len(),
+            class_names,
+            train,
+            val,
+            test,
+            unlabelled: Vec::new(),
+        }
+    }
+
     /// Number of nodes.
     pub fn num_nodes(&self) -> usize {
         self.labels.len()

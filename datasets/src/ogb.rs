@@ -174,16 +174,8 @@ pub fn load_ogb(dir: &Path, split: Option<&str>) -> Result<(NodeDataset, Vec<Str
     let test = read_ids(&table_path(&split, "test"), n, &labelled)?;
     let name = dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "ogb".into());
     let dataset = NodeDataset {
-        name,
-        graph,
-        features,
-        labels,
-        num_classes: class_names.len(),
-        class_names,
-        train,
-        val,
-        test,
         unlabelled: labelled.iter().enumerate().filter(|(_, &l)| !l).map(|(v, _)| v).collect(),
+        ..NodeDataset::labelled(name, graph, features, labels, class_names, [train, val, test])
     };
     // Overlapping split files and the like: named with the split folder they come from.
     dataset.validate().map_err(|e| DatasetError::format(&split, e.to_string()))?;

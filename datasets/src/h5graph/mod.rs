@@ -270,18 +270,8 @@ fn read_h5graph_unguarded(path: &Path) -> Result<NodeDataset, DatasetError> {
     }
     let graph = Graph::from_edges(n, &edges, EdgeOptions::undirected()).map_err(|e| r.bad(e.to_string()))?;
     let features = r.features(n)?;
-    let dataset = NodeDataset {
-        name,
-        graph,
-        features,
-        labels,
-        num_classes: class_names.len(),
-        class_names,
-        train: r.indices("train_idx", n)?,
-        val: r.indices("val_idx", n)?,
-        test: r.indices("test_idx", n)?,
-        unlabelled: Vec::new(),
-    };
+    let split = [r.indices("train_idx", n)?, r.indices("val_idx", n)?, r.indices("test_idx", n)?];
+    let dataset = NodeDataset::labelled(name, graph, features, labels, class_names, split);
     dataset.validate()?;
     Ok(dataset)
 }

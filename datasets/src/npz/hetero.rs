@@ -122,18 +122,7 @@ pub(crate) fn load_heterophilous(
     let val = mask_row(path, arrays, "val_masks", n, index)?;
     let test = mask_row(path, arrays, "test_masks", n, index)?;
     let name = path.file_stem().map_or_else(|| "npz".into(), |s| s.to_string_lossy().into_owned());
-    let dataset = NodeDataset {
-        name,
-        graph,
-        features,
-        labels,
-        num_classes: class_names.len(),
-        class_names,
-        train,
-        val,
-        test,
-        unlabelled: Vec::new(),
-    };
+    let dataset = NodeDataset::labelled(name, graph, features, labels, class_names, [train, val, test]);
     // Overlapping masks and the like: named with the file, which a library caller may not know.
     dataset.validate().map_err(|e| bad(e.to_string()))?;
     Ok(dataset)
