@@ -130,13 +130,15 @@ pub(crate) fn stage_dataset_file<E: Display>(
     })
 }
 
-/// The operating system's error code in a libhdf5 error message about a failed write (`file write
-/// failed: time = ..., errno = 28, error message = 'No space left on device', ...`), when it names
-/// one of the write errors [`describe_write_error`] puts in words. libhdf5 gives the reason
-/// only as text, several lines of it.
+/// The operating system's error code in a writer's error message about a failed write (libhdf5's
+/// `file write failed: time = ..., errno = 28, error message = 'No space left on device', ...`,
+/// or an `std::io::Error`'s `... (os error 28)`), when it names one of the write errors
+/// [`describe_write_error`] puts in words. libhdf5 gives the reason only as text, several lines
+/// of it.
 fn os_error_in(message: &str) -> Option<i32> {
-    let after = &message[message.find("errno = ")? + "errno = ".len()..];
-    let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+    // libhdf5's words, or std::io::Error's (`No space left on device (os error 28)`)
+    let at = ["errno = ", "(os error "].iter().find_map(|key| message.find(key).map(|k| k + key.len()))?;
+    let digits: String = message[at..].chars().take_while(char::is_ascii_digit).collect();
     let code = digits.parse::<i32>().ok()?;
     [libc::ENOSPC, libc::EDQUOT, libc::EFBIG, libc::EROFS, libc::EIO].contains(&code).then_some(code)
 }
@@ -287,6 +289,8 @@ mod tests {
         assert_eq!(os_error_in(hdf5), Some(libc::ENOSPC));
         assert_eq!(os_error_in("unable to open file: errno = 2"), None, "not a write error");
         assert_eq!(os_error_in("H5Dwrite(): can't write data"), None);
+        let io = std::io::Error::from_raw_os_error(libc::ENOSPC).to_string();
+        assert_eq!(os_error_in(&io), Some(libc::ENOSPC), "{io}");
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("st.h5");
         let message = write_dataset_file(&path, "writing HDF5", |_| Err(hdf5)).unwrap_err().to_string();
