@@ -108,6 +108,43 @@ pub fn all_gather_bytes(world: &SimpleCommunicator, bytes: &[u8]) -> Vec<Vec<u8>
     out
 }
 
+/// Every rank's result of a step each takes on its own (reading its inputs, writing its shard or
+/// the checkpoint): its value where every rank succeeded; otherwise one error on rank 0 naming
+/// each rank's failure (identical failures once), while the other ranks wait for rank 0 to end
+/// the job. Every rank must call it.
+///
+/// On failure every rank first drops what it holds (`mine`: a staged or published file removes
+/// itself) and meets the others at a barrier, so that rank 0's abort cannot kill a rank before
+/// it has cleaned up.
+pub fn agree<T>(world: &SimpleCommunicator, mine: Result<T>) -> Result<T> {
+    // a status byte first: MPI refuses an all-gather of nothing at all
+    let message = match &mine {
+        Ok(_) => "+".to_string(),
+        Err(e) => format!("-{e:#}"),
+    };
+    let all = all_gather_bytes(world, message.as_bytes());
+    let failed: Vec<(usize, String)> = all
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.first() == Some(&b'-'))
+        .map(|(r, m)| (r, String::from_utf8_lossy(&m[1..]).into_owned()))
+        .collect();
+    if failed.is_empty() {
+        return mine;
+    }
+    drop(mine);
+    world.barrier();
+    if world.rank() != 0 {
+        world.barrier();
+    }
+    let all_same = failed.len() == all.len() && failed.iter().all(|(_, m)| *m == failed[0].1);
+    if all_same {
+        anyhow::bail!("{}", failed[0].1);
+    }
+    let each: Vec<String> = failed.iter().map(|(r, m)| format!("rank {r}: {m}")).collect();
+    anyhow::bail!("{}", each.join("; "))
+}
+
 /// FNV-1a, 64 bits: a fingerprint of inputs and weights (not a cryptographic hash).
 pub struct Fnv(u64);
 
