@@ -33,7 +33,7 @@ use mpi::Count;
 use tch::{Device, Kind, Tensor};
 
 use super::shards::{logits_hash, rows_hash, shard_path, HaloLayer, Manifest, Shard, MANIFEST_FORMAT};
-use super::{agree, check_same_inputs, describe_dataset, describe_file, range};
+use super::{agree, check_same_inputs, counts_and_displacements, describe_dataset, describe_file, range};
 use crate::cmd::eval::check_fingerprint;
 use crate::cmd::soft_targets::SoftTargetsArgs;
 use crate::cmd::train::fingerprint;
@@ -486,14 +486,14 @@ fn exchange_needs(
     local_row: &dyn Fn(usize) -> Option<usize>,
 ) -> Result<Halo> {
     let size = needed.len();
-    let send_counts: Vec<Count> = needed.iter().map(|ids| ids.len() as Count).collect();
+    let (send_counts, send_displs) = counts_and_displacements(needed.iter().map(Vec::len), "asking for halo rows")?;
     let mut recv_counts = vec![0 as Count; size];
     world.all_to_all_into(&send_counts[..], &mut recv_counts[..]);
+    let (_, recv_displs) =
+        counts_and_displacements(recv_counts.iter().map(|&c| c as usize), "being asked for halo rows")?;
     let ids: Vec<u64> = needed.iter().flatten().map(|&j| j as u64).collect();
     let mut asked = vec![0u64; recv_counts.iter().map(|&c| c as usize).sum()];
     {
-        let send_displs = displacements(&send_counts);
-        let recv_displs = displacements(&recv_counts);
         let send = Partition::new(&ids[..], &send_counts[..], &send_displs[..]);
         let mut recv = PartitionMut::new(&mut asked[..], &recv_counts[..], &recv_displs[..]);
         world.all_to_all_varcount_into(&send, &mut recv);
@@ -544,25 +544,20 @@ fn with_halo_rows(world: &SimpleCommunicator, projected: Tensor, halo: &Halo, wi
         0 => &mut [],
         n => unsafe { std::slice::from_raw_parts_mut(far_tensor.data_ptr() as *mut f32, n) },
     };
-    let fits =
-        |rows: usize| Count::try_from(rows * width).context("more than 2^31 halo values for one rank: use more ranks");
-    let send_counts: Vec<Count> = halo.send.iter().map(|rows| fits(rows.len())).collect::<Result<_>>()?;
-    let recv_counts: Vec<Count> = halo.recv.iter().map(|ids| fits(ids.len())).collect::<Result<_>>()?;
+    let values = |rows: usize| rows.saturating_mul(width);
+    let (send_counts, send_displs) =
+        counts_and_displacements(halo.send.iter().map(|rows| values(rows.len())), "sending halo rows")?;
+    let (recv_counts, recv_displs) =
+        counts_and_displacements(halo.recv.iter().map(|ids| values(ids.len())), "receiving halo rows")?;
     anyhow::ensure!(
         recv_counts.iter().map(|&c| c as usize).sum::<usize>() == far.len(),
         "the halo's rows do not fit the buffer for them"
     );
     {
-        let send_displs = displacements(&send_counts);
-        let recv_displs = displacements(&recv_counts);
         let send = Partition::new(out, &send_counts[..], &send_displs[..]);
         let mut recv = PartitionMut::new(far, &recv_counts[..], &recv_displs[..]);
         world.all_to_all_varcount_into(&send, &mut recv);
     }
     drop(selected);
     Ok(all.to_device(device))
-}
-
-fn displacements(counts: &[Count]) -> Vec<Count> {
-    counts.iter().scan(0, |acc, &n| Some(std::mem::replace(acc, *acc + n))).collect()
 }
