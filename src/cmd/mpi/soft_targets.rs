@@ -386,8 +386,9 @@ pub fn run(args: SoftTargetsArgs) -> Result<()> {
         }),
     };
     let (staged, shard) = agree(&world, staged.map_err(anyhow::Error::from))?;
-    // The previous manifest names the shards about to be replaced: it goes first, so that a job
-    // failing from here on leaves none.
+    // The previous manifest names the shards about to be replaced: rank 0 removes it before
+    // renaming its own, so that a job failing from here on leaves none (a reader meanwhile may
+    // see it beside a new shard, whose hash then does not match: refused).
     let published = (if rank == 0 { remove_if_there(&args.out) } else { Ok(()) }).and_then(|()| {
         staged
             .commit()
