@@ -43,17 +43,56 @@ fn temp_path(path: &Path) -> PathBuf {
 /// renames it over `path`. On failure the temporary file is removed and `path` is untouched.
 /// The directory must exist.
 pub fn write_atomically<E>(path: &Path, write: impl FnOnce(&Path) -> Result<(), E>) -> Result<(), AtomicWriteError<E>> {
+    stage_atomically(path, write)?.commit().map_err(AtomicWriteError::Io)
+}
+
+/// A file written whole and flushed to disk under its temporary name, not yet renamed over its
+/// target: [`Staged::commit`] puts it in place; dropping it uncommitted removes it. For outputs
+/// made of several files that must appear together or not at all (the shards of a job across MPI
+/// ranks: each rank stages its own, and the ranks commit only once every one has staged).
+#[derive(Debug)]
+pub struct Staged {
+    tmp: PathBuf,
+    path: PathBuf,
+    committed: bool,
+}
+
+impl Staged {
+    /// The target the file is renamed to by [`Staged::commit`].
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Renames the temporary file over the target (on failure the temporary file is removed).
+    pub fn commit(mut self) -> std::io::Result<()> {
+        std::fs::rename(&self.tmp, &self.path)?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// [`write_atomically`] up to the rename: `write` fills a fresh temporary path beside `path`,
+/// which is then flushed to disk; the [`Staged`] file returned is put in place by
+/// [`Staged::commit`], and removed if dropped first. On failure nothing is left.
+pub fn stage_atomically<E>(
+    path: &Path,
+    write: impl FnOnce(&Path) -> Result<(), E>,
+) -> Result<Staged, AtomicWriteError<E>> {
     remove_stale_temp_files(path);
     let tmp = temp_path(path);
     std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp).map_err(AtomicWriteError::Io)?;
-    let result = write(&tmp).map_err(AtomicWriteError::Write).and_then(|()| {
-        let flushed = std::fs::File::open(&tmp).and_then(|file| file.sync_all());
-        flushed.and_then(|()| std::fs::rename(&tmp, path)).map_err(AtomicWriteError::Io)
-    });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    let staged = Staged { tmp, path: path.to_path_buf(), committed: false };
+    write(&staged.tmp).map_err(AtomicWriteError::Write)?;
+    std::fs::File::open(&staged.tmp).and_then(|file| file.sync_all()).map_err(AtomicWriteError::Io)?;
+    Ok(staged)
 }
 
 /// [`write_atomically`] for the datasets crate's writers: `{what}: {error}` names `path`.
@@ -62,12 +101,46 @@ pub(crate) fn write_dataset_file<E: Display>(
     what: &str,
     write: impl FnOnce(&Path) -> Result<(), E>,
 ) -> Result<(), DatasetError> {
-    write_atomically(path, write).map_err(|e| match e {
-        AtomicWriteError::Write(e) => DatasetError::format(path, format!("{what}: {e}")),
+    stage_dataset_file(path, what, write)?
+        .commit()
+        .map_err(|e| DatasetError::Unwritable { path: path.to_path_buf(), message: describe_write_error(path, &e) })
+}
+
+/// [`stage_atomically`] for the datasets crate's writers, with [`write_dataset_file`]'s errors.
+pub(crate) fn stage_dataset_file<E: Display>(
+    path: &Path,
+    what: &str,
+    write: impl FnOnce(&Path) -> Result<(), E>,
+) -> Result<Staged, DatasetError> {
+    stage_atomically(path, write).map_err(|e| match e {
+        AtomicWriteError::Write(e) => {
+            let message = e.to_string();
+            match os_error_in(&message) {
+                // the file system's reason, in the words every other writer uses
+                Some(code) => DatasetError::Unwritable {
+                    path: path.to_path_buf(),
+                    message: describe_write_error(path, &std::io::Error::from_raw_os_error(code)),
+                },
+                None => DatasetError::format(path, format!("{what}: {message}")),
+            }
+        }
         AtomicWriteError::Io(e) => {
             DatasetError::Unwritable { path: path.to_path_buf(), message: describe_write_error(path, &e) }
         }
     })
+}
+
+/// The operating system's error code in a writer's error message about a failed write (libhdf5's
+/// `file write failed: time = ..., errno = 28, error message = 'No space left on device', ...`,
+/// or an `std::io::Error`'s `... (os error 28)`), when it names one of the write errors
+/// [`describe_write_error`] puts in words. libhdf5 gives the reason only as text, several lines
+/// of it.
+fn os_error_in(message: &str) -> Option<i32> {
+    // libhdf5's words, or std::io::Error's (`No space left on device (os error 28)`)
+    let at = ["errno = ", "(os error "].iter().find_map(|key| message.find(key).map(|k| k + key.len()))?;
+    let digits: String = message[at..].chars().take_while(char::is_ascii_digit).collect();
+    let code = digits.parse::<i32>().ok()?;
+    [libc::ENOSPC, libc::EDQUOT, libc::EFBIG, libc::EROFS, libc::EIO].contains(&code).then_some(code)
 }
 
 /// Why `path` could not be written, in words: `cannot write: read-only file system`,
@@ -178,6 +251,53 @@ mod tests {
             message.starts_with("/proc/version: cannot write: the directory /proc takes no new files"),
             "{message}"
         );
+    }
+
+    /// A staged file is there under its temporary name only: committed, it replaces the target;
+    /// dropped, it is gone and the target untouched.
+    #[test]
+    fn a_staged_file_appears_on_commit_and_vanishes_when_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shard.h5");
+        std::fs::write(&path, "old").unwrap();
+        let names = || {
+            let mut n: Vec<String> =
+                std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+            n.sort();
+            n
+        };
+        let staged = stage_atomically::<std::io::Error>(&path, |tmp| std::fs::write(tmp, "new")).unwrap();
+        assert_eq!(names().len(), 2, "{:?}", names());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
+        drop(staged);
+        assert_eq!(names(), ["shard.h5"]);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
+        let staged = stage_atomically::<std::io::Error>(&path, |tmp| std::fs::write(tmp, "new")).unwrap();
+        assert_eq!(staged.path(), path);
+        staged.commit().unwrap();
+        assert_eq!(names(), ["shard.h5"]);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+    }
+
+    /// libhdf5 reports a failed write as text; the reason in it is put in the words every other
+    /// writer uses, and a writer's other errors keep theirs.
+    #[test]
+    fn a_libhdf5_write_error_names_the_reason() {
+        let hdf5 = "H5Dwrite(): can't write data: file write failed: time = Mon Dec  7 02:52:59 2026\n, filename = \
+                    'out/.st.h5.tmp27810-0.h5', file descriptor = 3, errno = 28, error message = 'No space left on \
+                    device', buf = 0x5600, total write size = 65584";
+        assert_eq!(os_error_in(hdf5), Some(libc::ENOSPC));
+        assert_eq!(os_error_in("unable to open file: errno = 2"), None, "not a write error");
+        assert_eq!(os_error_in("H5Dwrite(): can't write data"), None);
+        let io = std::io::Error::from_raw_os_error(libc::ENOSPC).to_string();
+        assert_eq!(os_error_in(&io), Some(libc::ENOSPC), "{io}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("st.h5");
+        let message = write_dataset_file(&path, "writing HDF5", |_| Err(hdf5)).unwrap_err().to_string();
+        assert_eq!(message, format!("{}: cannot write: no space left on the device", path.display()));
+        let message = write_dataset_file(&path, "writing HDF5", |_| Err("bad shape")).unwrap_err().to_string();
+        assert!(message.ends_with("writing HDF5: bad shape"), "{message}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no temporary file is left");
     }
 
     /// A temporary file of an ended process is removed by the next write; one of a running

@@ -9,6 +9,12 @@
 //! the lock protects nothing here and is turned off for every file it opens or creates.
 //! `HDF5_USE_FILE_LOCKING=TRUE` in the environment still turns it back on (libhdf5 lets the
 //! variable override the property list).
+//!
+//! Files created here write every dataset straight through, without libhdf5's sieve buffer: a
+//! write that fits the buffer (64 KiB) would otherwise reach the disk only when the dataset is
+//! closed, and an error there (a full disk) is lost, since closing a handle on drop cannot report
+//! one; libhdf5 then closes the file without complaint, leaving a file with holes for data
+//! (found by a soft-targets shard on a full tmpfs: `tests/mpi_full_disk.rs`).
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -27,11 +33,16 @@ fn unlocked_access() -> hdf5::Result<FileAccess> {
     Ok(fapl)
 }
 
-/// Opens (`create`: false) or creates (true) `path` with `flags` and locking off.
+/// Opens (`create`: false) or creates (true) `path` with `flags` and locking off; a file created
+/// has no sieve buffer, so that a failed write of a dataset fails the write that made it.
 fn unlocked(path: &Path, flags: std::ffi::c_uint, create: bool) -> hdf5::Result<hdf5::File> {
     let name = CString::new(path.as_os_str().as_bytes())
         .map_err(|_| hdf5::Error::from(format!("file name contains a NUL byte: {path:?}")))?;
     let fapl = unlocked_access()?;
+    if create {
+        // SAFETY: `fapl` is a live file-access property list for the duration of the call.
+        hdf5::h5check(unsafe { hdf5_sys::h5p::H5Pset_sieve_buf_size(fapl.id(), 0) })?;
+    }
     hdf5::sync::sync(|| {
         // SAFETY: `name` and `fapl` outlive the call; libhdf5 is entered under hdf5-metno's lock.
         let id = hdf5::h5check(unsafe {

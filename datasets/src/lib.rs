@@ -74,8 +74,8 @@ pub use dataset::{DatasetSummary, FeatureLayout, NodeDataset, Split, SPARSE_FEAT
 pub use deepwalk::DeepWalkSpec;
 pub use error::DatasetError;
 pub use h5graph::{
-    read_h5graph, read_soft_target_rows, read_soft_targets, write_h5graph, write_soft_target_rows, write_soft_targets,
-    EnsembleOrigin, SoftTargets,
+    read_h5graph, read_soft_target_rows, read_soft_targets, stage_soft_target_rows, stage_soft_targets, write_h5graph,
+    write_soft_target_rows, write_soft_targets, EnsembleOrigin, SoftTargets,
 };
 pub use images::{is_image_spec, load_images, ImageDataset, ImageSpec, ImageSummary};
 pub use inductive::{inductive_split, InductiveDataset};

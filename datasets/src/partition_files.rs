@@ -228,7 +228,8 @@ pub fn file_sha256(path: &Path) -> Result<String, DatasetError> {
 
 /// Writes `dataset` cut by `owner` (every node's part, in `0..parts`) into `dir`: each part file
 /// atomically, one at a time, then the manifest. An existing manifest is removed first, so a run
-/// that fails or dies part-way leaves no manifest. Returns the manifest written.
+/// that fails or dies part-way leaves no manifest; one that fails (a full disk) also removes the
+/// part files it wrote. Returns the manifest written.
 pub fn write_partition(
     dir: &Path,
     dataset: &NodeDataset,
@@ -248,11 +249,14 @@ pub fn write_partition(
         _ => {}
     }
     let mut entries = Vec::with_capacity(parts);
+    // the part files this run wrote, removed again if it fails (a full disk): it leaves none
+    let mut written = RemovedOnDrop(Vec::with_capacity(parts));
     for part in 0..parts {
         let data = PartData::extract(dataset, owner, part, parts);
         let file = part_file_name(part, parts);
         let path = dir.join(&file);
         write_dataset_file(&path, "writing HDF5", |tmp| write_part(tmp, &data))?;
+        written.0.push(path.clone());
         entries.push(PartEntry {
             file,
             sha256: file_sha256(&path)?,
@@ -280,7 +284,19 @@ pub fn write_partition(
         .map_err(|e| DatasetError::format(&manifest_path, format!("cannot encode the manifest: {e}")))?;
     json.push(b'\n');
     write_dataset_file(&manifest_path, "writing the manifest", |tmp| std::fs::write(tmp, &json))?;
+    written.0.clear();
     Ok(manifest)
+}
+
+/// Files removed when this is dropped (those of a run that failed part-way).
+struct RemovedOnDrop(Vec<PathBuf>);
+
+impl Drop for RemovedOnDrop {
+    fn drop(&mut self) {
+        for path in &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 fn write_part(tmp: &Path, data: &PartData) -> hdf5::Result<()> {

@@ -50,6 +50,11 @@ pub fn run_bounded(mut command: Command, limit: Duration) -> Output {
 
 /// `mpirun -np RANKS gdistill ARGS` in `dir`, with extra environment for every rank.
 pub fn mpirun(ranks: usize, args: &[&str], env: &[(&str, &str)], dir: &Path) -> Output {
+    mpirun_program(ranks, env!("CARGO_BIN_EXE_gdistill"), args, env, dir)
+}
+
+/// `mpirun -np RANKS PROGRAM ARGS` in `dir` (a wrapper that runs gdistill), as [`mpirun`].
+pub fn mpirun_program(ranks: usize, program: &str, args: &[&str], env: &[(&str, &str)], dir: &Path) -> Output {
     let mut command = Command::new("mpirun");
     // SAFETY: geteuid takes nothing and cannot fail.
     if unsafe { libc::geteuid() } == 0 {
@@ -59,7 +64,7 @@ pub fn mpirun(ranks: usize, args: &[&str], env: &[(&str, &str)], dir: &Path) -> 
     for (k, v) in env {
         command.args(["-x", &format!("{k}={v}")]);
     }
-    command.arg(env!("CARGO_BIN_EXE_gdistill")).args(args);
+    command.arg(program).args(args);
     command.current_dir(dir).env("GDISTILL_DATA_DIR", super::data::data_root());
     // shared-memory transport without the ptrace-based single copy, refused in many containers
     command.env("OMPI_MCA_btl_vader_single_copy_mechanism", "none");

@@ -36,8 +36,8 @@ mod soft_targets;
 mod write;
 
 pub use soft_targets::{
-    read_soft_target_rows, read_soft_targets, write_soft_target_rows, write_soft_targets, EnsembleOrigin, SoftTargets,
-    SOFT_TARGETS_FORMAT,
+    read_soft_target_rows, read_soft_targets, stage_soft_target_rows, stage_soft_targets, write_soft_target_rows,
+    write_soft_targets, EnsembleOrigin, SoftTargets, SOFT_TARGETS_FORMAT,
 };
 pub use write::write_h5graph;
 

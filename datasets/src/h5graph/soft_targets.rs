@@ -22,7 +22,7 @@ use std::path::Path;
 use hdf5::types::VarLenUnicode;
 
 use super::{isolate, Reader};
-use crate::atomic::write_dataset_file;
+use crate::atomic::{stage_dataset_file, Staged};
 use crate::DatasetError;
 
 /// The value of the root `format` attribute.
@@ -75,16 +75,36 @@ impl SoftTargets {
 
 /// Writes `targets` to `path`; the file appears only once complete.
 pub fn write_soft_targets(path: &Path, targets: &SoftTargets) -> Result<(), DatasetError> {
-    write_rows(path, targets, None)
+    commit(stage_rows(path, targets, None)?)
 }
 
 /// [`write_soft_targets`] for the rows of some nodes only (a shard of a partitioned run): row `k`
 /// of `logits` belongs to global node `nodes[k]`, stored as the int64 dataset `nodes`.
 pub fn write_soft_target_rows(path: &Path, targets: &SoftTargets, nodes: &[usize]) -> Result<(), DatasetError> {
+    commit(stage_soft_target_rows(path, targets, nodes)?)
+}
+
+/// [`write_soft_target_rows`] up to the rename ([`crate::atomic::stage_atomically`]): the file
+/// is written whole and flushed under a temporary name, and appears at `path` only when the
+/// [`Staged`] returned is committed; dropped, it is removed. The shards of a job across MPI ranks
+/// are staged by every rank before any is committed.
+pub fn stage_soft_target_rows(path: &Path, targets: &SoftTargets, nodes: &[usize]) -> Result<Staged, DatasetError> {
     if nodes.len() != targets.nodes {
         return Err(DatasetError::format(path, format!("{} node ids for {} rows", nodes.len(), targets.nodes)));
     }
-    write_rows(path, targets, Some(nodes))
+    stage_rows(path, targets, Some(nodes))
+}
+
+/// [`write_soft_targets`] up to the rename, as [`stage_soft_target_rows`].
+pub fn stage_soft_targets(path: &Path, targets: &SoftTargets) -> Result<Staged, DatasetError> {
+    stage_rows(path, targets, None)
+}
+
+fn commit(staged: Staged) -> Result<(), DatasetError> {
+    let path = staged.path().to_path_buf();
+    staged
+        .commit()
+        .map_err(|e| DatasetError::Unwritable { message: crate::atomic::describe_write_error(&path, &e), path })
 }
 
 /// The node ids a shard written by [`write_soft_target_rows`] stores (`None` for a whole file),
@@ -102,9 +122,9 @@ pub fn read_soft_target_rows(path: &Path) -> Result<(SoftTargets, Option<Vec<usi
     Ok((targets, Some(nodes)))
 }
 
-fn write_rows(path: &Path, targets: &SoftTargets, nodes: Option<&[usize]>) -> Result<(), DatasetError> {
+fn stage_rows(path: &Path, targets: &SoftTargets, nodes: Option<&[usize]>) -> Result<Staged, DatasetError> {
     targets.check(path)?;
-    write_dataset_file(path, "writing HDF5", |tmp| -> hdf5::Result<()> {
+    stage_dataset_file(path, "writing HDF5", |tmp| -> hdf5::Result<()> {
         let file = crate::h5file::create(tmp)?;
         let text = |s: &str| s.parse::<VarLenUnicode>().map_err(|e| hdf5::Error::from(format!("{e}")));
         file.new_attr::<VarLenUnicode>().create("format")?.write_scalar(&text(SOFT_TARGETS_FORMAT)?)?;

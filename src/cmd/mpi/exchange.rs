@@ -4,12 +4,14 @@
 //! step; [`Traffic`] counts what this rank sends to and receives from the OTHER ranks (the
 //! payload and the 4-byte counts that precede it), so the trainer can print bytes per epoch.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use mpi::collective::CommunicatorCollectives;
 use mpi::datatype::{Partition, PartitionMut};
 use mpi::topology::{Communicator, SimpleCommunicator};
 use mpi::traits::Equivalence;
 use mpi::Count;
+
+use super::counts_and_displacements;
 
 /// Bytes this rank sent to and received from the other ranks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -25,10 +27,6 @@ impl Traffic {
     }
 }
 
-fn displacements(counts: &[Count]) -> Vec<Count> {
-    counts.iter().scan(0, |acc, &n| Some(std::mem::replace(acc, *acc + n))).collect()
-}
-
 /// Sends `outgoing[q]` to rank q and returns what every rank sent to this one, by source rank:
 /// one all-to-all of the counts, one all-to-all-v of the values. Every rank must call it.
 pub fn all_to_all_v<T: Equivalence + Copy + Default>(
@@ -38,15 +36,13 @@ pub fn all_to_all_v<T: Equivalence + Copy + Default>(
 ) -> Result<Vec<Vec<T>>> {
     let (rank, size) = (world.rank() as usize, world.size() as usize);
     anyhow::ensure!(outgoing.len() == size, "{} outgoing lists for {size} ranks", outgoing.len());
-    let fits =
-        |n: usize| Count::try_from(n).context("more than 2^31 values for one rank in one exchange: use more ranks");
-    let send_counts: Vec<Count> = outgoing.iter().map(|v| fits(v.len())).collect::<Result<_>>()?;
+    let (send_counts, send_displs) = counts_and_displacements(outgoing.iter().map(Vec::len), "sending")?;
     let mut recv_counts = vec![0 as Count; size];
     world.all_to_all_into(&send_counts[..], &mut recv_counts[..]);
+    let (_, recv_displs) = counts_and_displacements(recv_counts.iter().map(|&c| c as usize), "receiving")?;
     let flat: Vec<T> = outgoing.iter().flatten().copied().collect();
     let mut incoming = vec![T::default(); recv_counts.iter().map(|&c| c as usize).sum()];
     {
-        let (send_displs, recv_displs) = (displacements(&send_counts), displacements(&recv_counts));
         let send = Partition::new(&flat[..], &send_counts[..], &send_displs[..]);
         let mut recv = PartitionMut::new(&mut incoming[..], &recv_counts[..], &recv_displs[..]);
         world.all_to_all_varcount_into(&send, &mut recv);

@@ -88,12 +88,47 @@ pub fn range(n: usize, part: usize, parts: usize) -> std::ops::Range<usize> {
     (n * part / parts)..(n * (part + 1) / parts)
 }
 
-/// Every rank's `bytes`, in rank order, on every rank.
+/// MPI's counts and displacements (32-bit) for consecutive blocks of `lengths` values, in
+/// order: refused with a message, never wrapped, when the blocks together hold more than
+/// `i32::MAX` values (a count or a displacement past it would wrap around silently; MPI 3's
+/// 32-bit counts cannot say it). `what` names the exchange.
+pub fn counts_and_displacements(
+    lengths: impl IntoIterator<Item = usize>,
+    what: &str,
+) -> Result<(Vec<Count>, Vec<Count>)> {
+    let lengths: Vec<usize> = lengths.into_iter().collect();
+    let total = lengths.iter().try_fold(0usize, |at, &n| at.checked_add(n));
+    let fits = total.is_some_and(|t| Count::try_from(t).is_ok());
+    anyhow::ensure!(
+        fits,
+        "{what}: {} values in one exchange, more than MPI's 32-bit counts allow ({}): use more ranks",
+        total.map_or_else(|| "more than 2^64".to_string(), |t| t.to_string()),
+        Count::MAX
+    );
+    let counts: Vec<Count> = lengths.iter().map(|&n| n as Count).collect();
+    let displacements = counts.iter().scan(0, |at, &n| Some(std::mem::replace(at, *at + n))).collect();
+    Ok((counts, displacements))
+}
+
+/// Every rank's `bytes`, in rank order, on every rank. A message over 2 GiB in all ends the job.
 pub fn all_gather_bytes(world: &SimpleCommunicator, bytes: &[u8]) -> Vec<Vec<u8>> {
     let size = world.size() as usize;
+    let mine = match Count::try_from(bytes.len()) {
+        Ok(n) => n,
+        Err(_) => {
+            eprintln!("error: {} bytes to gather from one rank, more than MPI's 32-bit counts allow", bytes.len());
+            exit_on_error(1)
+        }
+    };
     let mut lengths = vec![0 as Count; size];
-    world.all_gather_into(&(bytes.len() as Count), &mut lengths[..]);
-    let displs: Vec<Count> = lengths.iter().scan(0, |acc, &n| Some(std::mem::replace(acc, *acc + n))).collect();
+    world.all_gather_into(&mine, &mut lengths[..]);
+    let displs = match counts_and_displacements(lengths.iter().map(|&n| n as usize), "gathering every rank's bytes") {
+        Ok((_, displs)) => displs,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            exit_on_error(1)
+        }
+    };
     let mut all = vec![0u8; lengths.iter().map(|&n| n as usize).sum()];
     {
         let mut partition = PartitionMut::new(&mut all[..], &lengths[..], &displs[..]);
@@ -106,6 +141,43 @@ pub fn all_gather_bytes(world: &SimpleCommunicator, bytes: &[u8]) -> Vec<Vec<u8>
         at += n as usize;
     }
     out
+}
+
+/// Every rank's result of a step each takes on its own (reading its inputs, writing its shard or
+/// the checkpoint): its value where every rank succeeded; otherwise one error on rank 0 naming
+/// each rank's failure (identical failures once), while the other ranks wait for rank 0 to end
+/// the job. Every rank must call it.
+///
+/// On failure every rank first drops what it holds (`mine`: a staged or published file removes
+/// itself) and meets the others at a barrier, so that rank 0's abort cannot kill a rank before
+/// it has cleaned up.
+pub fn agree<T>(world: &SimpleCommunicator, mine: Result<T>) -> Result<T> {
+    // a status byte first: MPI refuses an all-gather of nothing at all
+    let message = match &mine {
+        Ok(_) => "+".to_string(),
+        Err(e) => format!("-{e:#}"),
+    };
+    let all = all_gather_bytes(world, message.as_bytes());
+    let failed: Vec<(usize, String)> = all
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.first() == Some(&b'-'))
+        .map(|(r, m)| (r, String::from_utf8_lossy(&m[1..]).into_owned()))
+        .collect();
+    if failed.is_empty() {
+        return mine;
+    }
+    drop(mine);
+    world.barrier();
+    if world.rank() != 0 {
+        world.barrier();
+    }
+    let all_same = failed.len() == all.len() && failed.iter().all(|(_, m)| *m == failed[0].1);
+    if all_same {
+        anyhow::bail!("{}", failed[0].1);
+    }
+    let each: Vec<String> = failed.iter().map(|(r, m)| format!("rank {r}: {m}")).collect();
+    anyhow::bail!("{}", each.join("; "))
 }
 
 /// FNV-1a, 64 bits: a fingerprint of inputs and weights (not a cryptographic hash).
@@ -194,4 +266,25 @@ pub fn check_same_inputs(world: &SimpleCommunicator, items: &[(&str, String)]) -
         differences.join("; ")
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::counts_and_displacements;
+
+    /// Counts and displacements are MPI's 32-bit integers: blocks that hold more than i32::MAX
+    /// values together are refused with a message instead of wrapping (no buffer of that size is
+    /// made: only the lengths are given).
+    #[test]
+    fn counts_past_i32_are_refused_not_wrapped() {
+        let (counts, displs) = counts_and_displacements([3, 0, 4], "test").unwrap();
+        assert_eq!((counts, displs), (vec![3, 0, 4], vec![0, 3, 3]));
+        let max = i32::MAX as usize;
+        assert!(counts_and_displacements([max], "test").is_ok());
+        for lengths in [vec![max + 1], vec![max, 1], vec![1 << 31, 1 << 31], vec![usize::MAX, 2]] {
+            let e = counts_and_displacements(lengths.clone(), "sending halo rows").unwrap_err().to_string();
+            assert!(e.starts_with("sending halo rows: ") && e.contains("more than MPI's 32-bit counts allow"), "{e}");
+            assert!(e.contains("use more ranks"), "{lengths:?}: {e}");
+        }
+    }
 }

@@ -25,7 +25,7 @@ use sprs::CsMat;
 use tch::{Device, Kind, Tensor};
 
 use super::shards::{read_checked_shard, read_manifest};
-use super::{all_gather_bytes, range};
+use super::{agree, range};
 
 /// A rank's feature rows.
 pub enum LocalFeatures {
@@ -274,34 +274,4 @@ fn read_partition_rank(dir: &Path, manifest_path: &Path, rank: usize, size: usiz
         targets.logits = logits;
     }
     Ok((part, targets, fingerprint))
-}
-
-/// Every rank's result of reading its own inputs: its value where every rank succeeded;
-/// otherwise one error on rank 0 naming each rank's failure (identical failures once), while the
-/// other ranks wait for rank 0 to end the job.
-fn agree<T>(world: &SimpleCommunicator, mine: Result<T>) -> Result<T> {
-    // a status byte first: MPI refuses an all-gather of nothing at all
-    let message = match &mine {
-        Ok(_) => "+".to_string(),
-        Err(e) => format!("-{e:#}"),
-    };
-    let all = all_gather_bytes(world, message.as_bytes());
-    let failed: Vec<(usize, String)> = all
-        .iter()
-        .enumerate()
-        .filter(|(_, m)| m.first() == Some(&b'-'))
-        .map(|(r, m)| (r, String::from_utf8_lossy(&m[1..]).into_owned()))
-        .collect();
-    if failed.is_empty() {
-        return mine;
-    }
-    if world.rank() != 0 {
-        mpi::collective::CommunicatorCollectives::barrier(world);
-    }
-    let all_same = failed.len() == all.len() && failed.iter().all(|(_, m)| *m == failed[0].1);
-    if all_same {
-        anyhow::bail!("{}", failed[0].1);
-    }
-    let each: Vec<String> = failed.iter().map(|(r, m)| format!("rank {r}: {m}")).collect();
-    anyhow::bail!("{}", each.join("; "))
 }

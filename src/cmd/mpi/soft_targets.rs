@@ -18,10 +18,11 @@
 //! whole adjacency, then keeps its contiguous range: only the layers are partitioned.
 
 use anyhow::{Context, Result};
+use gdistill_datasets::atomic::describe_write_error;
 use gdistill_datasets::partition_files::{
     open_listed_part_with, part_file_name, read_manifest_for, PartData, PartFeatures, MANIFEST_NAME,
 };
-use gdistill_datasets::{write_soft_target_rows, write_soft_targets, NodeDataset, SoftTargets};
+use gdistill_datasets::{stage_soft_target_rows, stage_soft_targets, NodeDataset, SoftTargets};
 use gdistill_distill::{load_checkpoint, write_atomically, DatasetFingerprint};
 use gdistill_graph::gcn_normalized_adjacency;
 use gdistill_models::{Arch, NodeFeatures, Project, SparseMatrix};
@@ -32,7 +33,7 @@ use mpi::Count;
 use tch::{Device, Kind, Tensor};
 
 use super::shards::{logits_hash, rows_hash, shard_path, HaloLayer, Manifest, Shard, MANIFEST_FORMAT};
-use super::{check_same_inputs, describe_dataset, describe_file, range};
+use super::{agree, check_same_inputs, counts_and_displacements, describe_dataset, describe_file, range};
 use crate::cmd::eval::check_fingerprint;
 use crate::cmd::soft_targets::SoftTargetsArgs;
 use crate::cmd::train::fingerprint;
@@ -359,7 +360,11 @@ pub fn run(args: SoftTargetsArgs) -> Result<()> {
         Vec::new()
     };
 
-    // Each rank writes its shard (atomically), then rank 0 writes the manifest once all have.
+    // Each rank writes its shard whole under a temporary name; only once every rank has (else
+    // none is left anywhere) do they rename them into place, and rank 0 writes the manifest. A
+    // failure from there on (a rename, the manifest) removes every rank's shard again: a failed
+    // job leaves neither manifest nor shard, a killed one at most temporary files, which the next
+    // write of the same shard removes.
     let shard_file = shard_path(&args.out, rank, size);
     let targets = SoftTargets {
         logits: values,
@@ -370,32 +375,50 @@ pub fn run(args: SoftTargetsArgs) -> Result<()> {
     };
     maybe_die(rank, "write");
     let file = shard_file.file_name().unwrap().to_string_lossy().into_owned();
-    let shard = match &local.owned {
-        Owned::Range(mine) => {
-            write_soft_targets(&shard_file, &targets)?;
+    let staged = match &local.owned {
+        Owned::Range(mine) => stage_soft_targets(&shard_file, &targets).map(|staged| {
             let hash = logits_hash(&targets.logits);
-            Shard { file, first_node: mine.start, nodes: mine.len(), hash, scattered: false }
-        }
-        Owned::Ids(ids) => {
-            write_soft_target_rows(&shard_file, &targets, ids)?;
-            Shard { file, first_node: 0, nodes: ids.len(), hash: rows_hash(&targets.logits, ids), scattered: true }
-        }
+            (staged, Shard { file, first_node: mine.start, nodes: mine.len(), hash, scattered: false })
+        }),
+        Owned::Ids(ids) => stage_soft_target_rows(&shard_file, &targets, ids).map(|staged| {
+            let hash = rows_hash(&targets.logits, ids);
+            (staged, Shard { file, first_node: 0, nodes: ids.len(), hash, scattered: true })
+        }),
     };
+    let (staged, shard) = agree(&world, staged.map_err(anyhow::Error::from))?;
+    // The previous manifest names the shards about to be replaced: rank 0 removes it before
+    // renaming its own, so that a job failing from here on leaves none (a reader meanwhile may
+    // see it beside a new shard, whose hash then does not match: refused).
+    let published = (if rank == 0 { remove_if_there(&args.out) } else { Ok(()) }).and_then(|()| {
+        staged
+            .commit()
+            .map_err(|e| anyhow::anyhow!("{}: {}", shard_file.display(), describe_write_error(&shard_file, &e)))?;
+        Ok(Published(Some(shard_file.clone())))
+    });
+    let published = agree(&world, published)?;
     let shards = super::all_gather_bytes(&world, &serde_json::to_vec(&shard)?);
+    let written = if rank == 0 {
+        (|| -> Result<()> {
+            let shards = shards.iter().map(|b| serde_json::from_slice(b)).collect::<Result<Vec<Shard>, _>>()?;
+            let manifest = Manifest {
+                format: MANIFEST_FORMAT.into(),
+                version: 1,
+                dataset: local.name.clone(),
+                nodes: n,
+                classes: local.num_classes,
+                shards,
+                halo: halo_layers.clone(),
+            };
+            let mut json = serde_json::to_vec_pretty(&manifest)?;
+            json.push(b'\n');
+            write_atomically(&args.out, &json)?;
+            Ok(())
+        })()
+    } else {
+        Ok(())
+    };
+    agree(&world, written.map(|()| published))?.keep();
     if rank == 0 {
-        let shards = shards.iter().map(|b| serde_json::from_slice(b)).collect::<Result<Vec<Shard>, _>>()?;
-        let manifest = Manifest {
-            format: MANIFEST_FORMAT.into(),
-            version: 1,
-            dataset: local.name.clone(),
-            nodes: n,
-            classes: local.num_classes,
-            shards,
-            halo: halo_layers.clone(),
-        };
-        let mut json = serde_json::to_vec_pretty(&manifest)?;
-        json.push(b'\n');
-        write_atomically(&args.out, &json)?;
         println!(
             "{}: logits of {n} nodes x {} classes on {size} ranks in {seconds:.2} s; wrote {size} shards and {}",
             teacher_path.display(),
@@ -419,6 +442,33 @@ pub fn run(args: SoftTargetsArgs) -> Result<()> {
     Ok(())
 }
 
+/// A shard this rank has put in place, removed again (on drop) unless the job completes.
+struct Published(Option<std::path::PathBuf>);
+
+impl Published {
+    fn keep(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Published {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Removes `path` if it is there.
+fn remove_if_there(path: &std::path::Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(anyhow::anyhow!("{}: {}", path.display(), describe_write_error(path, &e)))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn check_arch(config: &gdistill_models::ModelConfig) -> Result<()> {
     anyhow::ensure!(
         matches!(config.arch, Arch::Gcn | Arch::Mlp),
@@ -437,14 +487,14 @@ fn exchange_needs(
     local_row: &dyn Fn(usize) -> Option<usize>,
 ) -> Result<Halo> {
     let size = needed.len();
-    let send_counts: Vec<Count> = needed.iter().map(|ids| ids.len() as Count).collect();
+    let (send_counts, send_displs) = counts_and_displacements(needed.iter().map(Vec::len), "asking for halo rows")?;
     let mut recv_counts = vec![0 as Count; size];
     world.all_to_all_into(&send_counts[..], &mut recv_counts[..]);
+    let (_, recv_displs) =
+        counts_and_displacements(recv_counts.iter().map(|&c| c as usize), "being asked for halo rows")?;
     let ids: Vec<u64> = needed.iter().flatten().map(|&j| j as u64).collect();
     let mut asked = vec![0u64; recv_counts.iter().map(|&c| c as usize).sum()];
     {
-        let send_displs = displacements(&send_counts);
-        let recv_displs = displacements(&recv_counts);
         let send = Partition::new(&ids[..], &send_counts[..], &send_displs[..]);
         let mut recv = PartitionMut::new(&mut asked[..], &recv_counts[..], &recv_displs[..]);
         world.all_to_all_varcount_into(&send, &mut recv);
@@ -495,25 +545,20 @@ fn with_halo_rows(world: &SimpleCommunicator, projected: Tensor, halo: &Halo, wi
         0 => &mut [],
         n => unsafe { std::slice::from_raw_parts_mut(far_tensor.data_ptr() as *mut f32, n) },
     };
-    let fits =
-        |rows: usize| Count::try_from(rows * width).context("more than 2^31 halo values for one rank: use more ranks");
-    let send_counts: Vec<Count> = halo.send.iter().map(|rows| fits(rows.len())).collect::<Result<_>>()?;
-    let recv_counts: Vec<Count> = halo.recv.iter().map(|ids| fits(ids.len())).collect::<Result<_>>()?;
+    let values = |rows: usize| rows.saturating_mul(width);
+    let (send_counts, send_displs) =
+        counts_and_displacements(halo.send.iter().map(|rows| values(rows.len())), "sending halo rows")?;
+    let (recv_counts, recv_displs) =
+        counts_and_displacements(halo.recv.iter().map(|ids| values(ids.len())), "receiving halo rows")?;
     anyhow::ensure!(
         recv_counts.iter().map(|&c| c as usize).sum::<usize>() == far.len(),
         "the halo's rows do not fit the buffer for them"
     );
     {
-        let send_displs = displacements(&send_counts);
-        let recv_displs = displacements(&recv_counts);
         let send = Partition::new(out, &send_counts[..], &send_displs[..]);
         let mut recv = PartitionMut::new(far, &recv_counts[..], &recv_displs[..]);
         world.all_to_all_varcount_into(&send, &mut recv);
     }
     drop(selected);
     Ok(all.to_device(device))
-}
-
-fn displacements(counts: &[Count]) -> Vec<Count> {
-    counts.iter().scan(0, |acc, &n| Some(std::mem::replace(acc, *acc + n))).collect()
 }

@@ -291,11 +291,15 @@ fn train(
     let (correct, _) = evaluate_rows(model.as_ref(), &data, &data.test, device);
     let tested = sum_f64(world, &[correct, data.test.len() as f64]);
     let test_acc = if tested[1] > 0.0 { tested[0] / tested[1] } else { 0.0 };
-    if rank != 0 {
-        return Ok(());
-    }
-    let checked = if check_every_step { "after every step" } else { "at the end" };
-    println!(
+    // Rank 0 reports and writes the checkpoint; every rank learns whether it did, so that no rank
+    // ends with status 0 when the checkpoint was not written, and the job ends with rank 0's one
+    // message (a full disk: `tests/mpi_full_disk.rs`).
+    let saved = (|| -> Result<()> {
+        if rank != 0 {
+            return Ok(());
+        }
+        let checked = if check_every_step { "after every step" } else { "at the end" };
+        println!(
         "mlp+kd from {} on {size} ranks: {} parameters, best epoch {} of {epochs_run}, val {best_val_acc:.4}, \
          test {test_acc:.4}, {train_seconds:.2} s; weights identical on all ranks (checked {checked}, {steps_run} steps); \
          all-reduce of {} bytes per rank per step",
@@ -304,15 +308,17 @@ fn train(
         best_epoch + 1,
         (config.num_params() + 1) * 4,
     );
-    if let Some(out) = &args.out {
-        let mut meta = soft_target_student_meta(args, config, fp, path, &settings, best_val_acc);
-        meta.training["ranks"] = size.into();
-        if !partitions.is_null() {
-            meta.training["partitions"] = partitions;
+        if let Some(out) = &args.out {
+            let mut meta = soft_target_student_meta(args, config, fp, path, &settings, best_val_acc);
+            meta.training["ranks"] = size.into();
+            if !partitions.is_null() {
+                meta.training["partitions"] = partitions;
+            }
+            maybe_die(rank, "checkpoint");
+            save_checkpoint(out, &vs, &meta).context("saving the checkpoint")?;
+            println!("saved {}", out.display());
         }
-        maybe_die(rank, "checkpoint");
-        save_checkpoint(out, &vs, &meta).context("saving the checkpoint")?;
-        println!("saved {}", out.display());
-    }
-    Ok(())
+        Ok(())
+    })();
+    super::agree(world, saved)
 }

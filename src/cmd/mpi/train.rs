@@ -369,21 +369,25 @@ pub fn run(args: TrainArgs) -> Result<()> {
     ];
     let mut gathered = vec![0f64; mine.len() * size];
     world.all_gather_into(&mine[..], &mut gathered[..]);
-    if rank != 0 {
-        return Ok(());
-    }
-    let checked = if check_every_step { "after every step" } else { "at the end" };
-    println!(
-        "{} on {size} ranks from {}: {} parameters, best epoch {} of {epochs_run}, val {best_val_acc:.4}, test \
+    // Rank 0 reports and writes the checkpoint; every rank learns whether it did, so that no rank
+    // ends with status 0 when the checkpoint was not written, and the job ends with rank 0's one
+    // message (a full disk: `tests/mpi_full_disk.rs`).
+    let saved = (|| -> Result<()> {
+        if rank != 0 {
+            return Ok(());
+        }
+        let checked = if check_every_step { "after every step" } else { "at the end" };
+        println!(
+            "{} on {size} ranks from {}: {} parameters, best epoch {} of {epochs_run}, val {best_val_acc:.4}, test \
          {test_acc:.4}, {total_seconds:.2} s; weights identical on all ranks (checked {checked}, {steps_run} steps \
          of {steps} per epoch)",
-        config.arch,
-        dir.display(),
-        config.num_params(),
-        best_epoch + 1,
-    );
-    for (r, row) in gathered.chunks(mine.len()).enumerate() {
-        println!(
+            config.arch,
+            dir.display(),
+            config.num_params(),
+            best_epoch + 1,
+        );
+        for (r, row) in gathered.chunks(mine.len()).enumerate() {
+            println!(
             "rank {r} per epoch: training {:.3} s, sent {:.0} B, received {:.0} B (gradient all-reduce {} B per step); \
              validation {:.3} s, sent {:.0} B, received {:.0} B",
             row[4],
@@ -394,26 +398,28 @@ pub fn run(args: TrainArgs) -> Result<()> {
             row[2],
             row[3]
         );
-    }
-    if let Some(out) = &args.out {
-        let meta = CheckpointMeta {
-            format_version: 1,
-            model: config,
-            dataset: DatasetFingerprint {
-                name: manifest.dataset.clone(),
-                nodes: manifest.nodes,
-                features: manifest.features,
-                classes: manifest.classes,
-                row_normalized: normalize,
-            },
-            training: serde_json::json!({
-                "objective": "labels", "settings": settings, "sampler": sampler_config,
-                "best_val_acc": best_val_acc, "ranks": size, "partitions": dir.display().to_string(),
-            }),
-        };
-        maybe_die(rank, "checkpoint");
-        save_checkpoint(out, &vs, &meta).context("saving the checkpoint")?;
-        println!("saved {}", out.display());
-    }
-    Ok(())
+        }
+        if let Some(out) = &args.out {
+            let meta = CheckpointMeta {
+                format_version: 1,
+                model: config,
+                dataset: DatasetFingerprint {
+                    name: manifest.dataset.clone(),
+                    nodes: manifest.nodes,
+                    features: manifest.features,
+                    classes: manifest.classes,
+                    row_normalized: normalize,
+                },
+                training: serde_json::json!({
+                    "objective": "labels", "settings": settings, "sampler": sampler_config,
+                    "best_val_acc": best_val_acc, "ranks": size, "partitions": dir.display().to_string(),
+                }),
+            };
+            maybe_die(rank, "checkpoint");
+            save_checkpoint(out, &vs, &meta).context("saving the checkpoint")?;
+            println!("saved {}", out.display());
+        }
+        Ok(())
+    })();
+    super::agree(&world, saved)
 }
