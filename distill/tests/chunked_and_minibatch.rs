@@ -11,6 +11,9 @@ use gdistill_models::{Arch, ModelConfig};
 use tch::nn::OptimizerConfig;
 use tch::{nn, Device, Kind, Tensor};
 
+#[path = "../../tests/support/torch_rng.rs"]
+mod torch_rng;
+
 fn dataset(features: usize) -> gdistill_datasets::NodeDataset {
     let spec = format!("csbm:nodes=300,classes=3,degree=4,features={features},seed=4");
     gdistill_datasets::load(&spec, std::path::Path::new(".")).unwrap()
@@ -18,6 +21,7 @@ fn dataset(features: usize) -> gdistill_datasets::NodeDataset {
 
 #[test]
 fn chunked_logits_equal_the_whole_forward() {
+    let _rng = torch_rng::torch_rng();
     let d = dataset(12);
     for layout in [FeatureLayout::Dense, FeatureLayout::Sparse] {
         let data = GraphData::new(&d, Device::Cpu, layout).unwrap();
@@ -44,6 +48,7 @@ fn chunked_logits_equal_the_whole_forward() {
 /// produce the same model.
 #[test]
 fn one_batch_of_every_node_is_full_batch_distillation() {
+    let _rng = torch_rng::torch_rng();
     let mut d = dataset(12);
     d.row_normalize_features();
     let data = GraphData::new(&d, Device::Cpu, FeatureLayout::Dense).unwrap();
@@ -72,6 +77,7 @@ fn one_batch_of_every_node_is_full_batch_distillation() {
 
 #[test]
 fn mini_batches_from_soft_targets_refuse_a_gcn_and_bad_settings() {
+    let _rng = torch_rng::torch_rng();
     let d = dataset(12);
     let logits = Tensor::zeros([300, 3], (tch::Kind::Float, Device::Cpu));
     let settings = TrainConfig { epochs: 2, ..TrainConfig::default() };
@@ -109,6 +115,7 @@ fn glnn_batches_keep_full_batches_only_but_never_none() {
 /// with tch's Adam, the weights must match; without the zero-loss steps they must not.
 #[test]
 fn glnn_epochs_take_the_zero_loss_labelled_step() {
+    let _rng = torch_rng::torch_rng();
     let mut d = dataset(12);
     d.row_normalize_features();
     d.val.clear(); // every epoch ties on validation; val-acc-latest keeps the last
