@@ -21,6 +21,7 @@ use std::collections::HashMap;
 use anyhow::{Context, Result};
 use gdistill_datasets::partition_files::PartData;
 use gdistill_graph::{sample_node, BatchBuilder, SampledBatch};
+use gdistill_models::{NodeFeatures, SparseMatrix};
 use mpi::topology::{Communicator, SimpleCommunicator};
 use tch::{Device, Tensor};
 
@@ -62,6 +63,24 @@ impl<'a> PartSampler<'a> {
             assert_eq!(rows.len(), g.nodes.len() * part.features.cols(), "one dense row per owned node");
         }
         PartSampler { world, rank: world.rank() as usize, part, dense, owners, traffic: Traffic::default() }
+    }
+
+    /// The owned nodes' feature rows on `device`, in the part's row order (for layer-wise
+    /// evaluation, [`super::layerwise`]): dense rows as a dense tensor, CSR ones as sparse.
+    pub fn owned_features(&self, device: Device) -> Result<NodeFeatures> {
+        let f = &self.part.features;
+        Ok(match &self.dense {
+            Some(rows) => NodeFeatures::Dense(
+                Tensor::from_slice(rows).view([self.part.graph.nodes.len() as i64, f.cols() as i64]).to(device),
+            ),
+            None => NodeFeatures::Sparse(SparseMatrix::from_csr(
+                &f.indptr().to_proper(),
+                f.indices(),
+                f.data(),
+                (f.rows(), f.cols()),
+                device,
+            )?),
+        })
     }
 
     fn row(&self, local: usize) -> &[usize] {
