@@ -212,14 +212,14 @@ fn checkpoint_of_two_ranks_loads_in_one_process_and_scores_the_same() {
 /// for Cora's 1 000 test nodes), scores exactly what `gdistill eval` of the checkpoint scores in
 /// one process, and its logits are one process's full-graph logits (a dropped or misplaced halo
 /// row changes some); GCN and SAGE (mean aggregator, with a root weight).
-fn layer_wise_test_pass_equals_one_process(arch: &str) {
+fn layer_wise_test_pass_equals_one_process(spec: &str, arch: &str) {
     let _job = ONE_JOB.lock().unwrap_or_else(|e| e.into_inner());
     if !have_mpirun() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
-    partition(p, "2", "metis", "parts");
+    partition_of(spec, p, "2", "metis", "parts");
     let args = [
         "train",
         "--partitions",
@@ -239,13 +239,13 @@ fn layer_wise_test_pass_equals_one_process(arch: &str) {
     let stdout = cli::stdout(&out);
     assert!(stdout.contains("test pass: ") && stdout.contains("layer-wise"), "{stdout}");
     let distributed = test_accuracy(stdout.lines().find(|l| l.contains(" on 2 ranks from ")).unwrap());
-    let eval = ok(gdistill_in(&["eval", "-d", "cora", "--checkpoint", "t.ckpt"], p));
+    let eval = ok(gdistill_in(&["eval", "-d", spec, "--checkpoint", "t.ckpt"], p));
     let single = test_accuracy(&cli::stdout(&eval));
     assert_eq!(single, distributed, "one process {single}, two ranks {distributed}");
 
     // the logits of every test node, against one process's forward pass on the whole graph
     let (_vs, model, meta) = gdistill_distill::load_checkpoint(&p.join("t.ckpt"), Device::Cpu).unwrap();
-    let mut dataset = gdistill_datasets::load("cora", &data::data_root()).unwrap();
+    let mut dataset = gdistill_datasets::load(spec, &data::data_root()).unwrap();
     if meta.dataset.row_normalized {
         dataset.row_normalize_features();
     }
@@ -270,12 +270,18 @@ fn layer_wise_test_pass_equals_one_process(arch: &str) {
 
 #[test]
 fn layer_wise_test_pass_of_two_ranks_equals_one_process_gcn() {
-    layer_wise_test_pass_equals_one_process("gcn");
+    layer_wise_test_pass_equals_one_process("cora", "gcn");
 }
 
 #[test]
 fn layer_wise_test_pass_of_two_ranks_equals_one_process_sage() {
-    layer_wise_test_pass_equals_one_process("sage");
+    layer_wise_test_pass_equals_one_process("cora", "sage");
+}
+
+/// Dense features (a CSBM's), which the layer-wise pass reads in place from the sampler's rows.
+#[test]
+fn layer_wise_test_pass_with_dense_features_equals_one_process() {
+    layer_wise_test_pass_equals_one_process(CSBM, "gcn");
 }
 
 #[test]

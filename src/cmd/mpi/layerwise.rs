@@ -21,29 +21,34 @@ use tch::{Device, Tensor};
 use super::exchange::Traffic;
 use super::halo::{local_adjacency, with_halo_rows, Halo};
 
-/// What a rank evaluates layer-wise from: its rows of `A_hat` (own columns first, then the halo),
-/// the halo plan and its own nodes' features.
+/// What a rank evaluates layer-wise from: its rows of `A_hat` (own columns first, then the halo)
+/// and the halo plan.
 pub struct LayerWise {
     a: SparseMatrix,
     halo: Halo,
-    x: NodeFeatures,
 }
 
 impl LayerWise {
     /// Agrees on the halo with the other ranks (collective) and builds this rank's rows of
-    /// `A_hat` from its part: `x`, the owned nodes' features in the part's row order.
-    pub fn new(world: &SimpleCommunicator, part: &PartData, x: NodeFeatures, device: Device) -> Result<LayerWise> {
+    /// `A_hat` from its part.
+    pub fn new(world: &SimpleCommunicator, part: &PartData, device: Device) -> Result<LayerWise> {
         let g = &part.graph;
         let (indptr, columns, values) = g.gcn_rows();
         let local_row = |j: usize| g.local_row(j);
         let owner = |j: usize| g.halo_owner[g.halo.binary_search(&j).expect("a non-owned neighbour is in the halo")];
         let (a, halo) = local_adjacency(world, (&indptr, &columns, &values), &local_row, &owner, device)?;
-        Ok(LayerWise { a, halo, x })
+        Ok(LayerWise { a, halo })
     }
 
-    /// The logits of every own node, `[own nodes, classes]`, and the halo bytes this rank sent
-    /// and received; collective (every rank runs the same layers).
-    pub fn logits(&self, world: &SimpleCommunicator, model: &dyn NodeModel) -> Result<(Tensor, Traffic)> {
+    /// The logits of every own node, `[own nodes, classes]`, from `x`, the own nodes' features
+    /// in the part's row order, and the halo bytes this rank sent and received; collective
+    /// (every rank runs the same layers).
+    pub fn logits(
+        &self,
+        world: &SimpleCommunicator,
+        model: &dyn NodeModel,
+        x: &NodeFeatures,
+    ) -> Result<(Tensor, Traffic)> {
         let config = model.config();
         let (weights, biases) = (model.weights(), model.biases());
         let sage = match config.arch {
@@ -63,7 +68,7 @@ impl LayerWise {
             for (k, b) in biases.iter().enumerate() {
                 let out = b.size()[0];
                 let project = |w: &Tensor| match &h {
-                    None => self.x.project(w),
+                    None => x.project(w),
                     Some(h) => h.project(w),
                 };
                 // `own`: the root term (SAGE mean), the rest: what the neighbours send

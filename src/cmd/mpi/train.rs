@@ -153,10 +153,13 @@ fn evaluate(
         return evaluate_sampled(world, sampler, model, part, nodes, eval.layers, device);
     }
     if eval.state.is_none() {
-        eval.state = Some(LayerWise::new(world, part, sampler.owned_features(device)?, device)?);
+        eval.state = Some(LayerWise::new(world, part, device)?);
     }
     let state = eval.state.as_ref().expect("built above");
-    let (logits, halo) = state.logits(world, model)?;
+    // a view of the sampler's rows on the CPU (no copy), dropped before anything else
+    let x = sampler.owned_features(device)?;
+    let (logits, halo) = state.logits(world, model, &x)?;
+    drop(x);
     sampler.traffic.add(halo);
     if nodes.is_empty() {
         return Ok((0.0, 0.0, 0.0));
