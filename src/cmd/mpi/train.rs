@@ -21,10 +21,12 @@
 //! is always compared at the end).
 //!
 //! Validation runs after every epoch: each rank evaluates its own validation nodes on their full
-//! neighbourhoods (the same sampler with every neighbour taken, which gives exactly the
-//! full-graph rows), and the counts are summed, so every rank takes the same early-stopping
-//! decision. The kept weights are evaluated on the test nodes the same way; rank 0 writes the
-//! checkpoint (atomically), which `gdistill eval` and `distill` read in one process.
+//! neighbourhoods, and the counts are summed, so every rank takes the same early-stopping
+//! decision. The kept weights are evaluated on the test nodes the same way. Few nodes are
+//! evaluated by the same sampler with every neighbour taken (exactly the full-graph rows); many,
+//! layer-wise with one halo exchange per layer ([`super::layerwise`]; the rule:
+//! [`Evaluation::layer_wise`]). Then rank 0 writes the checkpoint (atomically), which
+//! `gdistill eval` and `distill` read in one process.
 //!
 //! The bytes each rank moved (sampling requests and replies, feature rows and degrees, the
 //! gradient all-reduce) are counted and printed per epoch, split into training and evaluation.
