@@ -24,8 +24,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use gdistill_distill::{cross_entropy, l2_penalty};
+use gdistill_graph::gcn_normalized_adjacency;
 use gdistill_graph::NeighborSampler;
-use gdistill_models::{full_degrees, record_sparse_products, sampled_block_matrices, Arch, ModelConfig, NodeFeatures};
+use gdistill_models::{
+    full_degrees, record_sparse_products, sampled_block_matrices, Arch, ModelConfig, NodeFeatures, SparseMatrix,
+};
 use mpirun::{gdistill_in, have_mpirun, mpirun, ok, ONE_JOB};
 use tch::{nn, Device, Tensor};
 
@@ -203,6 +206,82 @@ fn checkpoint_of_two_ranks_loads_in_one_process_and_scores_the_same() {
     let single = test_accuracy(&cli::stdout(&eval));
     // the same weights on the same full neighbourhoods: at most one node of 1 000 apart (rounding)
     assert!((single - distributed).abs() <= 0.0011, "one process {single}, two ranks {distributed}");
+}
+
+/// The test pass of two ranks, layer-wise with one halo exchange per layer (the rule picks it
+/// for Cora's 1 000 test nodes), scores exactly what `gdistill eval` of the checkpoint scores in
+/// one process, and its logits are one process's full-graph logits (a dropped or misplaced halo
+/// row changes some); GCN and SAGE (mean aggregator, with a root weight).
+fn layer_wise_test_pass_equals_one_process(spec: &str, arch: &str) {
+    let _job = ONE_JOB.lock().unwrap_or_else(|e| e.into_inner());
+    if !have_mpirun() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    partition_of(spec, p, "2", "metis", "parts");
+    let args = [
+        "train",
+        "--partitions",
+        "parts",
+        "--sampler",
+        "neighbor",
+        "--batch-size",
+        "70",
+        "--model",
+        arch,
+        "--epochs",
+        "5",
+        "-o",
+        "t.ckpt",
+    ];
+    let out = ok(mpirun(2, &args, &[("GDISTILL_MPI_DUMP_LOGITS", "logits.json")], p));
+    let stdout = cli::stdout(&out);
+    assert!(stdout.contains("test pass: ") && stdout.contains("layer-wise"), "{stdout}");
+    let distributed = test_accuracy(stdout.lines().find(|l| l.contains(" on 2 ranks from ")).unwrap());
+    let eval = ok(gdistill_in(&["eval", "-d", spec, "--checkpoint", "t.ckpt"], p));
+    let single = test_accuracy(&cli::stdout(&eval));
+    assert_eq!(single, distributed, "one process {single}, two ranks {distributed}");
+
+    // the logits of every test node, against one process's forward pass on the whole graph
+    let (_vs, model, meta) = gdistill_distill::load_checkpoint(&p.join("t.ckpt"), Device::Cpu).unwrap();
+    let mut dataset = gdistill_datasets::load(spec, &data::data_root()).unwrap();
+    if meta.dataset.row_normalized {
+        dataset.row_normalize_features();
+    }
+    let a_hat = SparseMatrix::from_sprs(&gcn_normalized_adjacency(&dataset.graph), Device::Cpu).unwrap();
+    let x = SparseMatrix::from_sprs(&dataset.features.to_csr(), Device::Cpu).unwrap();
+    let full = tch::no_grad(|| model.forward_t(&NodeFeatures::Sparse(x), &a_hat, false)).logits;
+    let classes = dataset.num_classes;
+    let mut seen = 0;
+    for rank in 0..2 {
+        let dump: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(p.join(format!("logits.json.{rank}"))).unwrap()).unwrap();
+        let nodes: Vec<i64> = dump["nodes"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+        let got: Vec<f32> = dump["logits"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+        assert_eq!(got.len(), nodes.len() * classes);
+        let want: Vec<f32> = Vec::try_from(full.index_select(0, &Tensor::from_slice(&nodes)).view([-1])).unwrap();
+        let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        assert!(worst <= 1e-4, "rank {rank}: logits differ from one process's by up to {worst}");
+        seen += nodes.len();
+    }
+    assert_eq!(seen, dataset.test.len());
+}
+
+#[test]
+fn layer_wise_test_pass_of_two_ranks_equals_one_process_gcn() {
+    layer_wise_test_pass_equals_one_process("cora", "gcn");
+}
+
+#[test]
+fn layer_wise_test_pass_of_two_ranks_equals_one_process_sage() {
+    layer_wise_test_pass_equals_one_process("cora", "sage");
+}
+
+/// Dense features (a CSBM's), which the layer-wise pass reads in place from the sampler's rows.
+#[test]
+fn layer_wise_test_pass_with_dense_features_equals_one_process() {
+    layer_wise_test_pass_equals_one_process(CSBM, "gcn");
 }
 
 #[test]

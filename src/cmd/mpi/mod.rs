@@ -17,6 +17,8 @@
 //! join; a rank killed outright is detected by the launcher, which ends the others.
 
 pub mod exchange;
+pub mod halo;
+pub mod layerwise;
 pub mod part_sampler;
 pub mod rank_data;
 pub mod shards;

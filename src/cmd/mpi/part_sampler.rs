@@ -21,8 +21,9 @@ use std::collections::HashMap;
 use anyhow::{Context, Result};
 use gdistill_datasets::partition_files::PartData;
 use gdistill_graph::{sample_node, BatchBuilder, SampledBatch};
+use gdistill_models::{NodeFeatures, SparseMatrix};
 use mpi::topology::{Communicator, SimpleCommunicator};
-use tch::{Device, Tensor};
+use tch::{Device, Kind, Tensor};
 
 use super::exchange::{all_to_all_v, Traffic};
 
@@ -62,6 +63,33 @@ impl<'a> PartSampler<'a> {
             assert_eq!(rows.len(), g.nodes.len() * part.features.cols(), "one dense row per owned node");
         }
         PartSampler { world, rank: world.rank() as usize, part, dense, owners, traffic: Traffic::default() }
+    }
+
+    /// The owned nodes' feature rows on `device`, in the part's row order (for layer-wise
+    /// evaluation, [`super::layerwise`]): dense rows as a dense tensor, CSR ones as sparse.
+    /// On the CPU the dense tensor is a view of this sampler's rows, not a copy: use it only
+    /// to read, and drop it before this sampler (it is not tied to `self` by a lifetime).
+    pub fn owned_features(&self, device: Device) -> Result<NodeFeatures> {
+        let f = &self.part.features;
+        Ok(match &self.dense {
+            Some(rows) => {
+                let size = [self.part.graph.nodes.len() as i64, f.cols() as i64];
+                anyhow::ensure!(rows.len() as i64 == size[0] * size[1], "one dense row per owned node");
+                // SAFETY: `rows` holds `size[0] * size[1]` initialised f32 values, row-major; it is
+                // never written or reallocated while the sampler lives, and the caller drops the
+                // view (which only reads it) before the sampler.
+                let view =
+                    unsafe { Tensor::from_blob(rows.as_ptr() as *const u8, &size, &[], Kind::Float, Device::Cpu) };
+                NodeFeatures::Dense(if device == Device::Cpu { view } else { view.to(device) })
+            }
+            None => NodeFeatures::Sparse(SparseMatrix::from_csr(
+                &f.indptr().to_proper(),
+                f.indices(),
+                f.data(),
+                (f.rows(), f.cols()),
+                device,
+            )?),
+        })
     }
 
     fn row(&self, local: usize) -> &[usize] {

@@ -27,24 +27,15 @@ use gdistill_distill::{load_checkpoint, write_atomically, DatasetFingerprint};
 use gdistill_graph::gcn_normalized_adjacency;
 use gdistill_models::{Arch, NodeFeatures, Project, SparseMatrix};
 use mpi::collective::CommunicatorCollectives;
-use mpi::datatype::{Partition, PartitionMut};
 use mpi::topology::{Communicator, SimpleCommunicator};
-use mpi::Count;
 use tch::{Device, Kind, Tensor};
 
+use super::halo::{local_adjacency, no_halo, with_halo_rows, Halo};
 use super::shards::{logits_hash, rows_hash, shard_path, HaloLayer, Manifest, Shard, MANIFEST_FORMAT};
-use super::{agree, check_same_inputs, counts_and_displacements, describe_dataset, describe_file, range};
+use super::{agree, check_same_inputs, describe_dataset, describe_file, range};
 use crate::cmd::eval::check_fingerprint;
 use crate::cmd::soft_targets::SoftTargetsArgs;
 use crate::cmd::train::fingerprint;
-
-/// Which other-rank rows a rank needs and which of its rows the others need.
-struct Halo {
-    /// Per source rank, the global ids this rank receives from it, ascending.
-    recv: Vec<Vec<usize>>,
-    /// Per destination rank, the local row indices this rank sends to it.
-    send: Vec<Vec<i64>>,
-}
 
 /// The test hook behind `GDISTILL_MPI_TEST_KILL=RANK:POINT`: the rank named kills itself with
 /// SIGKILL at `POINT` (as `kill -9` from outside would), for the fault tests.
@@ -89,44 +80,6 @@ struct Local {
     name: String,
     num_nodes: usize,
     num_classes: usize,
-}
-
-/// Rows of `A_hat` with global columns: `(indptr, columns, values)`.
-type GlobalRows<'a> = (&'a [usize], &'a [usize], &'a [f32]);
-
-/// This rank's rows of `A_hat` with local columns, and the halo plan agreed with the other ranks.
-/// `local_row` maps an owned global id to its row; `owner` names the rank of any other id.
-fn local_adjacency(
-    world: &SimpleCommunicator,
-    (indptr, columns, values): GlobalRows,
-    local_row: &dyn Fn(usize) -> Option<usize>,
-    owner: &dyn Fn(usize) -> usize,
-    device: Device,
-) -> Result<(SparseMatrix, Halo)> {
-    let rows = indptr.len() - 1;
-    let mut needed = vec![Vec::new(); world.size() as usize];
-    for &j in columns {
-        if local_row(j).is_none() {
-            needed[owner(j)].push(j);
-        }
-    }
-    for ids in &mut needed {
-        ids.sort_unstable();
-        ids.dedup();
-    }
-    let halo = exchange_needs(world, &needed, local_row)?;
-    let mut column = std::collections::HashMap::new();
-    let mut next = rows;
-    for &j in halo.recv.iter().flatten() {
-        column.insert(j, next);
-        next += 1;
-    }
-    let indices: Vec<usize> = columns.iter().map(|&j| local_row(j).unwrap_or_else(|| column[&j])).collect();
-    Ok((SparseMatrix::from_csr(indptr, &indices, values, (rows, next), device)?, halo))
-}
-
-fn no_halo(size: usize) -> Halo {
-    Halo { recv: vec![Vec::new(); size], send: vec![Vec::new(); size] }
 }
 
 /// Rank `rank`'s contiguous range of a dataset every rank has read whole.
@@ -476,89 +429,4 @@ fn check_arch(config: &gdistill_models::ModelConfig) -> Result<()> {
         config.arch
     );
     Ok(())
-}
-
-/// Tells every rank which of its rows this rank needs (`needed[q]`: global ids owned by rank q),
-/// and learns which of its own rows (`local_row` of the global ids asked for) every other rank
-/// needs: the ownership may be any map, contiguous ranges or a partition's.
-fn exchange_needs(
-    world: &SimpleCommunicator,
-    needed: &[Vec<usize>],
-    local_row: &dyn Fn(usize) -> Option<usize>,
-) -> Result<Halo> {
-    let size = needed.len();
-    let (send_counts, send_displs) = counts_and_displacements(needed.iter().map(Vec::len), "asking for halo rows")?;
-    let mut recv_counts = vec![0 as Count; size];
-    world.all_to_all_into(&send_counts[..], &mut recv_counts[..]);
-    let (_, recv_displs) =
-        counts_and_displacements(recv_counts.iter().map(|&c| c as usize), "being asked for halo rows")?;
-    let ids: Vec<u64> = needed.iter().flatten().map(|&j| j as u64).collect();
-    let mut asked = vec![0u64; recv_counts.iter().map(|&c| c as usize).sum()];
-    {
-        let send = Partition::new(&ids[..], &send_counts[..], &send_displs[..]);
-        let mut recv = PartitionMut::new(&mut asked[..], &recv_counts[..], &recv_displs[..]);
-        world.all_to_all_varcount_into(&send, &mut recv);
-    }
-    let mut send = Vec::with_capacity(size);
-    let mut at = 0;
-    for &c in &recv_counts {
-        let rows = asked[at..at + c as usize]
-            .iter()
-            .map(|&j| local_row(j as usize).map(|r| r as i64))
-            .collect::<Option<Vec<i64>>>()
-            .context("a rank asked for a node this rank does not own (ranks disagree on the partition)")?;
-        send.push(rows);
-        at += c as usize;
-    }
-    Ok(Halo { recv: needed.to_vec(), send })
-}
-
-/// Sends every rank the rows of `projected` it asked for; returns `projected`'s rows followed
-/// by the rows this rank asked for, in the order of `halo.recv` (by owner, then by id), in one
-/// tensor that the halo rows are received into (no separate halo buffer, no concatenation).
-fn with_halo_rows(world: &SimpleCommunicator, projected: Tensor, halo: &Halo, width: usize) -> Result<Tensor> {
-    let device = projected.device();
-    let host = projected.to_device(Device::Cpu).to_kind(Kind::Float).contiguous();
-    drop(projected);
-    let own = host.size()[0];
-    let send_rows: Vec<i64> = halo.send.iter().flatten().copied().collect();
-    let selected = if send_rows.is_empty() {
-        Tensor::zeros([0], (Kind::Float, Device::Cpu))
-    } else {
-        host.index_select(0, &Tensor::from_slice(&send_rows)).contiguous()
-    };
-    let received: usize = halo.recv.iter().map(Vec::len).sum();
-    let all = Tensor::empty([own + received as i64, width as i64], (Kind::Float, Device::Cpu));
-    all.narrow(0, 0, own).copy_(&host);
-    drop(host);
-    let far_tensor = all.narrow(0, own, received as i64);
-    // SAFETY: `selected` is a contiguous CPU float tensor of `numel` values, alive (and not
-    // written) while `out` is used; `far_tensor` is the last `received` rows of the contiguous
-    // CPU float tensor `all` (a narrowing of dimension 0 keeps rows contiguous), alive while `far`
-    // is written, and nothing else reads or writes it meanwhile.
-    // (an empty tensor's data pointer may be null: no slice is made from it)
-    let out: &[f32] = match selected.numel() {
-        0 => &[],
-        n => unsafe { std::slice::from_raw_parts(selected.data_ptr() as *const f32, n) },
-    };
-    let far: &mut [f32] = match received * width {
-        0 => &mut [],
-        n => unsafe { std::slice::from_raw_parts_mut(far_tensor.data_ptr() as *mut f32, n) },
-    };
-    let values = |rows: usize| rows.saturating_mul(width);
-    let (send_counts, send_displs) =
-        counts_and_displacements(halo.send.iter().map(|rows| values(rows.len())), "sending halo rows")?;
-    let (recv_counts, recv_displs) =
-        counts_and_displacements(halo.recv.iter().map(|ids| values(ids.len())), "receiving halo rows")?;
-    anyhow::ensure!(
-        recv_counts.iter().map(|&c| c as usize).sum::<usize>() == far.len(),
-        "the halo's rows do not fit the buffer for them"
-    );
-    {
-        let send = Partition::new(out, &send_counts[..], &send_displs[..]);
-        let mut recv = PartitionMut::new(far, &recv_counts[..], &recv_displs[..]);
-        world.all_to_all_varcount_into(&send, &mut recv);
-    }
-    drop(selected);
-    Ok(all.to_device(device))
 }

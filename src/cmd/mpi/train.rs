@@ -21,10 +21,12 @@
 //! is always compared at the end).
 //!
 //! Validation runs after every epoch: each rank evaluates its own validation nodes on their full
-//! neighbourhoods (the same sampler with every neighbour taken, which gives exactly the
-//! full-graph rows), and the counts are summed, so every rank takes the same early-stopping
-//! decision. The kept weights are evaluated on the test nodes the same way; rank 0 writes the
-//! checkpoint (atomically), which `gdistill eval` and `distill` read in one process.
+//! neighbourhoods, and the counts are summed, so every rank takes the same early-stopping
+//! decision. The kept weights are evaluated on the test nodes the same way. Few nodes are
+//! evaluated by the same sampler with every neighbour taken (exactly the full-graph rows); many,
+//! layer-wise with one halo exchange per layer ([`super::layerwise`]; the rule:
+//! [`Evaluation::layer_wise`]). Then rank 0 writes the checkpoint (atomically), which
+//! `gdistill eval` and `distill` read in one process.
 //!
 //! The bytes each rank moved (sampling requests and replies, feature rows and degrees, the
 //! gradient all-reduce) are counted and printed per epoch, split into training and evaluation.
@@ -46,6 +48,7 @@ use mpi::traits::{Communicator, Root};
 use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 
 use super::exchange::Traffic;
+use super::layerwise::LayerWise;
 use super::part_sampler::{block_matrices, PartSampler};
 use super::soft_targets::maybe_die;
 use super::student::{check_identical, flatten, ordered_variables, perturb_for_tests, unflatten, zero_grads};
@@ -93,9 +96,104 @@ fn sum_u64(world: &SimpleCommunicator, value: u64, traffic: &mut Traffic) -> u64
     out
 }
 
-/// Correct predictions, summed cross-entropy and count over this rank's `nodes`, evaluated on
-/// their full neighbourhoods; collective (every rank runs the same number of batches).
+/// How the evaluation of a set of nodes is computed: the sampled path or layer-wise (see
+/// [`Evaluation::layer_wise`]), and the layer-wise state, built on first use and kept.
+struct Evaluation {
+    /// Adjacency entries (without self-loops) over all ranks, and nodes.
+    entries: f64,
+    nodes: f64,
+    layers: usize,
+    /// `GDISTILL_MPI_EVAL=sampled|layerwise` forces one path (tests, measurements).
+    forced: Option<bool>,
+    state: Option<LayerWise>,
+    /// The path the last evaluation took.
+    last: &'static str,
+}
+
+impl Evaluation {
+    fn new(world: &SimpleCommunicator, part: &PartData, layers: usize, traffic: &mut Traffic) -> Result<Evaluation> {
+        let forced = match std::env::var("GDISTILL_MPI_EVAL").ok().as_deref() {
+            None | Some("") => None,
+            Some("sampled") => Some(false),
+            Some("layerwise") => Some(true),
+            Some(other) => anyhow::bail!("GDISTILL_MPI_EVAL is sampled or layerwise, not {other}"),
+        };
+        let entries = sum_u64(world, part.graph.indices.len() as u64, traffic) as f64;
+        Ok(Evaluation { entries, nodes: part.num_nodes as f64, layers, forced, state: None, last: "sampled" })
+    }
+
+    /// Whether evaluating `evaluated` nodes (over all ranks) goes layer-wise: when their full
+    /// neighbourhoods would reach at least the whole graph, counting `1 + d + ... + d^L` nodes for
+    /// each (mean degree `d`, `L` layers, no overlap), since layer-wise inference computes every
+    /// node's `L` layers once with one halo exchange per layer, and the sampled path fetches and
+    /// computes each neighbourhood anew. The same on every rank.
+    fn layer_wise(&self, evaluated: f64) -> bool {
+        let d = self.entries / self.nodes.max(1.0);
+        let reach: f64 = (0..=self.layers).map(|k| d.powi(k as i32)).sum();
+        self.forced.unwrap_or(evaluated * reach >= self.nodes)
+    }
+}
+
+/// Correct predictions, summed cross-entropy and count over this rank's `nodes`, with every
+/// neighbour taken (the full-graph rows), by the path [`Evaluation::layer_wise`] picks;
+/// collective. Halo bytes are counted in `sampler.traffic`.
+#[allow(clippy::too_many_arguments)]
 fn evaluate(
+    world: &SimpleCommunicator,
+    sampler: &mut PartSampler,
+    eval: &mut Evaluation,
+    model: &dyn NodeModel,
+    part: &PartData,
+    nodes: &[usize],
+    device: Device,
+) -> Result<(f64, f64, f64)> {
+    let mut evaluated = 0u64;
+    world.all_reduce_into(&(nodes.len() as u64), &mut evaluated, SystemOperation::sum());
+    let layer_wise = eval.layer_wise(evaluated as f64);
+    eval.last = if layer_wise { "layer-wise" } else { "sampled" };
+    if !layer_wise {
+        return evaluate_sampled(world, sampler, model, part, nodes, eval.layers, device);
+    }
+    if eval.state.is_none() {
+        eval.state = Some(LayerWise::new(world, part, device)?);
+    }
+    let state = eval.state.as_ref().expect("built above");
+    // a view of the sampler's rows on the CPU (no copy), dropped before anything else
+    let x = sampler.owned_features(device)?;
+    let (logits, halo) = state.logits(world, model, &x)?;
+    drop(x);
+    sampler.traffic.add(halo);
+    if nodes.is_empty() {
+        return Ok((0.0, 0.0, 0.0));
+    }
+    let rows = nodes
+        .iter()
+        .map(|&v| part.graph.local_row(v).map(|r| r as i64))
+        .collect::<Option<Vec<i64>>>()
+        .context("a node this rank does not own")?;
+    let logits = logits.index_select(0, &Tensor::from_slice(&rows).to(logits.device()));
+    dump_logits(world, nodes, &logits)?;
+    let labels = labels_of(part, nodes, device)?;
+    let correct = logits.argmax(-1, false).eq_tensor(&labels).sum(Kind::Double).double_value(&[]);
+    let loss = tch::no_grad(|| cross_entropy(&logits, &labels)).double_value(&[]) * nodes.len() as f64;
+    Ok((correct, loss, nodes.len() as f64))
+}
+
+/// The test hook behind `GDISTILL_MPI_DUMP_LOGITS=PATH`: each rank writes, as JSON, the nodes it
+/// evaluated layer-wise and their logits to `PATH.RANK` (the last evaluation wins), so that a
+/// test can compare them with one process's full-graph forward pass.
+fn dump_logits(world: &SimpleCommunicator, nodes: &[usize], logits: &Tensor) -> Result<()> {
+    let Some(path) = std::env::var_os("GDISTILL_MPI_DUMP_LOGITS") else { return Ok(()) };
+    let mut path = path;
+    path.push(format!(".{}", world.rank()));
+    let values: Vec<f32> = Vec::try_from(logits.to_device(Device::Cpu).to_kind(Kind::Float).view([-1]))?;
+    let json = serde_json::json!({ "nodes": nodes, "logits": values });
+    std::fs::write(&path, serde_json::to_vec(&json)?).with_context(|| format!("writing {}", path.to_string_lossy()))
+}
+
+/// [`evaluate`] by sampling each node's full neighbourhood, in batches of [`EVAL_BATCH`] seeds;
+/// collective (every rank runs the same number of batches).
+fn evaluate_sampled(
     world: &SimpleCommunicator,
     sampler: &mut PartSampler,
     model: &dyn NodeModel,
@@ -244,6 +342,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     zero.backward();
 
     let mut sampler = PartSampler::new(&world, &part, dense_rows);
+    let mut eval = Evaluation::new(&world, &part, layers, &mut traffic)?;
     let check_every_step = std::env::var_os("GDISTILL_MPI_CHECK_WEIGHTS").is_some_and(|v| v == "1");
     let own_train = part.train.clone();
     let slice = |len: usize, k: usize| (len * k / steps)..(len * (k + 1) / steps);
@@ -326,7 +425,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
 
         let eval_start = Instant::now();
         let before = sampler.traffic;
-        let figures = evaluate(&world, &mut sampler, model.as_ref(), &part, &part.val, layers, device)?;
+        let figures = evaluate(&world, &mut sampler, &mut eval, model.as_ref(), &part, &part.val, device)?;
         let [correct, loss, count] = sum_f64(&world, &[figures.0, figures.1, figures.2])[..] else { unreachable!() };
         let (val_acc, val_loss) = if count > 0.0 { (correct / count, loss / count) } else { (0.0, f64::INFINITY) };
         eval_seconds += eval_start.elapsed().as_secs_f64();
@@ -352,7 +451,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
     unflatten(&best.3, &variables);
     let (best_val_acc, best_epoch) = (best.0.max(0.0), best.2);
     let total_seconds = start.elapsed().as_secs_f64();
-    let test = evaluate(&world, &mut sampler, model.as_ref(), &part, &part.test, layers, device)?;
+    let test_start = Instant::now();
+    let test = evaluate(&world, &mut sampler, &mut eval, model.as_ref(), &part, &part.test, device)?;
+    let test_seconds = test_start.elapsed().as_secs_f64();
     let [correct, _, count] = sum_f64(&world, &[test.0, test.1, test.2])[..] else { unreachable!() };
     let test_acc = if count > 0.0 { correct / count } else { 0.0 };
 
@@ -386,6 +487,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             config.num_params(),
             best_epoch + 1,
         );
+        println!("test pass: {test_seconds:.2} s, {} (rank 0)", eval.last);
         for (r, row) in gathered.chunks(mine.len()).enumerate() {
             println!(
             "rank {r} per epoch: training {:.3} s, sent {:.0} B, received {:.0} B (gradient all-reduce {} B per step); \
