@@ -129,10 +129,20 @@ fn failed_on_full_disk(out: &Output, p: &Path, file: &str) {
     }
 }
 
-/// Cora cut in two by METIS in `p/parts`, and a GCN teacher `p/t.ckpt`.
-fn parts_and_teacher(p: &Path) {
+/// A folder with Cora cut in two by METIS in `parts`, a GCN teacher `t.ckpt`, and an empty
+/// folder `out_dir` for the job's output.
+fn parts_and_teacher(out_dir: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
     ok(gdistill_in(&["partition", "-d", "cora", "--parts", "2", "--method", "metis", "-o", "parts"], p));
     ok(gdistill_in(&["train", "-d", "cora", "--model", "gcn", "--epochs", "3", "-o", "t.ckpt"], p));
+    std::fs::create_dir(p.join(out_dir)).unwrap();
+    dir
+}
+
+/// Every file of `dir` with its bytes, by name.
+fn contents(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    listing(dir).into_iter().map(|n| (n.clone(), std::fs::read(dir.join(&n)).unwrap())).collect()
 }
 
 /// Rank 1 cannot write its shard: neither manifest nor shard of rank 0 is left (partitioned and
@@ -143,10 +153,8 @@ fn soft_target_shard_on_a_full_disk_leaves_no_manifest_and_no_shard() {
     if !have_mpirun() || !have_full_disk() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
+    let dir = parts_and_teacher("out");
     let p = dir.path();
-    parts_and_teacher(p);
-    std::fs::create_dir(p.join("out")).unwrap();
     let partitioned = ["soft-targets", "--partitions", "parts", "--teacher", "t.ckpt", "-o", "out/st.json"];
     let contiguous = ["soft-targets", "-d", "cora", "--teacher", "t.ckpt", "-o", "out/st.json"];
     for args in [&partitioned[..], &contiguous[..]] {
@@ -158,17 +166,11 @@ fn soft_target_shard_on_a_full_disk_leaves_no_manifest_and_no_shard() {
 
     // over a previous run's output, which stays whole and readable
     ok(mpirun(2, &partitioned, &[], p));
-    let before: Vec<(String, Vec<u8>)> = listing(&p.join("out"))
-        .into_iter()
-        .map(|n| (n.clone(), std::fs::read(p.join("out").join(&n)).unwrap()))
-        .collect();
+    let before = contents(&p.join("out"));
     assert_eq!(before.len(), 3, "a manifest and two shards");
     let out = mpirun_full(p, 1, "16k", "out", &partitioned);
     failed_on_full_disk(&out, p, "out/st.shard-1-of-2.h5");
-    let after: Vec<(String, Vec<u8>)> = listing(&p.join("out"))
-        .into_iter()
-        .map(|n| (n.clone(), std::fs::read(p.join("out").join(&n)).unwrap()))
-        .collect();
+    let after = contents(&p.join("out"));
     assert!(after == before, "the previous output changed: {:?}", listing(&p.join("out")));
     ok(gdistill_in(&["distill", "-d", "cora", "--soft-targets", "out/st.json", "--model", "mlp", "--epochs", "1"], p));
 }
@@ -181,10 +183,8 @@ fn checkpoint_on_a_full_disk_ends_every_rank_and_leaves_nothing() {
     if !have_mpirun() || !have_full_disk() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
+    let dir = parts_and_teacher("ck");
     let p = dir.path();
-    parts_and_teacher(p);
-    std::fs::create_dir(p.join("ck")).unwrap();
     let train = ["train", "--partitions", "parts", "--sampler", "neighbor", "--epochs", "2", "-o", "ck/t.ckpt"];
     let out = mpirun_full(p, 0, "16k", "ck", &train);
     failed_on_full_disk(&out, p, "ck/t.ckpt");
