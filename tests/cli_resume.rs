@@ -184,6 +184,11 @@ fn a_killed_halving_search_resumes_from_its_rungs() {
         assert_eq!(pair[1]["runs"].as_array().unwrap().len(), 1);
         assert_eq!(pair[1]["runs"][0]["trial"], pair[0]["kept"][0]);
     }
+    // Killed after the teacher's first rung (three records): its kept trial's run is not in
+    // memory, so the resumed process trains it again through the first rung's budget, reseeded
+    // as the uninterrupted run was, before going on: the reports must still be equal.
+    let dir = tempfile::tempdir().unwrap();
+    uninterrupted_equals_resumed(&args, root, dir.path(), 3);
 }
 
 #[test]

@@ -18,13 +18,12 @@
 //! cut a 200-epoch recipe at 23 epochs while 500-epoch draws got 56), each rung keeps the best
 //! `1/eta` by validation accuracy and the next rung trains them for `eta` times the budget, until
 //! one trial runs its full length. A drawn length below the budget caps the run as it always did.
-//! A rung retrains its trials from scratch rather than resuming them: training is reseeded per
-//! run and deterministic, so a longer run repeats the shorter one as its first epochs and then
-//! goes on (the trajectory a resumed run would follow); retraining costs at most `1/(eta - 1)`
-//! more epochs than resuming (half at `eta` = 3) and keeps no model, optimiser or early-stopping
-//! state between rungs, which a killed and `--resume`d search would otherwise have to store. For
-//! the same reason a run that ended inside its budget (its own length, or early stopping) is
-//! final: a survivor's next rung reuses it instead of training it again.
+//! A kept trial resumes where its run stopped ([`ResumableRun`]: weights, Adam's moments and the
+//! early-stopping record stay in memory), so it trains only the epochs it has not trained yet. A
+//! run that ended inside its budget (its own length, or early stopping) is final: a survivor's
+//! next rung reuses it. Only the scores go to the journal; a killed search `--resume`d retrains
+//! a kept trial's earlier rungs before going on, reseeded at each rung as the uninterrupted run
+//! was, and so ends bit for bit where that run did.
 
 use gdistill_datasets::NodeDataset;
 use gdistill_models::Arch;
@@ -32,11 +31,12 @@ use rand::seq::IndexedRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use tch::{Device, Tensor};
+use tch::Device;
 
 use crate::compare::{CompareConfig, Progress};
 use crate::journal::{self, NoLog, RunLog, TrialFigures};
-use crate::{train, GraphData, Objective, TrainConfig, TrainError};
+use crate::training::resumable::ResumableRun;
+use crate::{GraphData, Objective, TrainConfig, TrainError};
 use std::time::Instant;
 
 /// How much to search.
@@ -186,8 +186,12 @@ pub struct TuneRung {
 pub struct RungRun {
     pub trial: usize,
     pub val_acc: f64,
-    /// Epochs trained at this rung: 0 when its run of an earlier rung was final and reused.
+    /// Epochs trained at this rung: 0 when its run of an earlier rung was final and reused; a
+    /// resumed run counts the epochs it added.
     pub epochs_run: usize,
+    /// Epochs its run had trained in all when this rung ended.
+    #[serde(default)]
+    pub epochs_total: usize,
     /// The run ended inside its budget (its own length or early stopping): a longer budget
     /// would train the same epochs, so later rungs reuse it.
     pub complete: bool,
@@ -205,7 +209,8 @@ pub struct TuneReport {
     #[serde(default)]
     pub rungs: Vec<TuneRung>,
     /// Epochs trained by every run of every stage (the search's cost in epochs, independent of
-    /// the machine's load; replayed runs count the epochs they recorded).
+    /// the machine's load; replayed runs count the epochs they recorded, and a `--resume`d
+    /// search's retraining of a kept run's earlier rungs is not counted).
     #[serde(default)]
     pub trial_epochs: usize,
     /// Wall seconds of the search in this process.
@@ -263,25 +268,37 @@ pub fn tune_resumable(
     };
     let runs = 4 * plan.iter().map(|r| r.trials).sum::<usize>();
     let mut run = 0;
-    // Trains `candidate`'s `row` for at most `budget` epochs (and at most its own length).
+    // Trains `candidate`'s `row` through the rungs' epoch `budgets` (each at most its own
+    // length): only the last when `resumed` carries its run so far, all of them from scratch
+    // when not (a run replayed from the journal), so that both end alike.
     let mut step = |stage: &str,
                     row: &str,
                     candidate: &CompareConfig,
-                    budget: usize,
                     objective: &Objective,
                     data: &GraphData,
+                    resumed: Option<ResumableRun>,
+                    budgets: &[usize],
                     progress: &mut dyn FnMut(Progress)|
-     -> Result<Scored<Option<Tensor>>, TrainError> {
+     -> Result<ResumableRun, TrainError> {
         progress(Progress::RunStarted { row: stage, seed: candidate.first_seed, run, runs });
         run += 1;
-        let (cfg, settings) = candidate.row_model(row, data.num_features(), data.num_classes);
-        let length = settings.epochs;
-        let settings = TrainConfig { seed: candidate.first_seed, epochs: length.min(budget), ..settings };
-        let trained =
-            train(&cfg, data, objective, &settings, &mut |stats| progress(Progress::Epoch { row: stage, stats }))?;
-        let logits = (row == "teacher").then(|| crate::predict(trained.model.as_ref(), data));
-        let complete = settings.epochs == length || trained.epochs_run < settings.epochs;
-        Ok(Scored { val_acc: trained.best_val_acc, epochs_run: trained.epochs_run, complete, carried: logits })
+        let (mut trained, pending) = match resumed {
+            Some(trained) => (trained, &budgets[budgets.len() - 1..]),
+            None => {
+                let (cfg, settings) = candidate.row_model(row, data.num_features(), data.num_classes);
+                let settings = TrainConfig { seed: candidate.first_seed, ..settings };
+                (ResumableRun::start(&cfg, data, objective, &settings)?, budgets)
+            }
+        };
+        for &until in pending {
+            trained.advance(data, objective, until, &mut |stats| progress(Progress::Epoch { row: stage, stats }))?;
+        }
+        Ok(trained)
+    };
+    // A finished teacher run's logits, which distillation trials read.
+    let logits_of = |trained: ResumableRun, data: &GraphData| {
+        let trained = trained.finish();
+        crate::predict(trained.model.as_ref(), data)
     };
 
     let pick = |rng: &mut ChaCha8Rng, values: &[f64]| *values.choose(rng).expect("non-empty");
@@ -312,18 +329,19 @@ pub fn tune_resumable(
             ("normalize_features", c.normalize_features.to_string()),
         ]
     };
-    let score_teacher = |c: &CompareConfig, budget: usize| {
+    let score_teacher = |c: &CompareConfig, resumed: Option<ResumableRun>, budgets: &[usize]| {
         let k = ensure(&mut prepared, c.normalize_features)?;
         let data = prepared[k].as_ref().expect("ensured");
-        step("tune teacher", "teacher", c, budget, &Objective::labels(), data, progress)
+        step("tune teacher", "teacher", c, &Objective::labels(), data, resumed, budgets, progress)
     };
     let stage = Stage { name: "teacher", row: "teacher", trials: tune.trials, schedule: tune.schedule, plan: &plan };
-    let (best, teacher_logits) = stage.search(&best, &mut report, &mut rng, draw_teacher, score_teacher, log)?;
-    // The chosen teacher's logits, which distillation trials read: when its full-length run was
-    // replayed, trained again by the first distillation trial that is not replayed.
-    let mut teacher_logits = teacher_logits.flatten();
+    let (best, teacher_run, teacher_budgets) =
+        stage.search(&best, &mut report, &mut rng, draw_teacher, score_teacher, log)?;
     let k = ensure(&mut prepared, best.normalize_features)?;
     let data = prepared[k].as_ref().expect("ensured");
+    // The chosen teacher's logits, which distillation trials read: when its run was replayed,
+    // trained again by the first distillation trial that is not replayed.
+    let mut teacher_logits = teacher_run.map(|trained| logits_of(trained, data));
     let chosen_teacher = best.clone();
 
     // Stage 2: the students' training from labels, on the MLP row.
@@ -340,10 +358,11 @@ pub fn tune_resumable(
             ("mlp.hidden", c.mlp.hidden.to_string()),
         ]
     };
-    let score_student =
-        |c: &CompareConfig, budget: usize| step("tune student", "mlp", c, budget, &Objective::labels(), data, progress);
+    let score_student = |c: &CompareConfig, resumed: Option<ResumableRun>, budgets: &[usize]| {
+        step("tune student", "mlp", c, &Objective::labels(), data, resumed, budgets, progress)
+    };
     let stage = Stage { name: "student", row: "mlp", trials: tune.trials, schedule: tune.schedule, plan: &plan };
-    let (best, _) = stage.search(&best, &mut report, &mut rng, draw_student, score_student, log)?;
+    let (best, _, _) = stage.search(&best, &mut report, &mut rng, draw_student, score_student, log)?;
 
     // Stage 3: distillation, on the mlp+kd row, against the chosen teacher.
     // Also its length and the MLP's width: a student fitting soft targets on every node has more
@@ -371,19 +390,20 @@ pub fn tune_resumable(
             ("mlp.hidden", c.mlp.hidden.to_string()),
         ]
     };
-    let score_distillation = |c: &CompareConfig, budget: usize| {
+    let score_distillation = |c: &CompareConfig, resumed: Option<ResumableRun>, budgets: &[usize]| {
         if teacher_logits.is_none() {
             let labels = Objective::labels();
-            let retrained = step("tune teacher", "teacher", &chosen_teacher, usize::MAX, &labels, data, progress)?;
-            teacher_logits = retrained.carried;
+            let teacher = &chosen_teacher;
+            let retrained = step("tune teacher", "teacher", teacher, &labels, data, None, &teacher_budgets, progress)?;
+            teacher_logits = Some(logits_of(retrained, data));
         }
-        let logits = teacher_logits.as_ref().expect("a teacher run returns its logits").shallow_clone();
+        let logits = teacher_logits.as_ref().expect("set above").shallow_clone();
         let objective = c.kd_objective(logits);
-        step("tune distillation", "mlp+kd", c, budget, &objective, data, progress)
+        step("tune distillation", "mlp+kd", c, &objective, data, resumed, budgets, progress)
     };
     let stage =
         Stage { name: "distillation", row: "mlp+kd", trials: tune.trials, schedule: tune.schedule, plan: &plan };
-    let (best, _) = stage.search(&best, &mut report, &mut rng, draw_distillation, score_distillation, log)?;
+    let (best, _, _) = stage.search(&best, &mut report, &mut rng, draw_distillation, score_distillation, log)?;
 
     // Stage 4: the small student's own training and dropout, on its row from labels, starting
     // from the recipe's student training (stage 2 tuned that on the MLP row only). Its width
@@ -405,23 +425,14 @@ pub fn tune_resumable(
             ("gcn_small.dropout", c.gcn_small.dropout.to_string()),
         ]
     };
-    let score_small = |c: &CompareConfig, budget: usize| {
-        step("tune small student", &small, c, budget, &Objective::labels(), data, progress)
+    let score_small = |c: &CompareConfig, resumed: Option<ResumableRun>, budgets: &[usize]| {
+        step("tune small student", &small, c, &Objective::labels(), data, resumed, budgets, progress)
     };
     let stage = Stage { name: "small student", row: &small, trials: tune.trials, schedule: tune.schedule, plan: &plan };
     let base = CompareConfig { small_training: Some(config.small_training().clone()), ..best };
-    let (best, _) = stage.search(&base, &mut report, &mut rng, draw_small, score_small, log)?;
+    let (best, _, _) = stage.search(&base, &mut report, &mut rng, draw_small, score_small, log)?;
     report.train_s = started.elapsed().as_secs_f64();
     Ok((best, report))
-}
-
-/// What one run of a trial gave: its validation accuracy, the epochs it trained, whether it
-/// ended inside its budget, and what its scorer carries (the teacher's logits).
-struct Scored<T> {
-    val_acc: f64,
-    epochs_run: usize,
-    complete: bool,
-    carried: T,
 }
 
 /// One stage of the search: `trials` settings, the first the current one, run by `plan`'s rungs.
@@ -438,18 +449,19 @@ impl Stage<'_> {
     /// Draws `trials - 1` candidates from `base` with `draw` (returning what it changed, for
     /// the report; all drawn before any training, which never reads the search's generator, so
     /// the draws are those of a search that trained between them), then runs the rungs: each
-    /// scores its trials at its epoch budget (reusing a run that ended inside an earlier one)
-    /// and keeps the best by validation (ties to the earlier trial). Returns the last rung's
-    /// best and what its score carried (`None` when its run was replayed from `log`).
-    fn search<T>(
+    /// trains its trials on to its epoch budget with `score` (given a trial's run so far, if it
+    /// is in memory, and the budgets of the rungs up to this one; reusing a run that ended inside
+    /// an earlier budget) and keeps the best by validation (ties to the earlier trial). Returns
+    /// the last rung's best, its run (`None` when replayed from `log`) and the rungs' budgets.
+    fn search(
         &self,
         base: &CompareConfig,
         report: &mut TuneReport,
         rng: &mut ChaCha8Rng,
         mut draw: impl FnMut(&mut CompareConfig, &mut ChaCha8Rng) -> Vec<(&'static str, String)>,
-        mut score: impl FnMut(&CompareConfig, usize) -> Result<Scored<T>, TrainError>,
+        mut score: impl FnMut(&CompareConfig, Option<ResumableRun>, &[usize]) -> Result<ResumableRun, TrainError>,
         log: &mut dyn RunLog,
-    ) -> Result<(CompareConfig, Option<T>), TrainError> {
+    ) -> Result<(CompareConfig, Option<ResumableRun>, Vec<usize>), TrainError> {
         let candidates: Vec<(CompareConfig, Vec<(String, String)>)> = (0..self.trials)
             .map(|trial| {
                 let mut candidate = base.clone();
@@ -462,22 +474,25 @@ impl Stage<'_> {
         let length = |c: &CompareConfig| c.row_model(self.row, 1, 1).1.epochs;
         let longest = candidates.iter().map(|(c, _)| length(c)).max().unwrap_or(1);
         // Per trial: its score at the last rung it ran, that rung, whether its run was final,
-        // and what that run carried (None when replayed from `log`).
-        let mut last: Vec<(f64, usize, bool)> = vec![(f64::NAN, 0, false); self.trials];
-        let mut carried: Vec<Option<T>> = (0..self.trials).map(|_| None).collect();
+        // and the epochs its run had trained then.
+        let mut last: Vec<(f64, usize, bool, usize)> = vec![(f64::NAN, 0, false, 0); self.trials];
+        // Per trial: its run, while it is in memory (not when replayed from `log`).
+        let mut in_memory: Vec<Option<ResumableRun>> = (0..self.trials).map(|_| None).collect();
         let mut alive: Vec<usize> = (0..self.trials).collect();
+        let mut budgets = Vec::with_capacity(self.plan.len());
         for (rung, plan) in self.plan.iter().enumerate() {
             let final_rung = rung + 1 == self.plan.len();
             let budget =
                 if self.schedule == TuneSchedule::Full { usize::MAX } else { rung_epochs(longest, plan.divisor) };
+            budgets.push(budget);
             let mut runs = Vec::with_capacity(alive.len());
             for &trial in &alive {
                 let (candidate, settings) = &candidates[trial];
-                let (val_acc, _, complete) = last[trial];
+                let (val_acc, _, complete, epochs_before) = last[trial];
                 if rung > 0 && complete {
                     // Its earlier run ended inside its budget: a longer one trains the same epochs.
                     last[trial].1 = rung;
-                    runs.push(RungRun { trial, val_acc, epochs_run: 0, complete });
+                    runs.push(RungRun { trial, val_acc, epochs_run: 0, epochs_total: epochs_before, complete });
                     continue;
                 }
                 let key = trial_key(self.name, trial, (self.schedule == TuneSchedule::Halving).then_some(rung));
@@ -490,25 +505,26 @@ impl Stage<'_> {
                                 recorded.at, figures.settings
                             )));
                         }
-                        carried[trial] = None;
+                        in_memory[trial] = None;
                         (figures.val_acc, figures.epochs_run, figures.complete)
                     }
                     None => {
-                        let scored = score(candidate, budget)?;
+                        let trained = score(candidate, in_memory[trial].take(), &budgets)?;
                         let figures = TrialFigures {
                             settings: settings.clone(),
-                            val_acc: scored.val_acc,
-                            epochs_run: scored.epochs_run,
-                            complete: scored.complete,
+                            val_acc: trained.best_val_acc(),
+                            epochs_run: trained.epochs_run() - epochs_before,
+                            complete: trained.ended(),
                         };
                         journal::record(log, &key, &figures)?;
-                        carried[trial] = Some(scored.carried);
-                        (scored.val_acc, scored.epochs_run, scored.complete)
+                        in_memory[trial] = Some(trained);
+                        (figures.val_acc, figures.epochs_run, figures.complete)
                     }
                 };
                 report.trial_epochs += epochs_run;
-                last[trial] = (val_acc, rung, complete);
-                runs.push(RungRun { trial, val_acc, epochs_run, complete });
+                let epochs_total = epochs_before + epochs_run;
+                last[trial] = (val_acc, rung, complete, epochs_total);
+                runs.push(RungRun { trial, val_acc, epochs_run, epochs_total, complete });
             }
             let keep = if final_rung { 1 } else { self.plan[rung + 1].trials };
             let scores: Vec<(usize, f64)> = runs.iter().map(|r| (r.trial, r.val_acc)).collect();
@@ -516,12 +532,18 @@ impl Stage<'_> {
             let epochs = budget.min(longest);
             let (stage, divisor) = (self.name.to_string(), plan.divisor);
             report.rungs.push(TuneRung { stage, rung, divisor, epochs, runs, kept: kept.clone() });
+            // The trials left out free their runs now.
+            for (trial, run) in in_memory.iter_mut().enumerate() {
+                if !kept.contains(&trial) {
+                    *run = None;
+                }
+            }
             alive = kept;
             alive.sort_unstable();
         }
         let chosen = alive[0];
         for (trial, (_, settings)) in candidates.iter().enumerate() {
-            let (val_acc, rung, _) = last[trial];
+            let (val_acc, rung, _, _) = last[trial];
             let entry = TuneTrial { stage: self.name.to_string(), settings: settings.clone(), val_acc, trial, rung };
             if trial == chosen {
                 report.chosen.retain(|t| t.stage != self.name);
@@ -530,7 +552,7 @@ impl Stage<'_> {
             report.trials.push(entry);
         }
         let (candidate, _) = candidates.into_iter().nth(chosen).expect("a stage runs at least one trial");
-        Ok((candidate, carried[chosen].take()))
+        Ok((candidate, in_memory[chosen].take(), budgets))
     }
 }
 

@@ -3,7 +3,7 @@
 //! by validation and give a full-length run to the trial chosen.
 
 use gdistill_datasets::load;
-use gdistill_distill::compare::{compare, CompareConfig};
+use gdistill_distill::compare::{compare, CompareConfig, Progress};
 use gdistill_distill::tune::{
     halving_rungs, rung_epochs, survivors, tune, RungPlan, TuneConfig, TuneReport, TuneSchedule,
 };
@@ -171,15 +171,25 @@ fn check_rungs(report: &TuneReport, stage: &str, plan: &[RungPlan], full_epochs:
         );
         for run in &r.runs {
             let cap = r.epochs.min(full_epochs(run.trial));
-            assert!(run.epochs_run <= cap, "{stage} rung {rung}: trial {} trained past {cap}", run.trial);
-            assert_eq!(run.complete, run.epochs_run < cap || cap == full_epochs(run.trial) || run.epochs_run == 0);
-            if run.epochs_run == 0 {
+            assert!(run.epochs_total <= cap, "{stage} rung {rung}: trial {} trained past {cap}", run.trial);
+            // Unfinished only when it filled a budget below its length; a run that ended early
+            // is finished (early stopping may also fire on a budget's last epoch).
+            if !run.complete {
+                assert!(run.epochs_total == cap && cap < full_epochs(run.trial), "{stage} rung {rung}");
+            }
+            assert!(run.complete || run.epochs_total == cap, "{stage} rung {rung}");
+            if rung == 0 {
+                assert_eq!(run.epochs_total, run.epochs_run);
+            } else if run.epochs_run == 0 {
                 // Reused: its run of the rung before ended inside its budget, with this score.
                 let before = rungs[rung - 1].runs.iter().find(|b| b.trial == run.trial).unwrap();
                 assert!(before.complete && before.val_acc == run.val_acc, "{stage} rung {rung}");
-            } else if rung > 0 {
+                assert_eq!(run.epochs_total, before.epochs_total);
+            } else {
+                // Resumed, not trained again: it adds to the epochs it had.
                 let before = rungs[rung - 1].runs.iter().find(|b| b.trial == run.trial).unwrap();
                 assert!(!before.complete, "{stage} rung {rung}: trial {} trained again", run.trial);
+                assert_eq!(run.epochs_total, before.epochs_total + run.epochs_run, "{stage} rung {rung}: not resumed");
             }
         }
         alive = r.kept.clone();
@@ -199,7 +209,14 @@ fn compare_with_halving_records_its_rungs_and_chooses_on_validation_at_full_leng
         load("csbm:nodes=240,classes=3,degree=5,features=10,signal=1,seed=9", std::path::Path::new(".")).unwrap();
     let mut config = small_config(&dataset);
     config.tune = Some(TuneConfig { trials: 4, seed: 3, schedule: TuneSchedule::Halving, eta: 2 });
-    let compared = compare(&dataset, &config, Device::Cpu, &mut |_| {}).unwrap();
+    // Every epoch the search trains, as its progress reports them.
+    let mut search_epochs = 0;
+    let compared = compare(&dataset, &config, Device::Cpu, &mut |p| {
+        if matches!(p, Progress::Epoch { row, .. } if row.starts_with("tune ")) {
+            search_epochs += 1;
+        }
+    })
+    .unwrap();
     let report = compared.tune.as_ref().unwrap();
     assert_eq!((report.schedule, report.eta), (TuneSchedule::Halving, 2));
     let plan = halving_rungs(4, 2);
@@ -233,6 +250,11 @@ fn compare_with_halving_records_its_rungs_and_chooses_on_validation_at_full_leng
     // The cost in epochs is what the runs trained: 4 + 2 + 1 runs a stage, at 1/4, 1/2 and 1.
     let epochs: usize = report.rungs.iter().flat_map(|r| &r.runs).map(|run| run.epochs_run).sum();
     assert_eq!(report.trial_epochs, epochs);
+    // Kept trials resume: the search trains the epochs the rungs added and no more (retraining a
+    // kept trial from scratch would train its earlier rungs' epochs again).
+    assert_eq!(search_epochs, epochs);
+    let resumed = report.rungs.iter().filter(|r| r.rung > 0).flat_map(|r| &r.runs).filter(|run| run.epochs_run > 0);
+    assert!(resumed.count() > 0, "no trial was resumed");
     assert_eq!(report.rungs.iter().map(|r| r.runs.len()).sum::<usize>(), 4 * 7);
     // The same seed chooses the same trials, run for run.
     let again = compare(&dataset, &config, Device::Cpu, &mut |_| {}).unwrap();

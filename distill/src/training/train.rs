@@ -14,6 +14,7 @@ use crate::losses::lsp::{lsp_loss_to, EdgeList, KlDirection, LspKernel, TeacherS
 use crate::losses::{cross_entropy, l2_penalty, logit_matching_loss, soft_target_loss_from_log_probs};
 use crate::students::gcrd::{GcrdHeads, GcrdTerm};
 use crate::training::early_stopping::{EarlyStopping, Selection};
+use crate::training::resumable::ResumableRun;
 use crate::{accuracy_tensor, predict, GraphData};
 
 /// Optimisation settings.
@@ -287,27 +288,9 @@ pub fn train(
     settings: &TrainConfig,
     on_epoch: &mut dyn FnMut(&EpochStats),
 ) -> Result<Trained, TrainError> {
-    check_shapes(config, data, objective)?;
-    settings.validate().map_err(TrainError::Config)?;
-    objective.validate().map_err(TrainError::Config)?;
-    let params = config.num_params();
-    // Weights, gradients and Adam's two moments, four bytes each.
-    let bytes = 16 * params.max(0) as u128;
-    let what = format!("training a {} with hidden widths {:?} ({params} parameters)", config.arch, config.hidden);
-    gdistill_datasets::limits::check_memory(&what, bytes).map_err(TrainError::TooLarge)?;
-    let start = Instant::now();
-    tch::manual_seed(settings.seed as i64);
-    let vs = nn::VarStore::new(data.device);
-    let model = config.build(&vs.root())?;
-    let fitted = fit(&vs, model.as_ref(), data, objective, settings, None, on_epoch)?;
-    Ok(Trained {
-        vs,
-        model,
-        best_epoch: fitted.best_epoch,
-        epochs_run: fitted.epochs_run,
-        best_val_acc: fitted.best_val_acc,
-        train_seconds: start.elapsed().as_secs_f64(),
-    })
+    let mut run = ResumableRun::start(config, data, objective, settings)?;
+    run.advance(data, objective, settings.epochs, on_epoch)?;
+    Ok(run.finish())
 }
 
 /// How a retraining run went (the weights themselves are updated in place).
@@ -343,99 +326,146 @@ pub fn retrain_masked(
         )));
     }
     tch::manual_seed(settings.seed as i64);
-    fit(vs, model, data, objective, settings, Some(masks), on_epoch)
+    let mut state = LoopState::new(vs, model, data, objective, settings, Some(masks))?;
+    state.run_until(model, data, objective, settings, Some(masks), settings.epochs, on_epoch)?;
+    Ok(state.finish())
 }
 
-/// The training loop shared by [`train`] and [`retrain_masked`].
-fn fit(
-    vs: &nn::VarStore,
-    model: &dyn NodeModel,
-    data: &GraphData,
-    objective: &Objective,
-    settings: &TrainConfig,
-    masks: Option<&[Tensor]>,
-    on_epoch: &mut dyn FnMut(&EpochStats),
-) -> Result<Fitted, TrainError> {
-    let mut opt = nn::Adam::default().build(vs, settings.lr).map_err(ModelError::from)?;
-    let weights = model.weights();
-    let decayed = if settings.decay_all_layers { &weights[..] } else { &weights[..1] };
-    let apply_masks = |gradients: bool| {
-        for (w, m) in weights.iter().zip(masks.unwrap_or_default()) {
-            let target = if gradients { w.grad() } else { w.shallow_clone() };
-            if target.defined() {
-                let _ = tch::no_grad(|| target.shallow_clone().g_mul_(m));
+/// What the full-batch loop carries from one epoch to the next (Adam's moments, the
+/// early-stopping record, the G-CRD heads), so that a run can stop at an epoch budget and go
+/// on later as if it had not stopped.
+pub(crate) struct LoopState {
+    opt: nn::Optimizer,
+    train_labels: Tensor,
+    teacher: TeacherConstants,
+    heads: Option<GcrdHeads>,
+    stopping: EarlyStopping,
+    pub epochs_run: usize,
+    /// Early stopping ended the run.
+    pub stopped: bool,
+}
+
+impl LoopState {
+    pub(crate) fn new(
+        vs: &nn::VarStore,
+        model: &dyn NodeModel,
+        data: &GraphData,
+        objective: &Objective,
+        settings: &TrainConfig,
+        masks: Option<&[Tensor]>,
+    ) -> Result<LoopState, TrainError> {
+        let opt = nn::Adam::default().build(vs, settings.lr).map_err(ModelError::from)?;
+        apply_masks(model, masks, false);
+        let student_width = model.config().hidden.last().copied().unwrap_or(0);
+        let heads = objective
+            .gcrd
+            .as_ref()
+            .map(|g| GcrdHeads::for_term(g, student_width, settings.lr))
+            .transpose()
+            .map_err(ModelError::from)?;
+        Ok(LoopState {
+            opt,
+            train_labels: data.labels.index_select(0, &data.train),
+            teacher: TeacherConstants::new(objective),
+            heads,
+            stopping: EarlyStopping::selecting(vs, settings.patience, settings.select),
+            epochs_run: 0,
+            stopped: false,
+        })
+    }
+
+    /// The best validation accuracy so far (0 before the first epoch).
+    pub(crate) fn best_val_acc(&self) -> f64 {
+        self.stopping.best_acc.max(0.0)
+    }
+
+    /// Trains until `until` epochs in all (at most `settings.epochs`) or until early stopping
+    /// ends the run; a stopped run trains no more.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn run_until(
+        &mut self,
+        model: &dyn NodeModel,
+        data: &GraphData,
+        objective: &Objective,
+        settings: &TrainConfig,
+        masks: Option<&[Tensor]>,
+        until: usize,
+        on_epoch: &mut dyn FnMut(&EpochStats),
+    ) -> Result<(), TrainError> {
+        let weights = model.weights();
+        let decayed = if settings.decay_all_layers { &weights[..] } else { &weights[..1] };
+        while !self.stopped && self.epochs_run < until.min(settings.epochs) {
+            let epoch = self.epochs_run;
+            self.epochs_run = epoch + 1;
+            let step_start = Instant::now();
+            let (out, tape) = record_sparse_products(|| model.forward_t(&data.features, &data.a_hat, true));
+            let mut terms =
+                objective.loss_terms(&out, data, &self.train_labels, &self.teacher, self.heads.as_ref(), epoch);
+            if let Some(penalty) = l2_penalty(decayed, settings.weight_decay) {
+                terms.push(("weight decay", penalty));
             }
-        }
-    };
-    apply_masks(false);
-    let train_labels = data.labels.index_select(0, &data.train);
-    let teacher = TeacherConstants::new(objective);
-    let student_width = model.config().hidden.last().copied().unwrap_or(0);
-    let mut heads = objective
-        .gcrd
-        .as_ref()
-        .map(|g| GcrdHeads::for_term(g, student_width, settings.lr))
-        .transpose()
-        .map_err(ModelError::from)?;
-    let mut stopping = EarlyStopping::selecting(vs, settings.patience, settings.select);
-    let mut epochs_run = 0;
+            let loss =
+                terms.iter().map(|(_, t)| t.shallow_clone()).reduce(|a, b| a + b).expect("at least the label term");
+            self.opt.zero_grad();
+            if let Some(heads) = self.heads.as_mut() {
+                heads.zero_grad();
+            }
+            tape.backward(&loss).map_err(ModelError::from)?;
+            // A pruned weight gets no gradient (so Adam's moments stay zero for it) and is reset
+            // to zero after the step (so nothing, not even rounding, revives it).
+            apply_masks(model, masks, true);
+            if let Some(max) = settings.clip_grad_norm {
+                self.opt.clip_grad_norm(max);
+            }
+            self.opt.step();
+            if let Some(heads) = self.heads.as_mut() {
+                heads.step();
+            }
+            apply_masks(model, masks, false);
+            if let Device::Cuda(index) = data.device {
+                tch::Cuda::synchronize(index as i64); // so that step_seconds is the step, not its launch
+            }
+            let step_seconds = step_start.elapsed().as_secs_f64();
 
-    for epoch in 0..settings.epochs {
-        epochs_run = epoch + 1;
-        let step_start = Instant::now();
-        let (out, tape) = record_sparse_products(|| model.forward_t(&data.features, &data.a_hat, true));
-        let mut terms = objective.loss_terms(&out, data, &train_labels, &teacher, heads.as_ref(), epoch);
-        if let Some(penalty) = l2_penalty(decayed, settings.weight_decay) {
-            terms.push(("weight decay", penalty));
+            let eval_start = Instant::now();
+            let eval_logits = predict(model, data);
+            let val_loss = tch::no_grad(|| {
+                cross_entropy(&eval_logits.index_select(0, &data.val), &data.labels.index_select(0, &data.val))
+            });
+            let figures =
+                Tensor::stack(&[loss.detach(), accuracy_tensor(&eval_logits, &data.labels, &data.val), val_loss], 0)
+                    .to_device(Device::Cpu);
+            let figures: Vec<f64> =
+                Vec::<f32>::try_from(figures).map_err(ModelError::from)?.into_iter().map(f64::from).collect();
+            let (loss_value, val_acc, val_loss) = (figures[0], figures[1], figures[2]);
+            let eval_seconds = eval_start.elapsed().as_secs_f64();
+            if !loss_value.is_finite() {
+                let term =
+                    terms.iter().find(|(_, t)| !t.double_value(&[]).is_finite()).map_or("the sum", |(name, _)| *name);
+                return Err(TrainError::NonFiniteLoss { epoch: epoch + 1, value: loss_value, term, lr: settings.lr });
+            }
+            self.stopped = self.stopping.record(epoch, val_acc, val_loss, false);
+            let best_val_acc = self.stopping.best_acc;
+            on_epoch(&EpochStats { epoch, loss: loss_value, val_acc, best_val_acc, step_seconds, eval_seconds });
         }
-        let loss = terms.iter().map(|(_, t)| t.shallow_clone()).reduce(|a, b| a + b).expect("at least the label term");
-        opt.zero_grad();
-        if let Some(heads) = heads.as_mut() {
-            heads.zero_grad();
-        }
-        tape.backward(&loss).map_err(ModelError::from)?;
-        // A pruned weight gets no gradient (so Adam's moments stay zero for it) and is reset to
-        // zero after the step (so nothing, not even rounding, revives it).
-        apply_masks(true);
-        if let Some(max) = settings.clip_grad_norm {
-            opt.clip_grad_norm(max);
-        }
-        opt.step();
-        if let Some(heads) = heads.as_mut() {
-            heads.step();
-        }
-        apply_masks(false);
-        if let Device::Cuda(index) = data.device {
-            tch::Cuda::synchronize(index as i64); // so that step_seconds is the step, not its launch
-        }
-        let step_seconds = step_start.elapsed().as_secs_f64();
+        Ok(())
+    }
 
-        let eval_start = Instant::now();
-        let eval_logits = predict(model, data);
-        let val_loss = tch::no_grad(|| {
-            cross_entropy(&eval_logits.index_select(0, &data.val), &data.labels.index_select(0, &data.val))
-        });
-        let figures =
-            Tensor::stack(&[loss.detach(), accuracy_tensor(&eval_logits, &data.labels, &data.val), val_loss], 0)
-                .to_device(Device::Cpu);
-        let figures: Vec<f64> =
-            Vec::<f32>::try_from(figures).map_err(ModelError::from)?.into_iter().map(f64::from).collect();
-        let (loss_value, val_acc, val_loss) = (figures[0], figures[1], figures[2]);
-        let eval_seconds = eval_start.elapsed().as_secs_f64();
-        if !loss_value.is_finite() {
-            let term =
-                terms.iter().find(|(_, t)| !t.double_value(&[]).is_finite()).map_or("the sum", |(name, _)| *name);
-            return Err(TrainError::NonFiniteLoss { epoch: epoch + 1, value: loss_value, term, lr: settings.lr });
-        }
-        let stop = stopping.record(epoch, val_acc, val_loss, false);
-        let best_val_acc = stopping.best_acc;
-        on_epoch(&EpochStats { epoch, loss: loss_value, val_acc, best_val_acc, step_seconds, eval_seconds });
-        if stop {
-            break;
+    /// Ends the run: the best-validation weights go back into the model.
+    pub(crate) fn finish(self) -> Fitted {
+        let (best_epoch, epochs_run) = (self.stopping.best_epoch, self.epochs_run);
+        Fitted { best_epoch, epochs_run, best_val_acc: self.stopping.restore() }
+    }
+}
+
+/// Multiplies each weight matrix (or its gradient) by its mask, where there are masks.
+fn apply_masks(model: &dyn NodeModel, masks: Option<&[Tensor]>, gradients: bool) {
+    for (w, m) in model.weights().iter().zip(masks.unwrap_or_default()) {
+        let target = if gradients { w.grad() } else { w.shallow_clone() };
+        if target.defined() {
+            let _ = tch::no_grad(|| target.shallow_clone().g_mul_(m));
         }
     }
-    let best_epoch = stopping.best_epoch;
-    Ok(Fitted { best_epoch, epochs_run, best_val_acc: stopping.restore() })
 }
 
 pub(crate) fn check_shapes(config: &ModelConfig, data: &GraphData, objective: &Objective) -> Result<(), TrainError> {
