@@ -95,6 +95,13 @@ fn union_gradient(
     vs.variables().into_iter().map(|(name, var)| (name, Vec::<f32>::try_from(var.grad().view([-1])).unwrap())).collect()
 }
 
+/// `train --partitions parts --sampler neighbor`, then `rest`.
+fn partitioned_train<'a>(rest: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["train", "--partitions", "parts", "--sampler", "neighbor"];
+    args.extend_from_slice(rest);
+    args
+}
+
 fn distributed_gradient_is_the_union_gradient(spec: &str, arch: &str, ranks: usize) {
     let _job = ONE_JOB.lock().unwrap_or_else(|e| e.into_inner());
     if !have_mpirun() {
@@ -103,12 +110,7 @@ fn distributed_gradient_is_the_union_gradient(spec: &str, arch: &str, ranks: usi
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
     partition_of(spec, p, &ranks.to_string(), "metis", "parts");
-    let args = [
-        "train",
-        "--partitions",
-        "parts",
-        "--sampler",
-        "neighbor",
+    let args = partitioned_train(&[
         "--fanout",
         "5,3",
         "--batch-size",
@@ -121,7 +123,7 @@ fn distributed_gradient_is_the_union_gradient(spec: &str, arch: &str, ranks: usi
         "0",
         "--epochs",
         "2",
-    ];
+    ]);
     let env = [("GDISTILL_MPI_DUMP_FIRST_STEP", "dump.json"), ("GDISTILL_MPI_CHECK_WEIGHTS", "1")];
     let out = ok(mpirun::mpirun(ranks, &args, &env, p));
     assert!(cli::stdout(&out).contains("checked after every step"), "{}", cli::stdout(&out));
@@ -182,21 +184,7 @@ fn checkpoint_of_two_ranks_loads_in_one_process_and_scores_the_same() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
     partition(p, "2", "metis", "parts");
-    let args = [
-        "train",
-        "--partitions",
-        "parts",
-        "--sampler",
-        "neighbor",
-        "--batch-size",
-        "70",
-        "--model",
-        "sage",
-        "--epochs",
-        "30",
-        "-o",
-        "t.ckpt",
-    ];
+    let args = partitioned_train(&["--batch-size", "70", "--model", "sage", "--epochs", "30", "-o", "t.ckpt"]);
     let out = ok(mpirun(2, &args, &[], p));
     let stdout = cli::stdout(&out);
     assert!(stdout.contains("rank 1 per epoch: training"), "{stdout}");
@@ -220,21 +208,7 @@ fn layer_wise_test_pass_equals_one_process(spec: &str, arch: &str) {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
     partition_of(spec, p, "2", "metis", "parts");
-    let args = [
-        "train",
-        "--partitions",
-        "parts",
-        "--sampler",
-        "neighbor",
-        "--batch-size",
-        "70",
-        "--model",
-        arch,
-        "--epochs",
-        "5",
-        "-o",
-        "t.ckpt",
-    ];
+    let args = partitioned_train(&["--batch-size", "70", "--model", arch, "--epochs", "5", "-o", "t.ckpt"]);
     let out = ok(mpirun(2, &args, &[("GDISTILL_MPI_DUMP_LOGITS", "logits.json")], p));
     let stdout = cli::stdout(&out);
     assert!(stdout.contains("test pass: ") && stdout.contains("layer-wise"), "{stdout}");
@@ -293,7 +267,7 @@ fn a_rank_that_drifts_is_caught() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
     partition(p, "2", "metis", "parts");
-    let args = ["train", "--partitions", "parts", "--sampler", "neighbor", "--epochs", "2", "-o", "t.ckpt"];
+    let args = partitioned_train(&["--epochs", "2", "-o", "t.ckpt"]);
     let env = [("GDISTILL_MPI_CHECK_WEIGHTS", "1"), ("GDISTILL_MPI_TEST_PERTURB", "1:1")];
     let out = mpirun(2, &args, &env, p);
     assert!(!out.status.success());

@@ -21,6 +21,7 @@ pub mod halo;
 pub mod layerwise;
 pub mod part_sampler;
 pub mod rank_data;
+pub mod replicas;
 pub mod shards;
 pub mod soft_targets;
 pub mod student;

@@ -19,7 +19,6 @@
 //! all-reduce, give every rank the same score and so the same best epoch. Test accuracy is
 //! counted the same way; rank 0 reports it and writes the checkpoint (atomically).
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
@@ -33,75 +32,17 @@ use mpi::traits::{Communicator, Root};
 use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 
 use super::rank_data::{self, index, RankData};
+use super::replicas::{
+    check_identical, flatten, ordered_variables, perturb_for_tests, unflatten, zero_grads, BestEpoch,
+};
 use super::shards::read_soft_targets_any;
 use super::soft_targets::maybe_die;
-use super::{check_same_inputs, describe_dataset, describe_file, Fnv};
+use super::{check_same_inputs, describe_dataset, describe_file};
 use crate::cmd::distill::{
     check_soft_targets_fit, mlp_student_config, soft_target_student_dataset, soft_target_student_meta, DistillArgs,
 };
 use crate::cmd::train::fingerprint;
 use crate::output::epoch_bar;
-
-/// The model's variables in name order (the same order on every rank: `VarStore::variables` is
-/// a hash map, whose order differs between processes).
-pub(super) fn ordered_variables(vs: &nn::VarStore) -> Vec<Tensor> {
-    vs.variables().into_iter().collect::<BTreeMap<_, _>>().into_values().collect()
-}
-
-pub(super) fn flatten(tensors: &[Tensor]) -> Result<Vec<f32>> {
-    let flat = Tensor::cat(&tensors.iter().map(|t| t.to_device(Device::Cpu).view([-1])).collect::<Vec<_>>(), 0);
-    Ok(Vec::try_from(flat.to_kind(Kind::Float))?)
-}
-
-/// Copies consecutive slices of `values` into `tensors`.
-pub(super) fn unflatten(values: &[f32], tensors: &[Tensor]) {
-    let mut at = 0;
-    tch::no_grad(|| {
-        for t in tensors {
-            let n = t.numel();
-            let part = Tensor::from_slice(&values[at..at + n]).view(t.size().as_slice()).to_device(t.device());
-            t.shallow_clone().copy_(&part);
-            at += n;
-        }
-    });
-}
-
-/// A hash of the weights' exact bits.
-fn weights_hash(variables: &[Tensor]) -> Result<u64> {
-    Ok(Fnv::default().f32s(&flatten(variables)?).finish())
-}
-
-/// Whether every rank's weights hash the same; `Err` names the step and the hashes.
-pub(super) fn check_identical(world: &SimpleCommunicator, variables: &[Tensor], when: &str) -> Result<()> {
-    let mine = weights_hash(variables)?;
-    let mut all = vec![0u64; world.size() as usize];
-    world.all_gather_into(&mine, &mut all[..]);
-    anyhow::ensure!(
-        all.iter().all(|&h| h == all[0]),
-        "the ranks' weights differ {when}: hashes {}",
-        all.iter().map(|h| format!("{h:016x}")).collect::<Vec<_>>().join(", ")
-    );
-    Ok(())
-}
-
-/// The test hook behind `GDISTILL_MPI_TEST_PERTURB=RANK:STEP`: the rank named nudges one weight
-/// after that step, so that the tests can see the weight check catch ranks that drift apart.
-pub(super) fn perturb_for_tests(rank: usize, step: usize, variables: &[Tensor]) {
-    if std::env::var("GDISTILL_MPI_TEST_PERTURB").is_ok_and(|s| s == format!("{rank}:{step}")) {
-        tch::no_grad(|| {
-            let mut v = variables[0].shallow_clone();
-            v += 1e-3;
-        });
-    }
-}
-
-pub(super) fn zero_grads(variables: &[Tensor]) {
-    tch::no_grad(|| {
-        for v in variables {
-            let _ = v.grad().zero_();
-        }
-    });
-}
 
 pub fn run(args: &DistillArgs, path: &Path) -> Result<()> {
     let (rank, size) = super::ranks().context("not running across ranks")?;
@@ -203,7 +144,7 @@ fn train(
     let val_total = sum_f64(world, &[data.val.len() as f64])[0];
 
     let bar = (rank == 0).then(|| epoch_bar("mlp+kd", settings.epochs));
-    let mut best = (f64::NEG_INFINITY, f64::INFINITY, 0usize, flatten(&variables)?);
+    let mut best = BestEpoch::new(&variables, &settings)?;
     let (mut epochs_run, mut steps_run) = (0, 0usize);
     for epoch in 0..settings.epochs {
         epochs_run = epoch + 1;
@@ -270,23 +211,11 @@ fn train(
         let summed = sum_f64(world, &[correct, loss]);
         let (val_acc, val_loss) =
             if val_total > 0.0 { (summed[0] / val_total, summed[1] / val_total) } else { (0.0, 0.0) };
-        if settings.select.improves(val_acc, val_loss, best.0, best.1) {
-            best = (val_acc, val_loss, epoch, flatten(&variables)?);
-        }
-        if let Some(bar) = &bar {
-            bar.set_position(epoch as u64 + 1);
-            bar.set_message(format!("loss {:.4} val {val_acc:.3}", loss_sum / seen.max(1) as f64));
-        }
-        if settings.patience.is_some_and(|p| epoch - best.2 >= p) {
+        if best.after_epoch(epoch, (val_acc, val_loss), &variables, bar.as_ref(), loss_sum / seen.max(1) as f64)? {
             break;
         }
     }
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    check_identical(world, &variables, "at the end of training")?;
-    unflatten(&best.3, &variables);
-    let (best_val_acc, best_epoch) = (best.0.max(0.0), best.2);
+    let (best_val_acc, best_epoch) = best.restore(world, &variables, bar)?;
     let train_seconds = start.elapsed().as_secs_f64();
     let (correct, _) = evaluate_rows(model.as_ref(), &data, &data.test, device);
     let tested = sum_f64(world, &[correct, data.test.len() as f64]);

@@ -50,8 +50,10 @@ use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 use super::exchange::Traffic;
 use super::layerwise::LayerWise;
 use super::part_sampler::{block_matrices, PartSampler};
+use super::replicas::{
+    check_identical, flatten, ordered_variables, perturb_for_tests, unflatten, zero_grads, BestEpoch,
+};
 use super::soft_targets::maybe_die;
-use super::student::{check_identical, flatten, ordered_variables, perturb_for_tests, unflatten, zero_grads};
 use super::{check_same_inputs, describe_file};
 use crate::cmd::sampler_args::SamplerArg;
 use crate::cmd::train::TrainArgs;
@@ -347,7 +349,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let own_train = part.train.clone();
     let slice = |len: usize, k: usize| (len * k / steps)..(len * (k + 1) / steps);
     let bar = (rank == 0).then(|| epoch_bar(&format!("{} on {size} ranks", config.arch), settings.epochs));
-    let mut best = (f64::NEG_INFINITY, f64::INFINITY, 0usize, flatten(&variables)?);
+    let mut best = BestEpoch::new(&variables, &settings)?;
     let (mut epochs_run, mut steps_run) = (0usize, 0usize);
     let (mut train_seconds, mut eval_seconds) = (0.0, 0.0);
     let (mut train_traffic, mut eval_traffic) = (Traffic::default(), Traffic::default());
@@ -433,23 +435,11 @@ pub fn run(args: TrainArgs) -> Result<()> {
             sent: sampler.traffic.sent - before.sent,
             received: sampler.traffic.received - before.received,
         });
-        if settings.select.improves(val_acc, val_loss, best.0, best.1) {
-            best = (val_acc, val_loss, epoch, flatten(&variables)?);
-        }
-        if let Some(bar) = &bar {
-            bar.set_position(epoch as u64 + 1);
-            bar.set_message(format!("loss {:.4} val {val_acc:.3}", loss_sum / seen.max(1) as f64));
-        }
-        if settings.patience.is_some_and(|p| epoch - best.2 >= p) {
+        if best.after_epoch(epoch, (val_acc, val_loss), &variables, bar.as_ref(), loss_sum / seen.max(1) as f64)? {
             break;
         }
     }
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    check_identical(&world, &variables, "at the end of training")?;
-    unflatten(&best.3, &variables);
-    let (best_val_acc, best_epoch) = (best.0.max(0.0), best.2);
+    let (best_val_acc, best_epoch) = best.restore(&world, &variables, bar)?;
     let total_seconds = start.elapsed().as_secs_f64();
     let test_start = Instant::now();
     let test = evaluate(&world, &mut sampler, &mut eval, model.as_ref(), &part, &part.test, device)?;
