@@ -61,6 +61,7 @@ pub mod partition_files;
 pub mod pickle;
 pub mod planetoid;
 pub mod pointcloud;
+pub mod serde_string;
 pub mod sparse;
 pub mod spec;
 pub mod split;

@@ -31,7 +31,6 @@ use std::str::FromStr;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use thiserror::Error;
 
 use crate::split::SplitOptions;
@@ -159,17 +158,7 @@ impl FromStr for SplitSpec {
     }
 }
 
-impl Serialize for SplitSpec {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for SplitSpec {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
-    }
-}
+crate::serde_as_string!(SplitSpec);
 
 /// The ChaCha8 stream of the random split's shuffle (any value other than the generators' 0).
 const RANDOM_SPLIT_STREAM: u64 = 0x5711_7000;

@@ -54,7 +54,6 @@ use std::str::FromStr;
 
 use gdistill_graph::Graph;
 use rayon::prelude::*;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sprs::CsMat;
 
 use crate::deepwalk::DeepWalkSpec;
@@ -169,17 +168,7 @@ impl FromStr for FeatureSpec {
     }
 }
 
-impl Serialize for FeatureSpec {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for FeatureSpec {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
-    }
-}
+crate::serde_as_string!(FeatureSpec);
 
 /// The embedding function DeepWalk specs need: row-major `N x spec.dim` for a graph of `N` nodes,
 /// or a message saying why not.

@@ -21,7 +21,6 @@ use std::str::FromStr;
 use gdistill_datasets::inductive::inductive_split;
 use gdistill_datasets::{DeepWalkSpec, NodeDataset};
 use gdistill_models::NodeModel;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use tch::{Device, Tensor};
 
 use crate::{accuracy, predict, GraphData, TrainError};
@@ -70,17 +69,7 @@ impl FromStr for Setting {
     }
 }
 
-impl Serialize for Setting {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Setting {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
-    }
-}
+gdistill_datasets::serde_as_string!(Setting);
 
 impl Setting {
     /// `split` (a dataset with one seed's split) as training sees it: itself, or, inductively,

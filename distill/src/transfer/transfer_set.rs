@@ -30,7 +30,6 @@ use std::str::FromStr;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Bucilua et al.'s local-scale parameter `s`: the jitter's standard deviation is the gap to the
 /// nearest neighbour divided by `s`.
@@ -92,17 +91,7 @@ impl FromStr for TransferSet {
     }
 }
 
-impl Serialize for TransferSet {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for TransferSet {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
-    }
-}
+gdistill_datasets::serde_as_string!(TransferSet);
 
 impl TransferSet {
     pub fn is_train(&self) -> bool {
