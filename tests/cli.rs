@@ -7,8 +7,8 @@ mod data;
 #[path = "support/cli.rs"]
 mod cli;
 use cli::{assert_fails_with, gdistill, stdout};
-use std::process::Output;
 use std::path::Path;
+use std::process::Output;
 
 fn field(json: &serde_json::Value, key: &str) -> i64 {
     json[key].as_i64().unwrap_or_else(|| panic!("{key} missing in {json}"))
@@ -275,8 +275,21 @@ fn compare_runs_every_teacher_family_with_drawn_splits_and_structural_features()
     for family in ["sage", "gat", "appnp"] {
         let json_path = dir.path().join(format!("{family}.json"));
         let args = [
-            "compare", "--dataset", spec, "--teacher", family, "--seeds", "2", "--epochs", "15",
-            "--split", "per-class:10,10", "--features", "given+positional:4", "--json", json_path.to_str().unwrap(),
+            "compare",
+            "--dataset",
+            spec,
+            "--teacher",
+            family,
+            "--seeds",
+            "2",
+            "--epochs",
+            "15",
+            "--split",
+            "per-class:10,10",
+            "--features",
+            "given+positional:4",
+            "--json",
+            json_path.to_str().unwrap(),
         ];
         let o = gdistill(&args, dir.path());
         assert!(o.status.success(), "{family}: {}", String::from_utf8_lossy(&o.stderr));

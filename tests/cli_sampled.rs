@@ -16,9 +16,27 @@ fn compare_runs_inductively_on_sampled_batches() {
     let dir = tempfile::tempdir().unwrap();
     let json_path = dir.path().join("ind.json");
     let args = [
-        "compare", "--dataset", SPEC, "--teacher", "sage", "--seeds", "2", "--epochs", "5", "--no-prune", "--no-lsp",
-        "--setting", "inductive", "--sampler", "neighbor", "--fanout", "5,5", "--batch-size", "32",
-        "--json", json_path.to_str().unwrap(),
+        "compare",
+        "--dataset",
+        SPEC,
+        "--teacher",
+        "sage",
+        "--seeds",
+        "2",
+        "--epochs",
+        "5",
+        "--no-prune",
+        "--no-lsp",
+        "--setting",
+        "inductive",
+        "--sampler",
+        "neighbor",
+        "--fanout",
+        "5,5",
+        "--batch-size",
+        "32",
+        "--json",
+        json_path.to_str().unwrap(),
     ];
     let o = gdistill(&args, dir.path());
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -42,9 +60,27 @@ fn bench_times_a_sampled_teacher_of_any_family() {
     let dir = tempfile::tempdir().unwrap();
     let json_path = dir.path().join("bench.json");
     let args = [
-        "bench", "--dataset", SPEC, "--models", "teacher", "--teacher", "gat", "--split", "random:0.6,0.2",
-        "--sampler", "neighbor", "--fanout", "5,5", "--batch-size", "64", "--epochs", "2", "--warmup", "1",
-        "--json", json_path.to_str().unwrap(),
+        "bench",
+        "--dataset",
+        SPEC,
+        "--models",
+        "teacher",
+        "--teacher",
+        "gat",
+        "--split",
+        "random:0.6,0.2",
+        "--sampler",
+        "neighbor",
+        "--fanout",
+        "5,5",
+        "--batch-size",
+        "64",
+        "--epochs",
+        "2",
+        "--warmup",
+        "1",
+        "--json",
+        json_path.to_str().unwrap(),
     ];
     let o = gdistill(&args, dir.path());
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -92,14 +128,29 @@ fn train_takes_the_sampler_and_records_it_in_the_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("sage.safetensors");
     let args = [
-        "train", "--dataset", SPEC, "--model", "sage", "--epochs", "5", "--sampler", "neighbor", "--fanout", "5,5",
-        "--batch-size", "16", "--out", out.to_str().unwrap(),
+        "train",
+        "--dataset",
+        SPEC,
+        "--model",
+        "sage",
+        "--epochs",
+        "5",
+        "--sampler",
+        "neighbor",
+        "--fanout",
+        "5,5",
+        "--batch-size",
+        "16",
+        "--out",
+        out.to_str().unwrap(),
     ];
     let o = gdistill(&args, dir.path());
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // The checkpoint's JSON metadata sits in the safetensors header, readable as text.
-    let header = String::from_utf8_lossy(&std::fs::read(&out).unwrap()[..4096.min(std::fs::metadata(&out).unwrap().len() as usize)])
-        .into_owned();
+    let header = String::from_utf8_lossy(
+        &std::fs::read(&out).unwrap()[..4096.min(std::fs::metadata(&out).unwrap().len() as usize)],
+    )
+    .into_owned();
     assert!(header.contains("fanouts"), "the sampler is recorded: {header}");
     let o = gdistill(&["train", "--dataset", SPEC, "--epochs", "2", "--batch-size", "8"], dir.path());
     assert_fails_with(&o, &["--sampler neighbor"]);

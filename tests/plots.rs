@@ -82,8 +82,19 @@ fn distill_on_cora_plots_the_students_training_curve() {
     assert!(o.status.success(), "train failed: {}", stderr(&o));
     let png = dir.path().join("student.png");
     let args = [
-        "distill", "--dataset", "cora", "--teacher", teacher, "--model", "mlp", "--hidden", "16", "--epochs", "15",
-        "--plot", png.to_str().unwrap(),
+        "distill",
+        "--dataset",
+        "cora",
+        "--teacher",
+        teacher,
+        "--model",
+        "mlp",
+        "--hidden",
+        "16",
+        "--epochs",
+        "15",
+        "--plot",
+        png.to_str().unwrap(),
     ];
     assert_plots(&args, root, &png, (900, 640));
 }
@@ -94,7 +105,17 @@ fn compare_plots_with_config(spec: &str, toml: &str, dir: &Path) {
     let config = dir.join("tiny.toml");
     std::fs::write(&config, toml).unwrap();
     let png = dir.join("size.png");
-    let args = ["compare", "--dataset", spec, "--epochs", "1", "--config", config.to_str().unwrap(), "--plot", png.to_str().unwrap()];
+    let args = [
+        "compare",
+        "--dataset",
+        spec,
+        "--epochs",
+        "1",
+        "--config",
+        config.to_str().unwrap(),
+        "--plot",
+        png.to_str().unwrap(),
+    ];
     assert_plots(&args, dir, &png, (960, 620));
 }
 

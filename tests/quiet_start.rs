@@ -65,7 +65,11 @@ fn data_info_loads_no_libtorch() {
 fn the_front_and_gdistill_torch_agree_on_data_info() {
     let run = |binary: &str, args: &[&str]| {
         let out = Command::new(binary).args(args).env("GDISTILL_DATA_DIR", "/nonexistent").output().unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
     let (front, torch) = (env!("CARGO_BIN_EXE_gdistill"), env!("CARGO_BIN_EXE_gdistill-torch"));
     for args in [
@@ -89,10 +93,9 @@ fn the_front_and_gdistill_torch_agree_on_data_info() {
 fn the_cuda_libraries_load_only_when_cuda_is_asked_for() {
     let spec = "csbm:nodes=100,classes=2,degree=3,features=4,seed=1";
     let heavy = ["libtorch_cuda.so", "libcublas", "libcudnn", "libnccl", "libcusparse.so", "libcufft"];
-    for args in [
-        &["data", "info", "--dataset", spec][..],
-        &["train", "--dataset", spec, "--hidden", "4", "--epochs", "1"][..],
-    ] {
+    for args in
+        [&["data", "info", "--dataset", spec][..], &["train", "--dataset", spec, "--hidden", "4", "--epochs", "1"][..]]
+    {
         let (log, out) = libraries_loaded(args);
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
         for library in heavy {
@@ -100,7 +103,8 @@ fn the_cuda_libraries_load_only_when_cuda_is_asked_for() {
         }
     }
     // Asked for, the backend is loaded; without a GPU the answer is the usual clear error.
-    let (log, out) = libraries_loaded(&["train", "--dataset", spec, "--hidden", "4", "--epochs", "1", "--device", "cuda"]);
+    let (log, out) =
+        libraries_loaded(&["train", "--dataset", spec, "--hidden", "4", "--epochs", "1", "--device", "cuda"]);
     assert!(log.contains("libtorch_cuda.so"), "--device cuda did not load libtorch's CUDA backend");
     if !gdistill_models::cuda_available() {
         let err = String::from_utf8_lossy(&out.stderr);
@@ -108,7 +112,8 @@ fn the_cuda_libraries_load_only_when_cuda_is_asked_for() {
         assert!(err.contains("error: CUDA was requested ('cuda') but no CUDA device is available"), "{err}");
         assert!(!err.contains("panicked") && !err.contains("did not load"), "{err}");
         // auto falls back to the CPU.
-        let (log, out) = libraries_loaded(&["train", "--dataset", spec, "--hidden", "4", "--epochs", "1", "--device", "auto"]);
+        let (log, out) =
+            libraries_loaded(&["train", "--dataset", spec, "--hidden", "4", "--epochs", "1", "--device", "auto"]);
         assert!(out.status.success() && log.contains("libtorch_cuda.so"), "{}", String::from_utf8_lossy(&out.stderr));
     }
 }

@@ -360,4 +360,3 @@ fn amazon_computers_encoding_timing() {
         assert_close(&encoding[i * 16..(i + 1) * 16], &one_node_oracle(&d.graph, i, 16), &format!("node {i}"));
     }
 }
-

@@ -17,10 +17,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tch::{Device, Kind, Tensor};
 
-#[path = "../../tests/support/torch_rng.rs"]
-mod torch_rng;
 #[path = "../../tests/support/cpu_time.rs"]
 mod cpu_time;
+#[path = "../../tests/support/torch_rng.rs"]
+mod torch_rng;
 use cpu_time::cpu_seconds;
 
 fn sigmoid(x: f64) -> f64 {

@@ -70,7 +70,9 @@ fn open_libtorch_cuda() -> Result<(), String> {
     if already.is_null() {
         let path = match libtorch_lib_dir() {
             Some(dir) if dir.join("libtorch_cuda.so").exists() => dir.join("libtorch_cuda.so"),
-            Some(dir) => return Err(format!("the libtorch in {} is a CPU-only build (no libtorch_cuda.so)", dir.display())),
+            Some(dir) => {
+                return Err(format!("the libtorch in {} is a CPU-only build (no libtorch_cuda.so)", dir.display()))
+            }
             // Not found by its folder: the dynamic loader's own search (rpath, LD_LIBRARY_PATH).
             None => PathBuf::from("libtorch_cuda.so"),
         };
@@ -151,19 +153,21 @@ pub fn cuda_memory_in_use_mib(index: usize) -> Option<f64> {
     type MemGetInfo = unsafe extern "C" fn(*mut usize, *mut usize) -> i32;
     type GetDevice = unsafe extern "C" fn(*mut i32) -> i32;
     type SetDevice = unsafe extern "C" fn(i32) -> i32;
-    let library = ["libcudart.so.13", "libcudart.so.12", "libcudart.so.11.0", "libcudart.so"].iter().find_map(|name| {
-        let name = std::ffi::CString::new(*name).ok()?;
-        // SAFETY: dlopen with RTLD_NOLOAD only looks up a library already in the process.
-        let handle = unsafe { libc::dlopen(name.as_ptr(), libc::RTLD_NOW | libc::RTLD_NOLOAD) };
-        (!handle.is_null()).then_some(handle)
-    })?;
+    let library =
+        ["libcudart.so.13", "libcudart.so.12", "libcudart.so.11.0", "libcudart.so"].iter().find_map(|name| {
+            let name = std::ffi::CString::new(*name).ok()?;
+            // SAFETY: dlopen with RTLD_NOLOAD only looks up a library already in the process.
+            let handle = unsafe { libc::dlopen(name.as_ptr(), libc::RTLD_NOW | libc::RTLD_NOLOAD) };
+            (!handle.is_null()).then_some(handle)
+        })?;
     let symbol = |name: &str| {
         let name = std::ffi::CString::new(name).ok()?;
         // SAFETY: `library` is a live handle; a missing symbol gives null.
         let address = unsafe { libc::dlsym(library, name.as_ptr()) };
         (!address.is_null()).then_some(address)
     };
-    let (mem_get_info, get_device, set_device) = (symbol("cudaMemGetInfo")?, symbol("cudaGetDevice")?, symbol("cudaSetDevice")?);
+    let (mem_get_info, get_device, set_device) =
+        (symbol("cudaMemGetInfo")?, symbol("cudaGetDevice")?, symbol("cudaSetDevice")?);
     // SAFETY: the CUDA runtime's documented signatures for these three entry points.
     type Symbol = *mut std::ffi::c_void;
     let (mem_get_info, get_device, set_device) = unsafe {

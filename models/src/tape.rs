@@ -95,7 +95,11 @@ pub(crate) fn record_weighted(m: &SparseMatrix, values: &Tensor, dense: &Tensor)
             transposed: tch::no_grad(|| m.transposed_csr_with(&values.detach())),
             input: dense,
             output: output.shallow_clone(),
-            values: Some(WeightedEntries { values, row: m.row_index().shallow_clone(), col: m.col_indices().shallow_clone() }),
+            values: Some(WeightedEntries {
+                values,
+                row: m.row_index().shallow_clone(),
+                col: m.col_indices().shallow_clone(),
+            }),
         });
         Some(output)
     })

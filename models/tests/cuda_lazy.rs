@@ -37,7 +37,11 @@ fn the_cuda_backend_loads_on_demand_and_registers() {
         let x = tch::Tensor::ones([256, 256], (tch::Kind::Float, tch::Device::Cuda(0)));
         let sum = x.matmul(&x).sum(tch::Kind::Float).double_value(&[]);
         assert_eq!(sum, 256.0 * 256.0 * 256.0);
-        println!("CUDA through the lazy load: {} device(s), runtime {}", tch::Cuda::device_count(), tch::utils::version_cudart());
+        println!(
+            "CUDA through the lazy load: {} device(s), runtime {}",
+            tch::Cuda::device_count(),
+            tch::utils::version_cudart()
+        );
     } else if !cuda_available() {
         let err = parse_device("cuda").unwrap_err().to_string();
         assert!(err.ends_with("no CUDA device is available"), "a plain 'no GPU', no load failure: {err}");
