@@ -72,6 +72,8 @@ fn rsd_gradient_matches_finite_differences() {
 
 #[test]
 fn the_projection_is_a_linear_layer_and_a_relu() {
+    // Its initialisation draws from libtorch's generator, which pgd_follows_the_seed seeds.
+    let _rng = torch_rng::torch_rng();
     let vs = nn::VarStore::new(Device::Cpu);
     let p = Projection::new(&vs.root(), 3, 2);
     let (h, _) = matrix(4, 3, 0.1);
