@@ -11,6 +11,7 @@ use indicatif::ProgressBar;
 use mpi::collective::CommunicatorCollectives;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::Communicator;
+use mpi::Count;
 use tch::{nn, Device, Kind, Tensor};
 
 use super::Fnv;
@@ -21,7 +22,11 @@ pub(super) fn ordered_variables(vs: &nn::VarStore) -> Vec<Tensor> {
     vs.variables().into_iter().collect::<BTreeMap<_, _>>().into_values().collect()
 }
 
+/// The model's variables (or their gradients) as one buffer, for one MPI message: refused with a
+/// message, before any rank sends it, when it and the loss beside it would not fit MPI's 32-bit
+/// count (rsmpi would panic on the slice's length).
 pub(super) fn flatten(tensors: &[Tensor]) -> Result<Vec<f32>> {
+    fits_one_message(tensors.iter().map(|t| t.numel()).sum())?;
     let flat = Tensor::cat(&tensors.iter().map(|t| t.to_device(Device::Cpu).view([-1])).collect::<Vec<_>>(), 0);
     Ok(Vec::try_from(flat.to_kind(Kind::Float))?)
 }
@@ -37,6 +42,17 @@ pub(super) fn unflatten(values: &[f32], tensors: &[Tensor]) {
             at += n;
         }
     });
+}
+
+/// Whether `values` weights and the loss fit one all-reduce.
+fn fits_one_message(values: usize) -> Result<()> {
+    anyhow::ensure!(
+        values < Count::MAX as usize,
+        "the model has {values} weights: one all-reduce of them with the loss needs more than MPI's 32-bit \
+         counts allow ({}); train a smaller model",
+        Count::MAX
+    );
+    Ok(())
 }
 
 /// A hash of the weights' exact bits.
@@ -127,5 +143,22 @@ impl BestEpoch {
         check_identical(world, variables, "at the end of training")?;
         unflatten(&self.weights, variables);
         Ok((self.acc.max(0.0), self.epoch))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fits_one_message;
+
+    /// The gradient bucket holds every weight and the loss: i32::MAX - 1 weights fit, one more
+    /// is refused with a message (only the count is given; no buffer of that size is made).
+    #[test]
+    fn a_model_past_one_message_is_refused() {
+        let max = i32::MAX as usize;
+        assert!(fits_one_message(0).is_ok() && fits_one_message(max - 1).is_ok());
+        for values in [max, max + 1, usize::MAX] {
+            let e = fits_one_message(values).unwrap_err().to_string();
+            assert!(e.contains(&format!("the model has {values} weights")) && e.contains("32-bit counts"), "{e}");
+        }
     }
 }
