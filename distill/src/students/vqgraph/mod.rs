@@ -45,14 +45,15 @@ pub struct VqgraphConfig {
     pub code_dim: Option<i64>,
     /// Weight of the commitment loss (VQ-VAE's 0.25).
     pub beta: f64,
-    /// Weights of the feature and edge reconstructions in the tokenizer's loss.
+    /// Weights of the feature and edge reconstructions in the tokenizer's loss (0.1 each: at 1
+    /// they cost Cora's student 3 points of validation accuracy, docs/vqgraph.md).
     pub feature_weight: f64,
     pub edge_weight: f64,
     /// Nodes whose adjacency the edge decoder reconstructs each epoch.
     pub edge_batch: usize,
     /// Temperature of the soft code assignments (on squared Euclidean distances).
     pub tau: f64,
-    /// Weight of the code distillation in the student's loss.
+    /// Weight of the code distillation in the student's loss (0.1, chosen on Cora's validation).
     pub code_weight: f64,
     /// Nodes per student mini-batch.
     pub batch_size: usize,
@@ -71,11 +72,11 @@ impl Default for VqgraphConfig {
             codebook_size: 1024,
             code_dim: None,
             beta: 0.25,
-            feature_weight: 1.0,
-            edge_weight: 1.0,
+            feature_weight: 0.1,
+            edge_weight: 0.1,
             edge_batch: 512,
             tau: 1.0,
-            code_weight: 1.0,
+            code_weight: 0.1,
             batch_size: 512,
             tokenizer_epochs: 200,
             tokenizer_patience: 50,
