@@ -191,8 +191,8 @@ const GRAPH_TUNED: &str = "
     config.small_training.seed config.small_training.weight_decay
     tune tune.chosen tune.chosen[].rung tune.chosen[].settings tune.chosen[].stage tune.chosen[].trial
     tune.chosen[].val_acc tune.eta tune.rungs tune.rungs[].divisor tune.rungs[].epochs tune.rungs[].kept tune.rungs[].rung
-    tune.rungs[].runs tune.rungs[].runs[].complete tune.rungs[].runs[].epochs_run tune.rungs[].runs[].trial tune.rungs[].runs[].val_acc
-    tune.rungs[].stage tune.schedule tune.train_s tune.trial_epochs tune.trials tune.trials[].rung
+    tune.rungs[].runs tune.rungs[].runs[].complete tune.rungs[].runs[].epochs_run tune.rungs[].runs[].epochs_total
+    tune.rungs[].runs[].trial tune.rungs[].runs[].val_acc tune.rungs[].stage tune.schedule tune.train_s tune.trial_epochs tune.trials tune.trials[].rung
     tune.trials[].settings tune.trials[].stage tune.trials[].trial tune.trials[].val_acc
 ";
 
