@@ -101,9 +101,47 @@ pub(crate) fn write_dataset_file<E: Display>(
     what: &str,
     write: impl FnOnce(&Path) -> Result<(), E>,
 ) -> Result<(), DatasetError> {
-    stage_dataset_file(path, what, write)?
-        .commit()
-        .map_err(|e| DatasetError::Unwritable { path: path.to_path_buf(), message: describe_write_error(path, &e) })
+    commit_dataset_file(stage_dataset_file(path, what, write)?)
+}
+
+/// Puts a [`Staged`] file of the datasets crate in place, with [`write_dataset_file`]'s errors.
+pub(crate) fn commit_dataset_file(staged: Staged) -> Result<(), DatasetError> {
+    let path = staged.path().to_path_buf();
+    staged.commit().map_err(|e| DatasetError::unwritable(path, &e))
+}
+
+/// Removes `path` if it is there (a missing file is not an error).
+pub fn remove_if_present(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Files removed when this is dropped, unless [`RemovedOnDrop::keep`] was called first: what a
+/// job that fails part-way must not leave behind (the part files of a partition, a shard put in
+/// place before the manifest).
+#[derive(Debug, Default)]
+pub struct RemovedOnDrop(Vec<PathBuf>);
+
+impl RemovedOnDrop {
+    /// Removes `path` too, on drop.
+    pub fn push(&mut self, path: PathBuf) {
+        self.0.push(path);
+    }
+
+    /// The job completed: the files stay.
+    pub fn keep(mut self) {
+        self.0.clear();
+    }
+}
+
+impl Drop for RemovedOnDrop {
+    fn drop(&mut self) {
+        for path in &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 /// [`stage_atomically`] for the datasets crate's writers, with [`write_dataset_file`]'s errors.
@@ -117,16 +155,11 @@ pub(crate) fn stage_dataset_file<E: Display>(
             let message = e.to_string();
             match os_error_in(&message) {
                 // the file system's reason, in the words every other writer uses
-                Some(code) => DatasetError::Unwritable {
-                    path: path.to_path_buf(),
-                    message: describe_write_error(path, &std::io::Error::from_raw_os_error(code)),
-                },
+                Some(code) => DatasetError::unwritable(path, &std::io::Error::from_raw_os_error(code)),
                 None => DatasetError::format(path, format!("{what}: {message}")),
             }
         }
-        AtomicWriteError::Io(e) => {
-            DatasetError::Unwritable { path: path.to_path_buf(), message: describe_write_error(path, &e) }
-        }
+        AtomicWriteError::Io(e) => DatasetError::unwritable(path, &e),
     })
 }
 

@@ -75,6 +75,13 @@ impl DatasetError {
         DatasetError::Format { path: path.as_ref().to_path_buf(), message: message.into() }
     }
 
+    /// A [`DatasetError::Unwritable`] for `path`, the reason in words
+    /// ([`crate::atomic::describe_write_error`]).
+    pub fn unwritable(path: impl AsRef<Path>, error: &std::io::Error) -> Self {
+        let path = path.as_ref();
+        DatasetError::Unwritable { path: path.to_path_buf(), message: crate::atomic::describe_write_error(path, error) }
+    }
+
     /// A [`DatasetError::Invalid`] for the dataset called `name`.
     pub fn invalid(name: impl Into<String>, message: impl Into<String>) -> Self {
         DatasetError::Invalid { name: name.into(), message: message.into() }

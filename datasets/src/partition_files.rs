@@ -44,7 +44,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sprs::CsMat;
 
-use crate::atomic::{describe_write_error, write_dataset_file};
+use crate::atomic::{remove_if_present, write_dataset_file, RemovedOnDrop};
 use crate::{DatasetError, NodeDataset};
 
 /// The manifest's `format`.
@@ -239,24 +239,17 @@ pub fn write_partition(
     seed: u64,
 ) -> Result<PartitionManifest, DatasetError> {
     let manifest_path = dir.join(MANIFEST_NAME);
-    let unwritable = |path: &Path, e: std::io::Error| DatasetError::Unwritable {
-        path: path.to_path_buf(),
-        message: describe_write_error(path, &e),
-    };
-    std::fs::create_dir_all(dir).map_err(|e| unwritable(dir, e))?;
-    match std::fs::remove_file(&manifest_path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(unwritable(&manifest_path, e)),
-        _ => {}
-    }
+    std::fs::create_dir_all(dir).map_err(|e| DatasetError::unwritable(dir, &e))?;
+    remove_if_present(&manifest_path).map_err(|e| DatasetError::unwritable(&manifest_path, &e))?;
     let mut entries = Vec::with_capacity(parts);
     // the part files this run wrote, removed again if it fails (a full disk): it leaves none
-    let mut written = RemovedOnDrop(Vec::with_capacity(parts));
+    let mut written = RemovedOnDrop::default();
     for part in 0..parts {
         let data = PartData::extract(dataset, owner, part, parts);
         let file = part_file_name(part, parts);
         let path = dir.join(&file);
         write_dataset_file(&path, "writing HDF5", |tmp| write_part(tmp, &data))?;
-        written.0.push(path.clone());
+        written.push(path.clone());
         entries.push(PartEntry {
             file,
             sha256: file_sha256(&path)?,
@@ -284,19 +277,8 @@ pub fn write_partition(
         .map_err(|e| DatasetError::format(&manifest_path, format!("cannot encode the manifest: {e}")))?;
     json.push(b'\n');
     write_dataset_file(&manifest_path, "writing the manifest", |tmp| std::fs::write(tmp, &json))?;
-    written.0.clear();
+    written.keep();
     Ok(manifest)
-}
-
-/// Files removed when this is dropped (those of a run that failed part-way).
-struct RemovedOnDrop(Vec<PathBuf>);
-
-impl Drop for RemovedOnDrop {
-    fn drop(&mut self) {
-        for path in &self.0 {
-            let _ = std::fs::remove_file(path);
-        }
-    }
 }
 
 fn write_part(tmp: &Path, data: &PartData) -> hdf5::Result<()> {

@@ -22,7 +22,7 @@ use std::path::Path;
 use hdf5::types::VarLenUnicode;
 
 use super::{isolate, Reader};
-use crate::atomic::{stage_dataset_file, Staged};
+use crate::atomic::{commit_dataset_file, stage_dataset_file, Staged};
 use crate::DatasetError;
 
 /// The value of the root `format` attribute.
@@ -75,13 +75,13 @@ impl SoftTargets {
 
 /// Writes `targets` to `path`; the file appears only once complete.
 pub fn write_soft_targets(path: &Path, targets: &SoftTargets) -> Result<(), DatasetError> {
-    commit(stage_rows(path, targets, None)?)
+    commit_dataset_file(stage_rows(path, targets, None)?)
 }
 
 /// [`write_soft_targets`] for the rows of some nodes only (a shard of a partitioned run): row `k`
 /// of `logits` belongs to global node `nodes[k]`, stored as the int64 dataset `nodes`.
 pub fn write_soft_target_rows(path: &Path, targets: &SoftTargets, nodes: &[usize]) -> Result<(), DatasetError> {
-    commit(stage_soft_target_rows(path, targets, nodes)?)
+    commit_dataset_file(stage_soft_target_rows(path, targets, nodes)?)
 }
 
 /// [`write_soft_target_rows`] up to the rename ([`crate::atomic::stage_atomically`]): the file
@@ -98,13 +98,6 @@ pub fn stage_soft_target_rows(path: &Path, targets: &SoftTargets, nodes: &[usize
 /// [`write_soft_targets`] up to the rename, as [`stage_soft_target_rows`].
 pub fn stage_soft_targets(path: &Path, targets: &SoftTargets) -> Result<Staged, DatasetError> {
     stage_rows(path, targets, None)
-}
-
-fn commit(staged: Staged) -> Result<(), DatasetError> {
-    let path = staged.path().to_path_buf();
-    staged
-        .commit()
-        .map_err(|e| DatasetError::Unwritable { message: crate::atomic::describe_write_error(&path, &e), path })
 }
 
 /// The node ids a shard written by [`write_soft_target_rows`] stores (`None` for a whole file),

@@ -18,11 +18,11 @@
 //! whole adjacency, then keeps its contiguous range: only the layers are partitioned.
 
 use anyhow::{Context, Result};
-use gdistill_datasets::atomic::describe_write_error;
+use gdistill_datasets::atomic::{remove_if_present, RemovedOnDrop};
 use gdistill_datasets::partition_files::{
     open_listed_part_with, part_file_name, read_manifest_for, PartData, PartFeatures, MANIFEST_NAME,
 };
-use gdistill_datasets::{stage_soft_target_rows, stage_soft_targets, NodeDataset, SoftTargets};
+use gdistill_datasets::{stage_soft_target_rows, stage_soft_targets, DatasetError, NodeDataset, SoftTargets};
 use gdistill_distill::{load_checkpoint, write_atomically, DatasetFingerprint};
 use gdistill_graph::gcn_normalized_adjacency;
 use gdistill_models::{Arch, NodeFeatures, Project, SparseMatrix};
@@ -342,12 +342,15 @@ pub fn run(args: SoftTargetsArgs) -> Result<()> {
     // The previous manifest names the shards about to be replaced: rank 0 removes it before
     // renaming its own, so that a job failing from here on leaves none (a reader meanwhile may
     // see it beside a new shard, whose hash then does not match: refused).
-    let published = (if rank == 0 { remove_if_there(&args.out) } else { Ok(()) }).and_then(|()| {
-        staged
-            .commit()
-            .map_err(|e| anyhow::anyhow!("{}: {}", shard_file.display(), describe_write_error(&shard_file, &e)))?;
-        Ok(Published(Some(shard_file.clone())))
-    });
+    let published = (|| -> Result<RemovedOnDrop> {
+        if rank == 0 {
+            remove_if_present(&args.out).map_err(|e| DatasetError::unwritable(&args.out, &e))?;
+        }
+        staged.commit().map_err(|e| DatasetError::unwritable(&shard_file, &e))?;
+        let mut published = RemovedOnDrop::default();
+        published.push(shard_file.clone());
+        Ok(published)
+    })();
     let published = agree(&world, published)?;
     let shards = super::all_gather_bytes(&world, &serde_json::to_vec(&shard)?);
     let written = if rank == 0 {
@@ -393,33 +396,6 @@ pub fn run(args: SoftTargetsArgs) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// A shard this rank has put in place, removed again (on drop) unless the job completes.
-struct Published(Option<std::path::PathBuf>);
-
-impl Published {
-    fn keep(mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for Published {
-    fn drop(&mut self) {
-        if let Some(path) = self.0.take() {
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
-/// Removes `path` if it is there.
-fn remove_if_there(path: &std::path::Path) -> Result<()> {
-    match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(anyhow::anyhow!("{}: {}", path.display(), describe_write_error(path, &e)))
-        }
-        _ => Ok(()),
-    }
 }
 
 fn check_arch(config: &gdistill_models::ModelConfig) -> Result<()> {
