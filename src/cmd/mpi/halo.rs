@@ -8,12 +8,12 @@
 //! for (one all-to-all-v), so a layer's traffic is `halo rows x width x 4` bytes.
 
 use super::counts_and_displacements;
+use super::exchange::{all_to_all_v, Traffic};
 use anyhow::{Context, Result};
 use gdistill_models::SparseMatrix;
 use mpi::collective::CommunicatorCollectives;
 use mpi::datatype::{Partition, PartitionMut};
 use mpi::topology::{Communicator, SimpleCommunicator};
-use mpi::Count;
 use tch::{Device, Kind, Tensor};
 
 /// Which other-rank rows a rank needs and which of its rows the others need.
@@ -71,30 +71,13 @@ fn exchange_needs(
     needed: &[Vec<usize>],
     local_row: &dyn Fn(usize) -> Option<usize>,
 ) -> Result<Halo> {
-    let size = needed.len();
-    let (send_counts, send_displs) = counts_and_displacements(needed.iter().map(Vec::len), "asking for halo rows")?;
-    let mut recv_counts = vec![0 as Count; size];
-    world.all_to_all_into(&send_counts[..], &mut recv_counts[..]);
-    let (_, recv_displs) =
-        counts_and_displacements(recv_counts.iter().map(|&c| c as usize), "being asked for halo rows")?;
-    let ids: Vec<u64> = needed.iter().flatten().map(|&j| j as u64).collect();
-    let mut asked = vec![0u64; recv_counts.iter().map(|&c| c as usize).sum()];
-    {
-        let send = Partition::new(&ids[..], &send_counts[..], &send_displs[..]);
-        let mut recv = PartitionMut::new(&mut asked[..], &recv_counts[..], &recv_displs[..]);
-        world.all_to_all_varcount_into(&send, &mut recv);
-    }
-    let mut send = Vec::with_capacity(size);
-    let mut at = 0;
-    for &c in &recv_counts {
-        let rows = asked[at..at + c as usize]
-            .iter()
-            .map(|&j| local_row(j as usize).map(|r| r as i64))
-            .collect::<Option<Vec<i64>>>()
-            .context("a rank asked for a node this rank does not own (ranks disagree on the partition)")?;
-        send.push(rows);
-        at += c as usize;
-    }
+    let ids: Vec<Vec<u64>> = needed.iter().map(|ids| ids.iter().map(|&j| j as u64).collect()).collect();
+    let asked = all_to_all_v(world, &ids, &mut Traffic::default())?;
+    let send = asked
+        .iter()
+        .map(|ids| ids.iter().map(|&j| local_row(j as usize).map(|r| r as i64)).collect::<Option<Vec<i64>>>())
+        .collect::<Option<Vec<_>>>()
+        .context("a rank asked for a node this rank does not own (ranks disagree on the partition)")?;
     Ok(Halo { recv: needed.to_vec(), send })
 }
 

@@ -183,6 +183,21 @@ pub fn agree<T>(world: &SimpleCommunicator, mine: Result<T>) -> Result<T> {
     anyhow::bail!("{}", each.join("; "))
 }
 
+/// Sums `values` over the ranks; every rank gets the sums.
+pub fn sum_f64(world: &SimpleCommunicator, values: &[f64]) -> Vec<f64> {
+    let mut total = vec![0f64; values.len()];
+    world.all_reduce_into(values, &mut total[..], mpi::collective::SystemOperation::sum());
+    total
+}
+
+/// Correct predictions and summed cross-entropy of `logits` against `labels` (one row each), the
+/// two figures the ranks add up to score an evaluation.
+pub fn correct_and_loss(logits: &tch::Tensor, labels: &tch::Tensor) -> (f64, f64) {
+    let correct = logits.argmax(-1, false).eq_tensor(labels).sum(tch::Kind::Double).double_value(&[]);
+    let loss = tch::no_grad(|| gdistill_distill::cross_entropy(logits, labels)).double_value(&[]);
+    (correct, loss * labels.size()[0] as f64)
+}
+
 /// FNV-1a, 64 bits: a fingerprint of inputs and weights (not a cryptographic hash).
 pub struct Fnv(u64);
 

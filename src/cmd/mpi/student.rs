@@ -37,7 +37,7 @@ use super::replicas::{
 };
 use super::shards::read_soft_targets_any;
 use super::soft_targets::maybe_die;
-use super::{check_same_inputs, describe_dataset, describe_file};
+use super::{check_same_inputs, correct_and_loss, describe_dataset, describe_file, sum_f64};
 use crate::cmd::distill::{
     check_soft_targets_fit, mlp_student_config, soft_target_student_dataset, soft_target_student_meta, DistillArgs,
 };
@@ -73,13 +73,6 @@ pub fn run_partitioned(args: &DistillArgs, dir: &Path, path: &Path) -> Result<()
     train(args, &world, data, path, device, serde_json::json!(dir))
 }
 
-/// Sums `values` over the ranks.
-fn sum_f64(world: &SimpleCommunicator, values: &[f64]) -> Vec<f64> {
-    let mut total = vec![0f64; values.len()];
-    world.all_reduce_into(values, &mut total[..], SystemOperation::sum());
-    total
-}
-
 /// Correct predictions and the summed cross-entropy on local rows `rows`, in chunks.
 fn evaluate_rows(model: &dyn NodeModel, data: &RankData, rows: &[usize], device: Device) -> (f64, f64) {
     let (mut correct, mut loss) = (0.0, 0.0);
@@ -87,8 +80,8 @@ fn evaluate_rows(model: &dyn NodeModel, data: &RankData, rows: &[usize], device:
         let x = data.features.rows(chunk, device);
         let labels = Tensor::from_slice(&chunk.iter().map(|&r| data.labels[r]).collect::<Vec<_>>()).to(device);
         let out = tch::no_grad(|| model.forward_t(&x, &SparseMatrix::empty(0, device).expect("empty"), false).logits);
-        correct += out.argmax(-1, false).eq_tensor(&labels).to_kind(Kind::Double).sum(Kind::Double).double_value(&[]);
-        loss += tch::no_grad(|| cross_entropy(&out, &labels)).double_value(&[]) * chunk.len() as f64;
+        let (c, l) = correct_and_loss(&out, &labels);
+        (correct, loss) = (correct + c, loss + l);
     }
     (correct, loss)
 }

@@ -54,7 +54,7 @@ use super::replicas::{
     check_identical, flatten, ordered_variables, perturb_for_tests, unflatten, zero_grads, BestEpoch,
 };
 use super::soft_targets::maybe_die;
-use super::{check_same_inputs, describe_file};
+use super::{check_same_inputs, correct_and_loss, describe_file, sum_f64};
 use crate::cmd::sampler_args::SamplerArg;
 use crate::cmd::train::TrainArgs;
 use crate::output::epoch_bar;
@@ -80,13 +80,6 @@ fn open_part(world: &SimpleCommunicator, dir: &Path, rank: usize, size: usize) -
         other => other?,
     };
     Ok(open_listed_part_with(dir, manifest, rank, size, PartFeatures::DenseLater, true)?.1)
-}
-
-/// Sums `values` over the ranks.
-fn sum_f64(world: &SimpleCommunicator, values: &[f64]) -> Vec<f64> {
-    let mut out = vec![0f64; values.len()];
-    world.all_reduce_into(values, &mut out[..], SystemOperation::sum());
-    out
 }
 
 fn sum_u64(world: &SimpleCommunicator, value: u64, traffic: &mut Traffic) -> u64 {
@@ -175,9 +168,7 @@ fn evaluate(
         .context("a node this rank does not own")?;
     let logits = logits.index_select(0, &Tensor::from_slice(&rows).to(logits.device()));
     dump_logits(world, nodes, &logits)?;
-    let labels = labels_of(part, nodes, device)?;
-    let correct = logits.argmax(-1, false).eq_tensor(&labels).sum(Kind::Double).double_value(&[]);
-    let loss = tch::no_grad(|| cross_entropy(&logits, &labels)).double_value(&[]) * nodes.len() as f64;
+    let (correct, loss) = correct_and_loss(&logits, &labels_of(part, nodes, device)?);
     Ok((correct, loss, nodes.len() as f64))
 }
 
@@ -217,9 +208,8 @@ fn evaluate_sampled(
         let blocks = block_matrices(&b, Default::default(), device)?;
         let x = NodeFeatures::Dense(b.features.to(device));
         let logits = tch::no_grad(|| model.forward_blocks_t(&x, &blocks, false))?.logits;
-        let labels = labels_of(part, seeds, device)?;
-        correct += logits.argmax(-1, false).eq_tensor(&labels).sum(Kind::Double).double_value(&[]);
-        loss += tch::no_grad(|| cross_entropy(&logits, &labels)).double_value(&[]) * seeds.len() as f64;
+        let (c, l) = correct_and_loss(&logits, &labels_of(part, seeds, device)?);
+        (correct, loss) = (correct + c, loss + l);
     }
     Ok((correct, loss, nodes.len() as f64))
 }
