@@ -22,7 +22,7 @@ use std::time::Instant;
 use gdistill_models::{ModelConfig, NodeModel};
 use tch::nn;
 
-use crate::training::train::{check_shapes, LoopState};
+use crate::training::train::{check_inputs, LoopState};
 use crate::{EpochStats, GraphData, Objective, TrainConfig, TrainError, Trained};
 
 /// A run of [`crate::train`] that can stop between epochs and go on.
@@ -50,9 +50,7 @@ impl ResumableRun {
         objective: &Objective,
         settings: &TrainConfig,
     ) -> Result<ResumableRun, TrainError> {
-        check_shapes(config, data, objective)?;
-        settings.validate().map_err(TrainError::Config)?;
-        objective.validate().map_err(TrainError::Config)?;
+        check_inputs(config, data, objective, settings)?;
         let params = config.num_params();
         let what = format!("training a {} with hidden widths {:?} ({params} parameters)", config.arch, config.hidden);
         gdistill_datasets::limits::check_memory(&what, 16 * params.max(0) as u128).map_err(TrainError::TooLarge)?;

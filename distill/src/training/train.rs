@@ -314,9 +314,7 @@ pub fn retrain_masked(
     masks: &[Tensor],
     on_epoch: &mut dyn FnMut(&EpochStats),
 ) -> Result<Fitted, TrainError> {
-    check_shapes(model.config(), data, objective)?;
-    settings.validate().map_err(TrainError::Config)?;
-    objective.validate().map_err(TrainError::Config)?;
+    check_inputs(model.config(), data, objective, settings)?;
     let weights = model.weights();
     if masks.len() != weights.len() || masks.iter().zip(&weights).any(|(m, w)| m.size() != w.size()) {
         return Err(TrainError::Mismatch(format!(
@@ -466,6 +464,18 @@ fn apply_masks(model: &dyn NodeModel, masks: Option<&[Tensor]>, gradients: bool)
             let _ = tch::no_grad(|| target.shallow_clone().g_mul_(m));
         }
     }
+}
+
+/// What every full-batch run checks before it trains: the shapes, the settings, the objective.
+pub(crate) fn check_inputs(
+    config: &ModelConfig,
+    data: &GraphData,
+    objective: &Objective,
+    settings: &TrainConfig,
+) -> Result<(), TrainError> {
+    check_shapes(config, data, objective)?;
+    settings.validate().map_err(TrainError::Config)?;
+    objective.validate().map_err(TrainError::Config)
 }
 
 pub(crate) fn check_shapes(config: &ModelConfig, data: &GraphData, objective: &Objective) -> Result<(), TrainError> {
