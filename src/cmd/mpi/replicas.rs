@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::Result;
-use gdistill_distill::TrainConfig;
+use gdistill_distill::{Selection, TrainConfig};
 use indicatif::ProgressBar;
 use mpi::collective::CommunicatorCollectives;
 use mpi::topology::SimpleCommunicator;
@@ -98,14 +98,16 @@ pub(super) struct BestEpoch {
     loss: f64,
     epoch: usize,
     weights: Vec<f32>,
-    settings: TrainConfig,
+    select: Selection,
+    patience: Option<usize>,
 }
 
 impl BestEpoch {
     /// The initial weights count as the best until an epoch is scored.
     pub(super) fn new(variables: &[Tensor], settings: &TrainConfig) -> Result<BestEpoch> {
         let weights = flatten(variables)?;
-        Ok(BestEpoch { acc: f64::NEG_INFINITY, loss: f64::INFINITY, epoch: 0, weights, settings: settings.clone() })
+        let (select, patience) = (settings.select, settings.patience);
+        Ok(BestEpoch { acc: f64::NEG_INFINITY, loss: f64::INFINITY, epoch: 0, weights, select, patience })
     }
 
     /// Scores `epoch` by its validation figures (keeping its weights if it is the best so far)
@@ -119,14 +121,14 @@ impl BestEpoch {
         bar: Option<&ProgressBar>,
         loss: f64,
     ) -> Result<bool> {
-        if self.settings.select.improves(val_acc, val_loss, self.acc, self.loss) {
+        if self.select.improves(val_acc, val_loss, self.acc, self.loss) {
             (self.acc, self.loss, self.epoch, self.weights) = (val_acc, val_loss, epoch, flatten(variables)?);
         }
         if let Some(bar) = bar {
             bar.set_position(epoch as u64 + 1);
             bar.set_message(format!("loss {loss:.4} val {val_acc:.3}"));
         }
-        Ok(self.settings.patience.is_some_and(|p| epoch - self.epoch >= p))
+        Ok(self.patience.is_some_and(|p| epoch - self.epoch >= p))
     }
 
     /// Ends training: clears `bar`, checks that every rank ends with the same weights, and puts
