@@ -103,6 +103,16 @@ fn quiet_libtorch_notices() {
     }
 }
 
+/// Subnormal floats are flushed to zero (models/src/denormals.rs): a training run that fills its
+/// tensors with them otherwise slows thirtyfold (NOSMOG on Amazon Computers: 0.7 s to 22 s an
+/// epoch). First in `main`, so that every thread libtorch and rayon start inherits it.
+/// `GDISTILL_KEEP_DENORMALS=1` keeps IEEE subnormals, as PyTorch does by default.
+fn flush_denormals_unless_asked() {
+    if std::env::var_os("GDISTILL_KEEP_DENORMALS").is_none_or(|v| v != "1") {
+        gdistill_models::flush_denormals(true);
+    }
+}
+
 impl Command {
     /// The `--device` spec of a command that runs models.
     fn device_spec(&self) -> Option<&str> {
@@ -130,6 +140,7 @@ fn load_cuda_if_asked(command: &Command) {
 }
 
 fn main() {
+    flush_denormals_unless_asked();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if args.get(1).is_some_and(|a| a == cmd::PROBE_ARG) {
         std::process::exit(gdistill_datasets::h5graph::isolate::probe_main(&args[2..]));

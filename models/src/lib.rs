@@ -25,6 +25,7 @@
 
 mod appnp;
 mod block;
+mod denormals;
 mod device;
 mod dropout;
 mod edge_softmax;
@@ -42,6 +43,7 @@ pub use appnp::{personalized_pagerank, Appnp};
 pub use block::{
     block_adjacency, block_adjacency_with, full_degrees, sampled_block_matrices, sampled_block_matrices_with, BlockNorm,
 };
+pub use denormals::{flush_denormals, flushing_denormals};
 pub use device::{asks_for_cuda, cuda_available, cuda_memory_in_use_mib, libtorch_lib_dir, load_cuda, parse_device};
 pub use dropout::dropout;
 pub use edge_softmax::{segment_log_softmax, segment_softmax};
