@@ -74,6 +74,17 @@ pub fn print_compare_table(report: &CompareReport) {
     columns.push(table::figure("infer ms", 11, 3, |r| r.infer_ms));
     table::print_table(&columns, &report.rows);
     table::print_ensembles(report.rows.iter().filter_map(|r| Some((r.name.as_str(), r.ensemble.as_ref()?))), true);
+    for (name, cs) in report.rows.iter().filter_map(|r| Some((r.name.as_str(), r.correct_and_smooth.as_ref()?))) {
+        let tran = if report.rows.iter().any(|r| r.inductive.is_some()) { " (observed graph: tran)" } else { "" };
+        let alphas: Vec<String> = cs.alphas.iter().map(|a| format!("{}/{}", a.correct, a.smooth)).collect();
+        println!(
+            "{name} after Correct and Smooth, what the students learnt from: test acc{tran} {}, val acc {:.4}; weights (correct/smooth) per seed {}; {:.2} s a seed",
+            table::plus_minus(cs.mean, cs.std, 0),
+            cs.val_mean,
+            alphas.join(" "),
+            cs.seconds
+        );
+    }
 }
 
 /// One of a row's inductive accuracies as mean +- std.

@@ -98,6 +98,22 @@ fn a_mixed_family_ensemble_adds_its_families_and_nothing_else() {
 }
 
 #[test]
+fn correct_and_smooth_adds_its_settings_and_the_teacher_rows_figures() {
+    let Some(cora) = data::data_dir("cora") else { return };
+    let root = cora.parent().unwrap();
+    let tiny = ["--dataset", "cora", "--seeds", "2", "--epochs", "3", "--no-prune", "--no-lsp"];
+    let (table, report) = compare_report(&[&tiny[..], &["--correct-and-smooth"]].concat(), root);
+    let mut keys = BTreeSet::new();
+    key_paths(&report, "", &mut keys);
+    assert_keys("graphs, correct and smooth", &keys, &[GRAPH_COMMON, GRAPH_CORRECT_AND_SMOOTH]);
+    assert_eq!(header_lines(&table), [GRAPH_HEADER]);
+    assert_eq!(report["rows"][0]["name"], "teacher");
+    assert_eq!(report["rows"][0]["correct_and_smooth"]["test_acc"].as_array().unwrap().len(), 2);
+    assert!(report["rows"][1].get("correct_and_smooth").is_none(), "only the teacher row carries it");
+    assert!(table.contains("\nteacher after Correct and Smooth, what the students learnt from: test acc "), "{table}");
+}
+
+#[test]
 fn image_reports_keep_their_keys_and_table_headers() {
     let dir = tempfile::tempdir().unwrap();
     let spec = format!("digits:{}", fixtures::write_digits(dir.path(), 200).display());
@@ -205,6 +221,16 @@ const GRAPH_ENSEMBLE: &str = "
 
 /// Keys an ensemble of listed families adds to an ensemble's (none when the families are not listed).
 const GRAPH_FAMILIES: &str = "config.ensemble.families rows[].ensemble.families";
+
+/// Keys `--correct-and-smooth` adds: its settings, and the teacher row's smoothed figures.
+const GRAPH_CORRECT_AND_SMOOTH: &str = "
+    config.correct_and_smooth config.correct_and_smooth.correct_alphas config.correct_and_smooth.iterations
+    config.correct_and_smooth.smooth_alphas
+    rows[].correct_and_smooth rows[].correct_and_smooth.alphas rows[].correct_and_smooth.alphas[].correct
+    rows[].correct_and_smooth.alphas[].smooth rows[].correct_and_smooth.mean rows[].correct_and_smooth.seconds
+    rows[].correct_and_smooth.std rows[].correct_and_smooth.test_acc rows[].correct_and_smooth.val_acc
+    rows[].correct_and_smooth.val_mean
+";
 
 /// Keys of an inductive graph report with int8 rows beside the common and ensemble ones.
 const GRAPH_OPTIONS: &str = "

@@ -134,6 +134,13 @@ pub struct CompareArgs {
     /// --features given+deepwalk:64 for the full method (its position features).
     #[arg(long)]
     pub nosmog: bool,
+    /// Teach the students the teacher's predictions after Correct and Smooth (Huang et al.
+    /// 2021, docs/gnn-to-mlp.md): its errors on the training nodes spread over the graph, then
+    /// the scores smoothed with the training labels; its two weights chosen per seed on
+    /// validation. The students read no more graph than before. Grid and steps in the config's
+    /// [correct_and_smooth] table.
+    #[arg(long)]
+    pub correct_and_smooth: bool,
     /// Add G-CRD's row <family>-small+crd (docs/gcrd.md): the small GNN student on soft targets
     /// plus graph contrastive representation distillation; settings (tau, negatives, weight,
     /// projection_width) in the config's [gcrd] table.
@@ -254,6 +261,9 @@ fn resolve_config(args: &CompareArgs, dataset: &NodeDataset, file: Option<Experi
     }
     if args.nosmog && config.nosmog.is_none() {
         config.nosmog = Some(Default::default());
+    }
+    if args.correct_and_smooth && config.correct_and_smooth.is_none() {
+        config.correct_and_smooth = Some(Default::default());
     }
     if args.gcrd && config.gcrd.is_none() {
         config.gcrd = Some(Default::default());
@@ -499,6 +509,7 @@ fn refuse_graph_flags(args: &CompareArgs, kind: &str, settings: &str, read: &[&s
         ("--prune", args.prune),
         ("--nosmog", args.nosmog),
         ("--gcrd", args.gcrd),
+        ("--correct-and-smooth", args.correct_and_smooth),
         ("--vqgraph", args.vqgraph),
         ("--teacher-ensemble", args.teacher_ensemble.is_some()),
         ("--ensemble-combine", args.ensemble_combine.is_some()),

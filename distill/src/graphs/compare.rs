@@ -60,6 +60,10 @@ pub struct GraphColumns {
     /// The `teacher` row of an ensemble: its members' accuracies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ensemble: Option<crate::transfer::ensemble::EnsembleScores>,
+    /// The `teacher` row with Correct and Smooth: the corrected and smoothed predictions'
+    /// accuracies, what the students learnt from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correct_and_smooth: Option<crate::transfer::correct_and_smooth::SmoothedScores>,
     /// With `int8_rows`: bytes of the stored weights and biases (f32 rows: 4 per parameter;
     /// pruned rows: 4 per kept parameter, no sparse index counted; int8 rows: see
     /// [`crate::compress::quantize::Int8Model::weight_bytes`]).
@@ -358,7 +362,14 @@ pub fn compare_resumable(
                     None => tch::no_grad(|| trained.model.forward_t(x, a, false)),
                 };
                 // Soft targets only for the nodes training sees (inductively, not the held-out ones).
-                let out = teach(&data.features, &data.a_hat);
+                let mut out = teach(&data.features, &data.a_hat);
+                if let Some(cs) = &config.correct_and_smooth {
+                    let adjacency = graphs.propagation_matrix()?;
+                    let smoothed =
+                        cs.apply(&out.logits, &adjacency, &data.labels, (&data.train, &data.val, &data.test));
+                    out.logits = smoothed.log_probs;
+                    row.smoothed.push(smoothed.figures);
+                }
                 if let TransferSet::Munge { size, p } = config.transfer_set {
                     let label = |x: &NodeFeatures, a: &SparseMatrix| teach(x, a).logits;
                     pseudo = Some(node_munge::transfer_set(observed, data, &out.logits, size, p, seed, label)?);

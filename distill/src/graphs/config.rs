@@ -140,6 +140,10 @@ pub struct CompareConfig {
     /// distillation), with its settings ([`crate::students::gcrd`]); absent: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gcrd: Option<crate::students::gcrd::GcrdConfig>,
+    /// Correct and Smooth on the teacher's predictions before any student learns from them
+    /// ([`crate::transfer::correct_and_smooth`]); absent: the students learn the teacher's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correct_and_smooth: Option<crate::transfer::correct_and_smooth::CorrectAndSmooth>,
     /// VQGraph's rows `teacher+vq`, `mlp+vqgraph` and its ablation, with their settings
     /// ([`crate::students::vqgraph`]); absent: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -312,6 +316,7 @@ impl CompareConfig {
             transfer_set: TransferSet::Train,
             nosmog: None,
             gcrd: None,
+            correct_and_smooth: None,
             vqgraph: None,
             prune: match family {
                 Arch::Gcn => PruneRowsConfig::default(),
@@ -408,6 +413,15 @@ impl CompareConfig {
         }
         if self.mlp_features.is_some() && self.tune.is_some() {
             return Err("mlp_features: the search (--tune) trains every row on `features`; tune without mlp_features, then set it".into());
+        }
+        if let Some(cs) = &self.correct_and_smooth {
+            cs.validate()?;
+            if self.kd_loss != KdLoss::SoftTargets {
+                return Err(
+                    "correct_and_smooth hands the students probabilities, not logits: it needs kd_loss soft-targets"
+                        .into(),
+                );
+            }
         }
         if let Some(gcrd) = &self.gcrd {
             gcrd.validate()?;

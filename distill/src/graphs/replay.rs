@@ -5,6 +5,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::rows::RowRuns;
 use crate::journal::{record, Recorded, RunLog};
+use crate::transfer::correct_and_smooth::SmoothedSeed;
 use crate::TrainError;
 
 /// One row's figures at one seed: what [`RowRuns`] gathers per seed.
@@ -30,6 +31,9 @@ struct RowSeed {
     members: Option<Vec<f64>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     weight_bytes: Option<i64>,
+    /// The teacher row with Correct and Smooth: its figures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    smoothed: Option<SmoothedSeed>,
 }
 
 /// JSON has no NaN (serde_json writes it as `null`): a figure that was NaN reads back as NaN.
@@ -53,6 +57,7 @@ impl RowRuns {
             infer_ms: last(&r.infer_ms),
             members: (r.member_acc.len() == seeds).then(|| r.member_acc.last().cloned()).flatten(),
             weight_bytes: self.weight_bytes,
+            smoothed: (self.smoothed.len() == seeds).then(|| self.smoothed.last().copied()).flatten(),
         }
     }
 
@@ -66,6 +71,7 @@ impl RowRuns {
         self.runs.infer_ms.push(seed.infer_ms);
         self.runs.member_acc.extend(seed.members);
         self.weight_bytes = seed.weight_bytes.or(self.weight_bytes);
+        self.smoothed.extend(seed.smoothed);
     }
 }
 
@@ -108,6 +114,12 @@ mod tests {
             infer_ms: 0.3,
             members: Some(vec![0.5, 0.7]),
             weight_bytes: None,
+            smoothed: Some(SmoothedSeed {
+                alphas: crate::transfer::correct_and_smooth::Alphas { correct: 0.8, smooth: 0.5 },
+                val_acc: 0.7,
+                test_acc: 0.1 + 0.7,
+                seconds: 0.25,
+            }),
         };
         let text = serde_json::to_string(&seed).unwrap();
         let back: RowSeed = serde_json::from_str(&text).unwrap();

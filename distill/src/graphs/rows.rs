@@ -11,6 +11,7 @@ use crate::losses::lsp::{EdgeList, LspKernel};
 use crate::students::gcrd::GcrdTerm;
 use crate::students::nosmog::NosmogParts;
 use crate::students::vqgraph::{train_tokenizer, train_vqgraph_student, TrainedTokenizer, VqgraphRow};
+use crate::transfer::correct_and_smooth::{SmoothedScores, SmoothedSeed};
 use crate::{checked_hidden_index, inference_ms, LspTerm, Objective, TrainConfig, TrainError, Trained};
 
 /// A row's figures per seed while the seeds run, until [`RowRuns::finish`] reports them.
@@ -23,6 +24,8 @@ pub(super) struct RowRuns {
     pub(super) weight_bytes: Option<i64>,
     /// A mixed-family ensemble teacher: each member's family (reported with their accuracies).
     pub(super) families: Option<Vec<Arch>>,
+    /// The teacher row with Correct and Smooth: its figures per seed.
+    pub(super) smoothed: Vec<SmoothedSeed>,
 }
 
 /// The rows `config.prune.rows` adds, after all the others.
@@ -197,6 +200,7 @@ impl RowRuns {
             inductive: vec![],
             weight_bytes: None,
             families: None,
+            smoothed: vec![],
         }
     }
 
@@ -274,6 +278,7 @@ impl RowRuns {
                 .ensemble()
                 .map(|e| crate::transfer::ensemble::EnsembleScores { families: self.families, ..e }),
             weight_bytes: self.weight_bytes,
+            correct_and_smooth: SmoothedScores::from_seeds(&self.smoothed),
         };
         self.runs.row(self.name, None, self.params, columns)
     }

@@ -20,7 +20,8 @@ use std::str::FromStr;
 
 use gdistill_datasets::inductive::inductive_split;
 use gdistill_datasets::{DeepWalkSpec, NodeDataset};
-use gdistill_models::NodeModel;
+use gdistill_graph::symmetric_normalized_adjacency;
+use gdistill_models::{NodeModel, SparseMatrix};
 use tch::{Device, Tensor};
 
 use crate::{accuracy, predict, GraphData, TrainError};
@@ -198,6 +199,13 @@ impl SeedGraphs {
             _ => false,
         };
         held_out && a.train.equal(&b.train) && a.val.equal(&b.val) && a.test.equal(&b.test)
+    }
+
+    /// `D^-1/2 A D^-1/2` of the graph training sees, without self-loops: the propagation of
+    /// label propagation and Correct and Smooth.
+    pub fn propagation_matrix(&self) -> Result<SparseMatrix, TrainError> {
+        let matrix = symmetric_normalized_adjacency(&self.dataset.graph, false);
+        Ok(SparseMatrix::from_sprs(&matrix, self.data.device)?)
     }
 
     /// Held-out test nodes (0 in the transductive setting).
