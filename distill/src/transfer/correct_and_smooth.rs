@@ -19,9 +19,10 @@
 //! log-probabilities (so at temperature 1 the soft targets are `Ĝ` itself). `a1` and `a2` are
 //! chosen per seed on the validation nodes' accuracy of `argmax Ĝ`, from a small grid.
 //!
-//! Where PyTorch Geometric's `CorrectAndSmooth` differs, the paper is built: PyG clamps the
-//! propagated errors to [-1, 1] and the smoothed scores to [0, 1] after every step, and leaves
-//! a node's error unscaled when its scale would exceed 1 000; the paper does neither.
+//! Where PyTorch Geometric's `CorrectAndSmooth` differs, the paper's equations are built: PyG
+//! clamps the propagated errors to [-1, 1] and the smoothed scores to [0, 1] after every step,
+//! and leaves a node's error unscaled when its scale would exceed 1 000; the equations state
+//! neither, and neither is done here.
 //!
 //! ```
 //! use gdistill_distill::transfer::correct_and_smooth::{correct_and_smooth, Alphas};
