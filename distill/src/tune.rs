@@ -7,7 +7,7 @@
 //! then distillation (temperature, alpha, learning rate, weight decay and length of the `+kd`
 //! rows, and the MLP's width) against the best teacher, then the small student's own training
 //! (learning rate at most the recipe's, weight decay) and dropout on its row from labels (its
-//! width stays the recipe's). Every trial trains at the comparison's first seed on its first
+//! width stays the recipe's; without small-student rows this stage is skipped). Every trial trains at the comparison's first seed on its first
 //! split; the test split is emptied first, so no trial can read a test label.
 //!
 //! Each stage runs its trials under a [`TuneSchedule`]: `full` trains every trial for its whole
@@ -404,6 +404,12 @@ pub fn tune_resumable(
     let stage =
         Stage { name: "distillation", row: "mlp+kd", trials: tune.trials, schedule: tune.schedule, plan: &plan };
     let (best, _, _) = stage.search(&best, &mut report, &mut rng, draw_distillation, score_distillation, log)?;
+    if !config.small_rows {
+        // No small-student row to report (`--no-small`, GLNN's rows): its stage would train
+        // trials whose choice nothing reads.
+        report.train_s = started.elapsed().as_secs_f64();
+        return Ok((best, report));
+    }
 
     // Stage 4: the small student's own training and dropout, on its row from labels, starting
     // from the recipe's student training (stage 2 tuned that on the MLP row only). Its width

@@ -96,6 +96,31 @@ fn each_stage_keeps_the_best_validation_trial_and_the_first_is_the_current_recip
 }
 
 #[test]
+fn without_small_rows_the_small_students_stage_is_skipped() {
+    let _rng = torch_rng::torch_rng();
+    let dataset =
+        load("csbm:nodes=240,classes=3,degree=5,features=10,signal=1,seed=8", std::path::Path::new(".")).unwrap();
+    let with = small_config(&dataset);
+    let without = CompareConfig { small_rows: false, ..with.clone() };
+    let (chosen_with, report_with) = tune(&dataset, &with, Device::Cpu, &mut |_| {}).unwrap();
+    let (chosen_without, report_without) = tune(&dataset, &without, Device::Cpu, &mut |_| {}).unwrap();
+    let stages = |r: &TuneReport| {
+        let mut names: Vec<String> = r.trials.iter().map(|t| t.stage.to_string()).collect();
+        names.dedup();
+        names
+    };
+    assert_eq!(stages(&report_with), ["teacher", "student", "distillation", "small student"]);
+    assert_eq!(stages(&report_without), ["teacher", "student", "distillation"]);
+    // The three stages before it drew and chose the same.
+    let first_three =
+        |r: &TuneReport| r.trials.iter().filter(|t| t.stage != "small student").map(|t| t.val_acc).collect::<Vec<_>>();
+    assert_eq!(first_three(&report_with), first_three(&report_without));
+    assert_eq!(chosen_with.teacher, chosen_without.teacher);
+    assert_eq!(chosen_with.distill_training, chosen_without.distill_training);
+    assert!(chosen_without.small_training.is_none() || chosen_without.small_training == without.small_training);
+}
+
+#[test]
 fn an_empty_budget_is_refused() {
     let dataset = load("csbm:nodes=60,classes=2,degree=3,features=4,seed=1", std::path::Path::new(".")).unwrap();
     let mut config = small_config(&dataset);
