@@ -52,12 +52,11 @@ fn closed_form(s: &[Vec<f64>], x: &[Vec<f64>], a: f64) -> Vec<Vec<f64>> {
     for k in 0..N {
         let pivot = (k..N).max_by(|&p, &q| m[p][k].abs().total_cmp(&m[q][k].abs())).unwrap();
         m.swap(k, pivot);
-        for i in 0..N {
-            if i != k {
-                let f = m[i][k] / m[k][k];
-                for j in k..N + cols {
-                    m[i][j] -= f * m[k][j];
-                }
+        let pivot_row = m[k].clone();
+        for (_, row) in m.iter_mut().enumerate().filter(|(i, _)| *i != k) {
+            let f = row[k] / pivot_row[k];
+            for (x, p) in row.iter_mut().zip(&pivot_row).skip(k) {
+                *x -= f * p;
             }
         }
     }
