@@ -7,8 +7,9 @@
 //! then distillation (temperature, alpha, learning rate, weight decay and length of the `+kd`
 //! rows, and the MLP's width) against the best teacher, then the small student's own training
 //! (learning rate at most the recipe's, weight decay) and dropout on its row from labels (its
-//! width stays the recipe's; without small-student rows this stage is skipped). Every trial trains at the comparison's first seed on its first
-//! split; the test split is emptied first, so no trial can read a test label.
+//! width stays the recipe's; without small-student rows this stage is skipped). Every trial
+//! trains at the comparison's first seed on its first split; the test split is emptied first, so
+//! no trial can read a test label.
 //!
 //! Each stage runs its trials under a [`TuneSchedule`]: `full` trains every trial for its whole
 //! length; `halving` (the default) is successive halving (Jamieson & Talwalkar 2016; Li et al.'s
