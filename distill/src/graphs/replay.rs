@@ -47,17 +47,21 @@ impl RowRuns {
         let r = &self.runs;
         let last = |v: &[f64]| v.last().copied().unwrap_or(f64::NAN);
         let seeds = r.test_acc.len();
+        // A figure only some rows keep (one entry per seed when kept): this seed's, if any.
+        fn this_seeds<T: Clone>(per_seed: &[T], seeds: usize) -> Option<T> {
+            per_seed.last().filter(|_| per_seed.len() == seeds).cloned()
+        }
         RowSeed {
             name: self.name.clone(),
             params: self.params,
             test: last(&r.test_acc),
             val: last(&r.val_acc),
-            inductive: (self.inductive.len() == seeds).then(|| self.inductive.last().copied()).flatten(),
+            inductive: this_seeds(&self.inductive, seeds),
             train_s: last(&r.train_s),
             infer_ms: last(&r.infer_ms),
-            members: (r.member_acc.len() == seeds).then(|| r.member_acc.last().cloned()).flatten(),
+            members: this_seeds(&r.member_acc, seeds),
             weight_bytes: self.weight_bytes,
-            smoothed: (self.smoothed.len() == seeds).then(|| self.smoothed.last().copied()).flatten(),
+            smoothed: this_seeds(&self.smoothed, seeds),
         }
     }
 
