@@ -405,39 +405,39 @@ pub fn tune_resumable(
     let stage =
         Stage { name: "distillation", row: "mlp+kd", trials: tune.trials, schedule: tune.schedule, plan: &plan };
     let (best, _, _) = stage.search(&best, &mut report, &mut rng, draw_distillation, score_distillation, log)?;
-    if !config.small_rows {
-        // No small-student row to report (`--no-small`, GLNN's rows): its stage would train
-        // trials whose choice nothing reads.
-        report.train_s = started.elapsed().as_secs_f64();
-        return Ok((best, report));
-    }
 
     // Stage 4: the small student's own training and dropout, on its row from labels, starting
     // from the recipe's student training (stage 2 tuned that on the MLP row only). Its width
     // stays the recipe's (what makes it small), and its learning rate never exceeds the
     // recipe's: above it, class-wide students on dense raw features lose every ReLU on some
     // seeds (Amazon Photo at 0.005: 3 of 10), which a search on one seed cannot see. Last, so
-    // that the earlier stages draw what they drew before it existed.
-    let small = crate::compare::small_row_name(config.family);
-    let small_lrs: Vec<f64> = LR.into_iter().filter(|&lr| lr <= config.student_training.lr).collect();
-    let small_lrs = if small_lrs.is_empty() { vec![config.student_training.lr] } else { small_lrs };
-    let draw_small = |c: &mut CompareConfig, rng: &mut ChaCha8Rng| {
-        let t = c.small_training.as_mut().expect("set from the recipe below");
-        t.lr = pick(rng, &small_lrs);
-        t.weight_decay = pick(rng, &DECAY);
-        c.gcn_small.dropout = pick(rng, &DROPOUT);
-        vec![
-            ("small_training.lr", t.lr.to_string()),
-            ("small_training.weight_decay", t.weight_decay.to_string()),
-            ("gcn_small.dropout", c.gcn_small.dropout.to_string()),
-        ]
+    // that the earlier stages draw what they drew before it existed. Skipped without small-student
+    // rows (`--no-small`, GLNN's rows): nothing would read its choice.
+    let best = if config.small_rows {
+        let small = crate::compare::small_row_name(config.family);
+        let small_lrs: Vec<f64> = LR.into_iter().filter(|&lr| lr <= config.student_training.lr).collect();
+        let small_lrs = if small_lrs.is_empty() { vec![config.student_training.lr] } else { small_lrs };
+        let draw_small = |c: &mut CompareConfig, rng: &mut ChaCha8Rng| {
+            let t = c.small_training.as_mut().expect("set from the recipe below");
+            t.lr = pick(rng, &small_lrs);
+            t.weight_decay = pick(rng, &DECAY);
+            c.gcn_small.dropout = pick(rng, &DROPOUT);
+            vec![
+                ("small_training.lr", t.lr.to_string()),
+                ("small_training.weight_decay", t.weight_decay.to_string()),
+                ("gcn_small.dropout", c.gcn_small.dropout.to_string()),
+            ]
+        };
+        let score_small = |c: &CompareConfig, resumed: Option<ResumableRun>, budgets: &[usize]| {
+            step("tune small student", &small, c, &Objective::labels(), data, resumed, budgets, progress)
+        };
+        let stage =
+            Stage { name: "small student", row: &small, trials: tune.trials, schedule: tune.schedule, plan: &plan };
+        let base = CompareConfig { small_training: Some(config.small_training().clone()), ..best };
+        stage.search(&base, &mut report, &mut rng, draw_small, score_small, log)?.0
+    } else {
+        best
     };
-    let score_small = |c: &CompareConfig, resumed: Option<ResumableRun>, budgets: &[usize]| {
-        step("tune small student", &small, c, &Objective::labels(), data, resumed, budgets, progress)
-    };
-    let stage = Stage { name: "small student", row: &small, trials: tune.trials, schedule: tune.schedule, plan: &plan };
-    let base = CompareConfig { small_training: Some(config.small_training().clone()), ..best };
-    let (best, _, _) = stage.search(&base, &mut report, &mut rng, draw_small, score_small, log)?;
     report.train_s = started.elapsed().as_secs_f64();
     Ok((best, report))
 }
