@@ -12,6 +12,12 @@ use tch::Device;
 #[path = "../../tests/support/torch_rng.rs"]
 mod torch_rng;
 
+/// The searches' graph: 240 nodes in 3 classes, drawn with `seed`.
+fn csbm_240(seed: u64) -> gdistill_datasets::NodeDataset {
+    let spec = format!("csbm:nodes=240,classes=3,degree=5,features=10,signal=1,seed={seed}");
+    load(&spec, std::path::Path::new(".")).unwrap()
+}
+
 fn small_config(dataset: &gdistill_datasets::NodeDataset) -> CompareConfig {
     let mut config = CompareConfig::for_dataset(dataset);
     config.seeds = 1;
@@ -27,8 +33,7 @@ fn small_config(dataset: &gdistill_datasets::NodeDataset) -> CompareConfig {
 #[test]
 fn tuning_never_reads_a_test_label() {
     let _rng = torch_rng::torch_rng();
-    let dataset =
-        load("csbm:nodes=240,classes=3,degree=5,features=10,signal=1,seed=8", std::path::Path::new(".")).unwrap();
+    let dataset = csbm_240(8);
     let config = small_config(&dataset);
     // The same graph with every test label changed: a search that read them would differ.
     let mut corrupted = dataset.clone();
@@ -59,8 +64,7 @@ fn tuning_never_reads_a_test_label() {
 #[test]
 fn each_stage_keeps_the_best_validation_trial_and_the_first_is_the_current_recipe() {
     let _rng = torch_rng::torch_rng();
-    let dataset =
-        load("csbm:nodes=240,classes=3,degree=5,features=10,signal=1,seed=9", std::path::Path::new(".")).unwrap();
+    let dataset = csbm_240(9);
     let config = small_config(&dataset);
     let (chosen_config, report) = tune(&dataset, &config, Device::Cpu, &mut |_| {}).unwrap();
     for stage in ["teacher", "student", "distillation", "small student"] {
@@ -98,8 +102,7 @@ fn each_stage_keeps_the_best_validation_trial_and_the_first_is_the_current_recip
 #[test]
 fn without_small_rows_the_small_students_stage_is_skipped() {
     let _rng = torch_rng::torch_rng();
-    let dataset =
-        load("csbm:nodes=240,classes=3,degree=5,features=10,signal=1,seed=8", std::path::Path::new(".")).unwrap();
+    let dataset = csbm_240(8);
     let with = small_config(&dataset);
     let without = CompareConfig { small_rows: false, ..with.clone() };
     let (chosen_with, report_with) = tune(&dataset, &with, Device::Cpu, &mut |_| {}).unwrap();
@@ -230,8 +233,7 @@ fn check_rungs(report: &TuneReport, stage: &str, plan: &[RungPlan], full_epochs:
 #[test]
 fn compare_with_halving_records_its_rungs_and_chooses_on_validation_at_full_length() {
     let _rng = torch_rng::torch_rng();
-    let dataset =
-        load("csbm:nodes=240,classes=3,degree=5,features=10,signal=1,seed=9", std::path::Path::new(".")).unwrap();
+    let dataset = csbm_240(9);
     let mut config = small_config(&dataset);
     config.tune = Some(TuneConfig { trials: 4, seed: 3, schedule: TuneSchedule::Halving, eta: 2 });
     // Every epoch the search trains, as its progress reports them.
