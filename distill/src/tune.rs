@@ -407,7 +407,8 @@ pub fn tune_resumable(
     let (best, _, _) = stage.search(&best, &mut report, &mut rng, draw_distillation, score_distillation, log)?;
 
     // Stage 4: the small student's own training and dropout, on its row from labels, starting
-    // from the recipe's student training (stage 2 tuned that on the MLP row only). Its width
+    // from the recipe's training of it (its own where the recipe has one, as under the protocol,
+    // else the students'; stage 2 tuned that on the MLP row only). Its width
     // stays the recipe's (what makes it small), and its learning rate never exceeds the
     // recipe's: above it, class-wide students on dense raw features lose every ReLU on some
     // seeds (Amazon Photo at 0.005: 3 of 10), which a search on one seed cannot see. Last, so
@@ -415,8 +416,9 @@ pub fn tune_resumable(
     // rows (`--no-small`, GLNN's rows): nothing would read its choice.
     let best = if config.small_rows {
         let small = crate::compare::small_row_name(config.family);
-        let small_lrs: Vec<f64> = LR.into_iter().filter(|&lr| lr <= config.student_training.lr).collect();
-        let small_lrs = if small_lrs.is_empty() { vec![config.student_training.lr] } else { small_lrs };
+        let recipe_lr = config.small_training().lr;
+        let small_lrs: Vec<f64> = LR.into_iter().filter(|&lr| lr <= recipe_lr).collect();
+        let small_lrs = if small_lrs.is_empty() { vec![recipe_lr] } else { small_lrs };
         let draw_small = |c: &mut CompareConfig, rng: &mut ChaCha8Rng| {
             let t = c.small_training.as_mut().expect("set from the recipe below");
             t.lr = pick(rng, &small_lrs);

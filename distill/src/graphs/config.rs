@@ -192,6 +192,13 @@ pub fn family_recipe(family: Arch, classes: i64) -> (ModelSpec, TrainConfig, Mod
     }
 }
 
+/// Whether `dataset`'s features are non-negative and at least a tenth non-zero (Amazon's binary
+/// ones: about 270 of 767 per node): [`CompareConfig::for_family`] keeps such features raw and
+/// trains on them at [`RAW_FEATURES_LR`].
+pub fn dense_nonnegative_features(dataset: &NodeDataset) -> bool {
+    dataset.has_nonnegative_features() && dataset.feature_density() >= 0.1
+}
+
 /// Learning rate of every run on dense non-negative features kept raw ([`CompareConfig::for_family`]).
 pub const RAW_FEATURES_LR: f64 = 0.001;
 
@@ -255,9 +262,8 @@ impl CompareConfig {
     pub fn for_family(dataset: &NodeDataset, family: Arch) -> CompareConfig {
         let spec = |hidden, dropout| ModelSpec { hidden, layers: 2, dropout, options: ArchOptions::default() };
         let classes = dataset.num_classes as i64;
-        let nonnegative = dataset.has_nonnegative_features();
-        let normalize_features = nonnegative && dataset.feature_density() < 0.1;
-        let raw_counts = nonnegative && !normalize_features;
+        let raw_counts = dense_nonnegative_features(dataset);
+        let normalize_features = dataset.has_nonnegative_features() && !raw_counts;
         let lr_cap = |t: TrainConfig| if raw_counts { TrainConfig { lr: t.lr.min(RAW_FEATURES_LR), ..t } } else { t };
         let (teacher, teacher_training, mut small) = family_recipe(family, classes);
         if raw_counts && family != Arch::Gat {
