@@ -21,9 +21,10 @@
 //!   teacher's log-softmax as is).
 //!
 //! GLNN has no small GNN student; gdistill's (`sage-small`, `+kd`) keeps the teacher's sampler,
-//! trains without dropout and from labels for [`SMALL_STUDENT_EPOCHS`] at the MLP's rate (capped
-//! at [`RAW_FEATURES_LR`] on dense raw features), and distils with the MLP's recipe at no higher
-//! a rate than that.
+//! trains from labels for [`SMALL_STUDENT_EPOCHS`] at the MLP's rate, and distils with the MLP's
+//! recipe at no higher a rate than that. On dense raw features (Amazon's) that rate is capped at
+//! [`RAW_FEATURES_LR`] and its dropout at [`RAW_FEATURES_SMALL_DROPOUT`]; on sparse ones (Cora's,
+//! Citeseer's) it has no dropout.
 //!
 //! The distilled MLP trains as GLNN's does, on shuffled mini-batches of 512 nodes over every
 //! node ([`crate::training::minibatch`]; GLNN drops the last, short batch of each epoch, gdistill keeps it).
@@ -48,7 +49,7 @@ use gdistill_datasets::{NodeDataset, SplitSpec};
 use gdistill_models::{Arch, ArchOptions, SageAggregator};
 use serde::{Deserialize, Serialize};
 
-use super::config::{dense_nonnegative_features, RAW_FEATURES_LR};
+use super::config::{dense_nonnegative_features, RAW_FEATURES_LR, RAW_FEATURES_SMALL_DROPOUT};
 use super::{CompareConfig, KdLoss, ModelSpec};
 use crate::training::sampled::SamplerConfig;
 use crate::{Selection, TrainConfig};
@@ -86,12 +87,11 @@ pub const GLNN_SPLIT: SplitSpec = SplitSpec::PerClass { train: 20, val: 30 };
 /// GLNN's batch size for every model (`--batch_size 512`).
 pub const GLNN_BATCH: usize = 512;
 
-/// Epochs (patience a fifth of them) of the small GNN student from labels under the protocol,
-/// with no dropout in it and, on dense raw features, at [`RAW_FEATURES_LR`]. With GLNN's MLP
-/// recipe instead (10 seeds, binary of commit 6be6015) it collapsed on Amazon Photo
-/// (`sage-small` 35.1 ± 21.3, `sage-small+kd` 59.4 ± 31.1, inductive: the dead ReLUs of lr 0.005
-/// on dense raw features) and swung on Citeseer (60.3 ± 4.9 and 69.2 ± 5.8: 6 units, half of
-/// them dropped, fitting 120 labels in 200 single-batch epochs); docs/gnn-to-mlp.md.
+/// Epochs (patience a fifth of them) of the small GNN student from labels under the protocol.
+/// With GLNN's MLP recipe instead (10 seeds, binary of commit 6be6015) it collapsed on Amazon
+/// Photo (`sage-small` 35.1 ± 21.3, `sage-small+kd` 59.4 ± 31.1, inductive: the dead ReLUs of
+/// lr 0.005 on dense raw features) and swung on Citeseer (60.3 ± 4.9 and 69.2 ± 5.8: 6 units,
+/// half of them dropped, fitting 120 labels in 200 single-batch epochs); docs/gnn-to-mlp.md.
 pub const SMALL_STUDENT_EPOCHS: usize = 1000;
 
 /// The MLP recipe of `train.conf.yaml` for the dataset GLNN calls by this name: (dropout, lr,
@@ -158,8 +158,9 @@ impl Protocol {
         // The small GNN student is gdistill's row, not GLNN's, so the protocol does not fix its
         // recipe. GLNN's MLP recipe (dropout, 200 epochs, patience 50, Photo's lr 0.005) wrecked it:
         // see SMALL_STUDENT_EPOCHS.
-        config.gcn_small.dropout = 0.0;
-        let small_lr = if dense_nonnegative_features(dataset) { lr.min(RAW_FEATURES_LR) } else { lr };
+        let dense = dense_nonnegative_features(dataset);
+        config.gcn_small.dropout = if dense { config.gcn_small.dropout.min(RAW_FEATURES_SMALL_DROPOUT) } else { 0.0 };
+        let small_lr = if dense { lr.min(RAW_FEATURES_LR) } else { lr };
         config.small_training = Some(TrainConfig {
             epochs: SMALL_STUDENT_EPOCHS,
             patience: Some(SMALL_STUDENT_EPOCHS / 5),
