@@ -88,7 +88,7 @@ pub const GLNN_SPLIT: SplitSpec = SplitSpec::PerClass { train: 20, val: 30 };
 pub const GLNN_BATCH: usize = 512;
 
 /// Epochs (patience a fifth of them) of the small GNN student from labels under the protocol.
-/// With GLNN's MLP recipe instead (10 seeds, binary of commit 6be6015) it collapsed on Amazon
+/// With GLNN's MLP training instead (10 seeds, binary of commit 6be6015) it collapsed on Amazon
 /// Photo (`sage-small` 35.1 ± 21.3, `sage-small+kd` 59.4 ± 31.1, inductive: the dead ReLUs of
 /// lr 0.005 on dense raw features) and swung on Citeseer (60.3 ± 4.9 and 69.2 ± 5.8: 6 units,
 /// half of them dropped, fitting 120 labels in 200 single-batch epochs); docs/gnn-to-mlp.md.
@@ -156,7 +156,7 @@ impl Protocol {
         config.mlp = spec(dropout);
         config.student_training = glnn_training(lr, weight_decay);
         // The small GNN student is gdistill's row, not GLNN's, so the protocol does not fix its
-        // recipe. GLNN's MLP recipe (dropout, 200 epochs, patience 50, Photo's lr 0.005) wrecked it:
+        // recipe. GLNN's MLP training (200 epochs, patience 50, Photo's lr 0.005) wrecked it:
         // see SMALL_STUDENT_EPOCHS.
         let dense = dense_nonnegative_features(dataset);
         config.gcn_small.dropout = if dense { config.gcn_small.dropout.min(RAW_FEATURES_SMALL_DROPOUT) } else { 0.0 };
