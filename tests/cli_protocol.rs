@@ -14,6 +14,9 @@ use cli::{assert_fails_with, gdistill, stderr};
 /// The LINQS text of Cora, which the shared data holds and the repository does not.
 const LINQS_CORA: &[&str] = &["cora.content", "cora.cites"];
 
+/// One seed of one epoch, without the LSP and pruned rows, on one thread.
+const ONE_SHORT_SEED: [&str; 8] = ["--seeds", "1", "--epochs", "1", "--no-lsp", "--no-prune", "--threads", "1"];
+
 fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -136,22 +139,11 @@ fn protocol_caps_the_small_students_rate_on_dense_raw_features() {
     let saved = dir.path().join("saved.toml");
     let spec = format!("npz:{}", amazon.join("amazon_electronics_photo.npz").display());
     let args = [
-        "compare",
-        "-d",
-        &spec,
-        "--protocol",
-        "glnn",
-        "--seeds",
-        "1",
-        "--epochs",
-        "1",
-        "--no-lsp",
-        "--no-prune",
-        "--threads",
-        "1",
-        "--save-config",
-        saved.to_str().unwrap(),
-    ];
+        &["compare", "-d", &spec, "--protocol", "glnn"][..],
+        &ONE_SHORT_SEED,
+        &["--save-config", saved.to_str().unwrap()],
+    ]
+    .concat();
     let o = gdistill(&args, dir.path());
     assert!(o.status.success(), "{}", stderr(&o));
     let c: toml::Value = toml::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
@@ -168,23 +160,8 @@ fn a_toml_key_beats_the_protocol_of_the_same_file() {
     let (json, toml) = (dir.path().join("r.json"), dir.path().join("c.toml"));
     std::fs::write(&toml, "protocol = \"glnn\"\nlcc = false\n[mlp]\nhidden = 32\n").unwrap();
     let spec = format!("linqs:{}", cora_dir.join("cora").display());
-    let args = [
-        "compare",
-        "-d",
-        &spec,
-        "--config",
-        toml.to_str().unwrap(),
-        "--seeds",
-        "1",
-        "--epochs",
-        "1",
-        "--no-lsp",
-        "--no-prune",
-        "--threads",
-        "1",
-        "--json",
-        json.to_str().unwrap(),
-    ];
+    let given = ["compare", "-d", &spec, "--config", toml.to_str().unwrap()];
+    let args = [&given[..], &ONE_SHORT_SEED, &["--json", json.to_str().unwrap()]].concat();
     let o = gdistill(&args, dir.path());
     assert!(o.status.success(), "{}", stderr(&o));
     let report = read_json(&json);
