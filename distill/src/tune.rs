@@ -9,7 +9,8 @@
 //! (learning rate at most the recipe's, weight decay) and dropout on its row from labels (its
 //! width stays the recipe's; without small-student rows this stage is skipped). Every trial
 //! trains at the comparison's first seed on its first split; the test split is emptied first, so
-//! no trial can read a test label.
+//! no trial can read a test label. The MLP's two stages read the MLP's own features where the
+//! config gives them (`mlp_features`, NOSMOG's position features), as its rows do.
 //!
 //! Each stage runs its trials under a [`TuneSchedule`]: `full` trains every trial for its whole
 //! length; `halving` (the default) is successive halving (Jamieson & Talwalkar 2016; Li et al.'s
@@ -340,6 +341,14 @@ pub fn tune_resumable(
         stage.search(&best, &mut report, &mut rng, draw_teacher, score_teacher, log)?;
     let k = ensure(&mut prepared, best.normalize_features)?;
     let data = prepared[k].as_ref().expect("ensured");
+    // With `mlp_features`, the MLP's stages train on the MLP's own features, as its rows do:
+    // the same nodes, split and held-out nodes, so the teacher's logits line up with them.
+    let mlp_features = |spec| CompareConfig { features: spec, mlp_features: None, ..config.clone() };
+    let mlp_prepared = config
+        .mlp_features
+        .map(|spec| validation_only_data(dataset, &mlp_features(spec), best.normalize_features, device))
+        .transpose()?;
+    let mlp_data = mlp_prepared.as_ref().unwrap_or(data);
     // The chosen teacher's logits, which distillation trials read: when its run was replayed,
     // trained again by the first distillation trial that is not replayed.
     let mut teacher_logits = teacher_run.map(|trained| logits_of(trained, data));
@@ -360,7 +369,7 @@ pub fn tune_resumable(
         ]
     };
     let score_student = |c: &CompareConfig, resumed: Option<ResumableRun>, budgets: &[usize]| {
-        step("tune student", "mlp", c, &Objective::labels(), data, resumed, budgets, progress)
+        step("tune student", "mlp", c, &Objective::labels(), mlp_data, resumed, budgets, progress)
     };
     let stage = Stage { name: "student", row: "mlp", trials: tune.trials, schedule: tune.schedule, plan: &plan };
     let (best, _, _) = stage.search(&best, &mut report, &mut rng, draw_student, score_student, log)?;
@@ -400,7 +409,7 @@ pub fn tune_resumable(
         }
         let logits = teacher_logits.as_ref().expect("set above").shallow_clone();
         let objective = c.kd_objective(logits);
-        step("tune distillation", "mlp+kd", c, &objective, data, resumed, budgets, progress)
+        step("tune distillation", "mlp+kd", c, &objective, mlp_data, resumed, budgets, progress)
     };
     let stage =
         Stage { name: "distillation", row: "mlp+kd", trials: tune.trials, schedule: tune.schedule, plan: &plan };

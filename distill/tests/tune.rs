@@ -301,3 +301,33 @@ fn compare_with_halving_records_its_rungs_and_chooses_on_validation_at_full_leng
     let settings = |r: &TuneReport| r.trials.iter().map(|t| t.settings.clone()).collect::<Vec<_>>();
     assert_eq!(settings(&full), settings(report));
 }
+
+#[test]
+fn the_mlps_stages_search_on_the_mlps_own_features() {
+    let _rng = torch_rng::torch_rng();
+    // Features that tell the classes apart well, for a teacher and an MLP that read them.
+    let dataset =
+        load("csbm:nodes=240,classes=3,degree=5,features=10,signal=3,seed=4", std::path::Path::new(".")).unwrap();
+    let mut config = small_config(&dataset);
+    config.small_rows = false;
+    for t in [&mut config.teacher_training, &mut config.student_training] {
+        t.epochs = 60;
+    }
+    // One-hot node ids for the MLP: from labels it can learn the training nodes and nothing
+    // that carries to a validation node.
+    let own = CompareConfig { mlp_features: Some("identity".parse().unwrap()), ..config.clone() };
+    let (_, given) = tune(&dataset, &config, Device::Cpu, &mut |_| {}).unwrap();
+    let (chosen, identity) = tune(&dataset, &own, Device::Cpu, &mut |_| {}).unwrap();
+    let scores = |r: &TuneReport, stage: &str| {
+        r.trials.iter().filter(|t| t.stage == stage).map(|t| t.val_acc).collect::<Vec<_>>()
+    };
+    assert_eq!(scores(&given, "teacher"), scores(&identity, "teacher"), "the teacher reads `features` either way");
+    let best = |r: &TuneReport| scores(r, "student").into_iter().fold(0.0, f64::max);
+    assert!(best(&given) > 0.8, "from the given features: {:?}", scores(&given, "student"));
+    assert!(best(&identity) < 0.6, "from node ids: {:?}", scores(&identity, "student"));
+    assert_eq!(chosen.mlp_features, own.mlp_features, "the chosen config keeps the MLP's features");
+    // compare searches, then runs its MLP rows on the same features.
+    let compared = compare(&dataset, &own, Device::Cpu, &mut |_| {}).unwrap();
+    let mlp = compared.rows.iter().find(|r| r.name == "mlp").unwrap();
+    assert_eq!(mlp.params as i64, chosen.mlp.config(gdistill_models::Arch::Mlp, 240, 3).num_params());
+}

@@ -417,9 +417,6 @@ impl CompareConfig {
         if self.mlp_features.is_some() && !self.transfer_set.is_train() {
             return Err("mlp_features: munge pseudo nodes are drawn from one feature space and labelled by the teacher reading it; with features of the MLP's own, use the train transfer set".into());
         }
-        if self.mlp_features.is_some() && self.tune.is_some() {
-            return Err("mlp_features: the search (--tune) trains every row on `features`; tune without mlp_features, then set it".into());
-        }
         if let Some(cs) = &self.correct_and_smooth {
             cs.validate()?;
             if self.kd_loss != KdLoss::SoftTargets {
