@@ -130,7 +130,8 @@ fn protocol_glnn_sets_glnn_recipe_and_flags_override_it() {
 }
 
 /// On Amazon Photo's dense raw features the small student trains from labels at 0.001, not at
-/// GLNN's MLP rate of 0.005, which killed its ReLUs (10 seeds: `sage-small` 35.1 ± 21.3), and
+/// GLNN's MLP rate of 0.005, which killed its ReLUs (10 seeds: `sage-small` 35.1 ± 21.3), for
+/// three times the epochs (patience a fifth of 3 000: at 1 000 a seed was still learning), and
 /// keeps the dropout of 0.2 that such features take (sparse ones take none).
 #[test]
 fn protocol_caps_the_small_students_rate_on_dense_raw_features() {
@@ -149,7 +150,7 @@ fn protocol_caps_the_small_students_rate_on_dense_raw_features() {
     let c: toml::Value = toml::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
     assert_eq!(c["student_training"]["lr"].as_float(), Some(0.005), "the MLP keeps GLNN's rate");
     assert_eq!(c["small_training"]["lr"].as_float(), Some(0.001));
-    assert_eq!(c["small_training"]["patience"].as_integer(), Some(200));
+    assert_eq!(c["small_training"]["patience"].as_integer(), Some(600));
     assert_eq!(c["gcn_small"]["dropout"].as_float(), Some(0.2), "RAW_FEATURES_SMALL_DROPOUT");
 }
 
