@@ -27,7 +27,7 @@
 //! a kept trial's earlier rungs before going on, reseeded at each rung as the uninterrupted run
 //! was, and so ends bit for bit where that run did.
 
-use gdistill_datasets::NodeDataset;
+use gdistill_datasets::{FeatureSpec, NodeDataset};
 use gdistill_models::Arch;
 use rand::seq::IndexedRandom;
 use rand::SeedableRng;
@@ -264,7 +264,7 @@ pub fn tune_resumable(
     let ensure = |prepared: &mut [Option<GraphData>; 2], normalize: bool| -> Result<usize, TrainError> {
         let k = normalize as usize;
         if prepared[k].is_none() {
-            prepared[k] = Some(validation_only_data(dataset, config, normalize, device)?);
+            prepared[k] = Some(validation_only_data(dataset, config, config.features, normalize, device)?);
         }
         Ok(k)
     };
@@ -343,10 +343,9 @@ pub fn tune_resumable(
     let data = prepared[k].as_ref().expect("ensured");
     // With `mlp_features`, the MLP's stages train on the MLP's own features, as its rows do:
     // the same nodes, split and held-out nodes, so the teacher's logits line up with them.
-    let mlp_features = |spec| CompareConfig { features: spec, mlp_features: None, ..config.clone() };
     let mlp_prepared = config
         .mlp_features
-        .map(|spec| validation_only_data(dataset, &mlp_features(spec), best.normalize_features, device))
+        .map(|spec| validation_only_data(dataset, config, spec, best.normalize_features, device))
         .transpose()?;
     let mlp_data = mlp_prepared.as_ref().unwrap_or(data);
     // The chosen teacher's logits, which distillation trials read: when its run was replayed,
@@ -583,20 +582,21 @@ fn trial_key(stage: &str, trial: usize, rung: Option<usize>) -> String {
     }
 }
 
-/// The comparison's data at its first seed's split with the test nodes removed: what a trial
-/// sees holds no test label.
+/// The comparison's data with features `spec` (the config's, or the MLP's own) at its first
+/// seed's split with the test nodes removed: what a trial sees holds no test label.
 fn validation_only_data(
     dataset: &NodeDataset,
     config: &CompareConfig,
+    spec: FeatureSpec,
     normalize: bool,
     device: Device,
 ) -> Result<GraphData, TrainError> {
-    let prepared =
-        crate::compare::prepare_dataset(dataset, &CompareConfig { normalize_features: normalize, ..config.clone() })?;
+    let normalized = CompareConfig { normalize_features: normalize, ..config.clone() };
+    let prepared = crate::compare::prepare_dataset_with(dataset, &normalized, spec)?;
     let split = gdistill_datasets::apply_split(&prepared, &config.split, config.first_seed)
         .map_err(|e| TrainError::Config(e.to_string()))?;
     // Inductively, the held-out nodes and their edges stay unseen by the search too.
-    let deepwalk = crate::compare::inductive_deepwalk(config);
+    let deepwalk = crate::compare::inductive_deepwalk_of(spec, config.setting);
     let mut split = config.setting.observed_with(&split, config.first_seed, deepwalk.as_ref())?;
     split.test.clear();
     Ok(GraphData::new(&split, device, crate::FeatureLayout::Auto)?)

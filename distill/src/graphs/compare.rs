@@ -473,6 +473,6 @@ pub fn inductive_deepwalk(config: &CompareConfig) -> Option<DeepWalkSpec> {
 }
 
 /// The DeepWalk columns of `spec` left for each seed to learn in `setting`.
-fn inductive_deepwalk_of(spec: FeatureSpec, setting: Setting) -> Option<DeepWalkSpec> {
+pub fn inductive_deepwalk_of(spec: FeatureSpec, setting: Setting) -> Option<DeepWalkSpec> {
     spec.deepwalk().filter(|_| setting != Setting::Transductive)
 }
