@@ -2,7 +2,9 @@
 //! train at the recipe's learning rate; dense non-negative features stay raw and train slowly.
 
 use gdistill_datasets::{load, NodeDataset};
-use gdistill_distill::compare::{CompareConfig, RAW_FEATURES_LR, RAW_FEATURES_SMALL_DROPOUT};
+use gdistill_distill::compare::{
+    CompareConfig, RAW_FEATURES_DISTILL_EPOCHS, RAW_FEATURES_LR, RAW_FEATURES_SMALL_DROPOUT,
+};
 use gdistill_distill::{Selection, TrainConfig};
 use gdistill_models::Arch;
 
@@ -44,6 +46,20 @@ fn on_dense_raw_features_the_class_wide_student_keeps_most_of_its_units() {
     }
     // GAT's one-head student was not measured there: its recipe stands.
     assert_eq!(CompareConfig::for_family(&dense, Arch::Gat).gcn_small.dropout, 0.6);
+}
+
+#[test]
+fn on_dense_raw_features_distillation_runs_three_times_longer() {
+    // At the low rate 400 epochs left distilled students still learning on some seeds.
+    let dense = dense_binary();
+    let signed = load("csbm:nodes=200,classes=3,degree=4,features=16,seed=2", std::path::Path::new(".")).unwrap();
+    for family in [Arch::Gcn, Arch::Sage, Arch::Gat, Arch::Appnp] {
+        let raw = CompareConfig::for_family(&dense, family).distill_training;
+        assert_eq!((raw.epochs, raw.patience), (1200, Some(300)), "{family}");
+        assert_eq!(raw.epochs, RAW_FEATURES_DISTILL_EPOCHS);
+        let other = CompareConfig::for_family(&signed, family).distill_training;
+        assert_eq!((other.epochs, other.patience), (400, Some(100)), "{family}");
+    }
 }
 
 #[test]
