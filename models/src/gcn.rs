@@ -19,7 +19,9 @@
 use tch::{nn, Tensor};
 
 use crate::model::{forward_stack, forward_stack_blocks, StackLayer};
-use crate::{ModelConfig, ModelError, ModelOutput, NodeFeatures, NodeModel, Project, SparseMatrix};
+use crate::{
+    aggregate_then_project, ModelConfig, ModelError, ModelOutput, NodeFeatures, NodeModel, Project, SparseMatrix,
+};
 
 /// One graph convolution: `A_hat @ (X @ W) + b`, `W: [in, out]`.
 #[derive(Debug)]
@@ -42,9 +44,9 @@ impl GcnConv {
         }
     }
 
-    /// `A_hat @ (X @ W) + b`; projecting first keeps the sparse product narrow.
+    /// `A_hat @ (X @ W) + b`, the products in the cheaper order ([`aggregate_then_project`]).
     pub fn forward(&self, x: &impl Project, a_hat: &SparseMatrix) -> Tensor {
-        a_hat.matmul(&x.project(&self.weight)) + &self.bias
+        aggregate_then_project(a_hat, x, &self.weight) + &self.bias
     }
 }
 

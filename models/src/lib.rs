@@ -48,7 +48,7 @@ pub use device::{asks_for_cuda, cuda_available, cuda_memory_in_use_mib, libtorch
 pub use dropout::dropout;
 pub use edge_softmax::{segment_log_softmax, segment_softmax};
 pub use error::ModelError;
-pub use features::{NodeFeatures, Project};
+pub use features::{aggregate_then_project, NodeFeatures, Project};
 pub use gat::{Gat, GatConv};
 pub use gcn::{Gcn, GcnConv};
 pub use mlp::{Dense, Mlp};

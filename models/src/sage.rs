@@ -28,9 +28,13 @@
 
 use tch::{nn, Tensor};
 
+use crate::features::aggregating_first_is_cheaper;
 use crate::gcn::glorot;
 use crate::model::{forward_stack, forward_stack_blocks, StackLayer};
-use crate::{ModelConfig, ModelError, ModelOutput, NodeFeatures, NodeModel, Project, SageAggregator, SparseMatrix};
+use crate::{
+    aggregate_then_project, ModelConfig, ModelError, ModelOutput, NodeFeatures, NodeModel, Project, SageAggregator,
+    SparseMatrix,
+};
 
 /// One SAGE layer: `W_root, W_neigh: [in, out]`; no root weight with the GCN aggregator.
 #[derive(Debug)]
@@ -54,18 +58,25 @@ impl SageConv {
         }
     }
 
-    /// The layer's output on a graph or block with `graph.rows()` destinations. Projecting
-    /// first keeps the sparse product narrow (the mean is linear).
+    /// The layer's output on a graph or block with `graph.rows()` destinations. The mean is
+    /// linear, so the products run in the cheaper order ([`aggregate_then_project`]).
     pub fn forward(&self, x: &impl Project, graph: &SparseMatrix) -> Tensor {
         let z = match &self.weight_root {
             Some(weight_root) => {
                 let out = self.bias.size()[0];
-                // One product with both weights: for sparse input the feature matrix is read once.
-                let both = x.project(&Tensor::cat(&[&self.weight_neigh, weight_root], 1));
-                let neighbours = graph.neighbour_mean().matmul(&both.narrow(1, 0, out));
-                neighbours + both.narrow(1, out, out).narrow(0, 0, graph.rows())
+                let mean = graph.neighbour_mean();
+                match x.constant_dense().filter(|x| aggregating_first_is_cheaper(mean, x.size()[1], 2 * out)) {
+                    Some(x) => {
+                        mean.matmul(x).matmul(&self.weight_neigh) + x.narrow(0, 0, graph.rows()).matmul(weight_root)
+                    }
+                    None => {
+                        // One product with both weights: for sparse input the features are read once.
+                        let both = x.project(&Tensor::cat(&[&self.weight_neigh, weight_root], 1));
+                        mean.matmul(&both.narrow(1, 0, out)) + both.narrow(1, out, out).narrow(0, 0, graph.rows())
+                    }
+                }
             }
-            None => graph.self_and_neighbour_mean().matmul(&x.project(&self.weight_neigh)),
+            None => aggregate_then_project(graph.self_and_neighbour_mean(), x, &self.weight_neigh),
         } + &self.bias;
         if self.normalize {
             let norm = z.norm_scalaropt_dim(2, [-1], true).clamp_min(1e-12);
