@@ -53,8 +53,9 @@ impl Project for NodeFeatures {
 /// `agg @ (x @ weight)`, in whichever order costs fewer multiply-adds over the forward and the
 /// weight's gradient. A layer usually projects first, which keeps the sparse product narrow.
 /// But on a sampled block the sources outnumber the destinations (a first block of Amazon
-/// Computers at fan-out 5,5: about 4 500 sources for 1 200 destinations), and projecting every
-/// source row, forward and again for the weight's gradient, is most of a step. When `x` is
+/// Computers, batches of 200 at fan-out 5,5: about 3 800 sources for 1 000 destinations), and
+/// projecting every source row, forward and again for the weight's gradient, is most of a
+/// step. When `x` is
 /// constant ([`Project::constant_dense`]), `(agg @ x) @ weight` projects the destination rows
 /// alone and needs no gradient through the sparse product. The two orders are the same
 /// product up to rounding.
