@@ -218,8 +218,12 @@ pub const RAW_FEATURES_SMALL_DROPOUT: f64 = 0.2;
 /// (docs/gnn-to-mlp.md, "The small SAGE student").
 pub const RAW_FEATURES_SMALL_SAGE_EPOCHS: usize = 1000;
 
+/// Epochs of distillation (patience a quarter) on every dataset but those of
+/// [`RAW_FEATURES_DISTILL_EPOCHS`].
+pub const DISTILL_EPOCHS: usize = 400;
+
 /// Epochs of distillation (patience a quarter) on dense non-negative features kept raw, against
-/// 400 elsewhere. At [`RAW_FEATURES_LR`] 400 full-batch epochs left students still learning on
+/// [`DISTILL_EPOCHS`] elsewhere. At [`RAW_FEATURES_LR`] 400 full-batch epochs left students still learning on
 /// some seeds. SAGE teacher, per-class 20/30, 10 seeds, 400 -> 1 200 epochs: Amazon Computers'
 /// `sage-small+kd` 0.732 +- 0.065 (a collapse; validation 0.639) -> 0.791 +- 0.026, Photo's
 /// 0.866 +- 0.047 -> 0.894 +- 0.008, `mlp+kd` 0.781 -> 0.790 and 0.892 -> 0.905; the GCN
@@ -278,7 +282,7 @@ impl CompareConfig {
             small.dropout = small.dropout.min(RAW_FEATURES_SMALL_DROPOUT);
         }
         let student_training = lr_cap(TrainConfig { decay_all_layers: true, ..TrainConfig::default() });
-        let distill_epochs = if raw_counts { RAW_FEATURES_DISTILL_EPOCHS } else { 400 };
+        let distill_epochs = if raw_counts { RAW_FEATURES_DISTILL_EPOCHS } else { DISTILL_EPOCHS };
         let small_training = (raw_counts && family == Arch::Sage).then(|| TrainConfig {
             epochs: RAW_FEATURES_SMALL_SAGE_EPOCHS,
             patience: Some(200),

@@ -18,8 +18,8 @@ pub use compare::{
     public_split_lost, CompareReport, CompareRow, DatasetInfo, GraphColumns, InductiveScores,
 };
 pub use config::{
-    family_recipe, small_row_name, CompareConfig, KdLoss, LspConfig, ModelSpec, RAW_FEATURES_DISTILL_EPOCHS,
-    RAW_FEATURES_LR, RAW_FEATURES_SMALL_DROPOUT, RAW_FEATURES_SMALL_SAGE_EPOCHS,
+    family_recipe, small_row_name, CompareConfig, KdLoss, LspConfig, ModelSpec, DISTILL_EPOCHS,
+    RAW_FEATURES_DISTILL_EPOCHS, RAW_FEATURES_LR, RAW_FEATURES_SMALL_DROPOUT, RAW_FEATURES_SMALL_SAGE_EPOCHS,
 };
 pub use members::MemberRecipe;
 pub use protocol::{check_protocol_classes, Protocol, GLNN_BATCH, GLNN_SPLIT};
