@@ -55,10 +55,9 @@ impl Project for NodeFeatures {
 /// But on a sampled block the sources outnumber the destinations (a first block of Amazon
 /// Computers, batches of 200 at fan-out 5,5: about 3 800 sources for 1 000 destinations), and
 /// projecting every source row, forward and again for the weight's gradient, is most of a
-/// step. When `x` is
-/// constant ([`Project::constant_dense`]), `(agg @ x) @ weight` projects the destination rows
-/// alone and needs no gradient through the sparse product. The two orders are the same
-/// product up to rounding.
+/// step. When `x` is constant ([`Project::constant_dense`]), `(agg @ x) @ weight` projects the
+/// destination rows alone and needs no gradient through the sparse product. The two orders are
+/// the same product up to rounding.
 ///
 /// Multiply-adds with `F` input and `H` output columns, `nnz` stored entries:
 /// projecting first `2 src F H + 2 nnz H` (forward, weight gradient, product's backward),

@@ -223,11 +223,12 @@ pub const RAW_FEATURES_SMALL_SAGE_EPOCHS: usize = 1000;
 pub const DISTILL_EPOCHS: usize = 400;
 
 /// Epochs of distillation (patience a quarter) on dense non-negative features kept raw, against
-/// [`DISTILL_EPOCHS`] elsewhere. At [`RAW_FEATURES_LR`] 400 full-batch epochs left students still learning on
-/// some seeds. SAGE teacher, per-class 20/30, 10 seeds, 400 -> 1 200 epochs: Amazon Computers'
-/// `sage-small+kd` 0.732 +- 0.065 (a collapse; validation 0.639) -> 0.791 +- 0.026, Photo's
-/// 0.866 +- 0.047 -> 0.894 +- 0.008, `mlp+kd` 0.781 -> 0.790 and 0.892 -> 0.905; the GCN
-/// recipe's `mlp+kd` on Photo 0.908 -> 0.915 (docs/gnn-to-mlp.md, docs/teacher-families.md).
+/// [`DISTILL_EPOCHS`] elsewhere. At [`RAW_FEATURES_LR`] 400 full-batch epochs left students
+/// still learning on some seeds. SAGE teacher, per-class 20/30, 10 seeds, 400 -> 1 200 epochs:
+/// Amazon Computers' `sage-small+kd` 0.732 +- 0.065 (a collapse; validation 0.639) -> 0.791 +-
+/// 0.026, Photo's 0.866 +- 0.047 -> 0.894 +- 0.008, `mlp+kd` 0.781 -> 0.790 and 0.892 -> 0.905;
+/// the GCN recipe's `mlp+kd` on Photo 0.908 -> 0.915 (docs/gnn-to-mlp.md,
+/// docs/teacher-families.md).
 pub const RAW_FEATURES_DISTILL_EPOCHS: usize = 1200;
 
 fn yes() -> bool {
