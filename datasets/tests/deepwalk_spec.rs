@@ -1,7 +1,7 @@
 //! The `deepwalk:K` feature specs: text round trip, one clear message per bad input, columns
 //! appended where the embedder says, and held-out nodes given their observed neighbours' mean.
 
-use gdistill_datasets::deepwalk::{extend_to_held_out, DeepWalkSpec};
+use gdistill_datasets::deepwalk::{extend_to_held_out, ColumnScale, DeepWalkSpec};
 use gdistill_datasets::{apply_features, apply_features_with, generate_csbm, CsbmParams, FeatureSpec, NodeDataset};
 use gdistill_graph::{EdgeOptions, Graph};
 
@@ -12,7 +12,8 @@ fn csbm(features: usize) -> NodeDataset {
 
 #[test]
 fn deepwalk_specs_print_as_they_parse() {
-    let custom = DeepWalkSpec { dim: 8, walk_length: 20, walks_per_node: 2, window: 3, epochs: 4 };
+    let custom = DeepWalkSpec { dim: 8, walk_length: 20, walks_per_node: 2, window: 3, epochs: 4, scale: None };
+    let scaled = DeepWalkSpec { scale: Some(ColumnScale::new(0.05).unwrap()), ..DeepWalkSpec::new(64) };
     let cases = [
         ("deepwalk:64", FeatureSpec::DeepWalk(DeepWalkSpec::new(64))),
         ("given+deepwalk:16", FeatureSpec::GivenPlusDeepWalk(DeepWalkSpec::new(16))),
@@ -21,6 +22,7 @@ fn deepwalk_specs_print_as_they_parse() {
             "given+deepwalk:32:window=2",
             FeatureSpec::GivenPlusDeepWalk(DeepWalkSpec { window: 2, ..DeepWalkSpec::new(32) }),
         ),
+        ("given+deepwalk:64:scale=0.05", FeatureSpec::GivenPlusDeepWalk(scaled)),
     ];
     for (text, spec) in cases {
         assert_eq!(text.parse::<FeatureSpec>().unwrap(), spec, "{text}");
@@ -51,6 +53,11 @@ fn bad_deepwalk_specs_get_one_clear_message() {
         ("deepwalk:16:window=-1", "not a whole number"),
         ("deepwalk:16:window", "not key=value"),
         ("deepwalk:16:p=1", "unknown deepwalk option 'p'"),
+        ("deepwalk:16:scale=0", "must be positive and finite"),
+        ("deepwalk:16:scale=-0.1", "must be positive and finite"),
+        ("deepwalk:16:scale=nan", "must be positive and finite"),
+        ("deepwalk:16:scale=inf", "must be positive and finite"),
+        ("deepwalk:16:scale=big", "scale 'big' is not a number"),
     ] {
         let message = text.parse::<FeatureSpec>().unwrap_err().to_string();
         assert!(message.contains(expect), "'{text}': '{message}' lacks '{expect}'");

@@ -3,7 +3,7 @@
 //! that DeepWalk separates for an MLP where the random-walk encoding cannot, and the inductive
 //! setting, where no held-out node or edge may reach a walk.
 
-use gdistill_datasets::deepwalk::DeepWalkSpec;
+use gdistill_datasets::deepwalk::{ColumnScale, DeepWalkSpec};
 use gdistill_datasets::inductive::inductive_split;
 use gdistill_datasets::{FeatureSpec, NodeDataset};
 use gdistill_distill::setting::{SeedGraphs, Setting};
@@ -123,6 +123,31 @@ fn nodes_that_share_walks_end_up_closer_than_nodes_that_never_do() {
     assert!(mean(&within) > mean(&across) + 0.5, "within {} across {}", mean(&within), mean(&across));
     // Reproducible for a seed.
     assert_eq!(deepwalk_embedding(&graph, &spec, 3).unwrap(), e);
+}
+
+/// `scale=S` changes nothing but each column's offset and size: every column of the scaled
+/// embedding has mean 0 and standard deviation S, and is the unscaled column mapped by one
+/// affine function (checked on every node against the first two).
+#[test]
+fn a_scaled_embedding_is_the_same_embedding_centred_and_resized() {
+    let _rng = torch_rng::torch_rng();
+    let edges: Vec<(usize, usize)> =
+        (0..30).map(|i| (i, (i + 1) % 30)).chain((0..30).map(|i| (i, (i + 7) % 30))).collect();
+    let graph = Graph::from_edges(30, &edges, EdgeOptions::undirected()).unwrap();
+    let plain = DeepWalkSpec::new(4);
+    let scaled = DeepWalkSpec { scale: Some(ColumnScale::new(0.05).unwrap()), ..plain };
+    let (a, b) = (deepwalk_embedding(&graph, &plain, 1).unwrap(), deepwalk_embedding(&graph, &scaled, 1).unwrap());
+    for j in 0..4 {
+        let col = |e: &[f32]| (0..30).map(|i| f64::from(e[i * 4 + j])).collect::<Vec<_>>();
+        let (x, y) = (col(&a), col(&b));
+        let mean = y.iter().sum::<f64>() / 30.0;
+        let std = (y.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 30.0).sqrt();
+        assert!(mean.abs() < 1e-6 && (std - 0.05).abs() < 1e-5, "column {j}: mean {mean}, std {std}");
+        let slope = (y[1] - y[0]) / (x[1] - x[0]);
+        for i in 2..30 {
+            assert!((y[0] + slope * (x[i] - x[0]) - y[i]).abs() < 1e-5, "column {j}, node {i}");
+        }
+    }
 }
 
 /// Two blocks of 200 nodes, edges with probability 0.05 within and 0.005 across, no features;

@@ -22,7 +22,7 @@
 
 pub mod skipgram;
 
-use gdistill_datasets::deepwalk::{extend_to_held_out, DeepWalkSpec};
+use gdistill_datasets::deepwalk::{extend_to_held_out, scale_columns, DeepWalkSpec};
 use gdistill_datasets::inductive::InductiveDataset;
 use gdistill_datasets::structural_features::append_dense_columns;
 use gdistill_datasets::{apply_features_with, DatasetError, FeatureSpec, NodeDataset};
@@ -47,7 +47,11 @@ pub fn deepwalk_embedding(graph: &Graph, spec: &DeepWalkSpec, seed: u64) -> Resu
         .map_err(TrainError::TooLarge)?;
     let walks = RandomWalks::uniform(graph, spec.walk_length, spec.walks_per_node, seed)
         .map_err(|e| TrainError::Config(format!("deepwalk:{spec}: {e}")))?;
-    train_skipgram(&walks, n, &SkipGramConfig::new(spec.dim, spec.window, spec.epochs), seed)
+    let mut embedding = train_skipgram(&walks, n, &SkipGramConfig::new(spec.dim, spec.window, spec.epochs), seed)?;
+    if let Some(scale) = spec.scale {
+        scale_columns(&mut embedding, spec.dim, scale.get());
+    }
+    Ok(embedding)
 }
 
 /// `dataset` with the features `spec` describes, DeepWalk's computed on its whole graph with
