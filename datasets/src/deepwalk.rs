@@ -137,11 +137,8 @@ impl fmt::Display for DeepWalkSpec {
             .skip(1)
             .filter(|(s, d)| s.1 != d.1)
             .map(|(s, _)| format!("{}={}", s.0, s.1))
+            .chain(self.scale.map(|scale| format!("scale={}", scale.get())))
             .collect();
-        let mut changed = changed;
-        if let Some(scale) = self.scale {
-            changed.push(format!("scale={}", scale.get()));
-        }
         if !changed.is_empty() {
             write!(f, ":{}", changed.join(","))?;
         }
