@@ -63,15 +63,22 @@ impl Project for NodeFeatures {
 /// projecting first `2 src F H + 2 nnz H` (forward, weight gradient, product's backward),
 /// aggregating first `nnz F + 2 dst F H`.
 pub fn aggregate_then_project(agg: &SparseMatrix, x: &impl Project, weight: &Tensor) -> Tensor {
-    match x.constant_dense().filter(|x| aggregating_first_is_cheaper(agg, x.size()[1], weight.size()[1])) {
+    match aggregating_first(agg, x, weight.size()[1]) {
         Some(x) => agg.matmul(x).matmul(weight),
         None => agg.matmul(&x.project(weight)),
     }
 }
 
+/// `x` as a dense tensor when `agg @ x` should come first for weights of `width` columns in
+/// all: `x` is constant and that order costs fewer multiply-adds ([`aggregate_then_project`]);
+/// `None` when the layer should project first.
+pub(crate) fn aggregating_first<'a>(agg: &SparseMatrix, x: &'a impl Project, width: i64) -> Option<&'a Tensor> {
+    x.constant_dense().filter(|x| aggregating_first_is_cheaper(agg, x.size()[1], width))
+}
+
 /// Whether `(agg @ x) @ W` costs fewer multiply-adds than `agg @ (x @ W)` for `x` of `features`
-/// columns and `W` of `width` ([`aggregate_then_project`]).
-pub(crate) fn aggregating_first_is_cheaper(agg: &SparseMatrix, features: i64, width: i64) -> bool {
+/// columns and `W` of `width`.
+fn aggregating_first_is_cheaper(agg: &SparseMatrix, features: i64, width: i64) -> bool {
     let (nnz, dst, src) = (agg.nnz() as i128, agg.rows() as i128, agg.cols() as i128);
     let (f, h) = (features as i128, width as i128);
     nnz * f + 2 * dst * f * h < 2 * src * f * h + 2 * nnz * h

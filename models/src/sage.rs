@@ -28,7 +28,7 @@
 
 use tch::{nn, Tensor};
 
-use crate::features::aggregating_first_is_cheaper;
+use crate::features::aggregating_first;
 use crate::gcn::glorot;
 use crate::model::{forward_stack, forward_stack_blocks, StackLayer};
 use crate::{
@@ -65,7 +65,7 @@ impl SageConv {
             Some(weight_root) => {
                 let out = self.bias.size()[0];
                 let mean = graph.neighbour_mean();
-                match x.constant_dense().filter(|x| aggregating_first_is_cheaper(mean, x.size()[1], 2 * out)) {
+                match aggregating_first(mean, x, 2 * out) {
                     Some(x) => {
                         mean.matmul(x).matmul(&self.weight_neigh) + x.narrow(0, 0, graph.rows()).matmul(weight_root)
                     }
