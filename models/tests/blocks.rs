@@ -9,6 +9,10 @@ use gdistill_models::{
 };
 use tch::{nn, Device, Kind, Tensor};
 
+// Tests here seed libtorch's global generator and rely on the draws that follow.
+#[path = "../../tests/support/torch_rng.rs"]
+mod torch_rng;
+
 const CPU: (Kind, Device) = (Kind::Float, Device::Cpu);
 
 /// A seeded undirected graph on `n` nodes, each pair joined with probability `p`; node `n - 1`
@@ -47,6 +51,7 @@ fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
 
 #[test]
 fn every_neighbour_sampled_equals_the_full_graph_forward() {
+    let _rng = torch_rng::torch_rng();
     let n = 60;
     let g = random_graph(n, 0.12, 3);
     let full_a = a_hat(&g);
@@ -102,6 +107,7 @@ fn every_neighbour_sampled_equals_the_full_graph_forward() {
 /// aggregates, and for GCN a dense brute force of `A1 relu(A0 X W0 + b0) W1 + b1`.
 #[test]
 fn aggregating_first_on_blocks_gives_the_same_outputs_and_weight_gradients() {
+    let _rng = torch_rng::torch_rng();
     let n = 80;
     let g = random_graph(n, 0.15, 21);
     tch::manual_seed(2);
@@ -152,6 +158,7 @@ fn aggregating_first_on_blocks_gives_the_same_outputs_and_weight_gradients() {
 
 #[test]
 fn sparse_input_on_blocks_matches_dense_input() {
+    let _rng = torch_rng::torch_rng();
     let n = 40;
     let g = random_graph(n, 0.2, 8);
     tch::manual_seed(1);
@@ -213,6 +220,7 @@ fn assert_unbiased(mean: &Tensor, stderr: &Tensor, truth: &Tensor, what: &str) {
 
 #[test]
 fn sampled_gcn_aggregation_is_unbiased() {
+    let _rng = torch_rng::torch_rng();
     let n = 50;
     let g = random_graph(n, 0.25, 21); // degrees around 12, fan-outs 3 and 2
     let full_a = a_hat(&g);
@@ -278,6 +286,7 @@ fn block_adjacency_refuses_inconsistent_arrays() {
 
 #[test]
 fn forward_on_blocks_refuses_appnp_and_stacks_that_do_not_fit() {
+    let _rng = torch_rng::torch_rng();
     let g = random_graph(30, 0.2, 4);
     let degree = full_degrees(&g);
     let batch = NeighborSampler::new(vec![5, 5]).unwrap().sample(&g, &[1, 2], 0).unwrap();
