@@ -24,6 +24,13 @@ pub fn run_bar(runs: usize) -> ProgressBar {
     bar(runs, "{prefix:>24} [{bar:30}] {pos}/{len} runs {msg} ({elapsed})")
 }
 
+/// A bar over `seeds` seeds trained by `workers` processes (`compare --jobs`).
+pub fn seed_bar(seeds: usize, workers: usize) -> ProgressBar {
+    let b = bar(seeds, "{prefix:>24} [{bar:30}] {pos}/{len} seeds ({elapsed})");
+    b.set_prefix(format!("{workers} worker processes"));
+    b
+}
+
 /// Runs a comparison (graphs, images or clouds) under a bar over its training runs, the current
 /// row and seed as prefix and the last epoch's figures as message.
 pub fn with_run_bar<T, E>(compare: impl FnOnce(&mut dyn FnMut(Progress)) -> Result<T, E>) -> Result<T, E> {

@@ -7,7 +7,7 @@ use clap::Args;
 use gdistill_datasets::{FeatureSpec, NodeDataset, SplitSpec};
 use gdistill_distill::compare::{compare_resumable, CompareConfig, KdLoss, Protocol};
 use gdistill_distill::ensemble::{EnsembleCombine, EnsembleMembers};
-use gdistill_distill::journal::{dataset_identity, Journal, NoLog, RunLog};
+use gdistill_distill::journal::{dataset_identity, seed_key, Header, Journal, NoLog, RunLog, Share};
 use gdistill_distill::lsp::LspKernel;
 use gdistill_distill::minibatch::EpochShape;
 use gdistill_distill::setting::Setting;
@@ -18,6 +18,7 @@ use super::distill::KdLossArg;
 use super::experiment::{run_and_report, ExperimentArgs, TeacherOptions};
 use super::resume::{self, ResumeArgs};
 use super::sampler_args::SamplerArgs;
+use super::seed_jobs;
 use super::{apply_experiment_table, read_experiment_file, DatasetArgs, DeviceArgs};
 use crate::output::print_compare_table;
 use crate::plot_compare::size_points;
@@ -194,6 +195,17 @@ pub struct CompareArgs {
     pub save_models: Option<PathBuf>,
     #[command(flatten)]
     pub resume: ResumeArgs,
+    /// Graphs: train the seeds in N processes side by side, each on --threads threads (default:
+    /// the cores shared out); the tuning search, if any, runs first in this process. The report
+    /// is the one a run without --jobs and with the same --threads writes, timings aside.
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// A --jobs worker's seeds (set by the parent process).
+    #[arg(long, hide = true, value_delimiter = ',', requires = "worker_report")]
+    pub worker_seeds: Vec<u64>,
+    /// Where a --jobs worker keeps its journal (set by the parent process).
+    #[arg(long, hide = true)]
+    pub worker_report: Option<PathBuf>,
 }
 
 /// Defaults for the dataset and the teacher family, then the TOML file, then flags. The
@@ -430,14 +442,66 @@ pub fn run(args: CompareArgs) -> Result<()> {
         eprintln!("note: {}", super::data_info::redrawn_note(&dataset.name));
     }
     gdistill_distill::compare::check_protocol_classes(&dataset, &config).map_err(anyhow::Error::msg)?;
+    let jobs = args.jobs.unwrap_or(1);
+    let threads = seed_jobs::seed_threads(jobs, args.device.threads)?;
+    if let (Some(t), None) = (threads, args.device.threads) {
+        tch::set_num_threads(t);
+    }
     // The settings as resolved, and what else changes the figures: the device and thread count.
-    let settings =
-        serde_json::json!({"config": config, "device": format!("{device:?}"), "threads": args.device.threads});
-    let mut journal =
-        resume::open(args.json.as_deref(), &args.resume, "compare", dataset_identity(&dataset), settings)?;
-    let outcome = run_graphs(&args, &dataset, &config, device, journal.as_mut());
+    let settings = serde_json::json!({"config": config, "device": format!("{device:?}"), "threads": threads});
+    let identity = dataset_identity(&dataset);
+    if let Some(report) = &args.worker_report {
+        let seeds = args.worker_seeds.clone();
+        return seed_jobs::work(report, seeds, (identity, settings), |log| {
+            compare_resumable(&dataset, &config, device, &mut |_| {}, log)?;
+            Ok(())
+        });
+    }
+    // Workers read the tuning trials from a journal: without --json it lives in a scratch
+    // folder and goes with it.
+    let scratch = if jobs > 1 { Some(tempfile::tempdir().context("a scratch folder for --jobs")?) } else { None };
+    let report = match (&args.json, &scratch) {
+        (None, Some(scratch)) if !args.resume.resume => Some(scratch.path().join("report.json")),
+        (json, _) => json.clone(),
+    };
+    let header = resume::header("compare", identity.clone(), settings.clone());
+    let mut journal = resume::open(report.as_deref(), &args.resume, "compare", identity, settings)?;
+    let outcome = match (&scratch, journal.as_mut()) {
+        (Some(scratch), Some(journal)) => {
+            train_in_workers(&dataset, &config, device, journal, (&header, jobs, threads, args.device.threads), scratch)
+        }
+        _ => Ok(()),
+    }
+    .and_then(|()| run_graphs(&args, &dataset, &config, device, journal.as_mut()));
+    // A scratch journal of a failed run goes with its folder: there is no report to resume.
+    let journal = journal.filter(|_| args.json.is_some() || outcome.is_ok());
     resume::close(journal, outcome.is_ok())?;
     outcome
+}
+
+/// `--jobs`: the tuning search here (its trials recorded in `journal`), then the seeds not yet
+/// recorded in worker processes, recorded in `journal` for [`run_graphs`] to replay.
+fn train_in_workers(
+    dataset: &NodeDataset,
+    config: &CompareConfig,
+    device: tch::Device,
+    journal: &mut Journal,
+    (header, jobs, threads, given_threads): (&Header, usize, Option<i32>, Option<i32>),
+    scratch: &tempfile::TempDir,
+) -> Result<()> {
+    if config.tune.is_some() {
+        let mut tuning_only = Share { log: journal, seeds: Vec::new() };
+        crate::output::with_run_bar(|progress| compare_resumable(dataset, config, device, progress, &mut tuning_only))?;
+    }
+    let pending: Vec<u64> = gdistill_distill::experiment::seeds(config.first_seed, config.seeds)
+        .filter(|&seed| journal.recorded(&seed_key(seed)).is_none())
+        .collect();
+    if pending.is_empty() {
+        return Ok(());
+    }
+    // Workers get --threads when the command line has none, so that they train as this process counted.
+    let pass = if given_threads.is_none() { threads } else { None };
+    seed_jobs::train_seeds_in_workers(journal, header, &pending, jobs, pass, scratch.path())
 }
 
 /// The graph comparison, its table, report, plot and saved config; seeds and trials replayed
@@ -515,6 +579,7 @@ fn refuse_graph_flags(args: &CompareArgs, kind: &str, settings: &str, read: &[&s
         ("--ensemble-combine", args.ensemble_combine.is_some()),
         ("--int8", args.int8),
         ("--transfer-set", args.transfer_set.is_some()),
+        ("--jobs", args.jobs.is_some()),
     ];
     let refused = graph_only.iter().filter(|(flag, _)| !read.contains(flag));
     if let Some((flag, _)) = refused.chain(&args.sampling.given()).find(|(_, given)| *given) {

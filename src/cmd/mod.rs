@@ -16,6 +16,7 @@ pub mod pointcloud;
 pub mod prune;
 pub mod resume;
 pub mod sampler_args;
+pub mod seed_jobs;
 pub mod soft_targets;
 pub mod train;
 

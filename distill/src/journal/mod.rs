@@ -44,6 +44,34 @@ pub trait RunLog {
     fn recorded(&self, key: &str) -> Option<Recorded<'_>>;
     /// Records that `key` finished with `figures`; durable when this returns.
     fn record(&mut self, key: &str, figures: serde_json::Value) -> Result<(), TrainError>;
+    /// Whether this process runs `key` when it is not recorded; a unit it does not run is left
+    /// out of the report (a [`Share`] of a run split over processes).
+    fn runs(&self, _key: &str) -> bool {
+        true
+    }
+}
+
+/// One process's share of a run whose seeds are split over processes: every unit recorded in
+/// `log` is replayed, the seeds in `seeds` run (and are recorded), other seeds are left out.
+/// Units that are not seeds (tuning trials) run as usual: a worker finds them recorded by the
+/// process that split the run, and that process runs them itself with an empty share.
+pub struct Share<'a> {
+    pub log: &'a mut dyn RunLog,
+    pub seeds: Vec<u64>,
+}
+
+impl RunLog for Share<'_> {
+    fn recorded(&self, key: &str) -> Option<Recorded<'_>> {
+        self.log.recorded(key)
+    }
+
+    fn record(&mut self, key: &str, figures: serde_json::Value) -> Result<(), TrainError> {
+        self.log.record(key, figures)
+    }
+
+    fn runs(&self, key: &str) -> bool {
+        !key.starts_with("seed ") || self.seeds.iter().any(|&s| seed_key(s) == key)
+    }
 }
 
 /// A log that remembers nothing: every unit runs.
@@ -111,6 +139,17 @@ pub const FORMAT: &str = "gdistill-journal-1";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_share_runs_its_seeds_and_every_trial() {
+        let mut log = NoLog;
+        let share = Share { log: &mut log, seeds: vec![1, 3] };
+        assert!(share.runs(&seed_key(1)) && share.runs(&seed_key(3)));
+        assert!(!share.runs(&seed_key(0)) && !share.runs(&seed_key(2)) && !share.runs(&seed_key(13)));
+        assert!(share.runs("trial teacher 2"));
+        let none = Share { log: &mut log, seeds: vec![] };
+        assert!(!none.runs(&seed_key(0)) && none.runs("trial teacher 0"));
+    }
 
     #[test]
     fn no_log_runs_everything_and_figures_round_trip_exactly() {

@@ -1,0 +1,185 @@
+//! `compare --jobs N`: a comparison's seeds trained side by side in N worker processes.
+//!
+//! Processes, not threads: libtorch's CPU generator is global, so seeds trained on threads of
+//! one process would draw from one stream and none would be reproducible; and a seed of a small
+//! graph is made of ops too small for libtorch's intra-op threads (two threads gained 11 % on
+//! the sampled small student of Amazon Computers, where two processes nearly halve the wall
+//! time). Each seed is deterministic on its own, which the run journal already relies on
+//! (`gdistill_distill::journal`), so a seed gives in a worker the figures it gives in a
+//! sequential run with the same `--threads`.
+//!
+//! The parent runs the tuning search itself, if there is one, recording its trials in the run
+//! journal. Each worker runs the same command line with `--worker-seeds` and a copy of that
+//! journal: it replays the trials (so it resolves the same tuned config), trains its seeds and
+//! records them in its copy. The parent moves the workers' seeds into its own journal and builds
+//! the report by replaying every seed, as `--resume` does: the report is the one a sequential
+//! run writes, timings aside (each seed's are measured in its worker, beside the others).
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use gdistill_distill::journal::{seed_key, Header, Journal, RunLog, Share};
+
+use super::resume;
+
+/// The intra-op threads each seed trains on: `--threads`, else with several jobs the cores
+/// shared out (at least one each), else libtorch's choice.
+pub fn seed_threads(jobs: usize, threads: Option<i32>) -> Result<Option<i32>> {
+    anyhow::ensure!(jobs > 0, "--jobs must be at least 1, got 0");
+    if threads.is_some() || jobs == 1 {
+        return Ok(threads);
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Ok(Some((cores / jobs).max(1) as i32))
+}
+
+/// `pending` seeds dealt to at most `jobs` workers in turn, so that each gets seeds from the
+/// whole range (seeds of one run cost about the same).
+pub fn deal(pending: &[u64], jobs: usize) -> Vec<Vec<u64>> {
+    let workers = jobs.min(pending.len());
+    (0..workers).map(|w| pending.iter().skip(w).step_by(workers).copied().collect()).collect()
+}
+
+/// One worker process and where it keeps its journal and messages.
+struct Worker {
+    seeds: Vec<u64>,
+    report: PathBuf,
+    messages: PathBuf,
+    child: Child,
+}
+
+impl Worker {
+    fn journal(&self) -> PathBuf {
+        resume::journal_path(&self.report)
+    }
+}
+
+/// Trains the seeds `pending` in worker processes and records their figures in `journal`.
+/// `journal` already holds the tuning search's trials (the workers replay them); `threads` is
+/// passed to workers when the command line has no `--threads`; `header` is the journal's, for
+/// reading the workers' copies; `scratch` holds the copies and the workers' messages.
+pub fn train_seeds_in_workers(
+    journal: &mut Journal,
+    header: &Header,
+    pending: &[u64],
+    jobs: usize,
+    threads: Option<i32>,
+    scratch: &Path,
+) -> Result<()> {
+    let program = std::env::current_exe().context("finding this program to start the --jobs workers")?;
+    let command_line: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let mut workers = Vec::new();
+    for (w, seeds) in deal(pending, jobs).into_iter().enumerate() {
+        let report = scratch.join(format!("worker-{w}.json"));
+        let copy = resume::journal_path(&report);
+        std::fs::copy(journal.path(), &copy)
+            .with_context(|| format!("{}: cannot copy the run journal for a worker", copy.display()))?;
+        let messages = scratch.join(format!("worker-{w}.stderr"));
+        let list: Vec<String> = seeds.iter().map(u64::to_string).collect();
+        let mut command = Command::new(&program);
+        command.args(&command_line).arg("--worker-seeds").arg(list.join(",")).arg("--worker-report").arg(&report);
+        if let Some(t) = threads {
+            command.arg("--threads").arg(t.to_string());
+        }
+        let err = File::create(&messages).with_context(|| format!("{}: cannot create", messages.display()))?;
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(err)
+            .spawn()
+            .with_context(|| format!("starting a --jobs worker ({})", program.display()))?;
+        workers.push(Worker { seeds, report, messages, child });
+    }
+    let bar = crate::output::seed_bar(pending.len(), workers.len());
+    let mut statuses = vec![None; workers.len()];
+    while statuses.iter().any(Option::is_none) {
+        for (worker, status) in workers.iter_mut().zip(&mut statuses) {
+            if status.is_none() {
+                *status = worker.child.try_wait().context("waiting for a --jobs worker")?;
+            }
+        }
+        bar.set_position(workers.iter().map(|w| seeds_recorded(&w.journal())).sum::<usize>() as u64);
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    bar.finish_and_clear();
+    // Every seed a worker finished is kept, even when another failed: --resume goes on from them.
+    let mut failed = None;
+    for (worker, status) in workers.iter().zip(statuses) {
+        let status = status.expect("every worker has ended");
+        let copy = worker.journal();
+        if copy.exists() {
+            let (copy, _) = Journal::start(&copy, header, true)?;
+            for seed in &worker.seeds {
+                if let Some(recorded) = copy.recorded(&seed_key(*seed)) {
+                    journal.record(&seed_key(*seed), recorded.figures.clone())?;
+                }
+            }
+        }
+        if !status.success() && failed.is_none() {
+            let text = std::fs::read_to_string(&worker.messages).unwrap_or_default();
+            eprint!("{text}");
+            failed = Some(format!(
+                "the --jobs worker training seeds {:?} failed ({status}); its messages are above",
+                worker.seeds
+            ));
+        }
+    }
+    if let Some(failed) = failed {
+        bail!(failed);
+    }
+    for seed in pending {
+        anyhow::ensure!(
+            journal.recorded(&seed_key(*seed)).is_some(),
+            "the --jobs workers ended without recording seed {seed}"
+        );
+    }
+    Ok(())
+}
+
+/// A worker's part: `run` trains this worker's `seeds`, replaying the trials of the journal the
+/// parent copied to `report`'s journal, and records each seed there. The journal is kept for
+/// the parent to read.
+pub fn work(
+    report: &Path,
+    seeds: Vec<u64>,
+    header: (serde_json::Value, serde_json::Value),
+    run: impl FnOnce(&mut dyn RunLog) -> Result<()>,
+) -> Result<()> {
+    let (dataset, settings) = header;
+    let resume = resume::ResumeArgs { resume: true };
+    let mut journal =
+        resume::open(Some(report), &resume, "compare", dataset, settings)?.expect("a report path gives a journal");
+    run(&mut Share { log: &mut journal, seeds })
+}
+
+/// Seeds recorded in a worker's journal so far (a torn last line is not counted).
+fn seeds_recorded(journal: &Path) -> usize {
+    let text = std::fs::read_to_string(journal).unwrap_or_default();
+    text.split_inclusive('\n').filter(|l| l.ends_with('\n') && l.starts_with("{\"key\":\"seed ")).count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeds_are_dealt_in_turn_to_no_more_workers_than_seeds() {
+        assert_eq!(deal(&[0, 1, 2, 3, 4], 2), vec![vec![0, 2, 4], vec![1, 3]]);
+        assert_eq!(deal(&[7, 9], 4), vec![vec![7], vec![9]]);
+        assert!(deal(&[], 3).is_empty());
+    }
+
+    #[test]
+    fn threads_are_the_flag_or_the_cores_shared_out() {
+        assert_eq!(seed_threads(1, None).unwrap(), None);
+        assert_eq!(seed_threads(3, Some(2)).unwrap(), Some(2));
+        let cores = std::thread::available_parallelism().unwrap().get() as i32;
+        assert_eq!(seed_threads(2, None).unwrap(), Some((cores / 2).max(1)));
+        assert_eq!(seed_threads(10_000, None).unwrap(), Some(1));
+        assert!(seed_threads(0, None).unwrap_err().to_string().contains("--jobs must be at least 1"));
+    }
+}
