@@ -1,7 +1,8 @@
 //! `compare --jobs N`: seeds trained in worker processes give the report a sequential run with
 //! the same `--threads` writes, timings aside, with a tuning search and in the inductive
-//! setting (where each worker builds only its own seeds' graphs and DeepWalk columns); a bad
-//! `--jobs` is refused with one `error:` line.
+//! setting (where each worker builds only its own seeds' graphs and DeepWalk columns), and
+//! after a kill and `--resume`; the workers die with the parent; a bad `--jobs` is refused
+//! with one `error:` line.
 
 #[path = "support/cli.rs"]
 mod cli;
@@ -11,6 +12,8 @@ mod data;
 mod report;
 
 use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use cli::{assert_fails_with, gdistill, stderr, stdout};
 use report::without_timings;
@@ -124,4 +127,67 @@ fn a_bad_jobs_count_or_input_is_refused() {
     assert_fails_with(&o, &["--jobs must be at least 1"]);
     let o = gdistill(&["compare", "--dataset", "digits:nowhere.npz", "--jobs", "2"], root);
     assert_fails_with(&o, &["--jobs applies to graph datasets"]);
+}
+
+/// Seed records in a journal (complete lines only).
+fn seeds_in(journal: &Path) -> usize {
+    let text = std::fs::read_to_string(journal).unwrap_or_default();
+    text.split_inclusive('\n').filter(|l| l.ends_with('\n') && l.starts_with("{\"key\":\"seed ")).count()
+}
+
+/// Worker processes of the run writing `report` (a worker's command line is its parent's, with
+/// `--worker-seeds` added).
+fn workers_of(report: &Path) -> usize {
+    let report = report.to_str().unwrap();
+    let Ok(entries) = std::fs::read_dir("/proc") else { return 0 };
+    entries
+        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+        .map(|cmdline| String::from_utf8_lossy(&cmdline).into_owned())
+        .filter(|cmdline| cmdline.contains("--worker-seeds") && cmdline.contains(report))
+        .count()
+}
+
+#[test]
+fn a_killed_run_with_jobs_takes_its_workers_along_and_resumes_to_the_sequential_report() {
+    let Some(cora) = data::data_dir("cora") else { return };
+    let root = cora.parent().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Seeds of some seconds each, so that a worker left running would still be seen below.
+    let args =
+        ["compare", "--dataset", "cora", "--seeds", "4", "--epochs", "400", "--no-lsp", "--no-prune", "--threads", "1"];
+    let (one, two) = (dir.path().join("one.json"), dir.path().join("two.json"));
+    let o = gdistill(&[&args[..], &["--json", one.to_str().unwrap()]].concat(), root);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let with_jobs = [&args[..], &["--json", two.to_str().unwrap(), "--jobs", "2"]].concat();
+    let journal = dir.path().join("two.json.journal");
+    let mut parent = Command::new(env!("CARGO_BIN_EXE_gdistill"))
+        .args(&with_jobs)
+        .env("GDISTILL_DATA_DIR", root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while seeds_in(&journal) < 1 {
+        assert!(parent.try_wait().unwrap().is_none(), "the run ended before a seed was recorded");
+        assert!(start.elapsed() < Duration::from_secs(600), "no seed recorded in 10 minutes");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    parent.kill().unwrap(); // SIGKILL: no cleanup runs in the parent
+    parent.wait().unwrap();
+    let recorded = seeds_in(&journal);
+    assert!((1..4).contains(&recorded), "{recorded} seeds recorded when killed: nothing left to resume");
+    let start = Instant::now();
+    while workers_of(&two) > 0 {
+        // A worker has a seed or two of training left, and the kernel ends it in milliseconds.
+        assert!(start.elapsed() < Duration::from_millis(1500), "the workers outlived their parent");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let o = gdistill(&[&with_jobs[..], &["--resume"]].concat(), root);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains(&format!("{recorded} seeds and trials done")), "{}", stderr(&o));
+    assert!(!journal.exists());
+    assert_eq!(without_timings(report(&two)), without_timings(report(&one)));
 }

@@ -7,7 +7,7 @@ use clap::Args;
 use gdistill_datasets::{FeatureSpec, NodeDataset, SplitSpec};
 use gdistill_distill::compare::{compare_resumable, CompareConfig, KdLoss, Protocol};
 use gdistill_distill::ensemble::{EnsembleCombine, EnsembleMembers};
-use gdistill_distill::journal::{dataset_identity, seed_key, Header, Journal, NoLog, RunLog, Share};
+use gdistill_distill::journal::{dataset_identity, seed_key, Journal, NoLog, RunLog, Share};
 use gdistill_distill::lsp::LspKernel;
 use gdistill_distill::minibatch::EpochShape;
 use gdistill_distill::setting::Setting;
@@ -464,11 +464,10 @@ pub fn run(args: CompareArgs) -> Result<()> {
         (None, Some(scratch)) if !args.resume.resume => Some(scratch.path().join("report.json")),
         (json, _) => json.clone(),
     };
-    let header = resume::header("compare", identity.clone(), settings.clone());
     let mut journal = resume::open(report.as_deref(), &args.resume, "compare", identity, settings)?;
     let outcome = match (&scratch, journal.as_mut()) {
         (Some(scratch), Some(journal)) => {
-            train_in_workers(&dataset, &config, device, journal, (&header, jobs, threads, args.device.threads), scratch)
+            train_in_workers(&dataset, &config, device, journal, (jobs, threads, args.device.threads), scratch)
         }
         _ => Ok(()),
     }
@@ -486,7 +485,7 @@ fn train_in_workers(
     config: &CompareConfig,
     device: tch::Device,
     journal: &mut Journal,
-    (header, jobs, threads, given_threads): (&Header, usize, Option<i32>, Option<i32>),
+    (jobs, threads, given_threads): (usize, Option<i32>, Option<i32>),
     scratch: &tempfile::TempDir,
 ) -> Result<()> {
     if config.tune.is_some() {
@@ -501,7 +500,7 @@ fn train_in_workers(
     }
     // Workers get --threads when the command line has none, so that they train as this process counted.
     let pass = if given_threads.is_none() { threads } else { None };
-    seed_jobs::train_seeds_in_workers(journal, header, &pending, jobs, pass, scratch.path())
+    seed_jobs::train_seeds_in_workers(journal, &pending, jobs, pass, scratch.path())
 }
 
 /// The graph comparison, its table, report, plot and saved config; seeds and trials replayed

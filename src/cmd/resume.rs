@@ -51,7 +51,8 @@ pub fn open(
         bail!("writing the JSON report: {}: cannot write: is a directory", report.display());
     }
     let path = journal_path(report);
-    let (journal, opened) = Journal::start(&path, &header(command, dataset, config), resume.resume)?;
+    let header = Header { format: FORMAT.into(), command: command.into(), version: VERSION.into(), dataset, config };
+    let (journal, opened) = Journal::start(&path, &header, resume.resume)?;
     match opened {
         Opened::Fresh if resume.resume => eprintln!("note: no journal at {}: starting afresh", path.display()),
         Opened::Fresh => {}
@@ -61,11 +62,6 @@ pub fn open(
         }
     }
     Ok(Some(journal))
-}
-
-/// The first line of a `command` run's journal, for its `dataset` and resolved `config`.
-pub fn header(command: &str, dataset: serde_json::Value, config: serde_json::Value) -> Header {
-    Header { format: FORMAT.into(), command: command.into(), version: VERSION.into(), dataset, config }
 }
 
 /// Ends a run's journal: removed when the run `succeeded` (its report now holds everything) or

@@ -17,12 +17,13 @@
 
 use std::ffi::OsString;
 use std::fs::File;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use gdistill_distill::journal::{seed_key, Header, Journal, RunLog, Share};
+use gdistill_distill::journal::{finished_records, seed_key, Journal, RunLog, Share};
 
 use super::resume;
 
@@ -58,13 +59,12 @@ impl Worker {
     }
 }
 
-/// Trains the seeds `pending` in worker processes and records their figures in `journal`.
-/// `journal` already holds the tuning search's trials (the workers replay them); `threads` is
-/// passed to workers when the command line has no `--threads`; `header` is the journal's, for
-/// reading the workers' copies; `scratch` holds the copies and the workers' messages.
+/// Trains the seeds `pending` in worker processes and records their figures in `journal` as
+/// each finishes, so that a run killed meanwhile resumes from them. `journal` already holds the
+/// tuning search's trials (the workers replay them); `threads` is passed to workers when the
+/// command line has no `--threads`; `scratch` holds their journals and messages.
 pub fn train_seeds_in_workers(
     journal: &mut Journal,
-    header: &Header,
     pending: &[u64],
     jobs: usize,
     threads: Option<i32>,
@@ -86,56 +86,65 @@ pub fn train_seeds_in_workers(
             command.arg("--threads").arg(t.to_string());
         }
         let err = File::create(&messages).with_context(|| format!("{}: cannot create", messages.display()))?;
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(err)
-            .spawn()
-            .with_context(|| format!("starting a --jobs worker ({})", program.display()))?;
+        command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(err);
+        // A worker outlives no parent: killed with it (SIGKILL included), it does not train on
+        // for a report nobody will write. Set between fork and exec, where only
+        // async-signal-safe calls are allowed: prctl is one.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = command.spawn().with_context(|| format!("starting a --jobs worker ({})", program.display()))?;
         workers.push(Worker { seeds, report, messages, child });
     }
     let bar = crate::output::seed_bar(pending.len(), workers.len());
     let mut statuses = vec![None; workers.len()];
-    while statuses.iter().any(Option::is_none) {
+    loop {
         for (worker, status) in workers.iter_mut().zip(&mut statuses) {
             if status.is_none() {
                 *status = worker.child.try_wait().context("waiting for a --jobs worker")?;
             }
         }
-        bar.set_position(workers.iter().map(|w| seeds_recorded(&w.journal())).sum::<usize>() as u64);
+        // Read after the statuses: a worker that has ended has written all it will.
+        for worker in &workers {
+            take_finished_seeds(worker, journal)?;
+        }
+        let done = pending.iter().filter(|&&s| journal.recorded(&seed_key(s)).is_some()).count();
+        bar.set_position(done as u64);
+        if statuses.iter().all(Option::is_some) {
+            break;
+        }
         std::thread::sleep(Duration::from_millis(500));
     }
     bar.finish_and_clear();
-    // Every seed a worker finished is kept, even when another failed: --resume goes on from them.
-    let mut failed = None;
     for (worker, status) in workers.iter().zip(statuses) {
         let status = status.expect("every worker has ended");
-        let copy = worker.journal();
-        if copy.exists() {
-            let (copy, _) = Journal::start(&copy, header, true)?;
-            for seed in &worker.seeds {
-                if let Some(recorded) = copy.recorded(&seed_key(*seed)) {
-                    journal.record(&seed_key(*seed), recorded.figures.clone())?;
-                }
-            }
-        }
-        if !status.success() && failed.is_none() {
+        if !status.success() {
             let text = std::fs::read_to_string(&worker.messages).unwrap_or_default();
             eprint!("{text}");
-            failed = Some(format!(
-                "the --jobs worker training seeds {:?} failed ({status}); its messages are above",
-                worker.seeds
-            ));
+            bail!("the --jobs worker training seeds {:?} failed ({status}); its messages are above", worker.seeds);
         }
-    }
-    if let Some(failed) = failed {
-        bail!(failed);
     }
     for seed in pending {
         anyhow::ensure!(
             journal.recorded(&seed_key(*seed)).is_some(),
             "the --jobs workers ended without recording seed {seed}"
         );
+    }
+    Ok(())
+}
+
+/// Moves the seeds `worker` has finished (its own, not yet in `journal`) into `journal`.
+fn take_finished_seeds(worker: &Worker, journal: &mut Journal) -> Result<()> {
+    for (key, figures) in finished_records(&worker.journal())? {
+        let its_own = worker.seeds.iter().any(|&s| seed_key(s) == key);
+        if its_own && journal.recorded(&key).is_none() {
+            journal.record(&key, figures)?;
+        }
     }
     Ok(())
 }
@@ -154,12 +163,6 @@ pub fn work(
     let mut journal =
         resume::open(Some(report), &resume, "compare", dataset, settings)?.expect("a report path gives a journal");
     run(&mut Share { log: &mut journal, seeds })
-}
-
-/// Seeds recorded in a worker's journal so far (a torn last line is not counted).
-fn seeds_recorded(journal: &Path) -> usize {
-    let text = std::fs::read_to_string(journal).unwrap_or_default();
-    text.split_inclusive('\n').filter(|l| l.ends_with('\n') && l.starts_with("{\"key\":\"seed ")).count()
 }
 
 #[cfg(test)]

@@ -149,6 +149,27 @@ fn read(
     Ok((units, kept, torn))
 }
 
+/// The complete records of a journal another process is still appending to, in order, without
+/// touching the file (a torn or half-written last line is left for a later read). For a run
+/// that hands work to worker processes and takes their finished units as they come; the
+/// worker checked the header when it opened the file.
+pub fn finished_records(path: &Path) -> Result<Vec<(String, serde_json::Value)>, TrainError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(error(path, format!("cannot read the run journal: {e}"))),
+    };
+    let complete = text.split_inclusive('\n').filter(|l| l.ends_with('\n')).skip(1);
+    complete
+        .enumerate()
+        .map(|(k, line)| {
+            let record: Line = serde_json::from_str(line.trim_end_matches('\n'))
+                .map_err(|e| error(path, format!("line {}: not a journal record: {e}", k + 2)))?;
+            Ok((record.key, record.figures))
+        })
+        .collect()
+}
+
 /// Refuses a journal of another command, binary, dataset or command line, naming what differs.
 fn check_header(path: &Path, found: &Header, wanted: &Header) -> Result<(), TrainError> {
     let delete = "delete it to start afresh";

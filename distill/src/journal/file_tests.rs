@@ -115,3 +115,25 @@ fn differences_are_found_in_nested_values() {
     let c = json!({"x": [1, {"y": 2}]});
     assert_eq!(first_difference(&a, &c, ""), Some(("z".into(), "true".into(), "nothing".into())));
 }
+
+#[test]
+fn finished_records_are_read_while_a_record_is_half_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.json.journal");
+    assert!(finished_records(&path).unwrap().is_empty(), "no journal yet: nothing finished");
+    let (mut j, _) = Journal::start(&path, &header(json!({})), false).unwrap();
+    assert!(finished_records(&path).unwrap().is_empty(), "the header is no record");
+    j.record("trial teacher 0", json!(0.5)).unwrap();
+    j.record("seed 3", json!({"acc": 0.25})).unwrap();
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(r#"{"key":"seed 4","fig"#);
+    std::fs::write(&path, &text).unwrap();
+    let records = finished_records(&path).unwrap();
+    assert_eq!(
+        records,
+        vec![("trial teacher 0".to_string(), json!(0.5)), ("seed 3".to_string(), json!({"acc": 0.25}))]
+    );
+    std::fs::write(&path, format!("{text}\n")).unwrap();
+    let message = finished_records(&path).unwrap_err().to_string();
+    assert!(message.contains("line 4: not a journal record"), "{message}");
+}

@@ -13,7 +13,7 @@
 mod file;
 mod identity;
 
-pub use file::{Journal, Opened};
+pub use file::{finished_records, Journal, Opened};
 pub use identity::{bytes_identity, dataset_identity};
 
 use serde::de::DeserializeOwned;
