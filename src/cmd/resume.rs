@@ -51,8 +51,7 @@ pub fn open(
         bail!("writing the JSON report: {}: cannot write: is a directory", report.display());
     }
     let path = journal_path(report);
-    let header = Header { format: FORMAT.into(), command: command.into(), version: VERSION.into(), dataset, config };
-    let (journal, opened) = Journal::start(&path, &header, resume.resume)?;
+    let (journal, opened) = Journal::start(&path, &header(command, dataset, config), resume.resume)?;
     match opened {
         Opened::Fresh if resume.resume => eprintln!("note: no journal at {}: starting afresh", path.display()),
         Opened::Fresh => {}
@@ -62,6 +61,11 @@ pub fn open(
         }
     }
     Ok(Some(journal))
+}
+
+/// The first line of a `command` run's journal, for its `dataset` and resolved `config`.
+pub fn header(command: &str, dataset: serde_json::Value, config: serde_json::Value) -> Header {
+    Header { format: FORMAT.into(), command: command.into(), version: VERSION.into(), dataset, config }
 }
 
 /// Ends a run's journal: removed when the run `succeeded` (its report now holds everything) or

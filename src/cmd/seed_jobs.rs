@@ -159,9 +159,9 @@ pub fn work(
     run: impl FnOnce(&mut dyn RunLog) -> Result<()>,
 ) -> Result<()> {
     let (dataset, settings) = header;
-    let resume = resume::ResumeArgs { resume: true };
-    let mut journal =
-        resume::open(Some(report), &resume, "compare", dataset, settings)?.expect("a report path gives a journal");
+    // The parent's copy: refused if this process resolved another config from the command line.
+    let header = resume::header("compare", dataset, settings);
+    let (mut journal, _) = Journal::start(&resume::journal_path(report), &header, true)?;
     run(&mut Share { log: &mut journal, seeds })
 }
 
