@@ -43,7 +43,7 @@ pub fn personalized_pagerank(h: &Tensor, a_hat: &SparseMatrix, steps: usize, tel
 
 impl NodeModel for Appnp {
     fn forward_t(&self, x: &NodeFeatures, a_hat: &SparseMatrix, train: bool) -> ModelOutput {
-        let out = forward_stack(&self.layers, x, a_hat, self.config.dropout, train);
+        let out = forward_stack(&self.layers, x, a_hat, self.config.dropouts(), train);
         let o = &self.config.options;
         ModelOutput { logits: personalized_pagerank(&out.logits, a_hat, o.steps, o.teleport), hidden: out.hidden }
     }

@@ -73,7 +73,7 @@ impl Gcn {
 
 impl NodeModel for Gcn {
     fn forward_t(&self, x: &NodeFeatures, a_hat: &SparseMatrix, train: bool) -> ModelOutput {
-        forward_stack(&self.layers, x, a_hat, self.config.dropout, train)
+        forward_stack(&self.layers, x, a_hat, self.config.dropouts(), train)
     }
 
     fn forward_blocks_t(
@@ -82,7 +82,7 @@ impl NodeModel for Gcn {
         blocks: &[SparseMatrix],
         train: bool,
     ) -> Result<ModelOutput, ModelError> {
-        forward_stack_blocks(&self.layers, x, blocks, self.config.dropout, train)
+        forward_stack_blocks(&self.layers, x, blocks, self.config.dropouts(), train)
     }
 
     fn config(&self) -> &ModelConfig {

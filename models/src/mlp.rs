@@ -65,7 +65,7 @@ impl Mlp {
 
 impl NodeModel for Mlp {
     fn forward_t(&self, x: &NodeFeatures, graph: &SparseMatrix, train: bool) -> ModelOutput {
-        forward_stack(&self.layers, x, graph, self.config.dropout, train)
+        forward_stack(&self.layers, x, graph, self.config.dropouts(), train)
     }
 
     fn forward_blocks_t(
@@ -74,7 +74,7 @@ impl NodeModel for Mlp {
         blocks: &[SparseMatrix],
         train: bool,
     ) -> Result<ModelOutput, ModelError> {
-        forward_stack_blocks(&self.layers, x, blocks, self.config.dropout, train)
+        forward_stack_blocks(&self.layers, x, blocks, self.config.dropouts(), train)
     }
 
     fn config(&self) -> &ModelConfig {

@@ -55,21 +55,22 @@ pub(crate) trait StackLayer {
     fn apply(&self, x: &impl Project, a_hat: &SparseMatrix) -> Tensor;
 }
 
-/// The forward pass GCN and MLP share: dropout on the input, the first layer, then for each
-/// further layer ReLU, dropout and the layer; the ReLU outputs are the hidden features.
+/// The forward pass GCN and MLP share: dropout on the input (`p.input`), the first layer,
+/// then for each further layer ReLU, dropout (`p.hidden`) and the layer; the ReLU outputs are
+/// the hidden features.
 pub(crate) fn forward_stack<L: StackLayer>(
     layers: &[L],
     x: &NodeFeatures,
     a_hat: &SparseMatrix,
-    p: f64,
+    p: Dropouts,
     train: bool,
 ) -> ModelOutput {
     let (first, rest) = layers.split_first().expect("a model has at least one layer");
-    let mut h = first.apply(&x.dropout(p, train), a_hat);
+    let mut h = first.apply(&x.dropout(p.input, train), a_hat);
     let mut hidden = Vec::with_capacity(rest.len());
     for layer in rest {
         let z = h.relu();
-        h = layer.apply(&dropout(&z, p, train), a_hat);
+        h = layer.apply(&dropout(&z, p.hidden, train), a_hat);
         hidden.push(z);
     }
     ModelOutput { logits: h, hidden }
@@ -82,7 +83,7 @@ pub(crate) fn forward_stack_blocks<L: StackLayer>(
     layers: &[L],
     x: &NodeFeatures,
     blocks: &[SparseMatrix],
-    p: f64,
+    p: Dropouts,
     train: bool,
 ) -> Result<ModelOutput, ModelError> {
     crate::block::check_blocks(x, blocks, layers.len())?;
@@ -93,14 +94,29 @@ pub(crate) fn forward_stack_blocks<L: StackLayer>(
             h
         }
     };
-    let mut h = destinations(layers[0].apply(&x.dropout(p, train), &blocks[0]), &blocks[0]);
+    let mut h = destinations(layers[0].apply(&x.dropout(p.input, train), &blocks[0]), &blocks[0]);
     let mut hidden = Vec::with_capacity(layers.len() - 1);
     for (layer, block) in layers[1..].iter().zip(&blocks[1..]) {
         let z = h.relu();
-        h = destinations(layer.apply(&dropout(&z, p, train), block), block);
+        h = destinations(layer.apply(&dropout(&z, p.hidden, train), block), block);
         hidden.push(z);
     }
     Ok(ModelOutput { logits: h, hidden })
+}
+
+/// The dropout rates of a layer stack: on its input features and on its hidden layers.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Dropouts {
+    pub input: f64,
+    pub hidden: f64,
+}
+
+impl ModelConfig {
+    /// Where this model drops: the options' `input_dropout` on the input (else `dropout`),
+    /// `dropout` on the hidden layers.
+    pub(crate) fn dropouts(&self) -> Dropouts {
+        Dropouts { input: self.options.input_dropout.unwrap_or(self.dropout), hidden: self.dropout }
+    }
 }
 
 /// Which architecture.
@@ -188,6 +204,12 @@ pub struct ArchOptions {
     pub normalize: bool,
     /// SAGE: how a layer combines a node with its neighbours.
     pub aggregator: SageAggregator,
+    /// GCN, SAGE, MLP, APPNP: dropout on the input features, where it differs from the
+    /// model's `dropout` (which then falls on the hidden layers alone). Kipf and Welling's GCN
+    /// and PyTorch Geometric's examples drop inputs at the model's rate (absent: that); GLNN's
+    /// SAGE and MLP, the models of its protocol, drop none (0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_dropout: Option<f64>,
 }
 
 /// GraphSAGE's aggregators (Hamilton, Ying & Leskovec 2017, section 3.3) that gdistill builds.
@@ -236,6 +258,7 @@ impl Default for ArchOptions {
             teleport: 0.1,
             normalize: false,
             aggregator: SageAggregator::Mean,
+            input_dropout: None,
         }
     }
 }
@@ -323,6 +346,15 @@ impl ModelConfig {
             return bad(format!("dropout must be in [0, 1), got {}", self.dropout));
         }
         let o = &self.options;
+        if let Some(p) = o.input_dropout {
+            if !(0.0..1.0).contains(&p) {
+                return bad(format!("input dropout must be in [0, 1), got {p}"));
+            }
+            if self.arch == Arch::Gat {
+                // Its layers drop their own inputs, at `dropout`.
+                return bad("input_dropout applies to GCN, SAGE, MLP and APPNP, not to GAT".into());
+            }
+        }
         match self.arch {
             Arch::Gat if o.heads <= 0 || o.output_heads <= 0 => {
                 bad(format!("GAT heads must be positive, got {} hidden and {} output heads", o.heads, o.output_heads))

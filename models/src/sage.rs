@@ -115,7 +115,7 @@ impl Sage {
 
 impl NodeModel for Sage {
     fn forward_t(&self, x: &NodeFeatures, graph: &SparseMatrix, train: bool) -> ModelOutput {
-        forward_stack(&self.layers, x, graph, self.config.dropout, train)
+        forward_stack(&self.layers, x, graph, self.config.dropouts(), train)
     }
 
     fn forward_blocks_t(
@@ -124,7 +124,7 @@ impl NodeModel for Sage {
         blocks: &[SparseMatrix],
         train: bool,
     ) -> Result<ModelOutput, ModelError> {
-        forward_stack_blocks(&self.layers, x, blocks, self.config.dropout, train)
+        forward_stack_blocks(&self.layers, x, blocks, self.config.dropouts(), train)
     }
 
     fn config(&self) -> &ModelConfig {
