@@ -215,10 +215,14 @@ pub struct TuneReport {
     /// search's retraining of a kept run's earlier rungs is not counted).
     #[serde(default)]
     pub trial_epochs: usize,
-    /// Wall seconds of the search in this process.
+    /// Wall seconds of the search in the process that finished it (one resumed in its middle
+    /// counts only its own part).
     #[serde(default)]
     pub train_s: f64,
 }
+
+/// The journal key of the search's wall seconds.
+const SEARCH_SECONDS: &str = "search seconds";
 
 const LR: [f64; 4] = [0.001, 0.005, 0.01, 0.02];
 const DECAY: [f64; 4] = [0.0, 5e-5, 5e-4, 5e-3];
@@ -448,7 +452,16 @@ pub fn tune_resumable(
     } else {
         best
     };
-    report.train_s = started.elapsed().as_secs_f64();
+    // Recorded, so that a process replaying the whole search (`--resume`, a `--jobs` parent
+    // building its report) reports what the search cost, not the replay.
+    let here = started.elapsed().as_secs_f64();
+    report.train_s = match journal::replay::<f64>(log, SEARCH_SECONDS)? {
+        Some(recorded) => recorded,
+        None => {
+            journal::record(log, SEARCH_SECONDS, &here)?;
+            here
+        }
+    };
     Ok((best, report))
 }
 

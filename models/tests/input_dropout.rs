@@ -35,7 +35,12 @@ fn no_input_dropout_leaves_the_first_layer_whole_and_the_hidden_layers_dropping(
     let ids: Vec<i64> = batch.n_id.iter().map(|&i| i as i64).collect();
     let x_src = NodeFeatures::Dense(x.index_select(0, &Tensor::from_slice(&ids)));
     let features = NodeFeatures::Dense(x.shallow_clone());
-    for (arch, aggregator) in [(Arch::Gcn, SageAggregator::Mean), (Arch::Mlp, SageAggregator::Mean), (Arch::Sage, SageAggregator::Gcn), (Arch::Sage, SageAggregator::Mean)] {
+    for (arch, aggregator) in [
+        (Arch::Gcn, SageAggregator::Mean),
+        (Arch::Mlp, SageAggregator::Mean),
+        (Arch::Sage, SageAggregator::Gcn),
+        (Arch::Sage, SageAggregator::Mean),
+    ] {
         for input_dropout in [Some(0.0), None] {
             let what = format!("{arch} ({aggregator}), input dropout {input_dropout:?}");
             let options = ArchOptions { aggregator, input_dropout, ..ArchOptions::default() };
