@@ -88,6 +88,8 @@ fn protocol_glnn_sets_glnn_recipe_and_flags_override_it() {
     assert_eq!(c["normalize_features"], false);
     assert_eq!((c["teacher"]["hidden"].as_i64(), c["teacher"]["layers"].as_i64()), (Some(128), Some(2)));
     assert_eq!((c["mlp"]["hidden"].as_i64(), c["mlp"]["dropout"].as_f64()), (Some(128), Some(0.6)));
+    // GLNN's MLP drops after its hidden layers, not on its input
+    assert_eq!(c["mlp"]["options"]["input_dropout"].as_f64(), Some(0.0));
     assert_eq!(c["sampler"]["fanouts"], serde_json::json!([5, 5]));
     assert_eq!((c["sampler"]["batch_size"].as_u64(), c["distill_batch_size"].as_u64()), (Some(140), Some(512)));
     assert_eq!(c["alpha"].as_f64(), Some(0.0));
