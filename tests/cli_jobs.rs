@@ -22,15 +22,16 @@ fn report(json: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap()
 }
 
-/// Runs `args` with `--json` once sequentially and once with `--jobs 2`; returns both reports.
-fn sequential_and_jobs(args: &[&str], data_dir: &Path, dir: &Path) -> (serde_json::Value, serde_json::Value) {
+/// Runs `args` with `--json` once sequentially and once with `--jobs 2`; returns both reports
+/// and the `--jobs` run's standard error.
+fn sequential_and_jobs(args: &[&str], data_dir: &Path, dir: &Path) -> (serde_json::Value, serde_json::Value, String) {
     let (one, two) = (dir.join("one.json"), dir.join("two.json"));
     let o = gdistill(&[args, &["--json", one.to_str().unwrap()]].concat(), data_dir);
     assert!(o.status.success(), "{}", stderr(&o));
     let o = gdistill(&[args, &["--json", two.to_str().unwrap(), "--jobs", "2"]].concat(), data_dir);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(!dir.join("two.json.journal").exists(), "a finished run removes its journal");
-    (report(&one), report(&two))
+    (report(&one), report(&two), stderr(&o))
 }
 
 #[test]
@@ -53,7 +54,7 @@ fn seeds_in_workers_give_the_sequential_report_with_a_search() {
         "--threads",
         "1",
     ];
-    let (one, two) = sequential_and_jobs(&args, root, dir.path());
+    let (one, two, _) = sequential_and_jobs(&args, root, dir.path());
     assert_eq!(one["rows"][0]["test_acc"].as_array().unwrap().len(), 3);
     assert!(two["tune"]["rungs"].as_array().is_some_and(|r| !r.is_empty()));
     // The search's seconds are the search's (recorded in the journal), not its replay's.
@@ -88,9 +89,13 @@ fn seeds_in_workers_give_the_sequential_report_inductively() {
         "--threads",
         "1",
     ];
-    let (one, two) = sequential_and_jobs(&args, root, dir.path());
+    let (one, two, messages) = sequential_and_jobs(&args, root, dir.path());
     let mlp = one["rows"].as_array().unwrap().iter().find(|r| r["name"] == "mlp+kd").unwrap();
     assert_eq!(mlp["ind_acc"].as_array().unwrap().len(), 3);
+    // The parent replays the seeds without learning their DeepWalk columns again: only the first
+    // seed's graphs are built, for the feature count.
+    let learnt = messages.lines().filter(|l| l.starts_with("features ")).count();
+    assert!(learnt <= 1, "the parent learnt DeepWalk columns {learnt} times:\n{messages}");
     assert_eq!(without_timings(two), without_timings(one));
 }
 

@@ -228,9 +228,16 @@ pub fn compare_resumable(
     }
     let mut counter = RunCounter::new(rows.len() * config.seeds + (members - 1) * config.seeds);
     for seed in seeds(config.first_seed, config.seeds) {
+        // A recorded seed is replayed and another process's seed skipped before their graphs are
+        // built: inductively that is a DeepWalk embedding per seed. Building a seed's graphs
+        // depends on nothing but the seed, so the next seed that runs builds its own.
         let key = seed_key(seed);
-        if log.recorded(&key).is_none() && !log.runs(&key) {
-            // Another process's seed: not even its graphs are built here.
+        if let Some(recorded) = log.recorded(&key) {
+            replay_seed(&mut rows, &recorded)?;
+            counter.skip(rows.len() + members - 1);
+            continue;
+        }
+        if !log.runs(&key) {
             counter.skip(rows.len() + members - 1);
             continue;
         }
@@ -247,11 +254,6 @@ pub fn compare_resumable(
             if config.setting != Setting::Transductive {
                 edges = lsp_edges(&graphs);
             }
-        }
-        if let Some(recorded) = log.recorded(&key) {
-            replay_seed(&mut rows, &recorded)?;
-            counter.skip(rows.len() + members - 1);
-            continue;
         }
         let (data, observed) = (&graphs.data, &graphs.dataset);
         let mlp_view = match &mlp_graphs {

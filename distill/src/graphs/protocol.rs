@@ -164,7 +164,8 @@ impl Protocol {
         // GLNN's MLP drops after its hidden layers only (models.py), where gdistill's drops its
         // input at the same rate unless told: on Cora (dropout 0.6) that cost `mlp+kd` 0.7 points
         // of test and 2.5 of validation (docs/gnn-to-mlp.md, "Input dropout").
-        config.mlp = ModelSpec { options: ArchOptions { input_dropout: Some(0.0), ..ArchOptions::default() }, ..spec(dropout) };
+        config.mlp =
+            ModelSpec { options: ArchOptions { input_dropout: Some(0.0), ..ArchOptions::default() }, ..spec(dropout) };
         config.student_training = glnn_training(lr, weight_decay);
         // The small GNN student is gdistill's row, not GLNN's, so the protocol does not fix its
         // recipe. GLNN's MLP training (200 epochs, patience 50, Photo's lr 0.005) wrecked it:
