@@ -135,6 +135,18 @@ fn a_bad_jobs_count_or_input_is_refused() {
     assert_fails_with(&o, &["--jobs must be at least 1"]);
     let o = gdistill(&["compare", "--dataset", "digits:nowhere.npz", "--jobs", "2"], root);
     assert_fails_with(&o, &["--jobs applies to graph datasets"]);
+    // A config read from a pipe could not be read again by the workers.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gdistill"))
+        .args(["compare", "--dataset", "cora", "--seeds", "2", "--jobs", "2", "--config", "/dev/stdin"])
+        .env("GDISTILL_DATA_DIR", root)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"seeds = 2\n").unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_fails_with(&o, &["/dev/stdin", "must be a regular file, not a pipe"]);
 }
 
 /// Seed records in a journal (complete lines only).

@@ -444,6 +444,14 @@ pub fn run(args: CompareArgs) -> Result<()> {
     gdistill_distill::compare::check_protocol_classes(&dataset, &config).map_err(anyhow::Error::msg)?;
     let jobs = args.jobs.unwrap_or(1);
     let threads = seed_jobs::seed_threads(jobs, args.device.threads)?;
+    if let (true, Some(path)) = (jobs > 1, &args.config) {
+        // Each worker reads the command line again; a pipe (`--config <(...)`) is read once.
+        anyhow::ensure!(
+            path.is_file(),
+            "{}: --jobs starts workers that read --config again, so it must be a regular file, not a pipe",
+            path.display()
+        );
+    }
     if let (Some(t), None) = (threads, args.device.threads) {
         tch::set_num_threads(t);
     }
