@@ -139,8 +139,7 @@ fn read(
     let mut units = HashMap::new();
     let mut kept = vec![first.to_string()];
     for (n, line) in lines.enumerate().map(|(k, l)| (k + 2, l)) {
-        let record: Line =
-            serde_json::from_str(line).map_err(|e| error(path, format!("line {n}: not a journal record: {e}")))?;
+        let record = parse_record(path, n, line)?;
         if units.insert(record.key.clone(), (n, record.figures)).is_some() {
             return Err(error(path, format!("line {n}: {} is recorded twice", record.key)));
         }
@@ -154,20 +153,21 @@ fn read(
 /// that hands work to worker processes and takes their finished units as they come; the
 /// worker checked the header when it opened the file.
 pub fn finished_records(path: &Path) -> Result<Vec<(String, serde_json::Value)>, TrainError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(error(path, format!("cannot read the run journal: {e}"))),
-    };
+    // A worker that failed before finishing a unit removed its journal: nothing finished.
+    if std::fs::symlink_metadata(path).is_err() {
+        return Ok(Vec::new());
+    }
+    let text = read_input_string(path, &KIND).map_err(|e| TrainError::Config(e.to_string()))?;
     let complete = text.split_inclusive('\n').filter(|l| l.ends_with('\n')).skip(1);
     complete
         .enumerate()
-        .map(|(k, line)| {
-            let record: Line = serde_json::from_str(line.trim_end_matches('\n'))
-                .map_err(|e| error(path, format!("line {}: not a journal record: {e}", k + 2)))?;
-            Ok((record.key, record.figures))
-        })
+        .map(|(k, line)| parse_record(path, k + 2, line.trim_end_matches('\n')).map(|r| (r.key, r.figures)))
         .collect()
+}
+
+/// Line `n` of the journal at `path`, a record.
+fn parse_record(path: &Path, n: usize, line: &str) -> Result<Line, TrainError> {
+    serde_json::from_str(line).map_err(|e| error(path, format!("line {n}: not a journal record: {e}")))
 }
 
 /// Refuses a journal of another command, binary, dataset or command line, naming what differs.
