@@ -48,15 +48,9 @@ pub fn deal(pending: &[u64], jobs: usize) -> Vec<Vec<u64>> {
 /// One worker process and where it keeps its journal and messages.
 struct Worker {
     seeds: Vec<u64>,
-    report: PathBuf,
+    journal: PathBuf,
     messages: PathBuf,
     child: Child,
-}
-
-impl Worker {
-    fn journal(&self) -> PathBuf {
-        resume::journal_path(&self.report)
-    }
 }
 
 /// Trains the seeds `pending` in worker processes and records their figures in `journal` as
@@ -99,7 +93,7 @@ pub fn train_seeds_in_workers(
             });
         }
         let child = command.spawn().with_context(|| format!("starting a --jobs worker ({})", program.display()))?;
-        workers.push(Worker { seeds, report, messages, child });
+        workers.push(Worker { seeds, journal: copy, messages, child });
     }
     let bar = crate::output::seed_bar(pending.len(), workers.len());
     let mut statuses = vec![None; workers.len()];
@@ -140,7 +134,7 @@ pub fn train_seeds_in_workers(
 
 /// Moves the seeds `worker` has finished (its own, not yet in `journal`) into `journal`.
 fn take_finished_seeds(worker: &Worker, journal: &mut Journal) -> Result<()> {
-    for (key, figures) in finished_records(&worker.journal())? {
+    for (key, figures) in finished_records(&worker.journal)? {
         let its_own = worker.seeds.iter().any(|&s| seed_key(s) == key);
         if its_own && journal.recorded(&key).is_none() {
             journal.record(&key, figures)?;

@@ -232,12 +232,11 @@ pub fn compare_resumable(
         // built: inductively that is a DeepWalk embedding per seed. Building a seed's graphs
         // depends on nothing but the seed, so the next seed that runs builds its own.
         let key = seed_key(seed);
-        if let Some(recorded) = log.recorded(&key) {
-            replay_seed(&mut rows, &recorded)?;
-            counter.skip(rows.len() + members - 1);
-            continue;
+        let recorded = log.recorded(&key);
+        if let Some(recorded) = &recorded {
+            replay_seed(&mut rows, recorded)?;
         }
-        if !log.runs(&key) {
+        if recorded.is_some() || !log.runs(&key) {
             counter.skip(rows.len() + members - 1);
             continue;
         }
