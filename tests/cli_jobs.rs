@@ -16,11 +16,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cli::{assert_fails_with, gdistill, stderr, stdout};
-use report::without_timings;
-
-fn report(json: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap()
-}
+use report::{read_report, without_timings};
 
 /// Runs `args` with `--json` once sequentially and once with `--jobs 2`; returns both reports
 /// and the `--jobs` run's standard error.
@@ -31,7 +27,7 @@ fn sequential_and_jobs(args: &[&str], data_dir: &Path, dir: &Path) -> (serde_jso
     let o = gdistill(&[args, &["--json", two.to_str().unwrap(), "--jobs", "2"]].concat(), data_dir);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(!dir.join("two.json.journal").exists(), "a finished run removes its journal");
-    (report(&one), report(&two), stderr(&o))
+    (read_report(&one), read_report(&two), stderr(&o))
 }
 
 #[test]
@@ -209,5 +205,5 @@ fn a_killed_run_with_jobs_takes_its_workers_along_and_resumes_to_the_sequential_
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains(&format!("{recorded} seeds and trials done")), "{}", stderr(&o));
     assert!(!journal.exists());
-    assert_eq!(without_timings(report(&two)), without_timings(report(&one)));
+    assert_eq!(without_timings(read_report(&two)), without_timings(read_report(&one)));
 }

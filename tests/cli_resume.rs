@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cli::{assert_fails_with, gdistill, stderr};
-use report::without_timings;
+use report::{read_report, without_timings};
 
 fn path(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -26,10 +26,6 @@ fn with_json<'a>(args: &[&'a str], json: &'a Path, extra: &[&'a str]) -> Vec<&'a
     all.extend_from_slice(&["--json", path(json)]);
     all.extend_from_slice(extra);
     all
-}
-
-fn report(json: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap()
 }
 
 fn journal_of(json: &Path) -> std::path::PathBuf {
@@ -77,7 +73,7 @@ fn uninterrupted_equals_resumed(args: &[&str], data_dir: &Path, dir: &Path, reco
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("note: resuming from"), "{}", stderr(&o));
     assert!(!journal.exists());
-    assert_eq!(without_timings(report(&resumed)), without_timings(report(&full)));
+    assert_eq!(without_timings(read_report(&resumed)), without_timings(read_report(&full)));
 }
 
 #[test]
@@ -116,7 +112,7 @@ fn a_killed_compare_resumes_to_the_uninterrupted_report_and_refuses_other_journa
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("last record, cut short by the kill, was dropped"), "{}", stderr(&o));
     let full = dir.path().join("full.json");
-    assert_eq!(without_timings(report(&json)), without_timings(report(&full)));
+    assert_eq!(without_timings(read_report(&json)), without_timings(read_report(&full)));
 }
 
 #[test]
@@ -174,7 +170,7 @@ fn a_killed_halving_search_resumes_from_its_rungs() {
     // teacher's run is replayed, so its soft targets must be trained again, and the later
     // stages' rungs run in the resumed process.
     uninterrupted_equals_resumed(&args, root, dir.path(), 4);
-    let tune = &report(&dir.path().join("resumed.json"))["tune"];
+    let tune = &read_report(&dir.path().join("resumed.json"))["tune"];
     assert_eq!(tune["schedule"], "halving");
     let rungs = tune["rungs"].as_array().unwrap();
     assert_eq!(rungs.len(), 8, "four stages of two rungs");

@@ -18,3 +18,8 @@ pub fn without_timings(mut report: serde_json::Value) -> serde_json::Value {
     strip(&mut report);
     report
 }
+
+/// The `--json` report at `path`.
+pub fn read_report(path: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
