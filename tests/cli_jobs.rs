@@ -1,8 +1,9 @@
 //! `compare --jobs N`: seeds trained in worker processes give the report a sequential run with
 //! the same `--threads` writes, timings aside, with a tuning search and in the inductive
 //! setting (where each worker builds only its own seeds' graphs and DeepWalk columns), and
-//! after a kill and `--resume`; the workers die with the parent; a bad `--jobs` is refused
-//! with one `error:` line.
+//! after a kill and `--resume`, and with the search's small-student stage in a worker of its own
+//! (kept or started again after the teacher's stage); the workers die with the parent; a bad
+//! `--jobs` is refused with one `error:` line.
 
 #[path = "support/cli.rs"]
 mod cli;
@@ -56,6 +57,45 @@ fn seeds_in_workers_give_the_sequential_report_with_a_search() {
     // The search's seconds are the search's (recorded in the journal), not its replay's.
     let seconds = |r: &serde_json::Value| r["tune"]["train_s"].as_f64().unwrap();
     assert!(seconds(&two) > 0.3 * seconds(&one), "search {} s against {} s", seconds(&two), seconds(&one));
+    assert_eq!(without_timings(two), without_timings(one));
+}
+
+/// The small student's search stage runs in a worker from the start, on the recipe's feature
+/// normalisation; a teacher stage that chooses the other starts it again. Both ways the parent's
+/// replay of the search must find every small-student trial recorded (it refuses to train one)
+/// and the report is the sequential one.
+#[test]
+fn a_search_leaving_the_recipes_normalisation_restarts_the_small_students_stage() {
+    let Some(cora) = data::data_dir("cora") else { return };
+    let root = cora.parent().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Search seed 3 draws an unnormalised teacher that wins; Cora's recipe normalises.
+    let config = dir.path().join("tune.toml");
+    std::fs::write(&config, "[tune]\ntrials = 2\nseed = 3\n").unwrap();
+    let args = [
+        "compare",
+        "--dataset",
+        "cora",
+        "--seeds",
+        "2",
+        "--epochs",
+        "15",
+        "--config",
+        config.to_str().unwrap(),
+        "--no-lsp",
+        "--no-prune",
+        "--threads",
+        "1",
+    ];
+    let (one, two, _) = sequential_and_jobs(&args, root, dir.path());
+    let teacher = one["tune"]["chosen"].as_array().unwrap().iter().find(|t| t["stage"] == "teacher").unwrap();
+    let chosen = teacher["settings"].as_array().unwrap().iter().find(|kv| kv[0] == "normalize_features");
+    assert_eq!(
+        chosen.map(|kv| kv[1].clone()),
+        Some("false".into()),
+        "the search no longer leaves the recipe's normalisation: pick another seed"
+    );
+    assert!(one["tune"]["trials"].as_array().unwrap().iter().any(|t| t["stage"] == "small student"));
     assert_eq!(without_timings(two), without_timings(one));
 }
 

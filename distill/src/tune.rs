@@ -254,8 +254,76 @@ pub fn tune_resumable(
     progress: &mut dyn FnMut(Progress),
     log: &mut dyn RunLog,
 ) -> Result<(CompareConfig, TuneReport), TrainError> {
+    tune_part(dataset, config, device, progress, log, SearchPart::WHOLE)
+}
+
+/// Which stages a search trains. A stage left out still draws its candidates, so that the
+/// stages after it draw what they draw in the whole search, and passes its base on untrained.
+/// Every stage after the teacher's reads its choice of feature normalisation: without the
+/// teacher's stage, they train on the recipe's.
+///
+/// The MLP's two stages and the small student's do not read each other: the small student's
+/// trials train its own row from labels, on its own recipe, with the teacher stage's data. So
+/// `compare --jobs` runs them side by side, in two processes sharing one journal (each records
+/// its trials, which the whole search then replays): [`SearchPart::TEACHER`] then
+/// [`SearchPart::MLP`] in one, [`SearchPart::SMALL_AHEAD`] in the other from the start (its
+/// trials stand if the teacher's stage keeps the recipe's normalisation; if not, they are
+/// dropped and [`SearchPart::SMALL`] runs after the teacher's stage).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SearchPart {
+    /// The teacher's stage (the MLP's stages need it: distillation reads the chosen teacher).
+    pub teacher: bool,
+    /// The MLP's stages: from labels, then distillation.
+    pub mlp: bool,
+    /// The small student's stage.
+    pub small: bool,
+}
+
+impl SearchPart {
+    /// Every stage: the search as [`tune_resumable`] runs it.
+    pub const WHOLE: SearchPart = SearchPart { teacher: true, mlp: true, small: true };
+    /// The teacher's stage alone.
+    pub const TEACHER: SearchPart = SearchPart { teacher: true, mlp: false, small: false };
+    /// The teacher's stage (replayed) and the MLP's.
+    pub const MLP: SearchPart = SearchPart { teacher: true, mlp: true, small: false };
+    /// The teacher's stage (replayed) and the small student's.
+    pub const SMALL: SearchPart = SearchPart { teacher: true, mlp: false, small: true };
+    /// The small student's stage on the recipe's feature normalisation, before the teacher's
+    /// stage has chosen one.
+    pub const SMALL_AHEAD: SearchPart = SearchPart { teacher: false, mlp: false, small: true };
+}
+
+/// Records the search's wall seconds in `log` when a search run in parts (`compare --jobs`)
+/// has ended; the whole search, replayed next, reports them instead of its replay's. A search
+/// that recorded its seconds before keeps them.
+pub fn record_search_seconds(log: &mut dyn RunLog, seconds: f64) -> Result<(), TrainError> {
+    if journal::replay::<f64>(log, SEARCH_SECONDS)?.is_none() {
+        journal::record(log, SEARCH_SECONDS, &seconds)?;
+    }
+    Ok(())
+}
+
+/// Whether `log` holds a search that ended (its seconds recorded): replaying it trains nothing.
+pub fn search_recorded(log: &dyn RunLog) -> Result<bool, TrainError> {
+    Ok(journal::replay::<f64>(log, SEARCH_SECONDS)?.is_some())
+}
+
+/// The stages of the search `part` names (see [`SearchPart`]); the whole search, with its
+/// report, under [`SearchPart::WHOLE`]. A part records its trials but not the search's seconds.
+pub fn tune_part(
+    dataset: &NodeDataset,
+    config: &CompareConfig,
+    device: Device,
+    progress: &mut dyn FnMut(Progress),
+    log: &mut dyn RunLog,
+    part: SearchPart,
+) -> Result<(CompareConfig, TuneReport), TrainError> {
     let Some(tune) = &config.tune else { return Ok((config.clone(), TuneReport::default())) };
     tune.validate().map_err(TrainError::Config)?;
+    if part.mlp && !part.teacher {
+        return Err(TrainError::Config("the MLP's tuning stages need the teacher's stage".into()));
+    }
+    let (trials, schedule) = (tune.trials, tune.schedule);
     let started = Instant::now();
     let mut rng = ChaCha8Rng::seed_from_u64(tune.seed);
     let mut best = config.clone();
@@ -340,7 +408,7 @@ pub fn tune_resumable(
         let data = prepared[k].as_ref().expect("ensured");
         step("tune teacher", "teacher", c, &Objective::labels(), data, resumed, budgets, progress)
     };
-    let stage = Stage { name: "teacher", row: "teacher", trials: tune.trials, schedule: tune.schedule, plan: &plan };
+    let stage = Stage { name: "teacher", row: "teacher", trials, schedule, plan: &plan, train: part.teacher };
     let (best, teacher_run, teacher_budgets) =
         stage.search(&best, &mut report, &mut rng, draw_teacher, score_teacher, log)?;
     let k = ensure(&mut prepared, best.normalize_features)?;
@@ -349,6 +417,7 @@ pub fn tune_resumable(
     // the same nodes, split and held-out nodes, so the teacher's logits line up with them.
     let mlp_prepared = config
         .mlp_features
+        .filter(|_| part.mlp)
         .map(|spec| validation_only_data(dataset, config, spec, best.normalize_features, device))
         .transpose()?;
     let mlp_data = mlp_prepared.as_ref().unwrap_or(data);
@@ -374,7 +443,7 @@ pub fn tune_resumable(
     let score_student = |c: &CompareConfig, resumed: Option<ResumableRun>, budgets: &[usize]| {
         step("tune student", "mlp", c, &Objective::labels(), mlp_data, resumed, budgets, progress)
     };
-    let stage = Stage { name: "student", row: "mlp", trials: tune.trials, schedule: tune.schedule, plan: &plan };
+    let stage = Stage { name: "student", row: "mlp", trials, schedule, plan: &plan, train: part.mlp };
     let (best, _, _) = stage.search(&best, &mut report, &mut rng, draw_student, score_student, log)?;
 
     // Stage 3: distillation, on the mlp+kd row, against the chosen teacher.
@@ -414,8 +483,7 @@ pub fn tune_resumable(
         let objective = c.kd_objective(logits);
         step("tune distillation", "mlp+kd", c, &objective, mlp_data, resumed, budgets, progress)
     };
-    let stage =
-        Stage { name: "distillation", row: "mlp+kd", trials: tune.trials, schedule: tune.schedule, plan: &plan };
+    let stage = Stage { name: "distillation", row: "mlp+kd", trials, schedule, plan: &plan, train: part.mlp };
     let (best, _, _) = stage.search(&best, &mut report, &mut rng, draw_distillation, score_distillation, log)?;
 
     // Stage 4: the small student's own training and dropout, on its row from labels, starting
@@ -445,23 +513,20 @@ pub fn tune_resumable(
         let score_small = |c: &CompareConfig, resumed: Option<ResumableRun>, budgets: &[usize]| {
             step("tune small student", &small, c, &Objective::labels(), data, resumed, budgets, progress)
         };
-        let stage =
-            Stage { name: "small student", row: &small, trials: tune.trials, schedule: tune.schedule, plan: &plan };
+        let stage = Stage { name: "small student", row: &small, trials, schedule, plan: &plan, train: part.small };
         let base = CompareConfig { small_training: Some(config.small_training().clone()), ..best };
         stage.search(&base, &mut report, &mut rng, draw_small, score_small, log)?.0
     } else {
         best
     };
     // Recorded, so that a process replaying the whole search (`--resume`, a `--jobs` parent
-    // building its report) reports what the search cost, not the replay.
-    let here = started.elapsed().as_secs_f64();
-    report.train_s = match journal::replay::<f64>(log, SEARCH_SECONDS)? {
-        Some(recorded) => recorded,
-        None => {
-            journal::record(log, SEARCH_SECONDS, &here)?;
-            here
-        }
-    };
+    // building its report) reports what the search cost, not the replay. A part leaves it to
+    // whoever runs the parts.
+    if part == SearchPart::WHOLE {
+        let here = started.elapsed().as_secs_f64();
+        report.train_s = journal::replay::<f64>(log, SEARCH_SECONDS)?.unwrap_or(here);
+        record_search_seconds(log, here)?;
+    }
     Ok((best, report))
 }
 
@@ -473,6 +538,8 @@ struct Stage<'a> {
     trials: usize,
     schedule: TuneSchedule,
     plan: &'a [RungPlan],
+    /// Whether it trains: a stage left out of a [`SearchPart`] only draws its candidates.
+    train: bool,
 }
 
 impl Stage<'_> {
@@ -499,6 +566,9 @@ impl Stage<'_> {
                 (candidate, changed.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
             })
             .collect();
+        if !self.train {
+            return Ok((base.clone(), None, Vec::new()));
+        }
         // The budgets follow the stage's longest trial (the row's epochs; the model's sizes do
         // not change them).
         let length = |c: &CompareConfig| c.row_model(self.row, 1, 1).1.epochs;

@@ -5,20 +5,21 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use gdistill_datasets::{FeatureSpec, NodeDataset, SplitSpec};
-use gdistill_distill::compare::{compare_resumable, CompareConfig, KdLoss, Protocol};
+use gdistill_distill::compare::{compare_resumable, search_part, CompareConfig, KdLoss, Protocol};
 use gdistill_distill::ensemble::{EnsembleCombine, EnsembleMembers};
-use gdistill_distill::journal::{dataset_identity, seed_key, Journal, NoLog, RunLog, Share};
+use gdistill_distill::journal::{dataset_identity, seed_key, Journal, NoLog, ReplayOnly, RunLog, Share};
 use gdistill_distill::lsp::LspKernel;
 use gdistill_distill::minibatch::EpochShape;
 use gdistill_distill::setting::Setting;
 use gdistill_distill::transfer_set::TransferSet;
+use gdistill_distill::tune::{self, SearchPart};
 use gdistill_models::{Arch, SageAggregator};
 
 use super::distill::KdLossArg;
 use super::experiment::{run_and_report, ExperimentArgs, TeacherOptions};
 use super::resume::{self, ResumeArgs};
 use super::sampler_args::SamplerArgs;
-use super::seed_jobs;
+use super::seed_jobs::{self, SearchRole};
 use super::{apply_experiment_table, read_experiment_file, DatasetArgs, DeviceArgs};
 use crate::output::print_compare_table;
 use crate::plot_compare::size_points;
@@ -196,13 +197,17 @@ pub struct CompareArgs {
     #[command(flatten)]
     pub resume: ResumeArgs,
     /// Graphs: train the seeds in N processes side by side, each on --threads threads (default:
-    /// the cores shared out); the tuning search, if any, runs first in this process. The report
-    /// is the one a run without --jobs and with the same --threads writes, timings aside.
+    /// the cores shared out); the tuning search, if any, runs first (its small-student stage in a
+    /// second process beside the MLP's stages). The report is the one a run without --jobs and
+    /// with the same --threads writes, timings aside.
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
     /// A --jobs worker's seeds (set by the parent process).
     #[arg(long, hide = true, value_delimiter = ',', requires = "worker_report")]
     pub worker_seeds: Vec<u64>,
+    /// A --jobs worker that runs the tuning search's small-student stage (set by the parent).
+    #[arg(long, hide = true, value_enum, requires = "worker_report", conflicts_with = "worker_seeds")]
+    pub worker_search: Option<SearchRole>,
     /// Where a --jobs worker keeps its journal (set by the parent process).
     #[arg(long, hide = true)]
     pub worker_report: Option<PathBuf>,
@@ -458,6 +463,12 @@ pub fn run(args: CompareArgs) -> Result<()> {
     // The settings as resolved, and what else changes the figures: the device and thread count.
     let settings = serde_json::json!({"config": config, "device": format!("{device:?}"), "threads": threads});
     let identity = dataset_identity(&dataset);
+    if let (Some(report), Some(role)) = (&args.worker_report, args.worker_search) {
+        return seed_jobs::work(report, Vec::new(), (identity, settings), |log| {
+            search_part(&dataset, &config, device, &mut |_| {}, log, role.part())?;
+            Ok(())
+        });
+    }
     if let Some(report) = &args.worker_report {
         let seeds = args.worker_seeds.clone();
         return seed_jobs::work(report, seeds, (identity, settings), |log| {
@@ -496,8 +507,20 @@ fn train_in_workers(
     (jobs, threads, given_threads): (usize, Option<i32>, Option<i32>),
     scratch: &tempfile::TempDir,
 ) -> Result<()> {
+    // Workers get --threads when the command line has none, so that they train as this process counted.
+    let pass = if given_threads.is_none() { threads } else { None };
     if config.tune.is_some() {
-        let mut tuning_only = Share { log: journal, seeds: Vec::new() };
+        let in_parts = search_side_by_side(dataset, config, device, journal, pass, scratch)?;
+        // The whole search, here or replayed from its parts: the tuned config, as the workers
+        // will resolve it.
+        let mut replay_only;
+        let log: &mut dyn RunLog = if in_parts {
+            replay_only = ReplayOnly(journal);
+            &mut replay_only
+        } else {
+            journal
+        };
+        let mut tuning_only = Share { log, seeds: Vec::new() };
         crate::output::with_run_bar(|progress| compare_resumable(dataset, config, device, progress, &mut tuning_only))?;
     }
     let pending: Vec<u64> = gdistill_distill::experiment::seeds(config.first_seed, config.seeds)
@@ -506,9 +529,40 @@ fn train_in_workers(
     if pending.is_empty() {
         return Ok(());
     }
-    // Workers get --threads when the command line has none, so that they train as this process counted.
-    let pass = if given_threads.is_none() { threads } else { None };
     seed_jobs::train_seeds_in_workers(journal, &pending, jobs, pass, scratch.path())
+}
+
+/// The tuning search with its small-student stage in a worker process beside the teacher's and
+/// the MLP's stages, each recording its trials in `journal`. The small student's stage reads
+/// only the teacher stage's choice of feature normalisation: the worker starts at once on the
+/// recipe's, and starts again after the teacher's stage if that chose the other. Without
+/// small-student rows, or with the search already recorded (`--resume`), nothing: the whole
+/// search runs or replays in this process. Whether it ran.
+fn search_side_by_side(
+    dataset: &NodeDataset,
+    config: &CompareConfig,
+    device: tch::Device,
+    journal: &mut Journal,
+    threads: Option<i32>,
+    scratch: &tempfile::TempDir,
+) -> Result<bool> {
+    if !config.small_rows || tune::search_recorded(journal)? {
+        return Ok(false);
+    }
+    let started = std::time::Instant::now();
+    let part = |journal: &mut Journal, part| {
+        crate::output::with_run_bar(|progress| search_part(dataset, config, device, progress, journal, part))
+    };
+    let mut small_stage = seed_jobs::start_search_worker(journal, SearchRole::SmallAhead, threads, scratch.path())?;
+    let chosen = part(journal, SearchPart::TEACHER)?;
+    if chosen.normalize_features != config.normalize_features {
+        small_stage.abandon();
+        small_stage = seed_jobs::start_search_worker(journal, SearchRole::Small, threads, scratch.path())?;
+    }
+    part(journal, SearchPart::MLP)?;
+    seed_jobs::finish_search_worker(small_stage, journal)?;
+    tune::record_search_seconds(journal, started.elapsed().as_secs_f64())?;
+    Ok(true)
 }
 
 /// The graph comparison, its table, report, plot and saved config; seeds and trials replayed

@@ -23,7 +23,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use clap::ValueEnum;
 use gdistill_distill::journal::{finished_records, seed_key, Journal, RunLog, Share};
+use gdistill_distill::tune::SearchPart;
 
 use super::resume;
 
@@ -64,36 +66,12 @@ pub fn train_seeds_in_workers(
     threads: Option<i32>,
     scratch: &Path,
 ) -> Result<()> {
-    let program = std::env::current_exe().context("finding this program to start the --jobs workers")?;
-    let command_line: Vec<OsString> = std::env::args_os().skip(1).collect();
     let mut workers = Vec::new();
     for (w, seeds) in deal(pending, jobs).into_iter().enumerate() {
-        let report = scratch.join(format!("worker-{w}.json"));
-        let copy = resume::journal_path(&report);
-        std::fs::copy(journal.path(), &copy)
-            .with_context(|| format!("{}: cannot copy the run journal for a worker", copy.display()))?;
-        let messages = scratch.join(format!("worker-{w}.stderr"));
         let list: Vec<String> = seeds.iter().map(u64::to_string).collect();
-        let mut command = Command::new(&program);
-        command.args(&command_line).arg("--worker-seeds").arg(list.join(",")).arg("--worker-report").arg(&report);
-        if let Some(t) = threads {
-            command.arg("--threads").arg(t.to_string());
-        }
-        let err = File::create(&messages).with_context(|| format!("{}: cannot create", messages.display()))?;
-        command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(err);
-        // A worker outlives no parent: killed with it (SIGKILL included), it does not train on
-        // for a report nobody will write. Set between fork and exec, where only
-        // async-signal-safe calls are allowed: prctl is one.
-        unsafe {
-            command.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let child = command.spawn().with_context(|| format!("starting a --jobs worker ({})", program.display()))?;
-        workers.push(Worker { seeds, journal: copy, messages, child });
+        let role = [OsString::from("--worker-seeds"), list.join(",").into()];
+        let (journal, messages, child) = spawn_worker(journal, &format!("worker-{w}"), &role, threads, scratch)?;
+        workers.push(Worker { seeds, journal, messages, child });
     }
     let bar = crate::output::seed_bar(pending.len(), workers.len());
     let mut statuses = vec![None; workers.len()];
@@ -128,6 +106,109 @@ pub fn train_seeds_in_workers(
             journal.recorded(&seed_key(*seed)).is_some(),
             "the --jobs workers ended without recording seed {seed}"
         );
+    }
+    Ok(())
+}
+
+/// Starts a worker process named `name` in `scratch`: this command line with the worker's
+/// `role` arguments, a copy of `journal` and `--threads` when `threads` is given. Returns the
+/// copy's path, the file of its messages and the process.
+fn spawn_worker(
+    journal: &Journal,
+    name: &str,
+    role: &[OsString],
+    threads: Option<i32>,
+    scratch: &Path,
+) -> Result<(PathBuf, PathBuf, Child)> {
+    let program = std::env::current_exe().context("finding this program to start the --jobs workers")?;
+    let report = scratch.join(format!("{name}.json"));
+    let copy = resume::journal_path(&report);
+    std::fs::copy(journal.path(), &copy)
+        .with_context(|| format!("{}: cannot copy the run journal for a worker", copy.display()))?;
+    let messages = scratch.join(format!("{name}.stderr"));
+    let mut command = Command::new(&program);
+    command.args(std::env::args_os().skip(1)).args(role).arg("--worker-report").arg(&report);
+    if let Some(t) = threads {
+        command.arg("--threads").arg(t.to_string());
+    }
+    let err = File::create(&messages).with_context(|| format!("{}: cannot create", messages.display()))?;
+    command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(err);
+    // A worker outlives no parent: killed with it (SIGKILL included), it does not train on
+    // for a report nobody will write. Set between fork and exec, where only
+    // async-signal-safe calls are allowed: prctl is one.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = command.spawn().with_context(|| format!("starting a --jobs worker ({})", program.display()))?;
+    Ok((copy, messages, child))
+}
+
+/// What a search worker runs: the small student's stage, after the teacher's (replayed from
+/// the journal) or ahead of it, on the recipe's feature normalisation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SearchRole {
+    Small,
+    SmallAhead,
+}
+
+impl SearchRole {
+    pub fn part(self) -> SearchPart {
+        match self {
+            SearchRole::Small => SearchPart::SMALL,
+            SearchRole::SmallAhead => SearchPart::SMALL_AHEAD,
+        }
+    }
+}
+
+/// The worker running the tuning search's small-student stage ([`start_search_worker`]).
+pub struct SearchWorker {
+    journal: PathBuf,
+    messages: PathBuf,
+    child: Child,
+}
+
+impl SearchWorker {
+    /// Stops the worker: its trials will not be read.
+    pub fn abandon(mut self) {
+        // Already ended or not, it is reaped; its journal goes with the scratch folder.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the tuning search's small-student stage in a worker process running `role`, on a
+/// copy of `journal` (the trials recorded so far, which it replays). `threads` as for the seed
+/// workers.
+pub fn start_search_worker(
+    journal: &Journal,
+    role: SearchRole,
+    threads: Option<i32>,
+    scratch: &Path,
+) -> Result<SearchWorker> {
+    let value = role.to_possible_value().expect("no variant is skipped").get_name().to_string();
+    let args = [OsString::from("--worker-search"), OsString::from(&value)];
+    let (journal, messages, child) = spawn_worker(journal, &format!("search-worker-{value}"), &args, threads, scratch)?;
+    Ok(SearchWorker { journal, messages, child })
+}
+
+/// Waits for the search `worker` and takes the trials it recorded into `journal` (those not
+/// there yet; the teacher's were copied to it), for the whole search to replay.
+pub fn finish_search_worker(mut worker: SearchWorker, journal: &mut Journal) -> Result<()> {
+    let status = worker.child.wait().context("waiting for the --jobs search worker")?;
+    if !status.success() {
+        let text = std::fs::read_to_string(&worker.messages).unwrap_or_default();
+        eprint!("{text}");
+        bail!("the --jobs worker tuning the small student failed ({status}); its messages are above");
+    }
+    for (key, figures) in finished_records(&worker.journal)? {
+        if journal.recorded(&key).is_none() {
+            journal.record(&key, figures)?;
+        }
     }
     Ok(())
 }

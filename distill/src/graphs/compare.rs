@@ -116,6 +116,40 @@ pub fn compare(
     compare_resumable(dataset, config, device, progress, &mut NoLog)
 }
 
+/// The dataset a comparison under `config` trains on, when it is not `dataset` as given: its
+/// largest connected component under `lcc`. Checks the config and the protocol's class sizes.
+fn compared_dataset(dataset: &NodeDataset, config: &CompareConfig) -> Result<Option<NodeDataset>, TrainError> {
+    config.validate().map_err(TrainError::Config)?;
+    let component = if config.lcc {
+        let component = dataset.largest_component().map_err(|e| TrainError::Config(e.to_string()))?;
+        if component.split_redrawn && config.split == SplitSpec::Public {
+            return Err(TrainError::Config(public_split_lost(&dataset.name)));
+        }
+        Some(component.dataset)
+    } else {
+        None
+    };
+    super::check_protocol_classes(component.as_ref().unwrap_or(dataset), config).map_err(TrainError::Config)?;
+    Ok(component)
+}
+
+/// The part of `config`'s tuning search that `part` names, on the dataset the comparison
+/// trains on, its trials recorded in `log` (`compare --jobs` runs the search's stages side by
+/// side: [`crate::tune::SearchPart`]). Returns the config as far as the part tuned it (the
+/// stages it left out keep the recipe's settings). `config` itself without a search.
+pub fn search_part(
+    dataset: &NodeDataset,
+    config: &CompareConfig,
+    device: Device,
+    progress: &mut dyn FnMut(Progress),
+    log: &mut dyn RunLog,
+    part: crate::tune::SearchPart,
+) -> Result<CompareConfig, TrainError> {
+    let component = compared_dataset(dataset, config)?;
+    let dataset = component.as_ref().unwrap_or(dataset);
+    Ok(crate::tune::tune_part(dataset, config, device, progress, log, part)?.0)
+}
+
 /// [`compare`], replaying the seeds and tuning trials `log` recorded before and recording each
 /// one it finishes: the report is the same as an uninterrupted run's, timings included (a
 /// replayed seed reports the timings it was measured with).
@@ -126,18 +160,8 @@ pub fn compare_resumable(
     progress: &mut dyn FnMut(Progress),
     log: &mut dyn RunLog,
 ) -> Result<CompareReport, TrainError> {
-    config.validate().map_err(TrainError::Config)?;
-    let component;
-    let dataset = if config.lcc {
-        component = dataset.largest_component().map_err(|e| TrainError::Config(e.to_string()))?;
-        if component.split_redrawn && config.split == SplitSpec::Public {
-            return Err(TrainError::Config(public_split_lost(&dataset.name)));
-        }
-        &component.dataset
-    } else {
-        dataset
-    };
-    super::check_protocol_classes(dataset, config).map_err(TrainError::Config)?;
+    let component = compared_dataset(dataset, config)?;
+    let dataset = component.as_ref().unwrap_or(dataset);
     let dataset_as_given = dataset;
     let (mut tuned, tuning) = if config.tune.is_some() {
         let (tuned, report) = crate::tune::tune_resumable(dataset, config, device, progress, log)?;

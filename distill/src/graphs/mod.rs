@@ -15,7 +15,7 @@ pub use crate::compress::prune::compare_rows::PruneRowsConfig;
 pub use crate::experiment::{mean_std, Progress};
 pub use compare::{
     compare, compare_resumable, inductive_deepwalk, inductive_deepwalk_of, prepare_dataset, prepare_dataset_with,
-    public_split_lost, CompareReport, CompareRow, DatasetInfo, GraphColumns, InductiveScores,
+    public_split_lost, search_part, CompareReport, CompareRow, DatasetInfo, GraphColumns, InductiveScores,
 };
 pub use config::{
     family_recipe, small_row_name, CompareConfig, KdLoss, LspConfig, ModelSpec, DISTILL_EPOCHS,

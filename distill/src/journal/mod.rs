@@ -74,6 +74,27 @@ impl RunLog for Share<'_> {
     }
 }
 
+/// A log in which every unit is recorded already: recording one is an error. The replay of a
+/// search run in parts (`compare --jobs`) reads it, so that a part that did not record its
+/// trials is a loud error, not a stage trained again in the replaying process.
+pub struct ReplayOnly<'a>(pub &'a mut dyn RunLog);
+
+impl RunLog for ReplayOnly<'_> {
+    fn recorded(&self, key: &str) -> Option<Recorded<'_>> {
+        self.0.recorded(key)
+    }
+
+    fn record(&mut self, key: &str, _figures: serde_json::Value) -> Result<(), TrainError> {
+        Err(TrainError::Config(format!(
+            "{key} was trained while replaying a run whose parts should have recorded it (a bug in gdistill)"
+        )))
+    }
+
+    fn runs(&self, key: &str) -> bool {
+        self.0.runs(key)
+    }
+}
+
 /// A log that remembers nothing: every unit runs.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoLog;
