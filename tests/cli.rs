@@ -327,3 +327,43 @@ fn bad_family_settings_fail_with_one_message() {
         assert_fails_with(&gdistill(&args, dir.path()), expect);
     }
 }
+
+/// The safetensors header of the checkpoint at `path` (the model's config is in its metadata).
+fn checkpoint_header(path: &Path) -> String {
+    let bytes = std::fs::read(path).unwrap();
+    let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    String::from_utf8(bytes[8..8 + len].to_vec()).unwrap()
+}
+
+#[test]
+fn train_and_distill_take_an_input_dropout() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = "csbm:nodes=200,classes=3,degree=6,features=12,signal=2,seed=2";
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let common = ["--dataset", spec, "--epochs", "20", "--hidden", "8"];
+    // GLNN's MLP: dropout on the hidden layer only.
+    let o = gdistill(
+        &[&["train"], &common[..], &["--model", "mlp", "--input-dropout", "0", "-o", &path("mlp.st")]].concat(),
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(checkpoint_header(Path::new(&path("mlp.st"))).contains("input_dropout"));
+    let o = gdistill(&["eval", "--dataset", spec, "--checkpoint", &path("mlp.st")], dir.path());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Without the flag the model drops its input at --dropout, as before, and says nothing of it.
+    let o = gdistill(&[&["train"], &common[..], &["-o", &path("gcn.st")]].concat(), dir.path());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!checkpoint_header(Path::new(&path("gcn.st"))).contains("input_dropout"));
+    let distill = ["distill", "--teacher", &path("gcn.st"), "--model", "mlp", "--input-dropout", "0.1"];
+    let o = gdistill(&[&distill[..], &common[..], &["-o", &path("student.st")]].concat(), dir.path());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(checkpoint_header(Path::new(&path("student.st"))).contains("input_dropout"));
+    assert_fails_with(
+        &gdistill(&[&["train"], &common[..], &["--model", "gat", "--input-dropout", "0"]].concat(), dir.path()),
+        &["not to GAT"],
+    );
+    assert_fails_with(
+        &gdistill(&[&["train"], &common[..], &["--input-dropout", "1"]].concat(), dir.path()),
+        &["input dropout must be in [0, 1)"],
+    );
+}

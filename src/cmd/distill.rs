@@ -196,14 +196,7 @@ pub fn run(args: DistillArgs) -> Result<()> {
 /// `--soft-targets`: mini-batches of feature rows against stored teacher logits; no graph.
 /// The graph-less student `--soft-targets` trains (in one process or on MPI ranks).
 pub fn mlp_student_config(args: &DistillArgs, features: usize, classes: usize) -> ModelConfig {
-    ModelConfig::new(
-        Arch::Mlp,
-        features as i64,
-        args.model.hidden,
-        args.model.layers,
-        classes as i64,
-        args.model.dropout,
-    )
+    ModelArgs { model: Arch::Mlp, ..args.model.clone() }.config(features as i64, classes as i64)
 }
 
 /// What a `--soft-targets` student cannot be, refused before anything loads (in one process and

@@ -9,7 +9,7 @@ use gdistill_distill::{
     accuracy, predict, save_checkpoint, train, CheckpointMeta, DatasetFingerprint, EpochStats, FeatureLayout,
     GraphData, Objective, Selection, TrainConfig, Trained,
 };
-use gdistill_models::{Arch, ModelConfig};
+use gdistill_models::{Arch, ArchOptions, ModelConfig};
 
 use super::sampler_args::SamplerArgs;
 use super::{DatasetArgs, DeviceArgs};
@@ -30,6 +30,18 @@ pub struct ModelArgs {
     /// Dropout probability before every layer.
     #[arg(long, default_value_t = 0.5)]
     pub dropout: f64,
+    /// Dropout on the input features instead of --dropout, which then falls on the hidden
+    /// layers alone (GLNN's MLP and SAGE: 0). GCN, SAGE, MLP and APPNP.
+    #[arg(long, value_name = "P")]
+    pub input_dropout: Option<f64>,
+}
+
+impl ModelArgs {
+    /// The model these flags describe, for `features` inputs and `classes` outputs.
+    pub fn config(&self, features: i64, classes: i64) -> ModelConfig {
+        let options = ArchOptions { input_dropout: self.input_dropout, ..ArchOptions::default() };
+        ModelConfig::new(self.model, features, self.hidden, self.layers, classes, self.dropout).with_options(options)
+    }
 }
 
 /// How to optimise.
@@ -204,7 +216,7 @@ pub fn fit(
 }
 
 pub fn model_config(args: &ModelArgs, p: &Prepared) -> ModelConfig {
-    ModelConfig::new(args.model, p.data.num_features(), args.hidden, args.layers, p.data.num_classes, args.dropout)
+    args.config(p.data.num_features(), p.data.num_classes)
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {

@@ -41,7 +41,7 @@ use gdistill_datasets::partition_files::{
 };
 use gdistill_distill::{cross_entropy, l2_penalty, save_checkpoint, CheckpointMeta, DatasetFingerprint};
 use gdistill_graph::{NeighborLoader, NeighborSampler};
-use gdistill_models::{record_sparse_products, Arch, ModelConfig, NodeFeatures, NodeModel};
+use gdistill_models::{record_sparse_products, Arch, NodeFeatures, NodeModel};
 use mpi::collective::{CommunicatorCollectives, SystemOperation};
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::{Communicator, Root};
@@ -302,14 +302,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     anyhow::ensure!(train_total > 0, "training from labels needs training nodes, and the split has none");
     let sampler_config = args.sampling.resolve(None, train_total)?.context(NEEDS)?;
     let layers = args.model.layers;
-    let config = ModelConfig::new(
-        args.model.model,
-        manifest.features as i64,
-        args.model.hidden,
-        layers,
-        manifest.classes as i64,
-        args.model.dropout,
-    );
+    let config = args.model.config(manifest.features as i64, manifest.classes as i64);
     sampler_config.validate(config.hidden.len() + 1, train_total, "training").map_err(anyhow::Error::msg)?;
     let fanouts = sampler_config.fanouts.clone();
     let steps = train_total.div_ceil(sampler_config.batch_size);
