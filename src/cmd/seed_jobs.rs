@@ -205,19 +205,19 @@ pub fn finish_search_worker(mut worker: SearchWorker, journal: &mut Journal) -> 
         eprint!("{text}");
         bail!("the --jobs worker tuning the small student failed ({status}); its messages are above");
     }
-    for (key, figures) in finished_records(&worker.journal)? {
-        if journal.recorded(&key).is_none() {
-            journal.record(&key, figures)?;
-        }
-    }
-    Ok(())
+    take_records(&worker.journal, journal, |_| true)
 }
 
 /// Moves the seeds `worker` has finished (its own, not yet in `journal`) into `journal`.
 fn take_finished_seeds(worker: &Worker, journal: &mut Journal) -> Result<()> {
-    for (key, figures) in finished_records(&worker.journal)? {
-        let its_own = worker.seeds.iter().any(|&s| seed_key(s) == key);
-        if its_own && journal.recorded(&key).is_none() {
+    take_records(&worker.journal, journal, |key| worker.seeds.iter().any(|&s| seed_key(s) == key))
+}
+
+/// Copies into `journal` the finished records of the worker journal at `from` that `wanted`
+/// accepts and `journal` does not hold yet.
+fn take_records(from: &Path, journal: &mut Journal, wanted: impl Fn(&str) -> bool) -> Result<()> {
+    for (key, figures) in finished_records(from)? {
+        if wanted(&key) && journal.recorded(&key).is_none() {
             journal.record(&key, figures)?;
         }
     }
